@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The format interface.  An image is a flat list of entries in pre-order
+ * (a directory comes before what it holds).  A format bids on an input,
+ * opens it into entries, reads an entry's bytes, and writes an output in
+ * which some regular files have new content.  Adding a format is adding a
+ * file here and one line in registry.c.
+ */
+#ifndef FWSIGN_FORMAT_H
+#define FWSIGN_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fwsign/fwsign.h"
+
+#define FW_NO_LINK ((size_t)-1)
+
+struct fw_entry {
+	char *path;		/* relative, '/'-separated; "" is the root */
+	struct stat st;		/* as lstat() would say */
+	char *link_target;	/* symlinks */
+	size_t link_of;		/* hard link: index of the first name, or FW_NO_LINK */
+};
+
+struct fw_image {
+	const struct fw_format *fmt;
+	char *path;
+	struct fw_entry *ent;
+	size_t n;
+	void *priv;
+};
+
+/* Options for writing an output. */
+struct fw_out_opts {
+	const char *path;	/* NULL with in_place */
+	int in_place;
+};
+
+struct fw_format {
+	const char *name;
+	/* How sure the format is that it can read this input: 0 = not at all. */
+	int (*bid)(const char *path, const struct stat *st,
+		   const uint8_t *head, size_t head_len);
+	int (*open)(struct fw_image *img, struct fw_error *err);
+	/* Reads a regular file's bytes (malloc'ed). Thread-safe. */
+	int (*read)(struct fw_image *img, size_t idx, uint8_t **buf,
+		    size_t *len, struct fw_error *err);
+	/* Output: begin, then put every entry (data NULL = unchanged), commit. */
+	int (*out_begin)(struct fw_image *img, const struct fw_out_opts *o,
+			 void **ctx, struct fw_error *err);
+	/* Entries whose put may run on several threads at once are regular
+	 * files that are not hard links (link_of == FW_NO_LINK); all others
+	 * are put in order from one thread after them. */
+	int (*out_put)(void *ctx, size_t idx, const uint8_t *data, size_t len,
+		       struct fw_error *err);
+	int (*out_commit)(void *ctx, struct fw_error *err);
+	void (*out_abort)(void *ctx);
+	void (*close)(struct fw_image *img);
+};
+
+/* registry.c */
+int fw_image_open(const char *path, struct fw_image **img,
+		  struct fw_error *err);
+void fw_image_close(struct fw_image *img);
+
+extern const struct fw_format fw_format_dir;
+
+#endif

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * One file's bytes: unwrap a compressed module, find an old trailer,
+ * classify the content and sign or verify it.  Compressed files are only
+ * touched when they hold a kernel module: a gzip'ed executable is data.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DECOMPRESS_LIMIT ((size_t)1 << 30)
+
+static void set_msg(struct fw_record *rec, const char *msg)
+{
+	free(rec->msg);
+	rec->msg = fw_strdup(msg);
+}
+
+/*
+ * The plain view of a file: *raw is in itself or a decompressed copy
+ * (*owned set), *content_len excludes any signature trailer.  Returns 0,
+ * or -1 when the file is to be left alone (reason in rec).
+ */
+static int unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
+		  uint8_t **owned, const uint8_t **raw, size_t *raw_len,
+		  size_t *content_len, int *had_sig, struct fw_record *rec)
+{
+	struct fw_modsig ms;
+	char why[160];
+	int rc;
+
+	*owned = NULL;
+	*raw = in;
+	*raw_len = len;
+	memset(cp, 0, sizeof(*cp));
+	if (fw_codec_detect(in, len) != FW_CODEC_NONE) {
+		uint8_t *d;
+		size_t dlen;
+		struct fw_elf_info ei;
+
+		if (fw_decompress(in, len, DECOMPRESS_LIMIT, cp, &d, &dlen, why,
+				  sizeof(why)) == 0) {
+			size_t clen = dlen;
+
+			if (fw_modsig_find(d, dlen, &ms, why, sizeof(why)) == 1)
+				clen = ms.content_len;
+			fw_elf_classify(d, clen, &ei);
+			if (ei.kind == FW_KIND_MODULE) {
+				*owned = d;
+				*raw = d;
+				*raw_len = dlen;
+				rec->codec = fw_codec_name(cp->codec);
+			} else {
+				free(d);
+				cp->codec = FW_CODEC_NONE;
+			}
+		} else {
+			cp->codec = FW_CODEC_NONE;
+		}
+	}
+	*content_len = *raw_len;
+	*had_sig = 0;
+	rc = fw_modsig_find(*raw, *raw_len, &ms, why, sizeof(why));
+	if (rc == 1) {
+		*content_len = ms.content_len;
+		*had_sig = 1;
+	}
+	fw_elf_classify(*raw, *content_len, &rec->elf);
+	if (rc < 0 && rec->elf.kind != FW_KIND_NOT_ELF) {
+		set_msg(rec, why);
+		return -1;
+	}
+	return 0;
+}
+
+void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec)
+{
+	struct fw_codec_params cp;
+	uint8_t *owned;
+	const uint8_t *raw;
+	size_t raw_len, clen;
+	int had_sig;
+
+	unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig, rec);
+	if (rec->elf.kind == FW_KIND_MALFORMED)
+		set_msg(rec, rec->elf.why);
+	free(owned);
+}
+
+int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
+		 size_t len, uint8_t **out, size_t *out_len,
+		 struct fw_record *rec, struct fw_error *err)
+{
+	struct fw_codec_params cp;
+	uint8_t *owned, *trailer = NULL, *signed_buf = NULL;
+	const uint8_t *raw;
+	size_t raw_len, clen, tlen, slen;
+	int had_sig, rc = FW_OK;
+	char why[160];
+
+	*out = NULL;
+	rec->action = FW_ACT_NONE;
+	rec->result = FW_RES_OK;
+	if (unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig,
+		   rec) < 0) {
+		rec->action = FW_ACT_SKIP;
+		rec->result = FW_RES_WARN;
+		goto done;
+	}
+	if (rec->elf.kind == FW_KIND_MALFORMED) {
+		rec->action = FW_ACT_SKIP;
+		rec->result = FW_RES_WARN;
+		set_msg(rec, rec->elf.why);
+		goto done;
+	}
+	if (rec->elf.kind == FW_KIND_NOT_ELF)
+		goto done;
+	if (!fw_kind_signable(rec->elf.kind, sign_other)) {
+		rec->action = FW_ACT_SKIP;
+		set_msg(rec, "not signed by default (--sign-other)");
+		goto done;
+	}
+	rc = fw_sign_trailer(s, raw, clen, &trailer, &tlen, err);
+	if (rc)
+		goto done;
+	slen = clen + tlen;
+	signed_buf = malloc(slen);
+	if (!signed_buf) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto done;
+	}
+	memcpy(signed_buf, raw, clen);
+	memcpy(signed_buf + clen, trailer, tlen);
+	if (cp.codec != FW_CODEC_NONE) {
+		if (fw_compress(&cp, signed_buf, slen, out, out_len, why,
+				sizeof(why))) {
+			rc = fw_error_set(err, FW_EIO, NULL, "recompress: %s", why);
+			goto done;
+		}
+		free(signed_buf);
+	} else {
+		*out = signed_buf;
+		*out_len = slen;
+	}
+	signed_buf = NULL;
+	rec->action = had_sig ? FW_ACT_RESIGN : FW_ACT_SIGN;
+	rec->bytes_added = (int64_t)*out_len - (int64_t)len;
+done:
+	if (rc)
+		rec->result = FW_RES_ERROR;
+	free(signed_buf);
+	free(trailer);
+	free(owned);
+	return rc;
+}
+
+void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, size_t len,
+		    struct fw_record *rec)
+{
+	struct fw_codec_params cp;
+	uint8_t *owned;
+	const uint8_t *raw;
+	size_t raw_len, clen;
+	int had_sig;
+	char why[200];
+
+	rec->sig = FW_SIG_NONE;
+	rec->result = FW_RES_OK;
+	if (unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig,
+		   rec) < 0) {
+		rec->sig = FW_SIG_BAD;
+		rec->result = FW_RES_ERROR;
+		goto done;
+	}
+	if (rec->elf.kind == FW_KIND_MALFORMED) {
+		rec->result = FW_RES_WARN;
+		set_msg(rec, rec->elf.why);
+		goto done;
+	}
+	if (!fw_kind_signable(rec->elf.kind, sign_other))
+		goto done;
+	rec->sig = fw_verify_buffer(v, raw, raw_len, why, sizeof(why));
+	if (rec->sig != FW_SIG_GOOD) {
+		rec->result = FW_RES_ERROR;
+		if (why[0])
+			set_msg(rec, why);
+	}
+done:
+	free(owned);
+}

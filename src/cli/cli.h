@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FWSIGN_CLI_H
+#define FWSIGN_CLI_H
+
+#include "fwsign/fwsign.h"
+
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+
+/* common.c */
+int cli_error(const struct fw_error *e);
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_progress(void *arg, size_t done, size_t total);
+void cli_progress_end(void);
+int cli_jobs(const char *s);
+void cli_print_warnings(const struct fw_report *r);
+
+#endif

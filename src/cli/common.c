@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The one place that turns an error into `fwsign: FILE: message`. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_error(const struct fw_error *e)
+{
+	cli_progress_end();
+	if (e->file[0])
+		fprintf(stderr, "fwsign: %s: %s\n", e->file, e->msg);
+	else
+		fprintf(stderr, "fwsign: %s\n", e->msg);
+	return e->code ? e->code : FW_EIO;
+}
+
+int cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fwsign: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return FW_EUSAGE;
+}
+
+int cli_jobs(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (*end || n < 1 || n > 1024)
+		return -1;
+	return (int)n;
+}
+
+static int progress_shown;
+
+/* On a terminal only; at most ten updates a second. */
+void cli_progress(void *arg, size_t done, size_t total)
+{
+	static struct timespec last;
+	struct timespec now;
+	const char *what = arg;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done != total && now.tv_sec == last.tv_sec &&
+	    now.tv_nsec - last.tv_nsec < 100000000L)
+		return;
+	last = now;
+	fprintf(stderr, "\r%s %zu/%zu files (%zu%%)", what, done, total,
+		total ? done * 100 / total : 100);
+	progress_shown = 1;
+}
+
+void cli_progress_end(void)
+{
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = 0;
+}
+
+void cli_print_warnings(const struct fw_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct fw_record *c = &r->rec[i];
+
+		if (c->result == FW_RES_WARN && !c->link_of)
+			fprintf(stderr, "fwsign: %s: warning: %s: %s\n", c->path,
+				fw_kind_name(c->elf.kind),
+				c->msg ? c->msg : "left unchanged");
+	}
+}

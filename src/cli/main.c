@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* fwsign: the command table is the map of the tool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "sign", cmd_sign, "sign every ELF and kernel module of a tree or file" },
+	{ "verify", cmd_verify, "check every ELF against a certificate" },
+	{ "info", cmd_info, "what an input is and what it holds" },
+	{ "keygen", cmd_keygen, "make a signing key and certificate" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: fwsign COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'fwsign COMMAND --help' for a command's options; "
+		   "man fwsign for exit codes.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return FW_EUSAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("fwsign %s\n", FWSIGN_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	return cli_usage("unknown command '%s'", argv[1]);
+}

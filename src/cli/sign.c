@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+"usage: fwsign sign INPUT (-o OUTPUT | --in-place) --key KEY --cert CERT\n"
+"                   [--hash sha256|sha384|sha512] [--keyid] [--jobs N]\n"
+"                   [--pass-env VAR | --pass-file FILE] [--sign-other]\n"
+"                   [--dry-run] [--json] [--strict]\n"
+"\n"
+"Signs every ELF executable, shared library and kernel module (also\n"
+".ko.gz/.ko.xz/.ko.zst) of INPUT, a directory tree or a single file, with\n"
+"the kernel's module-signature trailer.  An old trailer is replaced.\n"
+"\n"
+"  -o, --output PATH   write a signed copy to PATH (must not exist)\n"
+"      --in-place      rewrite the signed files of INPUT itself\n"
+"  -k, --key KEY       PEM private key, or a pkcs11: URI\n"
+"  -c, --cert CERT     X.509 certificate (PEM or DER) matching the key\n"
+"      --hash NAME     digest: sha256 (default), sha384, sha512\n"
+"      --keyid         identify the signer by subject key id (sign-file -k)\n"
+"      --pass-env VAR  passphrase or PIN from environment variable VAR\n"
+"      --pass-file F   passphrase or PIN from the first line of file F\n"
+"      --sign-other    also sign other ELF files (objects, core dumps)\n"
+"      --allow-expired sign with a certificate outside its validity\n"
+"  -j, --jobs N        threads (default: all cores)\n"
+"  -n, --dry-run       print the plan, change nothing\n"
+"      --json          report as JSON on stdout\n"
+"      --strict        exit 1 when a file was left unsigned with a warning\n";
+
+int cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "in-place", no_argument, NULL, 'I' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "hash", required_argument, NULL, 'H' },
+		{ "keyid", no_argument, NULL, 'K' },
+		{ "pass-env", required_argument, NULL, 'E' },
+		{ "pass-file", required_argument, NULL, 'F' },
+		{ "sign-other", no_argument, NULL, 'O' },
+		{ "allow-expired", no_argument, NULL, 'X' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct fw_key_opts ko = { 0 };
+	struct fw_run_opts ro = { 0 };
+	struct fw_report rep;
+	struct fw_error err;
+	int c, json = 0, strict = 0, rc;
+
+	fw_error_clear(&err);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:k:c:j:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': ro.output = optarg; break;
+		case 'I': ro.in_place = 1; break;
+		case 'k': ko.key = optarg; break;
+		case 'c': ko.cert = optarg; break;
+		case 'H': ko.hash = optarg; break;
+		case 'K': ko.use_keyid = 1; break;
+		case 'E': ko.pass_env = optarg; break;
+		case 'F': ko.pass_file = optarg; break;
+		case 'O': ro.sign_other = 1; break;
+		case 'X': ko.allow_expired = 1; break;
+		case 'j':
+			ro.jobs = cli_jobs(optarg);
+			if (ro.jobs < 0)
+				return cli_usage("bad --jobs '%s'", optarg);
+			break;
+		case 'n': ro.dry_run = 1; break;
+		case 'J': json = 1; break;
+		case 'S': strict = 1; break;
+		case 'h': fputs(help, stdout); return 0;
+		default: return cli_usage("sign: bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage("sign: give exactly one INPUT");
+	ro.input = argv[optind];
+	if (!ro.dry_run) {
+		if (!ro.output == !ro.in_place)
+			return cli_usage("sign: give either -o OUTPUT or --in-place");
+		if (!ko.key || !ko.cert)
+			return cli_usage("sign: --key and --cert are required");
+		/* The key is checked against the certificate before any file. */
+		rc = fw_signer_open(&ko, &ro.signer, &err);
+		if (rc)
+			return cli_error(&err);
+	}
+	ro.progress = cli_progress;
+	ro.progress_arg = (void *)"signing";
+	rc = fw_sign_image(&ro, &rep, &err);
+	cli_progress_end();
+	fw_signer_free(ro.signer);
+	if (rc) {
+		fw_report_free(&rep);
+		return cli_error(&err);
+	}
+	cli_print_warnings(&rep);
+	if (json) {
+		fw_report_json(&rep, ro.dry_run ? "plan" : "sign", stdout);
+	} else if (ro.dry_run) {
+		for (size_t i = 0; i < rep.n; i++) {
+			const struct fw_record *r = &rep.rec[i];
+
+			if (r->elf.kind == FW_KIND_NOT_ELF)
+				continue;
+			printf("%-6s %-15s %-8s %s%s%s\n",
+			       r->action == FW_ACT_SIGN ? "sign" : "skip",
+			       fw_kind_name(r->elf.kind),
+			       fw_machine_name(r->elf.machine), r->path,
+			       r->link_of ? " => " : "",
+			       r->link_of ? r->link_of : "");
+		}
+	} else {
+		printf("signed %zu, re-signed %zu, skipped %zu ELF files "
+		       "(%zu executables, %zu shared libraries, %zu kernel "
+		       "modules) of %zu files; %llu bytes added, %zu warnings, "
+		       "%.2f s\n",
+		       rep.n_signed, rep.n_resigned, rep.n_skipped,
+		       rep.counts[FW_KIND_EXEC], rep.counts[FW_KIND_SHLIB],
+		       rep.counts[FW_KIND_MODULE], rep.n,
+		       (unsigned long long)rep.bytes_added, rep.n_warn,
+		       rep.seconds);
+	}
+	rc = strict && rep.n_warn ? FW_EPROBLEM : FW_OK;
+	fw_report_free(&rep);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Library-internal helpers shared between the modules of libfwsign. */
+#ifndef FWSIGN_INTERNAL_H
+#define FWSIGN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "fwsign/fwsign.h"
+
+/* signer.c */
+X509 *fw_cert_load(const char *path, struct fw_error *err);
+void fw_cert_subject(X509 *x, char *buf, size_t len);
+int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
+		  struct fw_error *err);
+
+/* util.c */
+int fw_file_contains(const char *path, const char *needle);
+int fw_write_all(int fd, const void *buf, size_t len);
+/* Reads a whole file (opened by the caller) into a malloc'ed buffer. */
+int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit);
+char *fw_strdup(const char *s);
+int fw_ncpus(void);
+
+/* compress.c: the codecs a compressed kernel module may use */
+enum fw_codec { FW_CODEC_NONE = 0, FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD };
+
+struct fw_codec_params {
+	enum fw_codec codec;
+	int xz_check;		/* lzma_check of the input stream */
+	int zstd_checksum;	/* content checksum flag of the input frame */
+};
+
+enum fw_codec fw_codec_detect(const uint8_t *buf, size_t len);
+const char *fw_codec_name(enum fw_codec c);
+int fw_decompress(const uint8_t *in, size_t len, size_t limit,
+		  struct fw_codec_params *p, uint8_t **out, size_t *out_len,
+		  char *why, size_t why_len);
+int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
+		size_t len, uint8_t **out, size_t *out_len,
+		char *why, size_t why_len);
+
+/* blob.c: one file's bytes in, the signed bytes out */
+int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
+		 size_t len, uint8_t **out, size_t *out_len,
+		 struct fw_record *rec, struct fw_error *err);
+void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, size_t len,
+		    struct fw_record *rec);
+void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
+
+#endif

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The report as JSON: the plan with its outcomes, one record per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void jstr(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *action_name(enum fw_action a)
+{
+	switch (a) {
+	case FW_ACT_SIGN: return "sign";
+	case FW_ACT_RESIGN: return "re-sign";
+	case FW_ACT_SKIP: return "skip";
+	default: return "none";
+	}
+}
+
+static const char *result_name(enum fw_result r)
+{
+	switch (r) {
+	case FW_RES_WARN: return "warning";
+	case FW_RES_ERROR: return "error";
+	default: return "ok";
+	}
+}
+
+void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
+{
+	fprintf(f, "{\"fwsign\":\"%s\",\"command\":", FWSIGN_VERSION);
+	jstr(f, command);
+	fputs(",\"format\":", f);
+	jstr(f, r->format);
+	fprintf(f, ",\"summary\":{\"files\":%zu,\"executables\":%zu,"
+		   "\"shared_libraries\":%zu,\"kernel_modules\":%zu,"
+		   "\"other_elf\":%zu,\"malformed_elf\":%zu,\"not_elf\":%zu,"
+		   "\"signed\":%zu,\"resigned\":%zu,\"skipped\":%zu,"
+		   "\"warnings\":%zu,\"errors\":%zu,\"bytes_in\":%llu,"
+		   "\"bytes_added\":%llu,\"seconds\":%.3f",
+		r->n, r->counts[FW_KIND_EXEC], r->counts[FW_KIND_SHLIB],
+		r->counts[FW_KIND_MODULE], r->counts[FW_KIND_OTHER],
+		r->counts[FW_KIND_MALFORMED], r->counts[FW_KIND_NOT_ELF],
+		r->n_signed, r->n_resigned, r->n_skipped, r->n_warn, r->n_error,
+		(unsigned long long)r->bytes_in,
+		(unsigned long long)r->bytes_added, r->seconds);
+	if (command && !strcmp(command, "verify"))
+		fprintf(f, ",\"good\":%zu,\"unsigned\":%zu,\"foreign_key\":%zu,"
+			   "\"bad_signature\":%zu",
+			r->sig_counts[FW_SIG_GOOD], r->sig_counts[FW_SIG_UNSIGNED],
+			r->sig_counts[FW_SIG_FOREIGN], r->sig_counts[FW_SIG_BAD]);
+	fputs("},\"files\":[", f);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct fw_record *c = &r->rec[i];
+		int elf = c->elf.kind != FW_KIND_NOT_ELF && c->elf.elfclass;
+
+		fputs(i ? ",\n{\"path\":" : "\n{\"path\":", f);
+		jstr(f, c->path);
+		fputs(",\"kind\":", f);
+		jstr(f, fw_kind_name(c->elf.kind));
+		fputs(",\"machine\":", f);
+		jstr(f, elf ? fw_machine_name(c->elf.machine) : NULL);
+		if (elf)
+			fprintf(f, ",\"class\":\"ELF%d\",\"endian\":\"%s\"",
+				c->elf.elfclass, c->elf.big_endian ? "big" : "little");
+		else
+			fputs(",\"class\":null,\"endian\":null", f);
+		fputs(",\"compression\":", f);
+		jstr(f, c->codec);
+		fputs(",\"action\":", f);
+		jstr(f, action_name(c->action));
+		fputs(",\"result\":", f);
+		jstr(f, result_name(c->result));
+		if (command && !strcmp(command, "verify")) {
+			fputs(",\"signature\":", f);
+			jstr(f, fw_sigstate_name(c->sig));
+		}
+		fprintf(f, ",\"size\":%lld,\"bytes_added\":%lld",
+			(long long)c->size, (long long)c->bytes_added);
+		if (c->link_of) {
+			fputs(",\"hardlink_of\":", f);
+			jstr(f, c->link_of);
+		}
+		if (c->msg) {
+			fputs(",\"message\":", f);
+			jstr(f, c->msg);
+		}
+		fputc('}', f);
+	}
+	fputs("\n]}\n", f);
+}

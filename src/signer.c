@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Keys, certificates and the PKCS#7 signature, built exactly as the
+ * kernel's scripts/sign-file does so that RSA output is byte-identical.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* ENGINE is how sign-file does pkcs11 */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "fwsign/fwsign.h"
+#include "internal.h"
+
+struct fw_signer {
+	EVP_PKEY *key;
+	X509 *cert;
+	const EVP_MD *md;
+	ENGINE *engine;		/* pkcs11 keys only */
+	int keyid;
+	int serialize;		/* tokens are not known to be thread-safe */
+	pthread_mutex_t lock;
+	char subject[256];
+};
+
+X509 *fw_cert_load(const char *path, struct fw_error *err)
+{
+	BIO *b = BIO_new_file(path, "rb");
+	X509 *x = NULL;
+
+	if (!b) {
+		fw_error_ssl(err, FW_EKEY, path, "cannot open certificate");
+		return NULL;
+	}
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (!x) {
+		ERR_clear_error();
+		BIO_reset(b);
+		x = d2i_X509_bio(b, NULL);
+	}
+	BIO_free(b);
+	if (!x)
+		fw_error_ssl(err, FW_EKEY, path,
+			     "not an X.509 certificate (PEM or DER)");
+	return x;
+}
+
+void fw_cert_subject(X509 *x, char *buf, size_t len)
+{
+	X509_NAME *n = X509_get_subject_name(x);
+
+	buf[0] = '\0';
+	if (X509_NAME_get_text_by_NID(n, NID_commonName, buf, (int)len) < 0)
+		X509_NAME_oneline(n, buf, (int)len);
+}
+
+/* The checks the tool makes before anything is signed with a certificate. */
+static int cert_check(X509 *x, const char *path, int allow_expired,
+		      struct fw_error *err)
+{
+	uint32_t ku;
+
+	if (X509_check_ca(x) != 0 &&
+	    (X509_get_extension_flags(x) & EXFLAG_CA))
+		return fw_error_set(err, FW_EKEY, path,
+				    "is a CA certificate (CA:TRUE); use a "
+				    "code-signing certificate");
+	if (!allow_expired) {
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+			return fw_error_set(err, FW_EKEY, path,
+					    "certificate has expired");
+		if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+			return fw_error_set(err, FW_EKEY, path,
+					    "certificate is not yet valid");
+	}
+	ku = X509_get_key_usage(x);
+	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+	    !(ku & KU_DIGITAL_SIGNATURE))
+		return fw_error_set(err, FW_EKEY, path,
+				    "key usage does not allow digitalSignature");
+	return FW_OK;
+}
+
+/* Passphrase from an environment variable or a file, never from argv. */
+int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
+		  struct fw_error *err)
+{
+	buf[0] = '\0';
+	if (file) {
+		FILE *f = fopen(file, "re");
+
+		if (!f)
+			return fw_error_set(err, FW_EKEY, file,
+					    "cannot read passphrase file: %s",
+					    strerror(errno));
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = '\0';
+		return FW_OK;
+	}
+	if (env) {
+		const char *v = getenv(env);
+
+		if (!v)
+			return fw_error_set(err, FW_EKEY, NULL,
+					    "environment variable %s is not set",
+					    env);
+		snprintf(buf, len, "%s", v);
+	}
+	return FW_OK;
+}
+
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char *pass = u;
+	int n;
+
+	(void)rwflag;
+	if (!pass || !*pass)
+		return -1;	/* encrypted key, no passphrase given */
+	n = (int)strlen(pass);
+	if (n > size)
+		n = size;
+	memcpy(buf, pass, (size_t)n);
+	return n;
+}
+
+static EVP_PKEY *load_pem_key(const char *path, const char *pass,
+			      struct fw_error *err)
+{
+	BIO *b = BIO_new_file(path, "rb");
+	EVP_PKEY *k;
+
+	if (!b) {
+		fw_error_ssl(err, FW_EKEY, path, "cannot open key");
+		return NULL;
+	}
+	k = PEM_read_bio_PrivateKey(b, NULL, pass_cb, (void *)pass);
+	BIO_free(b);
+	if (!k) {
+		int enc = fw_file_contains(path, "ENCRYPTED");
+
+		ERR_clear_error();
+		if (enc && (!pass || !*pass))
+			fw_error_set(err, FW_EKEY, path,
+				     "key is encrypted; give the passphrase "
+				     "with --pass-env VAR or --pass-file FILE");
+		else if (enc)
+			fw_error_set(err, FW_EKEY, path,
+				     "cannot decrypt key: wrong passphrase");
+		else
+			fw_error_set(err, FW_EKEY, path,
+				     "not a PEM private key");
+	}
+	return k;
+}
+
+static EVP_PKEY *load_pkcs11_key(struct fw_signer *s, const char *uri,
+				 const char *pin, struct fw_error *err)
+{
+	EVP_PKEY *k;
+
+	ENGINE_load_builtin_engines();
+	s->engine = ENGINE_by_id("pkcs11");
+	if (!s->engine) {
+		fw_error_ssl(err, FW_EKEY, uri,
+			     "OpenSSL pkcs11 engine not available (install "
+			     "libengine-pkcs11-openssl)");
+		return NULL;
+	}
+	if (!ENGINE_init(s->engine)) {
+		fw_error_ssl(err, FW_EKEY, uri, "cannot initialise pkcs11 engine");
+		ENGINE_free(s->engine);
+		s->engine = NULL;
+		return NULL;
+	}
+	if (pin && *pin && !ENGINE_ctrl_cmd_string(s->engine, "PIN", pin, 0)) {
+		fw_error_ssl(err, FW_EKEY, uri, "cannot pass PIN to token");
+		return NULL;
+	}
+	k = ENGINE_load_private_key(s->engine, uri, NULL, NULL);
+	if (!k)
+		fw_error_ssl(err, FW_EKEY, uri, "cannot load key from token");
+	s->serialize = 1;
+	return k;
+}
+
+int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
+		   struct fw_error *err)
+{
+	struct fw_signer *s;
+	const char *hash = o->hash ? o->hash : "sha256";
+	char pass[1024];
+	int rc;
+
+	*out = NULL;
+	if (!o->key || !o->cert)
+		return fw_error_set(err, FW_EUSAGE, NULL,
+				    "--key and --cert are required");
+	if (strcmp(hash, "sha256") && strcmp(hash, "sha384") &&
+	    strcmp(hash, "sha512"))
+		return fw_error_set(err, FW_EUSAGE, hash,
+				    "unsupported hash (sha256, sha384, sha512)");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	pthread_mutex_init(&s->lock, NULL);
+	s->keyid = o->use_keyid;
+	s->md = EVP_get_digestbyname(hash);
+
+	s->cert = fw_cert_load(o->cert, err);
+	if (!s->cert)
+		goto fail;
+	if (cert_check(s->cert, o->cert, o->allow_expired, err))
+		goto fail;
+	fw_cert_subject(s->cert, s->subject, sizeof(s->subject));
+
+	rc = fw_passphrase(o->pass_env, o->pass_file, pass, sizeof(pass), err);
+	if (rc)
+		goto fail;
+	if (!strncmp(o->key, "pkcs11:", 7))
+		s->key = load_pkcs11_key(s, o->key, pass, err);
+	else
+		s->key = load_pem_key(o->key, pass, err);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (!s->key)
+		goto fail;
+	if (!X509_check_private_key(s->cert, s->key)) {
+		ERR_clear_error();
+		fw_error_set(err, FW_EKEY, o->key,
+			     "key does not match certificate %s", o->cert);
+		goto fail;
+	}
+	if (EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA &&
+	    EVP_PKEY_get_base_id(s->key) != EVP_PKEY_EC) {
+		fw_error_set(err, FW_EKEY, o->key, "key is neither RSA nor EC");
+		goto fail;
+	}
+	*out = s;
+	return FW_OK;
+fail:
+	fw_signer_free(s);
+	return err->code;
+}
+
+void fw_signer_free(struct fw_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	if (s->engine) {
+		ENGINE_finish(s->engine);
+		ENGINE_free(s->engine);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+const char *fw_signer_subject(const struct fw_signer *s)
+{
+	return s->subject;
+}
+
+int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
+		    uint8_t **trailer, size_t *trailer_len,
+		    struct fw_error *err)
+{
+	BIO *in = NULL, *out = NULL;
+	CMS_ContentInfo *cms = NULL;
+	int rc = FW_EKEY;
+	const unsigned int signer_flags = CMS_NOCERTS | CMS_BINARY |
+		CMS_NOSMIMECAP | CMS_NOATTR | (s->keyid ? CMS_USE_KEYID : 0);
+	char *der;
+	long der_len;
+	uint8_t *t;
+
+	*trailer = NULL;
+	if (s->serialize)
+		pthread_mutex_lock(&s->lock);
+	in = BIO_new_mem_buf(content, (int)len);
+	out = BIO_new(BIO_s_mem());
+	if (!in || !out || len > INT32_MAX) {
+		rc = fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes", len);
+		goto done;
+	}
+	cms = CMS_sign(NULL, NULL, NULL, NULL,
+		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
+		       CMS_STREAM);
+	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
+	    CMS_final(cms, in, NULL, CMS_NOCERTS | CMS_BINARY) != 1 ||
+	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1) {
+		fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
+		goto done;
+	}
+	der_len = BIO_get_mem_data(out, &der);
+	t = malloc((size_t)der_len + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN);
+	if (!t) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto done;
+	}
+	memcpy(t, der, (size_t)der_len);
+	uint8_t *info = t + der_len;
+	memset(info, 0, FW_MODSIG_INFO_LEN);
+	info[2] = 2;	/* PKEY_ID_PKCS7 */
+	info[8] = (uint8_t)(der_len >> 24);
+	info[9] = (uint8_t)(der_len >> 16);
+	info[10] = (uint8_t)(der_len >> 8);
+	info[11] = (uint8_t)der_len;
+	memcpy(info + FW_MODSIG_INFO_LEN, FW_MODSIG_MAGIC, FW_MODSIG_MAGIC_LEN);
+	*trailer = t;
+	*trailer_len = (size_t)der_len + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN;
+	rc = FW_OK;
+done:
+	if (s->serialize)
+		pthread_mutex_unlock(&s->lock);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	return rc;
+}
