@@ -171,7 +171,20 @@ void fw_elf_classify(const uint8_t *buf, size_t len, struct fw_elf_info *out)
 		malformed(out, "bad section name table index");
 		goto done;
 	}
-	/* Every header must lie inside the file. */
+	/* Every header must lie inside the file (libelf may hide a table
+	 * that lies outside by reporting no sections). */
+	if (eh.e_shnum > shnum)
+		shnum = eh.e_shnum;
+	if (shnum > 0 && (eh.e_shoff > len || eh.e_shentsize == 0 ||
+			  shnum > (len - eh.e_shoff) / eh.e_shentsize)) {
+		malformed(out, "section headers extend past the end of the file");
+		goto done;
+	}
+	if (phnum > 0 && (eh.e_phoff > len || eh.e_phentsize == 0 ||
+			  phnum > (len - eh.e_phoff) / eh.e_phentsize)) {
+		malformed(out, "program headers extend past the end of the file");
+		goto done;
+	}
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 

@@ -159,7 +159,7 @@ static void tally(struct fw_report *rep)
 		if (c->link_of)
 			continue;
 		rep->sig_counts[c->sig]++;
-		rep->bytes_added += (uint64_t)c->bytes_added;
+		rep->bytes_added += c->bytes_added;
 		rep->n_signed += c->action == FW_ACT_SIGN;
 		rep->n_resigned += c->action == FW_ACT_RESIGN;
 		rep->n_skipped += c->action == FW_ACT_SKIP;

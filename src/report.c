@@ -53,13 +53,13 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 		   "\"other_elf\":%zu,\"malformed_elf\":%zu,\"not_elf\":%zu,"
 		   "\"signed\":%zu,\"resigned\":%zu,\"skipped\":%zu,"
 		   "\"warnings\":%zu,\"errors\":%zu,\"bytes_in\":%llu,"
-		   "\"bytes_added\":%llu,\"seconds\":%.3f",
+		   "\"bytes_added\":%lld,\"seconds\":%.3f",
 		r->n, r->counts[FW_KIND_EXEC], r->counts[FW_KIND_SHLIB],
 		r->counts[FW_KIND_MODULE], r->counts[FW_KIND_OTHER],
 		r->counts[FW_KIND_MALFORMED], r->counts[FW_KIND_NOT_ELF],
 		r->n_signed, r->n_resigned, r->n_skipped, r->n_warn, r->n_error,
 		(unsigned long long)r->bytes_in,
-		(unsigned long long)r->bytes_added, r->seconds);
+		(long long)r->bytes_added, r->seconds);
 	if (command && !strcmp(command, "verify"))
 		fprintf(f, ",\"good\":%zu,\"unsigned\":%zu,\"foreign_key\":%zu,"
 			   "\"bad_signature\":%zu",

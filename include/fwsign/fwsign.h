@@ -195,7 +195,8 @@ struct fw_report {
 	size_t counts[FW_KIND_MALFORMED + 1];
 	size_t n_signed, n_resigned, n_skipped, n_warn, n_error;
 	size_t sig_counts[FW_SIG_BAD + 1];
-	uint64_t bytes_in, bytes_added;
+	uint64_t bytes_in;
+	int64_t bytes_added;	/* negative when a bigger old trailer was replaced */
 };
 
 void fw_report_free(struct fw_report *r);

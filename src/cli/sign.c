@@ -123,12 +123,12 @@ int cmd_sign(int argc, char **argv)
 	} else {
 		printf("signed %zu, re-signed %zu, skipped %zu ELF files "
 		       "(%zu executables, %zu shared libraries, %zu kernel "
-		       "modules) of %zu files; %llu bytes added, %zu warnings, "
+		       "modules) of %zu files; %lld bytes added, %zu warnings, "
 		       "%.2f s\n",
 		       rep.n_signed, rep.n_resigned, rep.n_skipped,
 		       rep.counts[FW_KIND_EXEC], rep.counts[FW_KIND_SHLIB],
 		       rep.counts[FW_KIND_MODULE], rep.n,
-		       (unsigned long long)rep.bytes_added, rep.n_warn,
+		       (long long)rep.bytes_added, rep.n_warn,
 		       rep.seconds);
 	}
 	rc = strict && rep.n_warn ? FW_EPROBLEM : FW_OK;

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Codec round trips, truncated streams and the decompression limit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/internal.h"
+#include "t.h"
+
+int main(void)
+{
+	static uint8_t in[300000];
+	enum fw_codec codecs[] = { FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD };
+	char why[160];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)((i * 2654435761u) >> (i % 13));
+	for (size_t c = 0; c < 3; c++) {
+		struct fw_codec_params p = { .codec = codecs[c], .xz_check = 1,
+					     .zstd_checksum = 1 }, q;
+		uint8_t *z, *d;
+		size_t zl, dl;
+
+		CHECK(fw_compress(&p, in, sizeof(in), &z, &zl, why, sizeof(why)) == 0,
+		      "compress %s: %s", fw_codec_name(codecs[c]), why);
+		CHECK(fw_codec_detect(z, zl) == codecs[c], "detect");
+		CHECK(fw_decompress(z, zl, 1 << 20, &q, &d, &dl, why, sizeof(why)) == 0,
+		      "decompress %s: %s", fw_codec_name(codecs[c]), why);
+		CHECK(dl == sizeof(in) && !memcmp(d, in, dl), "round trip");
+		CHECK(q.codec == codecs[c], "codec kept");
+		if (codecs[c] == FW_CODEC_XZ)
+			CHECK(q.xz_check == 1, "xz check kept: %d", q.xz_check);
+		if (codecs[c] == FW_CODEC_ZSTD)
+			CHECK(q.zstd_checksum == 1, "zstd checksum flag kept");
+		free(d);
+		CHECK(fw_decompress(z, zl / 2, 1 << 20, &q, &d, &dl, why,
+				    sizeof(why)) != 0, "truncated %s accepted",
+		      fw_codec_name(codecs[c]));
+		CHECK(why[0] != '\0', "truncation reason");
+		CHECK(fw_decompress(z, zl, 1000, &q, &d, &dl, why, sizeof(why)) != 0,
+		      "limit ignored for %s", fw_codec_name(codecs[c]));
+		free(z);
+	}
+	CHECK(fw_codec_detect((const uint8_t *)"\x7f" "ELF", 4) == FW_CODEC_NONE, "elf");
+	return t_done();
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Sign and verify buffers with fresh RSA and EC keys; tampering is caught. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fwsign/fwsign.h"
+#include "t.h"
+
+static struct fw_signer *signer(const char *dir, const char *name,
+				int rsa, const char *ec, const char *hash)
+{
+	char prefix[512], key[600], crt[600];
+	struct fw_keygen_opts ko = { .prefix = prefix, .subject = name,
+				     .rsa_bits = rsa, .ec = ec };
+	struct fw_key_opts so = { .key = key, .cert = crt, .hash = hash };
+	struct fw_signer *s = NULL;
+	struct fw_error err;
+
+	snprintf(prefix, sizeof(prefix), "%s/%s", dir, name);
+	snprintf(key, sizeof(key), "%s.key", prefix);
+	snprintf(crt, sizeof(crt), "%s.crt", prefix);
+	CHECK(fw_keygen(&ko, &err) == 0, "keygen %s: %s", name, err.msg);
+	CHECK(fw_signer_open(&so, &s, &err) == 0, "open %s: %s", name, err.msg);
+	return s;
+}
+
+static uint8_t *signed_copy(struct fw_signer *s, const uint8_t *c, size_t n,
+			    size_t *len)
+{
+	uint8_t *t = NULL, *out;
+	size_t tl = 0;
+	struct fw_error err;
+
+	CHECK(fw_sign_trailer(s, c, n, &t, &tl, &err) == 0, "%s", err.msg);
+	out = malloc(n + tl);
+	memcpy(out, c, n);
+	memcpy(out + n, t, tl);
+	free(t);
+	*len = n + tl;
+	return out;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/fwsign-test-XXXXXX", crt[600], why[200];
+	uint8_t content[5000];
+	struct fw_verifier *v;
+	struct fw_error err;
+	struct fw_signer *a, *b, *ec;
+	uint8_t *sa, *sa2, *sb, *se;
+	size_t la, la2, lb, le;
+	struct fw_modsig ms;
+
+	if (!mkdtemp(dir))
+		return 2;
+	for (size_t i = 0; i < sizeof(content); i++)
+		content[i] = (uint8_t)(i * 7);
+	a = signer(dir, "vendor", 2048, NULL, "sha256");
+	b = signer(dir, "other", 2048, NULL, "sha256");
+	ec = signer(dir, "ecvendor", 0, "p256", "sha384");
+	snprintf(crt, sizeof(crt), "%s/vendor.crt", dir);
+	CHECK(fw_verifier_open(crt, &v, &err) == 0, "%s", err.msg);
+
+	sa = signed_copy(a, content, sizeof(content), &la);
+	sa2 = signed_copy(a, content, sizeof(content), &la2);
+	CHECK(la == la2 && !memcmp(sa, sa2, la), "RSA signatures are deterministic");
+	CHECK(fw_modsig_find(sa, la, &ms, why, sizeof(why)) == 1, "%s", why);
+	CHECK(ms.content_len == sizeof(content), "content_len %zu", ms.content_len);
+	CHECK(fw_verify_buffer(v, sa, la, why, sizeof(why)) == FW_SIG_GOOD, "good: %s", why);
+
+	sa[17] ^= 1;
+	CHECK(fw_verify_buffer(v, sa, la, why, sizeof(why)) == FW_SIG_BAD,
+	      "changed byte: %s", why);
+	sa[17] ^= 1;
+	sa[ms.sig_off + ms.sig_len - 3] ^= 0x40;	/* inside the RSA signature */
+	CHECK(fw_verify_buffer(v, sa, la, why, sizeof(why)) == FW_SIG_BAD,
+	      "changed signature: %s", why);
+
+	sb = signed_copy(b, content, sizeof(content), &lb);
+	CHECK(fw_verify_buffer(v, sb, lb, why, sizeof(why)) == FW_SIG_FOREIGN,
+	      "foreign: %s", why);
+	CHECK(fw_verify_buffer(v, content, sizeof(content), why, sizeof(why)) ==
+	      FW_SIG_UNSIGNED, "unsigned");
+
+	se = signed_copy(ec, content, sizeof(content), &le);
+	fw_verifier_free(v);
+	snprintf(crt, sizeof(crt), "%s/ecvendor.crt", dir);
+	CHECK(fw_verifier_open(crt, &v, &err) == 0, "%s", err.msg);
+	CHECK(fw_verify_buffer(v, se, le, why, sizeof(why)) == FW_SIG_GOOD,
+	      "ec good: %s", why);
+
+	/* A key that does not match the certificate is refused. */
+	{
+		char key[600];
+		struct fw_key_opts so = { .key = key, .cert = crt };
+		struct fw_signer *x = NULL;
+
+		snprintf(key, sizeof(key), "%s/vendor.key", dir);
+		CHECK(fw_signer_open(&so, &x, &err) == FW_EKEY && !x,
+		      "mismatch refused: %s", err.msg);
+		CHECK(strstr(err.msg, "does not match") != NULL, "%s", err.msg);
+	}
+	/* keygen never overwrites a key */
+	{
+		char prefix[600];
+		struct fw_keygen_opts ko = { .prefix = prefix, .rsa_bits = 2048 };
+
+		snprintf(prefix, sizeof(prefix), "%s/vendor", dir);
+		CHECK(fw_keygen(&ko, &err) != 0, "existing key overwritten");
+	}
+	fw_verifier_free(v);
+	fw_signer_free(a);
+	fw_signer_free(b);
+	fw_signer_free(ec);
+	free(sa);
+	free(sa2);
+	free(sb);
+	free(se);
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return 2;
+	}
+	return t_done();
+}
