@@ -685,8 +685,27 @@ static int dir_out_commit(void *ctx, struct fw_error *err)
 	struct dir_priv *p = o->img->priv;
 	int rc;
 
-	if (o->o.in_place)
+	if (o->o.in_place) {
+		/* Replacing files touched their directories: put times back. */
+		for (size_t i = 0; !p->single && i < o->img->n; i++) {
+			const struct fw_entry *e = &o->img->ent[i];
+			struct timespec ts[2] = { e->st.st_atim, e->st.st_mtim };
+			int dfd;
+
+			if (!S_ISDIR(e->st.st_mode))
+				continue;
+			dfd = open_beneath(p->rootfd, e->path, O_RDONLY | O_DIRECTORY);
+			if (dfd < 0 || futimens(dfd, ts) < 0) {
+				if (dfd >= 0)
+					close(dfd);
+				return fw_error_set(err, FW_EIO, disp(o, i),
+						    "cannot set times: %s",
+						    strerror(errno));
+			}
+			close(dfd);
+		}
 		return FW_OK;
+	}
 	if (p->single) {
 		if (renameat2(o->outfd, "f", AT_FDCWD, o->final,
 			      RENAME_NOREPLACE) < 0)

@@ -3,7 +3,9 @@
  * Keys, certificates and the PKCS#7 signature, built exactly as the
  * kernel's scripts/sign-file does so that RSA output is byte-identical.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED	/* ENGINE is how sign-file does pkcs11 */
+/* Tokens go through OpenSSL's pkcs11 ENGINE (libp11): Debian 12 has no
+ * pkcs11 provider, so its sign-file cannot use a token at all. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ui.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -178,6 +181,8 @@ static EVP_PKEY *load_pkcs11_key(struct fw_signer *s, const char *uri,
 			     "libengine-pkcs11-openssl)");
 		return NULL;
 	}
+	/* libp11 prints its own diagnostics to stderr unless told not to */
+	ENGINE_ctrl_cmd_string(s->engine, "QUIET", NULL, 1);
 	if (!ENGINE_init(s->engine)) {
 		fw_error_ssl(err, FW_EKEY, uri, "cannot initialise pkcs11 engine");
 		ENGINE_free(s->engine);
@@ -188,7 +193,9 @@ static EVP_PKEY *load_pkcs11_key(struct fw_signer *s, const char *uri,
 		fw_error_ssl(err, FW_EKEY, uri, "cannot pass PIN to token");
 		return NULL;
 	}
-	k = ENGINE_load_private_key(s->engine, uri, NULL, NULL);
+	/* Never prompt: a CI job would hang; the PIN comes from --pass-*. */
+	k = ENGINE_load_private_key(s->engine, uri, (UI_METHOD *)UI_null(),
+				    NULL);
 	if (!k)
 		fw_error_ssl(err, FW_EKEY, uri, "cannot load key from token");
 	s->serialize = 1;
