@@ -94,6 +94,14 @@ static void do_one(struct run *r, size_t idx)
 			fail(r, &err);
 			break;
 		}
+		/* A file named on its own that cannot be signed is bad input. */
+		if (!out && r->img->n == 1 && !*r->img->ent[0].path) {
+			fw_error_set(&err, FW_EINPUT, r->o->input, "%s: %s",
+				     fw_kind_name(rec->elf.kind),
+				     rec->msg ? rec->msg : "nothing to sign");
+			fail(r, &err);
+			break;
+		}
 		if (r->out) {
 			rc = r->img->fmt->out_put(r->out, idx, out, out_len, &err);
 			if (rc)

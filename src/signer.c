@@ -115,9 +115,8 @@ int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
 		const char *v = getenv(env);
 
 		if (!v)
-			return fw_error_set(err, FW_EKEY, NULL,
-					    "environment variable %s is not set",
-					    env);
+			return fw_error_set(err, FW_EKEY, env,
+					    "passphrase variable is not set");
 		snprintf(buf, len, "%s", v);
 	}
 	return FW_OK;
