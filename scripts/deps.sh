@@ -1,0 +1,28 @@
+#!/bin/bash
+# Installs what fwsign needs to build and test on Debian 12 (as root, or
+# through sudo).  Quick when everything is there already.
+set -euo pipefail
+PKGS=(
+	# build
+	build-essential cmake pkg-config
+	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev
+	# reference tools the tests compare against
+	linux-kbuild-6.1 openssl kmod binutils file
+	xz-utils zstd gzip python3 attr libcap2-bin faketime util-linux
+	# pkcs11: a real software token
+	softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
+	# the demo's sample firmware
+	busybox-static
+)
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
