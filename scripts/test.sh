@@ -18,7 +18,6 @@ if [ "${FWSIGN_SKIP_ASAN:-0}" != 1 ]; then
 		-DFWSIGN_WERROR=ON >/dev/null
 	cmake --build build-asan -j"$jobs"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
-	export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	(cd build-asan && ctest --output-on-failure -j"$jobs")
 fi
