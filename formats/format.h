@@ -36,10 +36,17 @@ struct fw_image {
 struct fw_out_opts {
 	const char *path;	/* NULL with in_place */
 	int in_place;
+	uint64_t max_size;	/* refuse an output bigger than this; 0: no limit */
 };
+
+/* out_put must be called in entry order from one thread (archives, images
+ * that are written as a stream).  The engine then signs in parallel and
+ * keeps the results until their turn comes. */
+#define FW_FMT_ORDERED 1u
 
 struct fw_format {
 	const char *name;
+	unsigned flags;
 	/* How sure the format is that it can read this input: 0 = not at all. */
 	int (*bid)(const char *path, const struct stat *st,
 		   const uint8_t *head, size_t head_len);
@@ -50,9 +57,9 @@ struct fw_format {
 	/* Output: begin, then put every entry (data NULL = unchanged), commit. */
 	int (*out_begin)(struct fw_image *img, const struct fw_out_opts *o,
 			 void **ctx, struct fw_error *err);
-	/* Entries whose put may run on several threads at once are regular
-	 * files that are not hard links (link_of == FW_NO_LINK); all others
-	 * are put in order from one thread after them. */
+	/* Without FW_FMT_ORDERED, regular files that are not later hard-link
+	 * names are put from several threads at once, after every
+	 * non-regular entry and before the later hard-link names. */
 	int (*out_put)(void *ctx, size_t idx, const uint8_t *data, size_t len,
 		       struct fw_error *err);
 	int (*out_commit)(void *ctx, struct fw_error *err);

@@ -24,6 +24,7 @@ struct run {
 	size_t *work;		/* entry indices done in parallel */
 	size_t n_work;
 	size_t *rec_of;		/* entry index -> record index */
+	struct result { uint8_t *buf; size_t len; } *res;	/* ordered formats */
 	struct fw_report *rep;
 	atomic_size_t next;
 	atomic_size_t done;
@@ -102,7 +103,11 @@ static void do_one(struct run *r, size_t idx)
 			fail(r, &err);
 			break;
 		}
-		if (r->out) {
+		if (r->res) {
+			r->res[idx].buf = out;
+			r->res[idx].len = out_len;
+			out = NULL;	/* put in order later */
+		} else if (r->out) {
 			rc = r->img->fmt->out_put(r->out, idx, out, out_len, &err);
 			if (rc)
 				fail(r, &err);
@@ -182,7 +187,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	struct run r;
 	struct timespec t0, t1;
 	size_t n_rec = 0;
-	int rc;
+	int rc, ordered;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
@@ -197,6 +202,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	if (rc)
 		return rc;
 	rep->format = r.img->fmt->name;
+	ordered = (r.img->fmt->flags & FW_FMT_ORDERED) != 0;
 	r.work = calloc(r.img->n + 1, sizeof(*r.work));
 	r.rec_of = calloc(r.img->n + 1, sizeof(*r.rec_of));
 	rep->rec = calloc(r.img->n + 1, sizeof(*rep->rec));
@@ -221,13 +227,20 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	rep->n = n_rec;
 
 	if (mode == MODE_SIGN && !o->dry_run) {
-		struct fw_out_opts oo = { o->output, o->in_place };
+		struct fw_out_opts oo = { o->output, o->in_place, o->max_size };
 
 		rc = r.img->fmt->out_begin(r.img, &oo, &r.out, err);
 		if (rc)
 			goto out;
+		if (ordered) {
+			r.res = calloc(r.img->n + 1, sizeof(*r.res));
+			if (!r.res) {
+				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+				goto out;
+			}
+		}
 		/* Directories, symlinks and special files first, in order. */
-		for (size_t i = 0; i < r.img->n && !rc; i++)
+		for (size_t i = 0; !ordered && i < r.img->n && !rc; i++)
 			if (!S_ISREG(r.img->ent[i].st.st_mode))
 				rc = r.img->fmt->out_put(r.out, i, NULL, 0, err);
 		if (rc)
@@ -255,8 +268,14 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		c->sig = first->sig;
 		c->size = first->size;
 		c->link_of = strdup(first->path);
-		if (r.out)
+		if (r.out && !ordered)
 			rc = r.img->fmt->out_put(r.out, i, NULL, 0, err);
+	}
+	/* Ordered formats: every entry now, in order, with its new bytes. */
+	for (size_t i = 0; ordered && r.out && i < r.img->n && !rc; i++) {
+		rc = r.img->fmt->out_put(r.out, i, r.res[i].buf, r.res[i].len, err);
+		free(r.res[i].buf);
+		r.res[i].buf = NULL;
 	}
 	if (!rc && r.out)
 		rc = r.img->fmt->out_commit(r.out, err);
@@ -267,6 +286,9 @@ out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (size_t i = 0; r.res && i < r.img->n; i++)
+		free(r.res[i].buf);
+	free(r.res);
 	fw_image_close(r.img);
 	free(r.work);
 	free(r.rec_of);

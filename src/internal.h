@@ -22,6 +22,22 @@ int fw_write_all(int fd, const void *buf, size_t len);
 /* Reads a whole file (opened by the caller) into a malloc'ed buffer. */
 int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit);
 char *fw_strdup(const char *s);
+
+/*
+ * An output file that appears whole or not at all: written to a temporary
+ * sibling, renamed into place by commit (which checks max_size first);
+ * abort removes the temporary.  Call abort after commit too, to free.
+ */
+struct fw_outfile {
+	char *final;
+	char *tmp;
+	int fd;
+};
+int fw_outfile_begin(struct fw_outfile *o, const char *final,
+		     struct fw_error *err);
+int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
+		      struct fw_error *err);
+void fw_outfile_abort(struct fw_outfile *o);
 int fw_ncpus(void);
 
 /* compress.c: the codecs a compressed kernel module may use */

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +104,77 @@ int fw_ncpus(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (int)n : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* An output file that appears whole or not at all.                    */
+
+int fw_outfile_begin(struct fw_outfile *o, const char *final,
+		     struct fw_error *err)
+{
+	struct stat st;
+	const char *slash = strrchr(final, '/');
+	int dirlen = slash ? (int)(slash - final) : 0;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (lstat(final, &st) == 0)
+		return fw_error_set(err, FW_EUSAGE, final, "output already exists");
+	o->final = strdup(final);
+	if (!o->final ||
+	    asprintf(&o->tmp, "%.*s%s.%s.fwsign-XXXXXX", dirlen, final,
+		     slash ? "/" : "", slash ? slash + 1 : final) < 0) {
+		o->tmp = NULL;
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd < 0) {
+		int e = errno;
+
+		free(o->tmp);
+		o->tmp = NULL;
+		return fw_error_set(err, e == ENOENT ? FW_EUSAGE : FW_EIO, final,
+				    "cannot create: %s", strerror(e));
+	}
+	return FW_OK;
+}
+
+int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
+		      struct fw_error *err)
+{
+	struct stat st;
+
+	if (fstat(o->fd, &st) < 0)
+		return fw_error_set(err, FW_EIO, o->final, "stat: %s",
+				    strerror(errno));
+	if (max_size && (uint64_t)st.st_size > max_size)
+		return fw_error_set(err, FW_EINPUT, o->final,
+				    "output of %lld bytes exceeds --max-size %llu "
+				    "by %llu bytes", (long long)st.st_size,
+				    (unsigned long long)max_size,
+				    (unsigned long long)st.st_size - max_size);
+	if (close(o->fd) < 0) {
+		o->fd = -1;
+		return fw_error_set(err, FW_EIO, o->final, "write: %s",
+				    strerror(errno));
+	}
+	o->fd = -1;
+	if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_NOREPLACE) < 0)
+		return fw_error_set(err, FW_EIO, o->final, "cannot create: %s",
+				    strerror(errno));
+	free(o->tmp);
+	o->tmp = NULL;
+	return FW_OK;
+}
+
+void fw_outfile_abort(struct fw_outfile *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->final);
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
 }

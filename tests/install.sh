@@ -21,7 +21,9 @@ int main(void) { puts(fw_kind_name(FW_KIND_MODULE)); return 0; }
 C
 export PKG_CONFIG_PATH=$(dirname "$pc")
 sed -i "s|^prefix=.*|prefix=$P|; s|^libdir=.*|libdir=$(dirname "$(dirname "$pc")")|; s|^includedir=.*|includedir=$P/include|" "$pc"
-ok cc "$P/t.c" -o "$P/t" $(pkg-config --cflags --libs fwsign)
+san=
+ldd "$(find "$lib" -name 'libfwsign.so.0*' | head -1)" | grep -q libasan && san=-fsanitize=address,undefined
+ok cc $san "$P/t.c" -o "$P/t" $(pkg-config --cflags --libs fwsign)
 ok test "$(LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$P/t")" = kernel-module
 ok test "$("$P/bin/fwsign" --version)" = "fwsign 0.1.0"
 echo "$pass passed, $fail failed"

@@ -210,6 +210,7 @@ struct fw_run_opts {
 	int dry_run;
 	int jobs;		/* 0: all cores */
 	int sign_other;		/* also sign FW_KIND_OTHER */
+	uint64_t max_size;	/* refuse an output bigger than this (0: any) */
 	struct fw_signer *signer;	/* sign */
 	struct fw_verifier *verifier;	/* verify */
 	fw_progress_fn progress;

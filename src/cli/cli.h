@@ -15,6 +15,7 @@ int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_progress(void *arg, size_t done, size_t total);
 void cli_progress_end(void);
 int cli_jobs(const char *s);
+int cli_size(const char *s, uint64_t *out);
 void cli_print_warnings(const struct fw_report *r);
 
 #endif

@@ -40,6 +40,25 @@ int cli_jobs(const char *s)
 	return (int)n;
 }
 
+int cli_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(s, &end, 10);
+	unsigned shift = 0;
+
+	if (end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	}
+	if (*end || n == 0 || n > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
 static int progress_shown;
 
 /* On a terminal only; at most ten updates a second. */

@@ -28,7 +28,9 @@ static const char help[] =
 "  -j, --jobs N        threads (default: all cores)\n"
 "  -n, --dry-run       print the plan, change nothing\n"
 "      --json          report as JSON on stdout\n"
-"      --strict        exit 1 when a file was left unsigned with a warning\n";
+"      --strict        exit 1 when a file was left unsigned with a warning\n"
+"      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
+"                      suffixes: powers of 1024), e.g. the flash partition\n";
 
 int cmd_sign(int argc, char **argv)
 {
@@ -47,6 +49,7 @@ int cmd_sign(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "max-size", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -78,6 +81,10 @@ int cmd_sign(int argc, char **argv)
 		case 'n': ro.dry_run = 1; break;
 		case 'J': json = 1; break;
 		case 'S': strict = 1; break;
+		case 'M':
+			if (cli_size(optarg, &ro.max_size) < 0)
+				return cli_usage("bad --max-size '%s'", optarg);
+			break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
