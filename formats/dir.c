@@ -79,32 +79,16 @@ static int dir_bid(const char *path, const struct stat *st,
 
 struct walk {
 	struct fw_image *img;
-	size_t cap;
 	struct fw_error *err;
 };
 
 static int push(struct walk *w, const char *path, const struct stat *st,
 		char *target)
 {
-	struct fw_entry *e;
+	int rc = fw_image_add(w->img, path, st, target, w->err);
 
-	if (w->img->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		void *p = realloc(w->img->ent, cap * sizeof(*e));
-
-		if (!p)
-			return fw_error_set(w->err, FW_EIO, NULL, "out of memory");
-		w->img->ent = p;
-		w->cap = cap;
-	}
-	e = &w->img->ent[w->img->n++];
-	e->path = strdup(path);
-	e->st = *st;
-	e->link_target = target;
-	e->link_of = FW_NO_LINK;
-	if (!e->path)
-		return fw_error_set(w->err, FW_EIO, NULL, "out of memory");
-	return FW_OK;
+	free(target);
+	return rc;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -204,56 +188,10 @@ out:
 	return rc;
 }
 
-/* Hard links: every later name of an inode points at its first name. */
-struct ino_ref {
-	dev_t dev;
-	ino_t ino;
-	size_t idx;
-};
-
-static int cmp_ino(const void *a, const void *b)
-{
-	const struct ino_ref *x = a, *y = b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int link_hardlinks(struct fw_image *img, struct fw_error *err)
-{
-	struct ino_ref *r;
-	size_t n = 0;
-
-	r = malloc((img->n ? img->n : 1) * sizeof(*r));
-	if (!r)
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	for (size_t i = 0; i < img->n; i++) {
-		const struct stat *st = &img->ent[i].st;
-
-		if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
-			r[n++] = (struct ino_ref){ st->st_dev, st->st_ino, i };
-	}
-	qsort(r, n, sizeof(*r), cmp_ino);
-	for (size_t i = 1; i < n; i++) {
-		size_t first = i;
-
-		while (first > 0 && r[first - 1].dev == r[i].dev &&
-		       r[first - 1].ino == r[i].ino)
-			first--;
-		if (first != i)
-			img->ent[r[i].idx].link_of = r[first].idx;
-	}
-	free(r);
-	return FW_OK;
-}
-
 static int dir_open(struct fw_image *img, struct fw_error *err)
 {
 	struct dir_priv *p = calloc(1, sizeof(*p));
-	struct walk w = { img, 0, err };
+	struct walk w = { img, err };
 	struct stat st;
 	int fd, rc;
 
@@ -284,7 +222,7 @@ static int dir_open(struct fw_image *img, struct fw_error *err)
 				: walk_dir(&w, dup_fd, "", 0);
 	}
 	if (rc == FW_OK)
-		rc = link_hardlinks(img, err);
+		rc = fw_image_link_hardlinks(img, err);
 	return rc;
 }
 

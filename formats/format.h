@@ -28,9 +28,26 @@ struct fw_image {
 	const struct fw_format *fmt;
 	char *path;
 	struct fw_entry *ent;
-	size_t n;
+	size_t n, cap;
 	void *priv;
+	char **warnings;	/* entries skipped or oddities; see fw_image_warn */
+	size_t n_warnings;
 };
+
+/* Records a warning (an entry skipped, an option that could not be kept);
+ * the engine hands them to the report, the tool prints them. */
+void fw_image_warn(struct fw_image *img, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Appends an entry (path and link_target are copied); FW_OK or FW_EIO. */
+int fw_image_add(struct fw_image *img, const char *path,
+		 const struct stat *st, const char *link_target,
+		 struct fw_error *err);
+/* A path from inside an image is safe: relative, no "." or ".." or empty
+ * components, no NUL; leading "./" and "/" are stripped into out. */
+int fw_path_clean(const char *in, char *out, size_t out_len);
+/* Points later names of an inode (same st_dev/st_ino, not directories)
+ * at their first name through link_of. */
+int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err);
 
 /* Options for writing an output. */
 struct fw_out_opts {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Every format bids on the input; the highest bid opens it. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,134 @@ int fw_image_open(const char *path, struct fw_image **out,
 	return FW_OK;
 }
 
+void fw_image_warn(struct fw_image *img, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL, **w;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	w = msg ? realloc(img->warnings, (img->n_warnings + 1) * sizeof(*w)) : NULL;
+	if (!w) {
+		free(msg);
+		return;
+	}
+	img->warnings = w;
+	w[img->n_warnings++] = msg;
+}
+
+int fw_image_add(struct fw_image *img, const char *path,
+		 const struct stat *st, const char *link_target,
+		 struct fw_error *err)
+{
+	struct fw_entry *e;
+
+	if (img->n == img->cap) {
+		size_t cap = img->cap ? img->cap * 2 : 64;
+		void *p = realloc(img->ent, cap * sizeof(*e));
+
+		if (!p)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		img->ent = p;
+		img->cap = cap;
+	}
+	e = &img->ent[img->n];
+	memset(e, 0, sizeof(*e));
+	e->path = strdup(path);
+	e->st = *st;
+	e->link_of = FW_NO_LINK;
+	e->link_target = link_target ? strdup(link_target) : NULL;
+	if (!e->path || (link_target && !e->link_target)) {
+		free(e->path);
+		free(e->link_target);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	img->n++;
+	return FW_OK;
+}
+
+int fw_path_clean(const char *in, char *out, size_t out_len)
+{
+	size_t n = 0;
+
+	while (*in == '/' || (in[0] == '.' && in[1] == '/'))
+		in += *in == '/' ? 1 : 2;
+	if (!strcmp(in, "."))
+		in = "";
+	for (const char *c = in; *c;) {
+		const char *end = strchr(c, '/');
+		size_t len = end ? (size_t)(end - c) : strlen(c);
+
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return -1;
+		if (n + len + 2 > out_len)
+			return -1;
+		if (n)
+			out[n++] = '/';
+		memcpy(out + n, c, len);
+		n += len;
+		c += len;
+		if (*c == '/') {
+			c++;
+			if (!*c)
+				break;	/* a trailing slash is fine */
+		}
+	}
+	if (out_len == 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+/* Hard links: every later name of an inode points at its first name. */
+struct ino_ref {
+	dev_t dev;
+	ino_t ino;
+	size_t idx;
+};
+
+static int cmp_ino(const void *a, const void *b)
+{
+	const struct ino_ref *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err)
+{
+	struct ino_ref *r;
+	size_t n = 0;
+
+	r = malloc((img->n ? img->n : 1) * sizeof(*r));
+	if (!r)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (size_t i = 0; i < img->n; i++) {
+		const struct stat *st = &img->ent[i].st;
+
+		if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
+			r[n++] = (struct ino_ref){ st->st_dev, st->st_ino, i };
+	}
+	qsort(r, n, sizeof(*r), cmp_ino);
+	for (size_t i = 1; i < n; i++) {
+		size_t first = i;
+
+		while (first > 0 && r[first - 1].dev == r[i].dev &&
+		       r[first - 1].ino == r[i].ino)
+			first--;
+		if (first != i)
+			img->ent[r[i].idx].link_of = r[first].idx;
+	}
+	free(r);
+	return FW_OK;
+}
+
 void fw_image_close(struct fw_image *img)
 {
 	if (!img)
@@ -81,6 +212,9 @@ void fw_image_close(struct fw_image *img)
 		free(img->ent[i].link_target);
 	}
 	free(img->ent);
+	for (size_t i = 0; i < img->n_warnings; i++)
+		free(img->warnings[i]);
+	free(img->warnings);
 	free(img->path);
 	free(img);
 }

@@ -5,10 +5,13 @@ set -euo pipefail
 PKGS=(
 	# build
 	build-essential cmake pkg-config
-	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev
+	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev liblz4-dev
+	libsquashfs-dev libext2fs-dev libarchive-dev
 	# reference tools the tests compare against
 	linux-kbuild-6.1 openssl kmod binutils file
-	xz-utils zstd gzip python3 attr libcap2-bin faketime util-linux
+	xz-utils zstd gzip lz4 python3 attr libcap2-bin faketime util-linux
+	# image tools the format tests build images with and check them against
+	squashfs-tools e2fsprogs libarchive-tools cpio
 	# pkcs11: a real software token
 	softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
 	# the demo's sample firmware

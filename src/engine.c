@@ -202,6 +202,10 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	if (rc)
 		return rc;
 	rep->format = r.img->fmt->name;
+	rep->warnings = r.img->warnings;	/* the report owns them now */
+	rep->n_warnings = r.img->n_warnings;
+	r.img->warnings = NULL;
+	r.img->n_warnings = 0;
 	ordered = (r.img->fmt->flags & FW_FMT_ORDERED) != 0;
 	r.work = calloc(r.img->n + 1, sizeof(*r.work));
 	r.rec_of = calloc(r.img->n + 1, sizeof(*r.rec_of));
@@ -329,5 +333,8 @@ void fw_report_free(struct fw_report *rep)
 		free(rep->rec[i].link_of);
 	}
 	free(rep->rec);
+	for (size_t i = 0; i < rep->n_warnings; i++)
+		free(rep->warnings[i]);
+	free(rep->warnings);
 	memset(rep, 0, sizeof(*rep));
 }

@@ -65,7 +65,13 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 			   "\"bad_signature\":%zu",
 			r->sig_counts[FW_SIG_GOOD], r->sig_counts[FW_SIG_UNSIGNED],
 			r->sig_counts[FW_SIG_FOREIGN], r->sig_counts[FW_SIG_BAD]);
-	fputs("},\"files\":[", f);
+	fputs("},\"warnings\":[", f);
+	for (size_t i = 0; i < r->n_warnings; i++) {
+		if (i)
+			fputc(',', f);
+		jstr(f, r->warnings[i]);
+	}
+	fputs("],\"files\":[", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct fw_record *c = &r->rec[i];
 		int elf = c->elf.kind != FW_KIND_NOT_ELF && c->elf.elfclass;

@@ -191,6 +191,8 @@ struct fw_report {
 	struct fw_record *rec;
 	size_t n;
 	const char *format;	/* name of the image format */
+	char **warnings;	/* about the image itself (entries skipped ...) */
+	size_t n_warnings;
 	double seconds;
 	size_t counts[FW_KIND_MALFORMED + 1];
 	size_t n_signed, n_resigned, n_skipped, n_warn, n_error;

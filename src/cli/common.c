@@ -89,6 +89,8 @@ void cli_progress_end(void)
 
 void cli_print_warnings(const struct fw_report *r)
 {
+	for (size_t i = 0; i < r->n_warnings; i++)
+		fprintf(stderr, "fwsign: warning: %s\n", r->warnings[i]);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct fw_record *c = &r->rec[i];
 

@@ -69,6 +69,7 @@ int cmd_verify(int argc, char **argv)
 		fw_report_free(&rep);
 		return cli_error(&err);
 	}
+	cli_print_warnings(&rep);
 	if (json) {
 		fw_report_json(&rep, "verify", stdout);
 	} else {
