@@ -265,6 +265,24 @@ static int dir_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return rc;
 }
 
+static ssize_t dir_peek(struct fw_image *img, size_t idx, uint8_t *buf,
+			size_t n, struct fw_error *err)
+{
+	int fd = open_entry(img, idx, err);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	do
+		r = pread(fd, buf, n, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		fw_error_set(err, FW_EIO, img->ent[idx].path, "cannot read: %s",
+			     strerror(errno));
+	close(fd);
+	return r;
+}
+
 /* ---------------------------------------------------------------- */
 /* Writing                                                          */
 
@@ -740,6 +758,7 @@ const struct fw_format fw_format_dir = {
 	.bid = dir_bid,
 	.open = dir_open,
 	.read = dir_read,
+	.peek = dir_peek,
 	.out_begin = dir_out_begin,
 	.out_put = dir_out_put,
 	.out_commit = dir_out_commit,

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "fwsign/fwsign.h"
 
@@ -71,6 +72,11 @@ struct fw_format {
 	/* Reads a regular file's bytes (malloc'ed). Thread-safe. */
 	int (*read)(struct fw_image *img, size_t idx, uint8_t **buf,
 		    size_t *len, struct fw_error *err);
+	/* Optional: the first n bytes of a regular file (less if it is
+	 * shorter; returns how many), so that big data files are never read
+	 * whole just to learn they are not ELF.  Thread-safe. */
+	ssize_t (*peek)(struct fw_image *img, size_t idx, uint8_t *buf,
+			size_t n, struct fw_error *err);
 	/* Output: begin, then put every entry (data NULL = unchanged), commit. */
 	int (*out_begin)(struct fw_image *img, const struct fw_out_opts *o,
 			 void **ctx, struct fw_error *err);

@@ -57,6 +57,12 @@ static void plan(struct fw_record *rec, int sign_other)
 	}
 }
 
+/* The input is one file named on its own, not a tree or an image. */
+static int single_file(const struct run *r)
+{
+	return r->img->n == 1 && !*r->img->ent[0].path;
+}
+
 static void do_one(struct run *r, size_t idx)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
@@ -66,7 +72,30 @@ static void do_one(struct run *r, size_t idx)
 	int rc;
 
 	fw_error_clear(&err);
+	if (r->img->fmt->peek) {
+		uint8_t head[8];
+		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head), &err);
+
+		if (n < 0) {
+			rc = err.code ? err.code : FW_EIO;
+			goto read_failed;
+		}
+		if ((n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0) &&
+		    fw_codec_detect(head, (size_t)n) == FW_CODEC_NONE) {
+			/* Not ELF, not a compressed module: nothing to read. */
+			rec->size = r->img->ent[idx].st.st_size;
+			if (r->mode == MODE_SIGN && single_file(r)) {
+				fw_error_set(&err, FW_EINPUT, r->o->input,
+					     "not-elf: nothing to sign");
+				fail(r, &err);
+			} else if (r->mode == MODE_SIGN && r->out && !r->res &&
+			    (rc = r->img->fmt->out_put(r->out, idx, NULL, 0, &err)))
+				fail(r, &err);
+			return;
+		}
+	}
 	rc = r->img->fmt->read(r->img, idx, &buf, &len, &err);
+read_failed:
 	if (rc) {
 		if (r->mode == MODE_SIGN) {
 			fail(r, &err);
@@ -96,7 +125,7 @@ static void do_one(struct run *r, size_t idx)
 			break;
 		}
 		/* A file named on its own that cannot be signed is bad input. */
-		if (!out && r->img->n == 1 && !*r->img->ent[0].path) {
+		if (!out && single_file(r)) {
 			fw_error_set(&err, FW_EINPUT, r->o->input, "%s: %s",
 				     fw_kind_name(rec->elf.kind),
 				     rec->msg ? rec->msg : "nothing to sign");

@@ -98,6 +98,11 @@ expect_exit 1 "--strict" "$FWSIGN" sign "$WORK/in" -o "$WORK/out" --key $K.key -
 rm -rf "$WORK/out"
 bad 3 "malformed file named alone" truncated "$FWSIGN" sign "$WORK/in/bin/truncated" -o "$WORK/out" --key $K.key --cert $K.crt
 
+printf '#!/bin/sh\necho hi\n' >"$WORK/script.sh"
+expect_exit 3 "script named alone" "$FWSIGN" sign "$WORK/script.sh" -o "$WORK/out" --key $K.key --cert $K.crt
+check "script named alone: one line" one_line script.sh
+check "script: nothing written" no_leftovers
+
 # Unreadable file (as nobody): an error naming it, nothing written.
 if command -v setpriv >/dev/null; then
 	mkdir -p "$WORK/u/in" && cp "$A/bin/busybox" "$WORK/u/in/a" && cp "$A/bin/busybox" "$WORK/u/in/b"
