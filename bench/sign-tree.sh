@@ -110,6 +110,7 @@ trap cleanup EXIT
 chmod 755 "$W"
 
 # ------------------------------------------------------------------ 1. tree
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 say "listing ELF files of $SRC_ROOT"
 (cd "$SRC_ROOT" && find . -type f -print0 | sort -z |
 	perl -0 -ne 'chomp; open(my $f, "<", $_) or next;
@@ -136,9 +137,10 @@ KEY=$W/key.key
 CRT=$W/key.crt		# sign-file reads a PEM certificate as well as DER
 
 # ------------------------------------------------------------------ 5. openssl
-# Run twice, before fwsign and at the end: on a shared VM the rate moves by
+# Run twice, before fwsign and at the end: on a shared VM the rates move by
 # tens of percent from minute to minute.  The higher one is the reference
-# (the conservative choice for fwsign's percentage).
+# (the conservative choice for fwsign's percentage and the estimates).
+# A busy machine shows here first: two runs far apart mean noisy figures.
 ssl_rsa() {
 	say "openssl speed -seconds 3 -multi $NCPU rsa$BITS"
 	(cd "$W" && openssl speed -seconds 3 -multi "$NCPU" "rsa$BITS" 2>/dev/null |
@@ -154,11 +156,13 @@ ssl_end() {
 	SSL_RSA2=$(ssl_rsa)
 	[ -n "$SSL_RSA1" ] && [ -n "$SSL_RSA2" ] || die "cannot parse openssl speed rsa$BITS"
 	SSL_RSA=$(printf '%s\n' "$SSL_RSA1" "$SSL_RSA2" | sort -g | tail -1)
-	SSL_SHA=$(ssl_sha)
+	SSL_SHA2=$(ssl_sha)
+	SSL_SHA=$(printf '%s\n' "$SSL_SHA1" "$SSL_SHA2" | sort -g | tail -1)
 }
 
 # ------------------------------------------------------------------ 3. fwsign
 SSL_RSA1=$(ssl_rsa)
+SSL_SHA1=$(ssl_sha)
 
 say "warming the page cache"
 find "$W/tree" -type f -exec cat {} + > /dev/null
@@ -288,6 +292,7 @@ SIGN_MB=$(calc "$SIGN_BYTES / 1048576" 1)
 cat <<EOF
 
 fwsign sign-tree benchmark: $(uname -m), $NCPU cores, $(openssl version | cut -d' ' -f1-2), RSA-$BITS/SHA-256
+load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 tree: $TREE_FILES ELF files$SIZE_NOTE from $SRC_ROOT, $TREE_MB MiB; fwsign signs $FW_SIGNED ($N_SIGN names, $SIGN_MB MiB), copies the rest
 page cache warm; output written to $(df -PT "$W" | awk 'NR == 2 { print $1 " (" $2 ")" }'); sync before each timed run;
 outputs deleted between runs; fwsign runs interleaved with cp -a runs of the same tree (copy floor)
@@ -298,7 +303,7 @@ cp -a + sign-file loop  $(printf '%9.3f %10.1f %9.1f %14.1f' "$SF_S" "$SF_FPS" "
   ($SCALE_NOTE; cp -a alone $CP_S s;
    $SF_PER_MS ms per sign-file call, of which $SF_FIXED_MS ms is the fixed cost of a call on a 4 KiB file)
 openssl speed rsa$BITS -multi $NCPU                            $(printf '%14.1f' "$SSL_RSA") sign/s
-  (higher of two runs, before and after the timings: $SSL_RSA1 and $SSL_RSA2)
+  (higher of two runs, before and after the timings: $SSL_RSA1 and $SSL_RSA2$(awk -v a="$SSL_RSA1" -v b="$SSL_RSA2" 'BEGIN { if (a > 1.25 * b || b > 1.25 * a) printf "; they differ by more than 25%%: the machine was busy, figures are noisy" }'))
 
 fwsign / sign-file loop:            ${RATIO}x        (target >= 20x)   $PASS_RATIO
 fwsign files/s / openssl sign/s:    ${PCT}%        (target >= 70%)   $PASS_PCT
@@ -314,8 +319,8 @@ where fwsign's time goes (estimates, no profiler):
   CPU-bound ceiling (RSA + SHA-256 only):   $CEIL files/s = ${CEIL_PCT}% of openssl sign/s
 EOF
 
-printf 'BENCH {"files":%s,"mib":%s,"signed":%s,"sign_mib":%s,"rsa_bits":%s,"cores":%s,"jobs":%s,' \
-	"$TREE_FILES" "$TREE_MB" "$FW_SIGNED" "$SIGN_MB" "$BITS" "$NCPU" "${JOBS:-$NCPU}"
+printf 'BENCH {"load_start":"%s","files":%s,"mib":%s,"signed":%s,"sign_mib":%s,"rsa_bits":%s,"cores":%s,"jobs":%s,' \
+	"$LOAD0" "$TREE_FILES" "$TREE_MB" "$FW_SIGNED" "$SIGN_MB" "$BITS" "$NCPU" "${JOBS:-$NCPU}"
 printf '"fwsign_s":%s,"fwsign_user_s":%s,"fwsign_sys_s":%s,"fwsign_files_per_s":%s,"fwsign_mib_per_s":%s,"fwsign_sigs_per_s":%s,"fwsign_jobs1_s":%s,' \
 	"$BEST" "$BEST_U" "$BEST_S" "$FW_FPS" "$FW_MBPS" "$FW_SPS" "$J1_S"
 printf '"signfile_s":%s,"signfile_scaled":%s,"signfile_files_run":%s,"cp_s":%s,"cp_floor_s":%s,"signfile_files_per_s":%s,"signfile_mib_per_s":%s,' \

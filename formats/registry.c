@@ -12,8 +12,16 @@
 
 #include "format.h"
 
+extern const struct fw_format fw_format_ext4;
+extern const struct fw_format fw_format_squashfs;
+extern const struct fw_format fw_format_tar, fw_format_cpio;
+
 static const struct fw_format *const formats[] = {
 	&fw_format_dir,
+	&fw_format_ext4,
+	&fw_format_squashfs,
+	&fw_format_tar,
+	&fw_format_cpio,
 };
 
 int fw_image_open(const char *path, struct fw_image **out,

@@ -16,6 +16,10 @@ PKGS=(
 	softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
 	# the demo's sample firmware
 	busybox-static
+	# kernel tests: the test kernel (tests/e2e/build-kernel.sh), booting it,
+	# uImages, kernel-like images for other targets (tests/cli/kernel.sh)
+	linux-source-6.1 bc bison flex qemu-system-x86 u-boot-tools
+	clang lld llvm
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -19,5 +19,6 @@ if [ "${FWSIGN_SKIP_ASAN:-0}" != 1 ]; then
 	cmake --build build-asan -j"$jobs"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-	(cd build-asan && ctest --output-on-failure -j"$jobs")
+	# The boots in QEMU test the kernel, not fwsign's memory safety: once is enough.
+	(cd build-asan && ctest --output-on-failure -j"$jobs" -LE e2e)
 fi

@@ -128,6 +128,13 @@ int fw_outfile_begin(struct fw_outfile *o, const char *final,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd >= 0) {
+		/* mkostemp makes 0600; an image is a normal file: 0666 - umask */
+		mode_t mask = umask(0);
+
+		umask(mask);
+		fchmod(o->fd, 0666 & ~mask);
+	}
 	if (o->fd < 0) {
 		int e = errno;
 

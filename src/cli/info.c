@@ -22,6 +22,9 @@ int cmd_info(int argc, char **argv)
 	struct fw_error err;
 	int c, json = 0, rc;
 
+	rc = cmd_kernel_info(argc, argv);
+	if (rc >= 0)
+		return rc;
 	fw_error_clear(&err);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {

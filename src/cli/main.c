@@ -14,6 +14,7 @@ static const struct {
 	{ "verify", cmd_verify, "check every ELF against a certificate" },
 	{ "info", cmd_info, "what an input is and what it holds" },
 	{ "keygen", cmd_keygen, "make a signing key and certificate" },
+	{ "inject-cert", cmd_inject_cert, "put a certificate in a kernel's extra-certificate slot" },
 };
 
 static void usage(FILE *f)

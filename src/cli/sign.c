@@ -2,8 +2,10 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "fwsign/kernel.h"
 
 static const char help[] =
 "usage: fwsign sign INPUT (-o OUTPUT | --in-place) --key KEY --cert CERT\n"
@@ -30,7 +32,11 @@ static const char help[] =
 "      --json          report as JSON on stdout\n"
 "      --strict        exit 1 when a file was left unsigned with a warning\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
-"                      suffixes: powers of 1024), e.g. the flash partition\n";
+"                      suffixes: powers of 1024), e.g. the flash partition\n"
+"      --kernel IN --kernel-out OUT\n"
+"                      also put CERT in the kernel IN's extra-certificate\n"
+"                      slot, written to OUT (see fwsign inject-cert); with\n"
+"                      --system-map FILE and --replace-cert as there\n";
 
 int cmd_sign(int argc, char **argv)
 {
@@ -50,6 +56,10 @@ int cmd_sign(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "max-size", required_argument, NULL, 'M' },
+		{ "kernel", required_argument, NULL, 1 },
+		{ "kernel-out", required_argument, NULL, 2 },
+		{ "system-map", required_argument, NULL, 3 },
+		{ "replace-cert", no_argument, NULL, 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -57,6 +67,9 @@ int cmd_sign(int argc, char **argv)
 	struct fw_run_opts ro = { 0 };
 	struct fw_report rep;
 	struct fw_error err;
+	struct fw_kernel_opts kopt = { .cert_pem_ok = 1 };
+	struct fw_kernel_info kinfo;
+	const char *kin = NULL, *kout = NULL;
 	int c, json = 0, strict = 0, rc;
 
 	fw_error_clear(&err);
@@ -85,6 +98,10 @@ int cmd_sign(int argc, char **argv)
 			if (cli_size(optarg, &ro.max_size) < 0)
 				return cli_usage("bad --max-size '%s'", optarg);
 			break;
+		case 1: kin = optarg; break;
+		case 2: kout = optarg; break;
+		case 3: kopt.system_map = optarg; break;
+		case 4: kopt.replace = 1; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -92,6 +109,8 @@ int cmd_sign(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage("sign: give exactly one INPUT");
 	ro.input = argv[optind];
+	if (!kin != !kout)
+		return cli_usage("sign: --kernel and --kernel-out go together");
 	if (!ro.dry_run) {
 		if (!ro.output == !ro.in_place)
 			return cli_usage("sign: give either -o OUTPUT or --in-place");
@@ -102,15 +121,28 @@ int cmd_sign(int argc, char **argv)
 		if (rc)
 			return cli_error(&err);
 	}
+	/* The kernel first: a refused kernel leaves nothing written. */
+	if (kin && !ro.dry_run &&
+	    fw_kernel_inject_cert(kin, ko.cert, kout, &kopt, &kinfo, &err)) {
+		fw_signer_free(ro.signer);
+		return cli_error(&err);
+	}
 	ro.progress = cli_progress;
 	ro.progress_arg = (void *)"signing";
 	rc = fw_sign_image(&ro, &rep, &err);
 	cli_progress_end();
 	fw_signer_free(ro.signer);
 	if (rc) {
+		if (kin && !ro.dry_run)
+			unlink(kout);
 		fw_report_free(&rep);
 		return cli_error(&err);
 	}
+	if (kin && !ro.dry_run && !json)
+		printf("%s: certificate '%s' in the kernel's slot (%llu of "
+		       "%llu bytes)\n", kout, kinfo.subject,
+		       (unsigned long long)kinfo.used,
+		       (unsigned long long)kinfo.slot_size);
 	cli_print_warnings(&rep);
 	if (json) {
 		fw_report_json(&rep, ro.dry_run ? "plan" : "sign", stdout);
@@ -135,7 +167,7 @@ int cmd_sign(int argc, char **argv)
 		       rep.n_signed, rep.n_resigned, rep.n_skipped,
 		       rep.counts[FW_KIND_EXEC], rep.counts[FW_KIND_SHLIB],
 		       rep.counts[FW_KIND_MODULE], rep.n,
-		       (long long)rep.bytes_added, rep.n_warn,
+		       (long long)rep.bytes_added, rep.n_warn + rep.n_warnings,
 		       rep.seconds);
 	}
 	rc = strict && rep.n_warn ? FW_EPROBLEM : FW_OK;

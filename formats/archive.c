@@ -1,0 +1,1652 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tar (v7, ustar, pax, GNU) and cpio (newc, odc) archives, plain or
+ * compressed, through libarchive: the archive is read once, entry by entry,
+ * and written again entry by entry in the same order, each entry with the
+ * header libarchive read (owner ids and names, mode with setuid, times,
+ * pax xattrs, devices, symlinks, hard links), so that only the content of
+ * signed files changes.
+ *
+ * Reading happens in two passes over memory.  The first decompresses the
+ * file whole (libarchive's "raw" format: gzip, bzip2, xz, lzma, zstd, lz4;
+ * never an external program on hostile input), which gives the exact
+ * length of the uncompressed stream: its block padding is reproduced, and
+ * anything after the end of the archive (a second cpio appended to an
+ * initramfs, say) is copied through unchanged, with a warning.  The second
+ * pass parses that buffer; an entry's data is kept as a span of it.
+ *
+ * The whole uncompressed archive, and so every entry, is capped at 2 GiB
+ * (sparse holes included); a header claiming more than what is left of
+ * the input, a truncated stream or a corrupt header is a one-line error.
+ *
+ * Written back: the same libarchive format (a tar is as capable as its
+ * most capable header: a pax archive has plain ustar headers where no
+ * extension was needed), pax xattrs as SCHILY.xattr.* (GNU tar reads only
+ * these), plus LIBARCHIVE.xattr.* copies when the input had both (bsdtar's
+ * default; libarchive 3.6.2 reads such an archive with every xattr twice,
+ * so they are made unique on reading), the same block padding.  The output
+ * file gets the input file's permissions.
+ *
+ * Compression is fwsign's own, streamed as libarchive writes, not
+ * libarchive's filters, which cannot keep what the input records: the
+ * gzip header (its mtime, OS byte, name; the level from XFL: 9, 1, else
+ * 6), the xz integrity check (CRC32 for a kernel initramfs), the xz filter
+ * chain and LZMA2 dictionary size, the zstd checksum and content-size
+ * flags and window, the lz4 frame flags and block size, lz4's legacy
+ * format (the kernel's).  Levels not recorded in the stream are guessed
+ * or defaulted: xz preset 6 (7, 8, 9 for their 16, 32, 64 MiB
+ * dictionaries) with the input's dictionary size, zstd level 3, lz4
+ * frames level 1 (fast), lz4 legacy HC level 9.  The output depends on
+ * nothing but the input and the signatures, so it is reproducible (gzip
+ * keeps the input's mtime).  Other compressions (bzip2, lzma, lzip,
+ * compress) go through libarchive's writer filters, default levels.
+ *
+ * Hostile entries -- absolute paths, "..", empty or "." components -- are
+ * never given to the engine: they are neither signed nor used as a path
+ * anywhere; they are copied through verbatim (header and data) so that
+ * the archive stays lossless, and a warning names them.  fwsign never
+ * extracts, so copying them is harmless.
+ *
+ * Hard links: a tar hard-link entry names an earlier entry and carries no
+ * data; in newc every name of an inode is a full header with the same
+ * ino, and (GNU cpio, bsdtar) only the LAST name carries the data
+ * (libarchive issue 1469).  libarchive reports later names as hard links to
+ * the first.  Each inode is one engine entry group (first name = the
+ * engine's first name, read returns the inode's data wherever it was
+ * stored); on output, every name that carried data in the input carries
+ * the new data and every other name stays a size-0 link, so the layout is
+ * kept in both formats.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <lz4.h>
+#include <lz4frame.h>
+#include <lz4hc.h>
+#include <lzma.h>
+#include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <zstd.h>
+
+#include "format.h"
+#include "../src/internal.h"
+
+/* The uncompressed archive is kept in memory. */
+#define AR_MAX_INPUT ((size_t)2 << 30)
+#define AR_MAX_ENTRY ((int64_t)4 << 30)
+#define AR_MAX_ENTRIES ((size_t)1 << 21)
+#define AR_HEAD 65536		/* compressed bytes looked at for settings */
+#define AR_NONE ((size_t)-1)
+
+extern const struct fw_format fw_format_tar, fw_format_cpio;
+
+enum ar_kind { AR_TAR = 1, AR_CPIO };
+
+enum ar_codec {
+	C_NONE, C_GZIP, C_XZ, C_ZSTD, C_LZ4, C_LZ4_LEGACY,
+	C_OTHER			/* through libarchive's writer filter */
+};
+
+struct ar_comp {
+	enum ar_codec codec;
+	int filter;		/* libarchive filter code */
+	/* gzip */
+	int gz_level;
+	gz_header gz;
+	/* xz */
+	lzma_check xz_check;
+	lzma_filter xz_filters[LZMA_FILTERS_MAX + 1];
+	lzma_options_lzma xz_lzma2;
+	/* zstd */
+	int zstd_checksum, zstd_csize, zstd_wlog;
+	/* lz4 frame */
+	LZ4F_preferences_t lz4;
+};
+
+struct aent {
+	struct archive_entry *ae;	/* as read; the writer gets it back */
+	size_t off, len;	/* data: raw + off, unless own */
+	uint8_t *own;		/* data that is not one span of raw */
+	size_t fw;		/* engine entry, or AR_NONE: copied through */
+	size_t group;		/* first name of the inode */
+	size_t holder;		/* for a first name: the name holding the data */
+};
+
+struct ar_priv {
+	enum ar_kind kind;
+	int wformat;		/* libarchive format code for the writer */
+	uint8_t *raw;		/* the uncompressed input */
+	size_t raw_len;
+	size_t tail;		/* bytes after the archive kept from here */
+	int block;		/* bytes per output block, 0: unblocked */
+	struct aent *a;
+	size_t n, cap;
+	size_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
+	struct ar_comp comp;
+	mode_t mode;		/* of the input file */
+	size_t own_total;	/* bytes of data copied out of raw */
+	int xattr_both;		/* pax xattrs were LIBARCHIVE + SCHILY */
+};
+
+/* ---------------------------------------------------------------- */
+/* Helpers                                                          */
+
+/*
+ * libarchive converts names between the pax headers' UTF-8 and the
+ * current locale; in the C locale it cannot, and the pax writer then
+ * marks every non-ASCII name hdrcharset=BINARY, a header the input did
+ * not have.  So libarchive runs under C.UTF-8, set for this thread only
+ * (uselocale), never for the process.
+ */
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_init(void)
+{
+	utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static locale_t enter_utf8(void)
+{
+	pthread_once(&utf8_once, utf8_init);
+	return utf8_locale ? uselocale(utf8_locale) : (locale_t)0;
+}
+
+static void leave_utf8(locale_t old)
+{
+	if (old)
+		uselocale(old);
+}
+
+/* A name from an archive made printable for a one-line warning. */
+static const char *vis(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!s)
+		s = "(no name)";
+	for (; *s && n + 8 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += (size_t)snprintf(buf + n, len - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	if (*s)
+		n += (size_t)snprintf(buf + n, len - n, "...");
+	buf[n] = '\0';
+	return buf;
+}
+
+static const uint8_t *adata(const struct ar_priv *p, const struct aent *e)
+{
+	return e->own ? e->own : p->raw + e->off;
+}
+
+/*
+ * The decompressors fwsign uses: only those built into libarchive.  A
+ * libarchive built without one of these libraries would run an external
+ * program on the input instead (its support call says ARCHIVE_WARN):
+ * not on hostile input.
+ */
+static int (*const read_filters[])(struct archive *) = {
+	archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+	archive_read_support_filter_xz, archive_read_support_filter_lzma,
+	archive_read_support_filter_lzip, archive_read_support_filter_zstd,
+	archive_read_support_filter_lz4, archive_read_support_filter_compress,
+};
+#define N_FILTERS (sizeof(read_filters) / sizeof(read_filters[0]))
+static unsigned char filter_builtin[N_FILTERS];
+static pthread_once_t filters_once = PTHREAD_ONCE_INIT;
+
+static void filters_probe(void)
+{
+	for (size_t i = 0; i < N_FILTERS; i++) {
+		struct archive *a = archive_read_new();
+
+		filter_builtin[i] = a && read_filters[i](a) == ARCHIVE_OK;
+		archive_read_free(a);
+	}
+}
+
+static void add_read_filters(struct archive *a)
+{
+	pthread_once(&filters_once, filters_probe);
+	for (size_t i = 0; i < N_FILTERS; i++)
+		if (filter_builtin[i])
+			read_filters[i](a);
+}
+
+static enum ar_kind kind_of(int format)
+{
+	switch (format & ARCHIVE_FORMAT_BASE_MASK) {
+	case ARCHIVE_FORMAT_TAR: return AR_TAR;
+	case ARCHIVE_FORMAT_CPIO: return AR_CPIO;
+	default: return 0;
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Bidding: by content, the first header of the (decompressed) input.  */
+
+static int ar_bid_kind(const char *path, const struct stat *st,
+		       enum ar_kind want)
+{
+	struct archive *a;
+	struct archive_entry *ae;
+	int bid = 0, r;
+
+	if (!S_ISREG(st->st_mode) || st->st_size < 32)
+		return 0;
+	a = archive_read_new();
+	if (!a)
+		return 0;
+	add_read_filters(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_cpio(a);
+	if (archive_read_open_filename(a, path, 16384) == ARCHIVE_OK) {
+		r = archive_read_next_header(a, &ae);
+		if ((r == ARCHIVE_OK || r == ARCHIVE_WARN) &&
+		    kind_of(archive_format(a)) == want)
+			bid = 150;
+	}
+	archive_read_free(a);
+	return bid;
+}
+
+static int tar_bid(const char *path, const struct stat *st,
+		   const uint8_t *head, size_t n)
+{
+	(void)head;
+	(void)n;
+	return ar_bid_kind(path, st, AR_TAR);
+}
+
+static int cpio_bid(const char *path, const struct stat *st,
+		    const uint8_t *head, size_t n)
+{
+	/* Binary cpio has a 2-byte magic and cannot be written: leave it. */
+	if (n >= 2 && ((head[0] == 0xc7 && head[1] == 0x71) ||
+		       (head[0] == 0x71 && head[1] == 0xc7)))
+		return 0;
+	return ar_bid_kind(path, st, AR_CPIO);
+}
+
+/* ---------------------------------------------------------------- */
+/* Compression settings, from the first bytes of the file.          */
+
+static void comp_free(struct ar_comp *c)
+{
+	free(c->gz.name);
+	free(c->gz.comment);
+	free(c->gz.extra);
+	memset(&c->gz, 0, sizeof(c->gz));
+	for (int i = 0; c->codec == C_XZ && i < LZMA_FILTERS_MAX &&
+			c->xz_filters[i].id != LZMA_VLI_UNKNOWN; i++)
+		if (c->xz_filters[i].options != &c->xz_lzma2)
+			free(c->xz_filters[i].options);
+	c->xz_filters[0].id = LZMA_VLI_UNKNOWN;
+}
+
+static char *gz_string(const uint8_t *h, size_t n, size_t *pos)
+{
+	const uint8_t *z = memchr(h + *pos, 0, n - *pos);
+	char *s;
+
+	if (!z)
+		return NULL;
+	s = strdup((const char *)h + *pos);
+	*pos = (size_t)(z - h) + 1;
+	return s;
+}
+
+/* The gzip header, kept whole but for XFL, which zlib derives from the
+ * level: 2 is level 9, 4 is level 1, 0 anything else (6 is used). */
+static void gzip_settings(struct ar_comp *c, const uint8_t *h, size_t n)
+{
+	size_t pos = 10;
+	int flg;
+
+	c->gz_level = Z_DEFAULT_COMPRESSION;
+	c->gz.os = 3;
+	if (n < 10 || h[0] != 0x1f || h[1] != 0x8b)
+		return;
+	flg = h[3];
+	c->gz.text = flg & 1;
+	c->gz.time = (uLong)h[4] | (uLong)h[5] << 8 | (uLong)h[6] << 16 |
+		     (uLong)h[7] << 24;
+	c->gz_level = h[8] == 2 ? 9 : h[8] == 4 ? 1 : Z_DEFAULT_COMPRESSION;
+	c->gz.os = h[9];
+	if ((flg & 4) && pos + 2 <= n) {
+		unsigned xlen = h[pos] | (unsigned)h[pos + 1] << 8;
+
+		pos += 2;
+		if (pos + xlen <= n && (c->gz.extra = malloc(xlen ? xlen : 1))) {
+			memcpy(c->gz.extra, h + pos, xlen);
+			c->gz.extra_len = xlen;
+			c->gz.extra_max = xlen;
+		}
+		pos += xlen;
+	}
+	if ((flg & 8) && pos < n)
+		c->gz.name = (Bytef *)gz_string(h, n, &pos);
+	if ((flg & 16) && pos < n)
+		c->gz.comment = (Bytef *)gz_string(h, n, &pos);
+	c->gz.hcrc = (flg & 2) != 0;
+}
+
+/* The integrity check and the first block's filter chain; the LZMA2
+ * preset is not recorded, only its dictionary size. */
+static void xz_settings(struct ar_comp *c, const uint8_t *h, size_t n)
+{
+	lzma_filter f[LZMA_FILTERS_MAX + 1];
+	lzma_block b;
+	uint32_t dict = LZMA_DICT_SIZE_DEFAULT;
+	size_t k = 0;
+
+	c->xz_check = LZMA_CHECK_CRC64;
+	if (n >= 12 && lzma_check_is_supported((lzma_check)(h[7] & 0x0f)))
+		c->xz_check = (lzma_check)(h[7] & 0x0f);
+	memset(&b, 0, sizeof(b));
+	b.version = 0;
+	b.check = c->xz_check;
+	b.filters = f;
+	f[0].id = LZMA_VLI_UNKNOWN;
+	if (n > 12 && h[12] != 0) {
+		b.header_size = lzma_block_header_size_decode(h[12]);
+		if (12 + b.header_size > n ||
+		    lzma_block_header_decode(&b, NULL, h + 12) != LZMA_OK)
+			f[0].id = LZMA_VLI_UNKNOWN;
+	}
+	for (size_t i = 0; i < LZMA_FILTERS_MAX && f[i].id != LZMA_VLI_UNKNOWN; i++) {
+		if (f[i].id == LZMA_FILTER_LZMA2) {
+			if (f[i].options)
+				dict = ((lzma_options_lzma *)f[i].options)->dict_size;
+			free(f[i].options);
+			continue;
+		}
+		c->xz_filters[k++] = f[i];	/* BCJ, delta: keep options */
+	}
+	lzma_lzma_preset(&c->xz_lzma2, dict >= (64u << 20) ? 9 :
+			 dict >= (32u << 20) ? 8 : dict >= (16u << 20) ? 7 : 6);
+	c->xz_lzma2.dict_size = dict;
+	c->xz_filters[k].id = LZMA_FILTER_LZMA2;
+	c->xz_filters[k++].options = &c->xz_lzma2;
+	c->xz_filters[k].id = LZMA_VLI_UNKNOWN;
+}
+
+static void zstd_settings(struct ar_comp *c, const uint8_t *h, size_t n)
+{
+	ZSTD_frameHeader fh;
+
+	c->zstd_checksum = 1;
+	if (ZSTD_getFrameHeader(&fh, h, n) != 0 || fh.frameType != ZSTD_frame)
+		return;
+	c->zstd_checksum = fh.checksumFlag != 0;
+	c->zstd_csize = fh.frameContentSize != ZSTD_CONTENTSIZE_UNKNOWN;
+	/* A single-segment frame's window is its content size. */
+	if (!(h[4] & 0x20)) {
+		int wlog = 10;
+
+		while (wlog < ZSTD_WINDOWLOG_MAX_64 &&
+		       ((unsigned long long)1 << wlog) < fh.windowSize)
+			wlog++;
+		c->zstd_wlog = wlog;
+	}
+}
+
+static void lz4_settings(struct ar_comp *c, const uint8_t *h, size_t n)
+{
+	LZ4F_preferences_t *pr = &c->lz4;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->frameInfo.blockSizeID = LZ4F_max4MB;
+	pr->frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+	if (n < 6)
+		return;
+	if (((h[5] >> 4) & 7) >= 4)
+		pr->frameInfo.blockSizeID = (LZ4F_blockSizeID_t)((h[5] >> 4) & 7);
+	pr->frameInfo.blockMode = (h[4] & 0x20) ? LZ4F_blockIndependent
+						 : LZ4F_blockLinked;
+	pr->frameInfo.blockChecksumFlag = (h[4] & 0x10) ? LZ4F_blockChecksumEnabled
+						       : LZ4F_noBlockChecksum;
+	pr->frameInfo.contentChecksumFlag = (h[4] & 0x04) ?
+		LZ4F_contentChecksumEnabled : LZ4F_noContentChecksum;
+	/* content size: set at write time when the input had one */
+	pr->frameInfo.contentSize = (h[4] & 0x08) ? 1 : 0;
+}
+
+static int comp_settings(struct ar_priv *p, int filter, const char *path,
+			 struct fw_error *err)
+{
+	struct ar_comp *c = &p->comp;
+	uint8_t *h;
+	ssize_t n;
+	int fd;
+
+	c->filter = filter;
+	c->xz_filters[0].id = LZMA_VLI_UNKNOWN;
+	switch (filter) {
+	case ARCHIVE_FILTER_NONE: c->codec = C_NONE; return FW_OK;
+	case ARCHIVE_FILTER_GZIP: c->codec = C_GZIP; break;
+	case ARCHIVE_FILTER_XZ: c->codec = C_XZ; break;
+	case ARCHIVE_FILTER_ZSTD: c->codec = C_ZSTD; break;
+	case ARCHIVE_FILTER_LZ4: c->codec = C_LZ4; break;
+	default: c->codec = C_OTHER; return FW_OK;
+	}
+	h = malloc(AR_HEAD);
+	if (!h)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	n = fd < 0 ? -1 : pread(fd, h, AR_HEAD, 0);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		free(h);
+		return fw_error_set(err, FW_EIO, path, "cannot read: %s",
+				    strerror(errno));
+	}
+	switch (c->codec) {
+	case C_GZIP: gzip_settings(c, h, (size_t)n); break;
+	case C_XZ: xz_settings(c, h, (size_t)n); break;
+	case C_ZSTD: zstd_settings(c, h, (size_t)n); break;
+	default:
+		if (n >= 4 && !memcmp(h, "\x02\x21\x4c\x18", 4))
+			c->codec = C_LZ4_LEGACY;
+		else
+			lz4_settings(c, h, (size_t)n);
+		break;
+	}
+	free(h);
+	return FW_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Reading                                                          */
+
+/* Pass 1: the whole input, decompressed. */
+static int ar_decompress(struct fw_image *img, struct ar_priv *p,
+			 struct fw_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	struct stat st;
+	size_t cap = 0;
+	int rc = FW_OK, nf;
+
+	if (!a)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	add_read_filters(a);
+	archive_read_support_format_raw(a);
+	if (stat(img->path, &st) == 0)
+		p->mode = st.st_mode;
+	if (archive_read_open_filename(a, img->path, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &ae) != ARCHIVE_OK) {
+		rc = fw_error_set(err, FW_EINPUT, img->path, "cannot read: %s",
+				  archive_error_string(a) ? archive_error_string(a)
+							  : "unknown error");
+		goto out;
+	}
+	for (;;) {
+		la_ssize_t r;
+
+		if (p->raw_len == cap) {
+			size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
+			uint8_t *np;
+
+			if (cap >= AR_MAX_INPUT) {
+				rc = fw_error_set(err, FW_EINPUT, img->path,
+						  "archive is bigger than %zu MiB "
+						  "uncompressed", AR_MAX_INPUT >> 20);
+				goto out;
+			}
+			if (ncap > AR_MAX_INPUT)
+				ncap = AR_MAX_INPUT;
+			np = realloc(p->raw, ncap);
+			if (!np) {
+				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+				goto out;
+			}
+			p->raw = np;
+			cap = ncap;
+		}
+		r = archive_read_data(a, p->raw + p->raw_len, cap - p->raw_len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			rc = fw_error_set(err, FW_EINPUT, img->path,
+					  "truncated or corrupt %s data: %s",
+					  archive_filter_name(a, 0),
+					  archive_error_string(a) ?
+					  archive_error_string(a) : "read error");
+			goto out;
+		}
+		p->raw_len += (size_t)r;
+	}
+	nf = archive_filter_count(a);
+	if (nf > 2) {
+		rc = fw_error_set(err, FW_EINPUT, img->path,
+				  "nested compression (%s inside %s) is not "
+				  "supported", archive_filter_name(a, 0),
+				  archive_filter_name(a, 1));
+		goto out;
+	}
+	rc = comp_settings(p, nf == 2 ? archive_filter_code(a, 0)
+				      : ARCHIVE_FILTER_NONE, img->path, err);
+out:
+	archive_read_free(a);
+	return rc;
+}
+
+/* Keeps xattrs once each: libarchive 3.6.2 reads a pax archive that has
+ * both LIBARCHIVE.xattr and SCHILY.xattr records (bsdtar's default) with
+ * every xattr twice.  Returns 1 when it saw such a pair, -1 when out of
+ * memory. */
+static int dedup_xattrs(struct archive_entry *ae)
+{
+	struct { char *name; void *val; size_t len; } *x;
+	const char *name;
+	const void *val;
+	size_t len, n = 0, cnt = (size_t)archive_entry_xattr_reset(ae);
+	int dup = 0, rc = 0;
+
+	if (cnt < 2)
+		return 0;
+	x = calloc(cnt, sizeof(*x));
+	if (!x)
+		return -1;
+	while (n < cnt && archive_entry_xattr_next(ae, &name, &val, &len) ==
+			  ARCHIVE_OK) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (!strcmp(x[i].name, name))
+				break;
+		if (i < n) {
+			dup = 1;
+			continue;
+		}
+		x[n].name = strdup(name);
+		x[n].val = malloc(len ? len : 1);
+		x[n].len = len;
+		if (!x[n].name || !x[n].val) {
+			free(x[n].name);
+			free(x[n].val);
+			rc = -1;
+			break;
+		}
+		memcpy(x[n++].val, val, len);
+	}
+	if (dup && rc == 0) {
+		archive_entry_xattr_clear(ae);
+		for (size_t i = 0; i < n; i++)
+			archive_entry_xattr_add_entry(ae, x[i].name, x[i].val,
+						      x[i].len);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(x[i].name);
+		free(x[i].val);
+	}
+	free(x);
+	return rc ? rc : dup;
+}
+
+/* An entry's data: a span of raw when it is one (no copy), else a copy
+ * with holes (sparse files) as zeros. */
+static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
+		     const char *name, const char *path, struct fw_error *err)
+{
+	int64_t size = archive_entry_size_is_set(e->ae) ?
+		       archive_entry_size(e->ae) : 0;
+	size_t got = 0, total;
+	const void *blk;
+	size_t sz;
+	la_int64_t off;
+	int span = 1, r;
+
+	if (size < 0)
+		size = 0;
+	for (;;) {
+		r = archive_read_data_block(a, &blk, &sz, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return fw_error_set(err, FW_EINPUT, path,
+					    "%s: truncated or corrupt archive: %s",
+					    name, archive_error_string(a) ?
+					    archive_error_string(a) : "read error");
+		if (sz == 0)
+			continue;
+		if (off < 0 || (uint64_t)off + sz > (uint64_t)AR_MAX_ENTRY)
+			return fw_error_set(err, FW_EINPUT, path,
+					    "%s: data at an absurd offset", name);
+		if (span && (size_t)off == got &&
+		    (const uint8_t *)blk >= p->raw &&
+		    (const uint8_t *)blk + sz <= p->raw + p->raw_len &&
+		    (got == 0 || (const uint8_t *)blk == p->raw + e->off + got)) {
+			if (got == 0)
+				e->off = (size_t)((const uint8_t *)blk - p->raw);
+			got += sz;
+			e->len = got;
+			continue;
+		}
+		total = (size_t)off + sz;
+		if (total < (size_t)size)
+			total = (size_t)size;
+		if (span || total > e->len) {
+			uint8_t *np;
+
+			/* Holes are expanded in memory: a sparse bomb must
+			 * not take it all. */
+			p->own_total += total - (span ? 0 : e->len);
+			if (p->own_total > AR_MAX_INPUT)
+				return fw_error_set(err, FW_EINPUT, path,
+						    "%s: sparse files expand to more "
+						    "than %zu MiB", name,
+						    AR_MAX_INPUT >> 20);
+			np = realloc(e->own, total);
+			if (!np)
+				return fw_error_set(err, FW_EIO, NULL, "out of memory");
+			if (span && e->len)
+				memcpy(np, p->raw + e->off, e->len);
+			memset(np + e->len, 0, total - e->len);
+			e->own = np;
+			e->len = total;
+			span = 0;
+		}
+		memcpy(e->own + off, blk, sz);
+	}
+	if (archive_entry_sparse_count(e->ae) && e->len < (size_t)size) {
+		/* a trailing hole */
+		uint8_t *np;
+
+		p->own_total += (size_t)size - (span ? 0 : e->len);
+		if (p->own_total > AR_MAX_INPUT)
+			return fw_error_set(err, FW_EINPUT, path,
+					    "%s: sparse files expand to more "
+					    "than %zu MiB", name, AR_MAX_INPUT >> 20);
+		np = span ? calloc(1, (size_t)size) : realloc(e->own, (size_t)size);
+		if (!np)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		if (span)
+			memcpy(np, p->raw + e->off, e->len);
+		else
+			memset(np + e->len, 0, (size_t)size - e->len);
+		e->own = np;
+		e->len = (size_t)size;
+	}
+	return FW_OK;
+}
+
+/* Latest entry of each cleaned path, for hard-link targets. */
+struct pmap {
+	char **key;
+	size_t *val;
+	size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static size_t *pmap_slot(struct pmap *m, const char *k, int insert)
+{
+	size_t i;
+
+	if (insert && (m->n + 1) * 2 > m->cap) {
+		struct pmap nm = { NULL, NULL, m->cap ? m->cap * 2 : 1024, 0 };
+
+		nm.key = calloc(nm.cap, sizeof(*nm.key));
+		nm.val = calloc(nm.cap, sizeof(*nm.val));
+		if (!nm.key || !nm.val) {
+			free(nm.key);
+			free(nm.val);
+			return NULL;
+		}
+		for (size_t j = 0; j < m->cap; j++) {
+			if (!m->key[j])
+				continue;
+			i = hash_str(m->key[j]) & (nm.cap - 1);
+			while (nm.key[i])
+				i = (i + 1) & (nm.cap - 1);
+			nm.key[i] = m->key[j];
+			nm.val[i] = m->val[j];
+		}
+		nm.n = m->n;
+		free(m->key);
+		free(m->val);
+		*m = nm;
+	}
+	if (!m->cap)
+		return NULL;
+	i = hash_str(k) & (m->cap - 1);
+	while (m->key[i] && strcmp(m->key[i], k))
+		i = (i + 1) & (m->cap - 1);
+	if (!m->key[i]) {
+		if (!insert || !(m->key[i] = strdup(k)))
+			return NULL;
+		m->n++;
+	}
+	return &m->val[i];
+}
+
+static void pmap_free(struct pmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->key[i]);
+	free(m->key);
+	free(m->val);
+}
+
+static int writer_format(enum ar_kind kind, int rank, int cpio_fmt)
+{
+	static const int tar[] = { ARCHIVE_FORMAT_TAR, ARCHIVE_FORMAT_TAR_USTAR,
+				   ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE,
+				   ARCHIVE_FORMAT_TAR_GNUTAR };
+
+	return kind == AR_TAR ? tar[rank] : cpio_fmt;
+}
+
+/* A tar's variant is the most capable of its headers: a pax archive has
+ * plain ustar headers wherever no extension was needed. */
+static int tar_rank(int format)
+{
+	switch (format) {
+	case ARCHIVE_FORMAT_TAR_USTAR: return 1;
+	case ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE:
+	case ARCHIVE_FORMAT_TAR_PAX_RESTRICTED: return 2;
+	case ARCHIVE_FORMAT_TAR_GNUTAR: return 3;
+	default: return 0;
+	}
+}
+
+/* Adds the engine entry of aent i. */
+static int expose(struct fw_image *img, struct ar_priv *p, size_t i,
+		  const char *clean, size_t *next_ino, struct fw_error *err)
+{
+	struct aent *e = &p->a[i];
+	struct stat st = *archive_entry_stat(e->ae);
+	const char *target = archive_entry_symlink(e->ae);
+	int rc;
+
+	st.st_dev = 1;
+	st.st_ino = e->group == i ? (*next_ino)++ : 0;	/* members: below */
+	if (e->group != i)	/* tar hard links carry no file type */
+		st.st_mode = (st.st_mode & 07777) |
+			     (img->ent[p->a[e->group].fw].st.st_mode & S_IFMT);
+	st.st_size = (off_t)e->len;
+	if (!S_ISDIR(st.st_mode))
+		st.st_nlink = 1;
+	if (S_ISLNK(st.st_mode) && !target)
+		target = "";
+	rc = fw_image_add(img, clean, &st, S_ISLNK(st.st_mode) ? target : NULL,
+			  err);
+	if (rc)
+		return rc;
+	e->fw = img->n - 1;
+	p->fw2a[e->fw] = i;
+	return FW_OK;
+}
+
+static int add_aent(struct ar_priv *p, struct fw_error *err)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 256;
+		void *np = realloc(p->a, cap * sizeof(*p->a));
+
+		if (!np)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		p->a = np;
+		p->cap = cap;
+	}
+	memset(&p->a[p->n], 0, sizeof(p->a[p->n]));
+	p->a[p->n].fw = AR_NONE;
+	p->a[p->n].group = p->n;
+	p->a[p->n].holder = p->n;
+	p->n++;
+	return FW_OK;
+}
+
+/* An archive has no root entry, or not first: the engine gets one, which
+ * is never written. */
+static int add_root(struct fw_image *img, struct ar_priv *p,
+		    struct fw_error *err)
+{
+	struct stat st = { 0 };
+
+	st.st_mode = S_IFDIR | 0755;
+	st.st_nlink = 2;
+	st.st_dev = 1;
+	st.st_ino = 1;
+	p->fw2a[0] = AR_NONE;
+	return fw_image_add(img, "", &st, NULL, err);
+}
+
+/* Pass 2: the entries, from the buffer. */
+static int ar_parse(struct fw_image *img, struct ar_priv *p,
+		    struct fw_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	struct pmap map = { 0 };
+	char clean[PATH_MAX * 2], v1[256], v2[256];
+	size_t next_ino = 2, fw_cap;
+	int rc = FW_OK, rank = 0, cpio_fmt = 0, r;
+
+	if (!a)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	archive_read_support_format_tar(a);
+	archive_read_support_format_cpio(a);
+	if (archive_read_open_memory(a, p->raw, p->raw_len) != ARCHIVE_OK) {
+		rc = fw_error_set(err, FW_EINPUT, img->path, "not a %s archive: %s",
+				  img->fmt->name, archive_error_string(a) ?
+				  archive_error_string(a) : "unknown format");
+		goto out;
+	}
+	for (;;) {
+		struct aent *e;
+		const char *name;
+		int64_t size, pos;
+
+		r = archive_read_next_header(a, &ae);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			rc = fw_error_set(err, FW_EINPUT, img->path,
+					  "truncated or corrupt %s after %zu "
+					  "entries: %s", img->fmt->name, p->n,
+					  archive_error_string(a) ?
+					  archive_error_string(a) : "read error");
+			goto out;
+		}
+		if (!p->kind) {
+			p->kind = kind_of(archive_format(a));
+			if (!p->kind || p->kind != (img->fmt == &fw_format_tar ?
+						    AR_TAR : AR_CPIO)) {
+				rc = fw_error_set(err, FW_EINPUT, img->path,
+						  "not a %s archive",
+						  img->fmt->name);
+				goto out;
+			}
+			cpio_fmt = archive_format(a);
+			if (p->kind == AR_CPIO &&
+			    cpio_fmt != ARCHIVE_FORMAT_CPIO_SVR4_NOCRC &&
+			    cpio_fmt != ARCHIVE_FORMAT_CPIO_POSIX) {
+				rc = fw_error_set(err, FW_EINPUT, img->path,
+						  "%s: only newc and odc cpio "
+						  "archives can be written",
+						  archive_format_name(a));
+				goto out;
+			}
+		}
+		if (p->kind == AR_TAR && tar_rank(archive_format(a)) > rank)
+			rank = tar_rank(archive_format(a));
+		if (p->n >= AR_MAX_ENTRIES) {
+			rc = fw_error_set(err, FW_EINPUT, img->path,
+					  "more than %zu entries", AR_MAX_ENTRIES);
+			goto out;
+		}
+		name = archive_entry_pathname(ae);
+		size = archive_entry_size(ae);
+		pos = archive_read_header_position(a);
+		/* A sparse file's size is its logical size, holes and all. */
+		if (size < 0 || size > AR_MAX_ENTRY ||
+		    (pos >= 0 && !archive_entry_sparse_count(ae) &&
+		     (uint64_t)size > p->raw_len - (uint64_t)pos)) {
+			rc = fw_error_set(err, FW_EINPUT, img->path,
+					  "truncated or corrupt: entry %s claims "
+					  "%lld bytes, only %zu are left",
+					  vis(name, v1, sizeof(v1)),
+					  (long long)size,
+					  pos >= 0 ? p->raw_len - (size_t)pos : 0);
+			goto out;
+		}
+		rc = add_aent(p, err);
+		if (rc)
+			goto out;
+		e = &p->a[p->n - 1];
+		e->ae = archive_entry_clone(ae);
+		r = e->ae ? dedup_xattrs(e->ae) : -1;
+		if (r < 0) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+			goto out;
+		}
+		p->xattr_both |= r;
+		rc = read_data(a, p, e, vis(name, v1, sizeof(v1)), img->path, err);
+		if (rc)
+			goto out;
+		if (archive_entry_sparse_count(ae) &&
+		    archive_format(a) == ARCHIVE_FORMAT_TAR_GNUTAR)
+			fw_image_warn(img, "%s: GNU sparse file written without "
+				      "its holes (same content)", v1);
+	}
+	/* Where the archive ends; what follows it. */
+	p->tail = (size_t)archive_filter_bytes(a, 0);
+	if (p->tail > p->raw_len)
+		p->tail = p->raw_len;
+	while (p->tail < p->raw_len && p->raw[p->tail] == 0)
+		p->tail++;
+	{
+		size_t end = p->tail;
+
+		p->block = end % 10240 == 0 ? 10240 : end % 512 == 0 ? 512 : 0;
+		if (end < p->raw_len)
+			fw_image_warn(img, "%zu bytes after the end of the "
+				      "archive are copied unchanged and not "
+				      "signed", p->raw_len - end);
+	}
+	p->wformat = writer_format(p->kind, rank, cpio_fmt);
+
+	/* Engine entries: a root, then every safe entry in archive order. */
+	fw_cap = p->n + 1;
+	p->fw2a = malloc(fw_cap * sizeof(*p->fw2a));
+	if (!p->fw2a) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct aent *e = &p->a[i];
+		const char *name = archive_entry_pathname(e->ae);
+		const char *hl = archive_entry_hardlink(e->ae);
+		mode_t type = archive_entry_filetype(e->ae);
+
+		if (!name || name[0] == '/' ||
+		    fw_path_clean(name, clean, sizeof(clean)) < 0 ||
+		    (!*clean && type != AE_IFDIR)) {
+			fw_image_warn(img, "%s: unsafe path, copied unchanged "
+				      "and not signed", vis(name, v1, sizeof(v1)));
+			continue;
+		}
+		if (i == 0 && !*clean) {
+			/* the archive's own "./" is the root */
+		} else if (img->n == 0 && (rc = add_root(img, p, err))) {
+			goto out;
+		}
+		if (hl && type != AE_IFDIR) {
+			char ct[PATH_MAX * 2];
+			size_t *t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
+				    hl[0] != '/' ? pmap_slot(&map, ct, 0) : NULL;
+
+			if (t && archive_entry_filetype(p->a[*t].ae) != AE_IFDIR) {
+				e->group = p->a[*t].group;
+				if (e->len > 0)
+					p->a[e->group].holder = i;
+			} else if (p->kind == AR_TAR) {
+				fw_image_warn(img, "%s: hard link to %s, which is "
+					      "not an earlier entry: copied "
+					      "unchanged", vis(name, v1, sizeof(v1)),
+					      vis(hl, v2, sizeof(v2)));
+				continue;
+			} else {
+				fw_image_warn(img, "%s: hard link to %s, which is "
+					      "not a safe earlier entry: kept "
+					      "as a file of its own",
+					      vis(name, v1, sizeof(v1)),
+					      vis(hl, v2, sizeof(v2)));
+			}
+		}
+		rc = expose(img, p, i, clean, &next_ino, err);
+		if (rc)
+			goto out;
+		{
+			size_t *slot = pmap_slot(&map, clean, 1);
+
+			if (!slot) {
+				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+				goto out;
+			}
+			*slot = i;
+		}
+	}
+	if (img->n == 0 && (rc = add_root(img, p, err)))
+		goto out;
+	/* Inodes: every name gets the first name's ino, link count and the
+	 * size of the data, wherever it was stored. */
+	for (size_t i = 0; i < p->n; i++) {
+		struct aent *e = &p->a[i];
+		struct aent *g = &p->a[e->group];
+
+		if (e->fw == AR_NONE)
+			continue;
+		if (e->group != i) {
+			img->ent[e->fw].st.st_ino = img->ent[g->fw].st.st_ino;
+			img->ent[g->fw].st.st_nlink++;
+		}
+		img->ent[e->fw].st.st_size = (off_t)p->a[g->holder].len;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct aent *e = &p->a[i];
+
+		if (e->fw != AR_NONE && e->group != i)
+			img->ent[e->fw].st.st_nlink =
+				img->ent[p->a[e->group].fw].st.st_nlink;
+	}
+	rc = fw_image_link_hardlinks(img, err);
+out:
+	pmap_free(&map);
+	archive_read_free(a);
+	return rc;
+}
+
+static void ar_close(struct fw_image *img)
+{
+	struct ar_priv *p = img->priv;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		archive_entry_free(p->a[i].ae);
+		free(p->a[i].own);
+	}
+	free(p->a);
+	free(p->fw2a);
+	free(p->raw);
+	comp_free(&p->comp);
+	free(p);
+	img->priv = NULL;
+}
+
+static int ar_open_u8(struct fw_image *img, struct fw_error *err)
+{
+	struct ar_priv *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	img->priv = p;
+	p->comp.xz_filters[0].id = LZMA_VLI_UNKNOWN;
+	rc = ar_decompress(img, p, err);
+	if (rc == FW_OK)
+		rc = ar_parse(img, p, err);
+	return rc;
+}
+
+/* The inode's data, wherever in the group it was stored. */
+static const struct aent *data_of(const struct fw_image *img, size_t idx,
+				  struct fw_error *err)
+{
+	const struct ar_priv *p = img->priv;
+	size_t i;
+
+	if (idx >= img->n || (i = p->fw2a[idx]) == AR_NONE) {
+		fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+		return NULL;
+	}
+	return &p->a[p->a[p->a[i].group].holder];
+}
+
+static int ar_read(struct fw_image *img, size_t idx, uint8_t **buf,
+		   size_t *len, struct fw_error *err)
+{
+	const struct aent *e = data_of(img, idx, err);
+
+	if (!e)
+		return err->code;
+	*buf = malloc(e->len ? e->len : 1);
+	if (!*buf)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	memcpy(*buf, adata(img->priv, e), e->len);
+	*len = e->len;
+	return FW_OK;
+}
+
+static ssize_t ar_peek(struct fw_image *img, size_t idx, uint8_t *buf,
+		       size_t n, struct fw_error *err)
+{
+	const struct aent *e = data_of(img, idx, err);
+
+	if (!e)
+		return -1;
+	if (n > e->len)
+		n = e->len;
+	memcpy(buf, adata(img->priv, e), n);
+	return (ssize_t)n;
+}
+
+/* ---------------------------------------------------------------- */
+/* Writing                                                          */
+
+/*
+ * The output stream: what libarchive writes goes through the compressor
+ * straight into the output file.  zstd and lz4 frames that record the
+ * content size need it before the first byte: those are kept whole and
+ * compressed at the end.
+ */
+struct sink {
+	const struct ar_comp *c;
+	int fd;
+	int started, buffered, failed;
+	uint8_t *buf;		/* whole stream (buffered) or lz4 legacy block */
+	size_t len, cap;
+	uint8_t *ob;		/* compressed bytes on their way out */
+	size_t ob_cap;
+	z_stream z;
+	int z_init;
+	lzma_stream x;
+	ZSTD_CCtx *zs;
+	LZ4F_cctx *l4;
+};
+
+#define CHUNK ((size_t)1 << 20)
+#define LZ4_STEP ((size_t)1 << 16)
+#define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
+
+static int sink_out(struct sink *s, size_t n)
+{
+	if (fw_write_all(s->fd, s->ob, n) < 0) {
+		s->failed = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static int sink_start(struct sink *s, uint64_t size)
+{
+	const struct ar_comp *c = s->c;
+	LZ4F_preferences_t pr;
+	size_t n;
+
+	s->started = 1;
+	switch (c->codec) {
+	case C_GZIP:
+		if (deflateInit2(&s->z, c->gz_level, Z_DEFLATED, 31, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		s->z_init = 1;
+		return deflateSetHeader(&s->z, (gz_headerp)&c->gz) == Z_OK ? 0 : -1;
+	case C_XZ:
+		return lzma_stream_encoder(&s->x, c->xz_filters, c->xz_check) ==
+		       LZMA_OK ? 0 : -1;
+	case C_ZSTD:
+		s->zs = ZSTD_createCCtx();
+		if (!s->zs)
+			return -1;
+		ZSTD_CCtx_setParameter(s->zs, ZSTD_c_compressionLevel,
+				       ZSTD_CLEVEL_DEFAULT);
+		ZSTD_CCtx_setParameter(s->zs, ZSTD_c_checksumFlag, c->zstd_checksum);
+		ZSTD_CCtx_setParameter(s->zs, ZSTD_c_contentSizeFlag, c->zstd_csize);
+		if (c->zstd_wlog)
+			ZSTD_CCtx_setParameter(s->zs, ZSTD_c_windowLog, c->zstd_wlog);
+		if (c->zstd_csize)
+			ZSTD_CCtx_setPledgedSrcSize(s->zs, size);
+		return 0;
+	case C_LZ4:
+		pr = c->lz4;
+		if (pr.frameInfo.contentSize)
+			pr.frameInfo.contentSize = size;
+		s->ob_cap = LZ4F_compressBound(LZ4_STEP, &pr) + LZ4F_HEADER_SIZE_MAX;
+		free(s->ob);
+		s->ob = malloc(s->ob_cap);
+		if (!s->ob ||
+		    LZ4F_isError(LZ4F_createCompressionContext(&s->l4, LZ4F_VERSION)))
+			return -1;
+		n = LZ4F_compressBegin(s->l4, s->ob, s->ob_cap, &pr);
+		return LZ4F_isError(n) ? -1 : sink_out(s, n);
+	case C_LZ4_LEGACY:
+		return fw_write_all(s->fd, "\x02\x21\x4c\x18", 4);
+	default:
+		return 0;
+	}
+}
+
+static int lz4_legacy_block(struct sink *s)
+{
+	int n;
+
+	if (!s->len)
+		return 0;
+	n = LZ4_compress_HC((const char *)s->buf, (char *)s->ob + 4,
+			    (int)s->len, (int)s->ob_cap - 4, LZ4HC_CLEVEL_DEFAULT);
+	if (n <= 0)
+		return -1;
+	s->ob[0] = (uint8_t)n;
+	s->ob[1] = (uint8_t)(n >> 8);
+	s->ob[2] = (uint8_t)(n >> 16);
+	s->ob[3] = (uint8_t)(n >> 24);
+	s->len = 0;
+	return sink_out(s, (size_t)n + 4);
+}
+
+/* Compresses in; with fin, ends the stream. */
+static int sink_code(struct sink *s, const uint8_t *in, size_t n, int fin)
+{
+	size_t r;
+	int zr;
+
+	switch (s->c->codec) {
+	case C_GZIP:
+		s->z.next_in = (Bytef *)in;
+		s->z.avail_in = (uInt)n;
+		do {
+			s->z.next_out = s->ob;
+			s->z.avail_out = (uInt)s->ob_cap;
+			zr = deflate(&s->z, fin ? Z_FINISH : Z_NO_FLUSH);
+			if (zr == Z_STREAM_ERROR ||
+			    sink_out(s, s->ob_cap - s->z.avail_out) < 0)
+				return -1;
+		} while (s->z.avail_out == 0 || (fin && zr != Z_STREAM_END));
+		return 0;
+	case C_XZ:
+		s->x.next_in = in;
+		s->x.avail_in = n;
+		for (;;) {
+			lzma_ret lr;
+
+			s->x.next_out = s->ob;
+			s->x.avail_out = s->ob_cap;
+			lr = lzma_code(&s->x, fin ? LZMA_FINISH : LZMA_RUN);
+			if ((lr != LZMA_OK && lr != LZMA_STREAM_END) ||
+			    sink_out(s, s->ob_cap - s->x.avail_out) < 0)
+				return -1;
+			if (fin ? lr == LZMA_STREAM_END
+				: s->x.avail_in == 0 && s->x.avail_out != 0)
+				return 0;
+		}
+	case C_ZSTD: {
+		ZSTD_inBuffer ib = { in, n, 0 };
+
+		do {
+			ZSTD_outBuffer obuf = { s->ob, s->ob_cap, 0 };
+
+			r = ZSTD_compressStream2(s->zs, &obuf, &ib,
+						 fin ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(r) || sink_out(s, obuf.pos) < 0)
+				return -1;
+		} while (fin ? r != 0 : ib.pos < ib.size);
+		return 0;
+	}
+	case C_LZ4:
+		for (size_t pos = 0; pos < n; pos += LZ4_STEP) {
+			size_t k = n - pos < LZ4_STEP ? n - pos : LZ4_STEP;
+
+			r = LZ4F_compressUpdate(s->l4, s->ob, s->ob_cap, in + pos,
+						k, NULL);
+			if (LZ4F_isError(r) || sink_out(s, r) < 0)
+				return -1;
+		}
+		if (fin) {
+			r = LZ4F_compressEnd(s->l4, s->ob, s->ob_cap, NULL);
+			if (LZ4F_isError(r) || sink_out(s, r) < 0)
+				return -1;
+		}
+		return 0;
+	case C_LZ4_LEGACY:
+		while (n) {
+			size_t k = LZ4_LEGACY_BLOCK - s->len;
+
+			if (k > n)
+				k = n;
+			memcpy(s->buf + s->len, in, k);
+			s->len += k;
+			in += k;
+			n -= k;
+			if (s->len == LZ4_LEGACY_BLOCK && lz4_legacy_block(s) < 0)
+				return -1;
+		}
+		return fin ? lz4_legacy_block(s) : 0;
+	default:
+		if (n && fw_write_all(s->fd, in, n) < 0) {
+			s->failed = errno ? errno : EIO;
+			return -1;
+		}
+		return 0;
+	}
+}
+
+static int sink_open(struct sink *s, const struct ar_comp *c, int fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->fd = fd;
+	s->x = (lzma_stream)LZMA_STREAM_INIT;
+	s->buffered = (c->codec == C_ZSTD && c->zstd_csize) ||
+		      (c->codec == C_LZ4 && c->lz4.frameInfo.contentSize);
+	s->ob_cap = c->codec == C_LZ4_LEGACY ?
+		    (size_t)LZ4_compressBound((int)LZ4_LEGACY_BLOCK) + 4 : CHUNK;
+	s->ob = malloc(s->ob_cap);
+	if (c->codec == C_LZ4_LEGACY)
+		s->buf = malloc(LZ4_LEGACY_BLOCK);
+	if (!s->ob || (c->codec == C_LZ4_LEGACY && !s->buf))
+		return -1;
+	return s->buffered ? 0 : sink_start(s, 0);
+}
+
+static int sink_write(struct sink *s, const uint8_t *in, size_t n)
+{
+	if (!s->buffered)
+		return sink_code(s, in, n, 0);
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap ? s->cap : CHUNK;
+		uint8_t *np;
+
+		while (cap < s->len + n)
+			cap *= 2;
+		if (cap > AR_MAX_INPUT * 2 || !(np = realloc(s->buf, cap))) {
+			s->failed = ENOMEM;
+			return -1;
+		}
+		s->buf = np;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, in, n);
+	s->len += n;
+	return 0;
+}
+
+static int sink_close(struct sink *s)
+{
+	if (s->buffered) {
+		s->buffered = 0;
+		if (sink_start(s, s->len) < 0)
+			return -1;
+		return sink_code(s, s->buf, s->len, 1);
+	}
+	return sink_code(s, NULL, 0, 1);
+}
+
+static void sink_free(struct sink *s)
+{
+	if (s->z_init)
+		deflateEnd(&s->z);
+	lzma_end(&s->x);
+	ZSTD_freeCCtx(s->zs);
+	LZ4F_freeCompressionContext(s->l4);
+	free(s->buf);
+	free(s->ob);
+}
+
+struct ar_out {
+	struct fw_image *img;
+	struct ar_priv *p;
+	struct fw_outfile of;
+	uint64_t max_size;
+	struct archive *w;
+	struct sink s;
+	int sink_open;
+	size_t next;		/* next aent to write */
+	uint8_t **nd;		/* per first name: new data */
+	size_t *nd_len;
+};
+
+static la_ssize_t wr_cb(struct archive *a, void *ctx, const void *b, size_t n)
+{
+	struct ar_out *o = ctx;
+
+	if (sink_write(&o->s, b, n) < 0) {
+		archive_set_error(a, o->s.failed ? o->s.failed : EIO,
+				  "%s", o->s.failed ? strerror(o->s.failed)
+						    : "compression failed");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
+			void **ctx, struct fw_error *err)
+{
+	struct ar_priv *p = img->priv;
+	struct ar_out *o;
+	int r;
+
+	*ctx = NULL;
+	if (oo->in_place || !oo->path)
+		return fw_error_set(err, FW_EUSAGE, img->path,
+				    "a %s archive is signed into a new file: "
+				    "give -o OUTPUT, not --in-place",
+				    img->fmt->name);
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	*ctx = o;
+	o->img = img;
+	o->p = p;
+	o->of.fd = -1;
+	o->max_size = oo->max_size;
+	o->nd = calloc(p->n + 1, sizeof(*o->nd));
+	o->nd_len = calloc(p->n + 1, sizeof(*o->nd_len));
+	o->w = archive_write_new();
+	if (!o->nd || !o->nd_len || !o->w)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	r = fw_outfile_begin(&o->of, oo->path, err);
+	if (r)
+		return r;
+	o->sink_open = 1;
+	if (sink_open(&o->s, &p->comp, o->of.fd) < 0)
+		return fw_error_set(err, FW_EIO, oo->path, "cannot write: %s",
+				    o->s.failed ? strerror(o->s.failed)
+						: "compressor setup failed");
+	r = archive_write_set_format(o->w, p->wformat);
+	if (r == ARCHIVE_OK && p->wformat == ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE)
+		r = archive_write_set_format_option(o->w, "pax", "xattrheader",
+						    p->xattr_both ? "ALL" : "SCHILY");
+	if (r == ARCHIVE_OK && p->comp.codec == C_OTHER)
+		r = archive_write_add_filter(o->w, p->comp.filter);
+	if (r == ARCHIVE_OK) {
+		/* Blocking applies after libarchive's own filters. */
+		int b = p->comp.codec == C_OTHER ? 0 : p->block;
+
+		archive_write_set_bytes_per_block(o->w, b);
+		archive_write_set_bytes_in_last_block(o->w, b ? b : 1);
+		r = archive_write_open2(o->w, o, NULL, wr_cb, NULL, NULL);
+	}
+	if (r != ARCHIVE_OK)
+		return fw_error_set(err, FW_EIO, img->path, "cannot write %s: %s",
+				    img->fmt->name, archive_error_string(o->w));
+	return FW_OK;
+}
+
+static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
+{
+	struct ar_priv *p = o->p;
+	struct aent *e = &p->a[i];
+	const uint8_t *data = adata(p, e);
+	size_t len = e->len;
+	const char *name = archive_entry_pathname(e->ae);
+	char v[256];
+	la_ssize_t w;
+	int r;
+
+	if (e->fw != AR_NONE && o->nd[e->group] && e->len > 0) {
+		/* This name carried the inode's data: it carries the new. */
+		data = o->nd[e->group];
+		len = o->nd_len[e->group];
+		archive_entry_sparse_clear(e->ae);
+		archive_entry_set_size(e->ae, (la_int64_t)len);
+	}
+	r = archive_write_header(o->w, e->ae);
+	if (r < ARCHIVE_WARN)
+		return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT, o->img->path,
+				    "%s: cannot write entry: %s",
+				    vis(name, v, sizeof(v)),
+				    archive_error_string(o->w));
+	/* Writers drop the bytes of entries their format gives none. */
+	if ((int64_t)len > archive_entry_size(e->ae))
+		len = archive_entry_size(e->ae) > 0 ?
+		      (size_t)archive_entry_size(e->ae) : 0;
+	if (len) {
+		w = archive_write_data(o->w, data, len);
+		if (w < 0 || (size_t)w != len)
+			return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT,
+					    o->img->path,
+					    "%s: cannot write data: %s",
+					    vis(name, v, sizeof(v)),
+					    archive_error_string(o->w));
+	}
+	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN)
+		return fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
+				    vis(name, v, sizeof(v)),
+				    archive_error_string(o->w));
+	return FW_OK;
+}
+
+/* Writes aents up to and including `upto` (copied-through ones between). */
+static int write_upto(struct ar_out *o, size_t upto, struct fw_error *err)
+{
+	int rc = FW_OK;
+
+	while (o->next <= upto && o->next < o->p->n && rc == FW_OK)
+		rc = write_one(o, o->next++, err);
+	return rc;
+}
+
+static int ar_out_put_u8(void *ctx, size_t idx, const uint8_t *data, size_t len,
+		      struct fw_error *err)
+{
+	struct ar_out *o = ctx;
+	struct ar_priv *p = o->p;
+	size_t i;
+
+	if (idx >= o->img->n)
+		return fw_error_set(err, FW_EIO, NULL, "bad entry index");
+	i = p->fw2a[idx];
+	if (i == AR_NONE)
+		return FW_OK;	/* the root made up for the engine */
+	if (data) {
+		size_t g = p->a[i].group;
+
+		/* Kept until the name that holds the data comes (newc: the
+		 * last); the engine frees its buffer after this call. */
+		o->nd[g] = malloc(len ? len : 1);
+		if (!o->nd[g])
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		memcpy(o->nd[g], data, len);
+		o->nd_len[g] = len;
+	}
+	return write_upto(o, i, err);
+}
+
+static int ar_out_commit_u8(void *ctx, struct fw_error *err)
+{
+	struct ar_out *o = ctx;
+	struct ar_priv *p = o->p;
+	int rc;
+
+	rc = write_upto(o, p->n, err);
+	if (rc)
+		return rc;
+	if (archive_write_close(o->w) != ARCHIVE_OK)
+		return fw_error_set(err, FW_EIO, o->img->path, "cannot write: %s",
+				    archive_error_string(o->w));
+	/* What followed the archive in the input follows it here. */
+	errno = 0;
+	if ((p->tail < p->raw_len &&
+	     sink_write(&o->s, p->raw + p->tail, p->raw_len - p->tail) < 0) ||
+	    sink_close(&o->s) < 0)
+		return fw_error_set(err, FW_EIO, o->of.final, "cannot write: %s",
+				    o->s.failed ? strerror(o->s.failed)
+						: "compression failed");
+	/* The output file gets the input's permissions, not mkstemp's. */
+	if (fchmod(o->of.fd, p->mode & 0777) < 0)
+		return fw_error_set(err, FW_EIO, o->of.final, "chmod: %s",
+				    strerror(errno));
+	return fw_outfile_commit(&o->of, o->max_size, err);
+}
+
+static void ar_out_abort_u8(void *ctx)
+{
+	struct ar_out *o = ctx;
+
+	if (!o)
+		return;
+	if (o->w)
+		archive_write_free(o->w);
+	fw_outfile_abort(&o->of);
+	for (size_t i = 0; o->nd && i < o->p->n; i++)
+		free(o->nd[i]);
+	free(o->nd);
+	free(o->nd_len);
+	if (o->sink_open)
+		sink_free(&o->s);
+	free(o);
+}
+
+static int ar_open(struct fw_image *img, struct fw_error *err)
+{
+	locale_t old = enter_utf8();
+	int rc = ar_open_u8(img, err);
+
+	leave_utf8(old);
+	return rc;
+}
+
+static int ar_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
+			void **ctx, struct fw_error *err)
+{
+	locale_t old = enter_utf8();
+	int rc = ar_out_begin_u8(img, oo, ctx, err);
+
+	leave_utf8(old);
+	return rc;
+}
+
+static int ar_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
+		      struct fw_error *err)
+{
+	locale_t old = enter_utf8();
+	int rc = ar_out_put_u8(ctx, idx, data, len, err);
+
+	leave_utf8(old);
+	return rc;
+}
+
+static int ar_out_commit(void *ctx, struct fw_error *err)
+{
+	locale_t old = enter_utf8();
+	int rc = ar_out_commit_u8(ctx, err);
+
+	leave_utf8(old);
+	return rc;
+}
+
+static void ar_out_abort(void *ctx)
+{
+	locale_t old = enter_utf8();
+
+	ar_out_abort_u8(ctx);
+	leave_utf8(old);
+}
+
+const struct fw_format fw_format_tar = {
+	.name = "tar",
+	.flags = FW_FMT_ORDERED,
+	.bid = tar_bid,
+	.open = ar_open,
+	.read = ar_read,
+	.peek = ar_peek,
+	.out_begin = ar_out_begin,
+	.out_put = ar_out_put,
+	.out_commit = ar_out_commit,
+	.out_abort = ar_out_abort,
+	.close = ar_close,
+};
+
+const struct fw_format fw_format_cpio = {
+	.name = "cpio",
+	.flags = FW_FMT_ORDERED,
+	.bid = cpio_bid,
+	.open = ar_open,
+	.read = ar_read,
+	.peek = ar_peek,
+	.out_begin = ar_out_begin,
+	.out_put = ar_out_put,
+	.out_commit = ar_out_commit,
+	.out_abort = ar_out_abort,
+	.close = ar_close,
+};

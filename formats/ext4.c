@@ -1,0 +1,1144 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * ext2, ext3 and ext4 images, read and edited with libext2fs.
+ *
+ * The output is a copy of the input image in which only the data of the
+ * signed regular files changed: every inode keeps its number, owner, mode,
+ * flags, xattrs and times; the UUID, the features and every other block
+ * stay as they were.  Each changed file is rewritten from its first
+ * differing byte (usually its old end) and truncated to its new length,
+ * through libext2fs, so extents, block maps, inline data, bitmaps, group
+ * descriptors and metadata_csum checksums stay right.
+ *
+ * Times: a file keeps its mtime and atime; its ctime becomes
+ * SOURCE_DATE_EPOCH when that is set and is kept otherwise.  The
+ * superblock's write time is SOURCE_DATE_EPOCH or, without it, the input's,
+ * so the same input, key and SOURCE_DATE_EPOCH give the same bytes.
+ *
+ * libext2fs is not thread-safe: the engine's reader threads take a mutex.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <et/com_err.h>
+#include <ext2fs/ext2_err.h>
+#include <ext2fs/ext2fs.h>
+
+#include "format.h"
+#include "../src/internal.h"
+
+#define MAX_DEPTH 512
+#define MAX_ENTRIES ((size_t)1 << 24)
+#define READ_LIMIT ((uint64_t)4 << 30)
+#define SB_OFFSET 1024
+
+struct ext4_priv {
+	ext2_filsys fs;
+	pthread_mutex_t lock;	/* around every use of fs after open */
+	int fd;			/* the input, kept open for the copy */
+	struct stat st;		/* of the input when it was opened */
+};
+
+struct ext4_out {
+	struct fw_image *img;
+	struct fw_outfile of;
+	uint64_t max_size;
+	ext2_filsys fs;		/* the copy, read-write */
+	int have_epoch;
+	int64_t epoch;		/* SOURCE_DATE_EPOCH */
+	/* Changes of space used per owner, for the quota files */
+	struct qdelta {
+		int type;	/* 0 user, 1 group, 2 project */
+		uint32_t id;
+		int64_t bytes;
+	} *qd;
+	size_t n_qd;
+	/* Out of space: nothing more is written, what is missing is summed. */
+	int full;
+	uint64_t free_when_full;
+	int64_t need_when_full;	/* blocks wanted less blocks given back */
+};
+
+static const char *ext_err(errcode_t rc)
+{
+	return error_message(rc);
+}
+
+static int ext_bid(const char *path, const struct stat *st,
+		   const uint8_t *head, size_t n)
+{
+	(void)path;
+	if (!S_ISREG(st->st_mode) || n < SB_OFFSET + 0x3a)
+		return 0;
+	/* s_magic, then s_log_block_size (1 KiB << n, at most 64 KiB) */
+	if (head[SB_OFFSET + 0x38] != 0x53 || head[SB_OFFSET + 0x39] != 0xef)
+		return 0;
+	if (head[SB_OFFSET + 24] > 6 || head[SB_OFFSET + 25] ||
+	    head[SB_OFFSET + 26] || head[SB_OFFSET + 27])
+		return 0;
+	return 200;
+}
+
+/* ---------------------------------------------------------------- */
+/* Inodes to struct stat                                            */
+
+/* The large-inode part holds field [off, off + len) of this inode. */
+static int has_extra(ext2_filsys fs, const struct ext2_inode_large *in,
+		     size_t off, size_t len)
+{
+	return EXT2_INODE_SIZE(fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
+	       off + len <= EXT2_GOOD_OLD_INODE_SIZE + (size_t)in->i_extra_isize &&
+	       off + len <= (size_t)EXT2_INODE_SIZE(fs->super);
+}
+
+#define HAS_EXTRA(fs, in, f) \
+	has_extra(fs, in, offsetof(struct ext2_inode_large, f), \
+		  sizeof((in)->f))
+
+/* ext4 time: 32 signed bits, plus 2 epoch bits and nanoseconds in extra. */
+static struct timespec xtime(uint32_t t, int have, uint32_t extra)
+{
+	struct timespec ts = { .tv_sec = (int32_t)t, .tv_nsec = 0 };
+
+	if (have) {
+		ts.tv_sec += (int64_t)(extra & EXT4_EPOCH_MASK) << 32;
+		ts.tv_nsec = (long)(extra >> EXT4_EPOCH_BITS);
+		if (ts.tv_nsec > 999999999)
+			ts.tv_nsec = 0;
+	}
+	return ts;
+}
+
+static void inode_stat(ext2_filsys fs, ext2_ino_t ino,
+		       const struct ext2_inode_large *in, struct stat *st)
+{
+	const struct ext2_inode *i = (const struct ext2_inode *)in;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = in->i_mode;
+	st->st_nlink = in->i_links_count;
+	st->st_uid = inode_uid(*in);
+	st->st_gid = inode_gid(*in);
+	st->st_size = (off_t)EXT2_I_SIZE(in);
+	st->st_blksize = fs->blocksize;
+	st->st_blocks = (blkcnt_t)ext2fs_get_stat_i_blocks(fs, (struct ext2_inode *)i);
+	st->st_atim = xtime(in->i_atime, HAS_EXTRA(fs, in, i_atime_extra),
+			    in->i_atime_extra);
+	st->st_mtim = xtime(in->i_mtime, HAS_EXTRA(fs, in, i_mtime_extra),
+			    in->i_mtime_extra);
+	st->st_ctim = xtime(in->i_ctime, HAS_EXTRA(fs, in, i_ctime_extra),
+			    in->i_ctime_extra);
+	if (LINUX_S_ISCHR(in->i_mode) || LINUX_S_ISBLK(in->i_mode)) {
+		/* old 8:8 encoding in i_block[0], else the new one in [1] */
+		uint32_t old = in->i_block[0], nw = in->i_block[1];
+
+		if (old)
+			st->st_rdev = makedev((old >> 8) & 0xff, old & 0xff);
+		else
+			st->st_rdev = makedev((nw & 0xfff00) >> 8,
+					      (nw & 0xff) | ((nw >> 12) & 0xfff00));
+	}
+}
+
+/* Reads up to limit bytes of inode ino from offset 0 (caller holds lock). */
+static errcode_t read_data(ext2_filsys fs, ext2_ino_t ino, uint64_t limit,
+			   uint8_t **buf, size_t *len, int *too_big)
+{
+	ext2_file_t f;
+	__u64 size;
+	errcode_t rc;
+	uint8_t *b;
+	size_t done = 0;
+
+	*buf = NULL;
+	*len = 0;
+	*too_big = 0;
+	rc = ext2fs_file_open(fs, ino, 0, &f);
+	if (rc)
+		return rc;
+	rc = ext2fs_file_get_lsize(f, &size);
+	if (!rc && size > limit) {
+		*too_big = 1;
+		rc = EXT2_ET_FILE_TOO_BIG;
+	}
+	b = rc ? NULL : malloc(size ? (size_t)size : 1);
+	if (!rc && !b)
+		rc = EXT2_ET_NO_MEMORY;
+	while (!rc && done < size) {
+		unsigned int want = size - done > (1u << 30) ? 1u << 30
+							      : (unsigned)(size - done);
+		unsigned int got = 0;
+
+		rc = ext2fs_file_read(f, b + done, want, &got);
+		if (!rc && got == 0)
+			rc = EXT2_ET_SHORT_READ;
+		done += got;
+	}
+	ext2fs_file_close(f);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = done;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Walking the tree                                                 */
+
+struct dent {
+	char *name;
+	ext2_ino_t ino;
+};
+
+struct dlist {
+	struct dent *v;
+	size_t n, cap;
+	int nomem;
+	int bad_names;
+};
+
+struct walk {
+	struct fw_image *img;
+	struct ext4_priv *p;
+	ext2fs_inode_bitmap seen;	/* directories already walked */
+	struct fw_error *err;
+};
+
+static int collect(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
+		   int offset, int blocksize, char *buf, void *priv)
+{
+	struct dlist *l = priv;
+	int len = ext2fs_dirent_name_len(d);
+
+	(void)dir;
+	(void)offset;
+	(void)blocksize;
+	(void)buf;
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE)
+		return 0;
+	if ((len == 1 && d->name[0] == '.') ||
+	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+		return 0;
+	if (len == 0 || memchr(d->name, '/', (size_t)len) ||
+	    memchr(d->name, '\0', (size_t)len)) {
+		l->bad_names++;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct dent *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->nomem = 1;
+			return DIRENT_ABORT;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].name = strndup(d->name, (size_t)len);
+	if (!l->v[l->n].name) {
+		l->nomem = 1;
+		return DIRENT_ABORT;
+	}
+	l->v[l->n++].ino = d->inode;
+	return 0;
+}
+
+static int cmp_dent(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name,
+		      ((const struct dent *)b)->name);
+}
+
+static const char *shown(const struct walk *w, const char *path)
+{
+	return *path ? path : w->img->path;
+}
+
+static int read_inode(struct walk *w, ext2_ino_t ino,
+		      struct ext2_inode_large *in, const char *path)
+{
+	errcode_t rc;
+
+	memset(in, 0, sizeof(*in));
+	rc = ext2fs_read_inode_full(w->p->fs, ino, (struct ext2_inode *)in,
+				    sizeof(*in));
+	if (rc)
+		return fw_error_set(w->err, FW_EINPUT, w->img->path,
+				    "%s: cannot read inode %u: %s",
+				    shown(w, path), ino, ext_err(rc));
+	return FW_OK;
+}
+
+static int symlink_target(struct walk *w, ext2_ino_t ino,
+			  struct ext2_inode_large *in, const char *path,
+			  char **target)
+{
+	uint64_t size = EXT2_I_SIZE(in);
+	uint8_t *buf;
+	size_t len;
+	int too_big;
+	errcode_t rc;
+
+	*target = NULL;
+	if (size == 0 || size >= PATH_MAX) {
+		fw_image_warn(w->img, "%s: symlink of %llu bytes skipped "
+			      "(corrupt image?)", path, (unsigned long long)size);
+		return FW_OK;
+	}
+	if (ext2fs_is_fast_symlink((struct ext2_inode *)in)) {
+		/* the target is in i_block (also for short inline data) */
+		buf = malloc(size + 1);
+		if (!buf)
+			return fw_error_set(w->err, FW_EIO, NULL, "out of memory");
+		memcpy(buf, in->i_block, size);
+		len = size;
+	} else {
+		rc = read_data(w->p->fs, ino, PATH_MAX, &buf, &len, &too_big);
+		if (rc)
+			return fw_error_set(w->err, FW_EINPUT, w->img->path,
+					    "%s: cannot read symlink: %s", path,
+					    ext_err(rc));
+		if (len != size) {
+			free(buf);
+			return fw_error_set(w->err, FW_EINPUT, w->img->path,
+					    "%s: symlink is shorter than its size",
+					    path);
+		}
+		uint8_t *b2 = realloc(buf, len + 1);
+
+		if (!b2) {
+			free(buf);
+			return fw_error_set(w->err, FW_EIO, NULL, "out of memory");
+		}
+		buf = b2;
+	}
+	buf[len] = '\0';
+	if (strlen((char *)buf) != len) {
+		free(buf);
+		fw_image_warn(w->img, "%s: symlink target holds a NUL byte: "
+			      "skipped", path);
+		return FW_OK;
+	}
+	*target = (char *)buf;
+	return FW_OK;
+}
+
+static int walk_dir(struct walk *w, ext2_ino_t dir, const char *rel,
+		    int depth)
+{
+	struct dlist l = { 0 };
+	errcode_t ec;
+	int rc = FW_OK;
+
+	if (depth > MAX_DEPTH)
+		return fw_error_set(w->err, FW_EINPUT, w->img->path,
+				    "%s: directories nested too deep", rel);
+	ec = ext2fs_dir_iterate2(w->p->fs, dir, 0, NULL, collect, &l);
+	if (l.nomem)
+		rc = fw_error_set(w->err, FW_EIO, NULL, "out of memory");
+	else if (ec)
+		rc = fw_error_set(w->err, FW_EINPUT, w->img->path,
+				  "%s: cannot read directory: %s",
+				  shown(w, rel), ext_err(ec));
+	if (l.bad_names)
+		fw_image_warn(w->img, "%s: %d entries with a '/' or NUL in "
+			      "their name skipped (corrupt image?)",
+			      shown(w, rel), l.bad_names);
+	/* Sorted, so that reports do not depend on the hash order. */
+	if (!rc && l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_dent);
+	for (size_t i = 0; i < l.n && !rc; i++) {
+		struct ext2_inode_large in;
+		char path[PATH_MAX], clean[PATH_MAX];
+		char *target = NULL;
+		struct stat st;
+
+		if (snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "",
+			     l.v[i].name) >= (int)sizeof(path) ||
+		    fw_path_clean(path, clean, sizeof(clean)) < 0) {
+			fw_image_warn(w->img, "%s: a name in it is too long or "
+				      "unsafe: skipped", shown(w, rel));
+			continue;
+		}
+		if (l.v[i].ino < EXT2_ROOT_INO ||
+		    l.v[i].ino > w->p->fs->super->s_inodes_count) {
+			fw_image_warn(w->img, "%s: bad inode number %u: skipped",
+				      clean, l.v[i].ino);
+			continue;
+		}
+		if (w->img->n >= MAX_ENTRIES) {
+			rc = fw_error_set(w->err, FW_EINPUT, w->img->path,
+					  "more than %zu entries", MAX_ENTRIES);
+			break;
+		}
+		rc = read_inode(w, l.v[i].ino, &in, clean);
+		if (rc)
+			break;
+		if (in.i_links_count == 0 || in.i_mode == 0 ||
+		    (in.i_flags & EXT4_EA_INODE_FL)) {
+			fw_image_warn(w->img, "%s: names a free or internal inode "
+				      "%u: skipped (corrupt image?)", clean,
+				      l.v[i].ino);
+			continue;
+		}
+		inode_stat(w->p->fs, l.v[i].ino, &in, &st);
+		if (LINUX_S_ISDIR(in.i_mode)) {
+			if (ext2fs_test_inode_bitmap2(w->seen, l.v[i].ino)) {
+				fw_image_warn(w->img, "%s: directory inode %u seen "
+					      "twice (a loop in a corrupt image): "
+					      "skipped", clean, l.v[i].ino);
+				continue;
+			}
+			ext2fs_mark_inode_bitmap2(w->seen, l.v[i].ino);
+		} else if (LINUX_S_ISLNK(in.i_mode)) {
+			if (in.i_flags & EXT4_ENCRYPT_FL) {
+				fw_image_warn(w->img, "%s: encrypted symlink "
+					      "skipped", clean);
+				continue;
+			}
+			rc = symlink_target(w, l.v[i].ino, &in, clean, &target);
+			if (rc)
+				break;
+			if (!target)
+				continue;
+		} else if (!LINUX_S_ISREG(in.i_mode) && !LINUX_S_ISCHR(in.i_mode) &&
+			   !LINUX_S_ISBLK(in.i_mode) && !LINUX_S_ISFIFO(in.i_mode) &&
+			   !LINUX_S_ISSOCK(in.i_mode)) {
+			fw_image_warn(w->img, "%s: unknown file type 0%o: skipped",
+				      clean, in.i_mode);
+			continue;
+		}
+		rc = fw_image_add(w->img, clean, &st, target, w->err);
+		free(target);
+		if (rc || !LINUX_S_ISDIR(in.i_mode))
+			continue;
+		if (in.i_flags & EXT4_ENCRYPT_FL) {
+			fw_image_warn(w->img, "%s: encrypted directory: its "
+				      "contents are left as they are", clean);
+			continue;
+		}
+		rc = walk_dir(w, l.v[i].ino, clean, depth + 1);
+	}
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].name);
+	free(l.v);
+	return rc;
+}
+
+static int ext_open(struct fw_image *img, struct fw_error *err)
+{
+	struct ext4_priv *p = calloc(1, sizeof(*p));
+	struct walk w = { img, p, NULL, err };
+	struct ext2_inode_large in;
+	struct stat st;
+	errcode_t ec;
+	uint64_t need;
+	int rc;
+
+	if (!p)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	img->priv = p;
+	p->fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	initialize_ext2_error_table();
+	p->fd = open(img->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (p->fd < 0 || fstat(p->fd, &p->st) < 0)
+		return fw_error_set(err, FW_EINPUT, img->path, "cannot open: %s",
+				    strerror(errno));
+	ec = ext2fs_open2(img->path, NULL, EXT2_FLAG_64BITS, 0, 0,
+			  unix_io_manager, &p->fs);
+	if (ec) {
+		p->fs = NULL;
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "not a usable ext2/3/4 image: %s", ext_err(ec));
+	}
+	need = ext2fs_blocks_count(p->fs->super) * (uint64_t)p->fs->blocksize;
+	if ((uint64_t)p->st.st_size < need)
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "truncated: %lld bytes, the filesystem needs %llu",
+				    (long long)p->st.st_size,
+				    (unsigned long long)need);
+	if (ext2fs_has_feature_journal_needs_recovery(p->fs->super))
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "the journal needs recovery (not cleanly "
+				    "unmounted): run e2fsck on it first");
+	if (ext2fs_has_feature_journal_dev(p->fs->super))
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "an external journal, not a filesystem");
+	if (p->fs->super->s_state & EXT2_ERROR_FS)
+		fw_image_warn(img, "%s: the filesystem is marked as having "
+			      "errors: run e2fsck on it", img->path);
+	ec = ext2fs_allocate_inode_bitmap(p->fs, "walked directories", &w.seen);
+	if (ec)
+		return fw_error_set(err, FW_EIO, img->path, "%s", ext_err(ec));
+	rc = read_inode(&w, EXT2_ROOT_INO, &in, "");
+	if (!rc && !LINUX_S_ISDIR(in.i_mode))
+		rc = fw_error_set(err, FW_EINPUT, img->path,
+				  "the root inode is not a directory");
+	if (!rc) {
+		inode_stat(p->fs, EXT2_ROOT_INO, &in, &st);
+		ext2fs_mark_inode_bitmap2(w.seen, EXT2_ROOT_INO);
+		rc = fw_image_add(img, "", &st, NULL, err);
+	}
+	if (!rc)
+		rc = walk_dir(&w, EXT2_ROOT_INO, "", 0);
+	ext2fs_free_inode_bitmap(w.seen);
+	if (!rc)
+		rc = fw_image_link_hardlinks(img, err);
+	return rc;
+}
+
+static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
+		    size_t *len, struct fw_error *err)
+{
+	struct ext4_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	errcode_t ec;
+	int too_big;
+
+	pthread_mutex_lock(&p->lock);
+	ec = read_data(p->fs, (ext2_ino_t)e->st.st_ino, READ_LIMIT, buf, len,
+		       &too_big);
+	pthread_mutex_unlock(&p->lock);
+	if (too_big)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "larger than %llu bytes",
+				    (unsigned long long)READ_LIMIT);
+	if (ec == EXT2_ET_NO_MEMORY)
+		return fw_error_set(err, FW_EIO, e->path, "out of memory");
+	if (ec)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "cannot read from %s: %s", img->path,
+				    ext_err(ec));
+	if (*len != (size_t)e->st.st_size) {
+		free(*buf);
+		*buf = NULL;
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "read %zu bytes of %lld from %s", *len,
+				    (long long)e->st.st_size, img->path);
+	}
+	return FW_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Writing                                                          */
+
+/* Copies in to out, leaving the holes of in as holes. */
+static int copy_image(int in, int out, off_t size)
+{
+	off_t pos = 0;
+	int cfr = 1;
+
+	while (pos < size) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;		/* a hole to the end */
+		if (data < 0) {
+			data = pos;	/* no SEEK_DATA here: copy it all */
+			hole = size;
+		} else {
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0 || hole > size)
+				hole = size;
+		}
+		while (data < hole) {
+			size_t want = (size_t)(hole - data > (1 << 30) ? 1 << 30
+								 : hole - data);
+			ssize_t n = -1;
+
+			if (cfr) {
+				loff_t a = data, b = data;
+
+				n = copy_file_range(in, &a, out, &b, want, 0);
+				if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+					      errno == EINVAL ||
+					      errno == EOPNOTSUPP)) {
+					cfr = 0;
+					continue;
+				}
+			} else {
+				uint8_t buf[1 << 16];
+
+				n = pread(in, buf, want < sizeof(buf) ? want
+								     : sizeof(buf),
+					  data);
+				if (n > 0 && pwrite(out, buf, (size_t)n, data) != n)
+					return -1;
+			}
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				errno = EIO;	/* shrank under us */
+				return -1;
+			}
+			data += n;
+		}
+		pos = hole;
+	}
+	return ftruncate(out, size);
+}
+
+static int parse_epoch(struct ext4_out *o, struct fw_error *err)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return FW_OK;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0 || v > ((1LL << 34) - 1) + INT32_MIN)
+		return fw_error_set(err, FW_EUSAGE, NULL,
+				    "SOURCE_DATE_EPOCH=%s is not a time fwsign "
+				    "can store in ext4", s);
+	o->have_epoch = 1;
+	o->epoch = v;
+	return FW_OK;
+}
+
+static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
+			 void **ctx, struct fw_error *err)
+{
+	struct ext4_priv *p = img->priv;
+	struct ext4_out *o;
+	struct stat st;
+	errcode_t ec;
+	int rc;
+
+	*ctx = NULL;
+	if (oo->in_place)
+		return fw_error_set(err, FW_EUSAGE, img->path,
+				    "images are never edited in place: use -o");
+	if (oo->max_size && (uint64_t)p->st.st_size > oo->max_size)
+		return fw_error_set(err, FW_EINPUT, oo->path,
+				    "output of %lld bytes exceeds --max-size %llu "
+				    "by %llu bytes", (long long)p->st.st_size,
+				    (unsigned long long)oo->max_size,
+				    (unsigned long long)p->st.st_size - oo->max_size);
+	if (ext2fs_has_feature_shared_blocks(p->fs->super))
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "its files share blocks (shared_blocks): "
+				    "changing one would change others");
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	o->of.fd = -1;
+	o->img = img;
+	o->max_size = oo->max_size;
+	*ctx = o;
+	rc = parse_epoch(o, err);
+	if (rc)
+		return rc;
+	rc = fw_outfile_begin(&o->of, oo->path, err);
+	if (rc)
+		return rc;
+	if (fstat(p->fd, &st) < 0 || st.st_size != p->st.st_size ||
+	    st.st_mtim.tv_sec != p->st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != p->st.st_mtim.tv_nsec)
+		return fw_error_set(err, FW_EIO, img->path,
+				    "changed while fwsign was running");
+	if (copy_image(p->fd, o->of.fd, p->st.st_size) < 0)
+		return fw_error_set(err, FW_EIO, oo->path, "cannot write: %s",
+				    strerror(errno));
+	/*
+	 * The copy only: no MMP block update, and the backup superblocks and
+	 * group descriptors are left as they are, as the kernel does.
+	 */
+	ec = ext2fs_open2(o->of.tmp, NULL,
+			  EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP |
+			  EXT2_FLAG_MASTER_SB_ONLY, 0, 0, unix_io_manager, &o->fs);
+	if (ec) {
+		o->fs = NULL;
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "cannot open the copy for writing: %s",
+				    ext_err(ec));
+	}
+	if (memcmp(o->fs->super, p->fs->super, SUPERBLOCK_SIZE))
+		return fw_error_set(err, FW_EIO, img->path,
+				    "changed while fwsign was running");
+	ec = ext2fs_read_bitmaps(o->fs);
+	if (ec)
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "cannot read the block bitmaps: %s",
+				    ext_err(ec));
+	/* The superblock's write time; 0 would mean "now". */
+	o->fs->now = o->have_epoch ? (time_t)o->epoch
+				   : (time_t)o->fs->super->s_wtime;
+	if (!o->fs->now)
+		o->fs->now = 1;
+	return FW_OK;
+}
+
+static uint64_t free_blocks(ext2_filsys fs)
+{
+	uint64_t n = 0;
+
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++)
+		n += ext2fs_bg_free_blocks_count(fs, g);
+	return n * EXT2FS_CLUSTER_RATIO(fs);
+}
+
+/* Counts the blocks of [first, end) the file has, and those it has not. */
+static int count_blocks(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *in,
+			blk64_t first, blk64_t end, uint64_t *mapped,
+			uint64_t *holes)
+{
+	*mapped = *holes = 0;
+	for (blk64_t b = first; b < end; b++) {
+		blk64_t phys = 0;
+		int flags = 0;
+
+		if (ext2fs_bmap2(fs, ino, in, NULL, 0, b, &flags, &phys))
+			return -1;
+		*mapped += phys != 0;
+		*holes += phys == 0;
+	}
+	return 0;
+}
+
+/*
+ * Data blocks that writing new bytes from offset at to len takes from the
+ * free space, and those a shorter file gives back.  Extent and indirect
+ * blocks may come on top when the file's map grows.
+ */
+static int blocks_needed(ext2_filsys fs, ext2_ino_t ino,
+			 struct ext2_inode *in, uint64_t at, uint64_t len,
+			 uint64_t old, uint64_t *need, uint64_t *freed)
+{
+	uint64_t bs = fs->blocksize, unused;
+
+	*need = *freed = 0;
+	if (in->i_flags & EXT4_INLINE_DATA_FL) {
+		/* stays inline when it fits in i_block; else all of it moves */
+		if (len > sizeof(in->i_block))
+			*need = (len + bs - 1) / bs;
+		return 0;
+	}
+	if (len > at && count_blocks(fs, ino, in, at / bs, (len + bs - 1) / bs,
+				     &unused, need) < 0)
+		return -1;
+	if (old > len && count_blocks(fs, ino, in, (len + bs - 1) / bs,
+				      (old + bs - 1) / bs, freed, &unused) < 0)
+		return -1;
+	return 0;
+}
+
+/* ctime := SOURCE_DATE_EPOCH; everything else of the inode stays. */
+static errcode_t set_ctime(struct ext4_out *o, ext2_ino_t ino)
+{
+	struct ext2_inode_large in;
+	int extra;
+	errcode_t ec;
+
+	memset(&in, 0, sizeof(in));
+	ec = ext2fs_read_inode_full(o->fs, ino, (struct ext2_inode *)&in,
+				    sizeof(in));
+	if (ec)
+		return ec;
+	extra = HAS_EXTRA(o->fs, &in, i_ctime_extra);
+	if (extra) {
+		in.i_ctime = (uint32_t)o->epoch;
+		in.i_ctime_extra = (uint32_t)(((o->epoch - (int32_t)o->epoch) >> 32) &
+					      EXT4_EPOCH_MASK);
+	} else {
+		in.i_ctime = (uint32_t)(o->epoch > INT32_MAX ? INT32_MAX : o->epoch);
+	}
+	return ext2fs_write_inode_full(o->fs, ino, (struct ext2_inode *)&in,
+				       sizeof(in));
+}
+
+/* The first offset below n where the file's bytes differ from data. */
+static errcode_t first_difference(ext2_file_t f, const uint8_t *data,
+				  uint64_t n, uint64_t *at)
+{
+	uint8_t buf[1 << 16];
+	uint64_t pos = 0;
+	errcode_t ec;
+
+	ec = ext2fs_file_llseek(f, 0, EXT2_SEEK_SET, NULL);
+	while (!ec && pos < n) {
+		unsigned int want = n - pos > sizeof(buf) ? sizeof(buf)
+							  : (unsigned)(n - pos);
+		unsigned int got = 0;
+
+		ec = ext2fs_file_read(f, buf, want, &got);
+		if (ec)
+			break;
+		if (got == 0) {
+			ec = EXT2_ET_SHORT_READ;
+			break;
+		}
+		if (memcmp(buf, data + pos, got)) {
+			for (unsigned int i = 0; i < got; i++)
+				if (buf[i] != data[pos + i]) {
+					*at = pos + i;
+					return 0;
+				}
+		}
+		pos += got;
+	}
+	*at = pos;
+	return ec;
+}
+
+/* ---------------------------------------------------------------- */
+/* Quota                                                            */
+
+/*
+ * With the quota feature the quota files count the space of every owner;
+ * e2fsck checks them.  A file that grew or shrank moves its owner's
+ * dqb_curspace by as much.  The files are in the kernel's v2r1 format: a
+ * radix tree of 1 KiB blocks, four levels indexed by the bytes of the id,
+ * then data blocks of 72-byte entries after a 16-byte header.
+ */
+#define QT_BLK 1024
+#define QT_DEPTH 4
+#define QT_DATA_HDR 16
+#define QT_ENTRY 72
+#define QT_CURSPACE 48
+
+static uint32_t le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int add_qdelta(struct ext4_out *o, int type, uint32_t id,
+		      int64_t bytes)
+{
+	struct qdelta *q;
+
+	for (size_t i = 0; i < o->n_qd; i++)
+		if (o->qd[i].type == type && o->qd[i].id == id) {
+			o->qd[i].bytes += bytes;
+			return 0;
+		}
+	q = realloc(o->qd, (o->n_qd + 1) * sizeof(*q));
+	if (!q)
+		return -1;
+	o->qd = q;
+	o->qd[o->n_qd++] = (struct qdelta){ type, id, bytes };
+	return 0;
+}
+
+static errcode_t qread(ext2_file_t f, uint64_t off, uint8_t *buf, unsigned n)
+{
+	unsigned int got = 0;
+	errcode_t ec = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
+
+	if (!ec)
+		ec = ext2fs_file_read(f, buf, n, &got);
+	return ec ? ec : got == n ? 0 : EXT2_ET_SHORT_READ;
+}
+
+/* Moves id's dqb_curspace in quota file ino by bytes. */
+static errcode_t quota_move(ext2_filsys fs, ext2_ino_t ino, int type,
+			    uint32_t id, int64_t bytes, int *found)
+{
+	static const uint32_t magic[] = { 0xd9c01f11, 0xd9c01927, 0xd9c03f14 };
+	uint8_t buf[QT_BLK];
+	uint32_t blk = 1;
+	ext2_file_t f;
+	errcode_t ec;
+
+	*found = 0;
+	ec = ext2fs_file_open(fs, ino, EXT2_FILE_WRITE, &f);
+	if (ec)
+		return ec;
+	ec = qread(f, 0, buf, 8);
+	if (!ec && (le32(buf) != magic[type] || le32(buf + 4) != 1))
+		ec = EXT2_ET_BAD_MAGIC;	/* not v2r1: left alone */
+	for (int depth = 0; !ec && depth < QT_DEPTH && blk; depth++) {
+		unsigned i = (id >> ((QT_DEPTH - depth - 1) * 8)) & 0xff;
+
+		ec = qread(f, (uint64_t)blk * QT_BLK, buf, QT_BLK);
+		if (!ec)
+			blk = le32(buf + 4 * i);
+	}
+	if (!ec && blk)
+		ec = qread(f, (uint64_t)blk * QT_BLK, buf, QT_BLK);
+	for (unsigned e = 0; !ec && blk && !*found &&
+			     QT_DATA_HDR + (e + 1) * QT_ENTRY <= QT_BLK; e++) {
+		uint8_t *d = buf + QT_DATA_HDR + e * QT_ENTRY;
+		static const uint8_t zero[QT_ENTRY];
+		uint64_t space = le64(d + QT_CURSPACE);
+		unsigned int put = 0;
+
+		/* an unused entry is all zeros; id 0 has dqb_itime = 1 */
+		if (le32(d) != id || !memcmp(d, zero, QT_ENTRY))
+			continue;
+		*found = 1;
+		space = bytes < 0 && (uint64_t)-bytes > space ? 0 : space + (uint64_t)bytes;
+		put_le64(d + QT_CURSPACE, space);
+		ec = ext2fs_file_llseek(f, (uint64_t)blk * QT_BLK + QT_DATA_HDR +
+					   e * QT_ENTRY + QT_CURSPACE,
+					EXT2_SEEK_SET, NULL);
+		if (!ec)
+			ec = ext2fs_file_write(f, d + QT_CURSPACE, 8, &put);
+		if (!ec && put != 8)
+			ec = EXT2_ET_SHORT_WRITE;
+	}
+	if (ec) {
+		ext2fs_file_close(f);
+		return ec;
+	}
+	return ext2fs_file_close(f);
+}
+
+static int quota_update(struct ext4_out *o, struct fw_error *err)
+{
+	static const char *const what[] = { "user", "group", "project" };
+	const struct ext2_super_block *sb = o->fs->super;
+	const ext2_ino_t qino[] = { sb->s_usr_quota_inum, sb->s_grp_quota_inum,
+				    sb->s_prj_quota_inum };
+
+	if (!ext2fs_has_feature_quota(o->fs->super))
+		return FW_OK;
+	for (size_t i = 0; i < o->n_qd; i++) {
+		const struct qdelta *q = &o->qd[i];
+		errcode_t ec;
+		int found;
+
+		if (!q->bytes || !qino[q->type])
+			continue;
+		ec = quota_move(o->fs, qino[q->type], q->type, q->id, q->bytes,
+				&found);
+		if (ec)
+			return fw_error_set(err, FW_EINPUT, o->img->path,
+					    "cannot update the %s quota file: %s",
+					    what[q->type],
+					    ec == EXT2_ET_BAD_MAGIC
+						    ? "not in the v2r1 format"
+						    : ext_err(ec));
+		if (!found)
+			return fw_error_set(err, FW_EINPUT, o->img->path,
+					    "the %s quota file has no entry for "
+					    "id %u: run e2fsck -f on the image",
+					    what[q->type], q->id);
+	}
+	return FW_OK;
+}
+
+/* Space charged to the inode's owners, in bytes. */
+static errcode_t inode_space(ext2_filsys fs, ext2_ino_t ino,
+			     struct ext2_inode_large *in, uint64_t *bytes)
+{
+	errcode_t ec;
+
+	memset(in, 0, sizeof(*in));
+	ec = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)in,
+				    sizeof(*in));
+	if (!ec)
+		*bytes = ext2fs_get_stat_i_blocks(fs, (struct ext2_inode *)in) * 512;
+	return ec;
+}
+
+static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
+		       size_t len, struct fw_error *err)
+{
+	struct ext4_out *o = ctx;
+	const struct fw_entry *e = &o->img->ent[idx];
+	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
+	ext2_file_t f = NULL;
+	struct ext2_inode *in;
+	uint64_t old, at = 0, need, freed, nfree = 0, space0, space1;
+	struct ext2_inode_large large;
+	errcode_t ec;
+
+	if (!data)
+		return FW_OK;
+	if (!S_ISREG(e->st.st_mode) || e->link_of != FW_NO_LINK)
+		return fw_error_set(err, FW_EIO, e->path,
+				    "new content for an entry that is not a file");
+	ec = inode_space(o->fs, ino, &large, &space0);
+	if (ec)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "cannot read inode %u in %s: %s", ino,
+				    o->img->path, ext_err(ec));
+	ec = ext2fs_file_open(o->fs, ino, EXT2_FILE_WRITE, &f);
+	if (ec)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "cannot open in %s: %s", o->img->path,
+				    ext_err(ec));
+	in = ext2fs_file_get_inode(f);
+	old = EXT2_I_SIZE(in);
+	if (in->i_flags & (EXT4_VERITY_FL | EXT4_ENCRYPT_FL)) {
+		const char *what = in->i_flags & EXT4_VERITY_FL ? "fs-verity"
+								: "encrypted";
+
+		ext2fs_file_close(f);
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "is an %s file in %s: its data cannot change",
+				    what, o->img->path);
+	}
+	ec = first_difference(f, data, old < len ? old : len, &at);
+	if (ec)
+		goto fail;
+	if (at == len && len == old)
+		return ext2fs_file_close(f) ? fw_error_set(err, FW_EIO, e->path,
+							    "close failed")
+					    : FW_OK;
+	if (blocks_needed(o->fs, ino, in, at, len, old, &need, &freed) < 0) {
+		ec = EXT2_ET_BAD_BLOCK_NUM;
+		goto fail;
+	}
+	if (o->full) {
+		o->need_when_full += (int64_t)need - (int64_t)freed;
+		ext2fs_file_close(f);
+		return FW_OK;
+	}
+	nfree = free_blocks(o->fs);
+	if (need > nfree)
+		goto full;
+	ec = ext2fs_file_llseek(f, at, EXT2_SEEK_SET, NULL);
+	for (uint64_t pos = at; !ec && pos < len;) {
+		unsigned int want = len - pos > (1u << 30) ? 1u << 30
+							   : (unsigned)(len - pos);
+		unsigned int put = 0;
+
+		ec = ext2fs_file_write(f, data + pos, want, &put);
+		if (!ec && put == 0)
+			ec = EXT2_ET_SHORT_WRITE;
+		pos += put;
+	}
+	if (!ec && len < old)
+		ec = ext2fs_file_set_size2(f, len);
+	if (!ec) {
+		ec = ext2fs_file_close(f);
+		f = NULL;
+	}
+	if (ec == EXT2_ET_BLOCK_ALLOC_FAIL || ec == EXT2_ET_INLINE_DATA_NO_SPACE)
+		goto full;
+	if (ec)
+		goto fail;
+	if (o->have_epoch) {
+		ec = set_ctime(o, ino);
+		if (ec)
+			return fw_error_set(err, FW_EIO, e->path,
+					    "cannot set ctime in %s: %s",
+					    o->img->path, ext_err(ec));
+	}
+	ec = inode_space(o->fs, ino, &large, &space1);
+	if (ec)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "cannot read inode %u in %s: %s", ino,
+				    o->img->path, ext_err(ec));
+	if (space1 != space0) {
+		int64_t d = (int64_t)(space1 - space0);
+
+		if (add_qdelta(o, 0, inode_uid(large), d) < 0 ||
+		    add_qdelta(o, 1, inode_gid(large), d) < 0 ||
+		    add_qdelta(o, 2, HAS_EXTRA(o->fs, &large, i_projid)
+					     ? large.i_projid : 0, d) < 0)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	return FW_OK;
+
+full:
+	/* Keep going without writing, to tell how much is missing in all. */
+	if (f)
+		ext2fs_file_close(f);
+	o->full = 1;
+	o->free_when_full = nfree;
+	o->need_when_full = need ? (int64_t)need : 1;
+	return FW_OK;
+fail:
+	if (f)
+		ext2fs_file_close(f);
+	return fw_error_set(err, ec == EXT2_ET_NO_MEMORY ? FW_EIO : FW_EINPUT,
+			    e->path, "cannot write into %s: %s", o->img->path,
+			    ext_err(ec));
+}
+
+static int ext_out_commit(void *ctx, struct fw_error *err)
+{
+	struct ext4_out *o = ctx;
+	errcode_t ec;
+	int rc;
+
+	if (o->full) {
+		int64_t miss = o->need_when_full - (int64_t)o->free_when_full;
+
+		if (miss < 1)
+			miss = 1;	/* extent or indirect blocks */
+
+		return fw_error_set(err, FW_EIO, o->img->path,
+				    "not enough free space: the signed files need "
+				    "at least %llu more blocks of %u bytes",
+				    (unsigned long long)miss, o->fs->blocksize);
+	}
+	rc = quota_update(o, err);
+	if (rc)
+		return rc;
+	ec = ext2fs_close_free(&o->fs);
+	if (ec)
+		return fw_error_set(err, FW_EIO, o->of.final, "cannot write: %s",
+				    ext_err(ec));
+	return fw_outfile_commit(&o->of, o->max_size, err);
+}
+
+static void ext_out_abort(void *ctx)
+{
+	struct ext4_out *o = ctx;
+
+	if (!o)
+		return;
+	if (o->fs)
+		ext2fs_free(o->fs);	/* nothing flushed */
+	fw_outfile_abort(&o->of);
+	free(o->qd);
+	free(o);
+}
+
+static void ext_close(struct fw_image *img)
+{
+	struct ext4_priv *p = img->priv;
+
+	if (!p)
+		return;
+	if (p->fs)
+		ext2fs_free(p->fs);
+	if (p->fd >= 0)
+		close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+const struct fw_format fw_format_ext4 = {
+	.name = "ext4",
+	.flags = FW_FMT_ORDERED,
+	.bid = ext_bid,
+	.open = ext_open,
+	.read = ext_read,
+	.out_begin = ext_out_begin,
+	.out_put = ext_out_put,
+	.out_commit = ext_out_commit,
+	.out_abort = ext_out_abort,
+	.close = ext_close,
+};

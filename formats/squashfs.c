@@ -1,0 +1,1226 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * squashfs 4.0, read in-process with libsquashfs: no mount, no root, no
+ * unsquashfs.  open() walks the directory table itself (meta reader +
+ * readdir) rather than through sqfs_dir_reader_get_full_hierarchy, because
+ * the writer needs every entry's inode reference and because the library's
+ * walk recurses without a depth limit and only catches loops by inode
+ * number.  Here a directory inode may be entered once, the depth is
+ * bounded, and sizes that would make the library allocate absurd amounts
+ * are refused before it is asked.  An entry whose name could escape
+ * ("..", a slash) is not handed to the engine but stays in the tree, so
+ * the writer keeps it unchanged.  File data is read and decompressed here
+ * too (per-thread decompressors), since the writer copies the very same
+ * on-disk blocks.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <sqfs/compressor.h>
+#include <sqfs/error.h>
+#include <sqfs/frag_table.h>
+#include <sqfs/id_table.h>
+#include <sqfs/meta_reader.h>
+#include <sqfs/dir.h>
+#include <sqfs/block.h>
+#include <openssl/evp.h>
+
+#include "squashfs.h"
+#include "../src/internal.h"
+
+#define MAX_DEPTH 1024
+#define READ_LIMIT ((uint64_t)4 << 30)
+
+/* ---------------------------------------------------------------- */
+/* I/O                                                              */
+
+static int io_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t n)
+{
+	struct sq_io *io = (struct sq_io *)f;
+
+	if (off > io->size || n > io->size - off)
+		return SQFS_ERROR_OUT_OF_BOUNDS;
+	while (n) {
+		ssize_t r = pread(io->fd, buf, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return SQFS_ERROR_IO;
+		if (r == 0)
+			return SQFS_ERROR_OUT_OF_BOUNDS;
+		buf = (char *)buf + r;
+		n -= (size_t)r;
+		off += (sqfs_u64)r;
+	}
+	return 0;
+}
+
+static int io_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf,
+		       size_t n)
+{
+	struct sq_io *io = (struct sq_io *)f;
+
+	while (n) {
+		ssize_t r = pwrite(io->fd, buf, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return SQFS_ERROR_IO;
+		buf = (const char *)buf + r;
+		n -= (size_t)r;
+		off += (sqfs_u64)r;
+	}
+	if (off > io->size)
+		io->size = off;
+	return 0;
+}
+
+static sqfs_u64 io_get_size(const sqfs_file_t *f)
+{
+	return ((const struct sq_io *)f)->size;
+}
+
+static int io_truncate(sqfs_file_t *f, sqfs_u64 size)
+{
+	struct sq_io *io = (struct sq_io *)f;
+
+	if (ftruncate(io->fd, (off_t)size) < 0)
+		return SQFS_ERROR_IO;
+	io->size = size;
+	return 0;
+}
+
+static void io_destroy(sqfs_object_t *o)
+{
+	struct sq_io *io = (struct sq_io *)o;
+
+	if (io->own_fd)
+		close(io->fd);
+	free(io);
+}
+
+sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size)
+{
+	struct sq_io *io = calloc(1, sizeof(*io));
+
+	if (!io)
+		return NULL;
+	io->base.base.destroy = io_destroy;
+	io->base.read_at = io_read_at;
+	io->base.write_at = io_write_at;
+	io->base.get_size = io_get_size;
+	io->base.truncate = io_truncate;
+	io->fd = fd;
+	io->own_fd = own_fd;
+	io->size = size;
+	return &io->base;
+}
+
+/* ---------------------------------------------------------------- */
+/* Small helpers                                                    */
+
+static const char *sq_strerror(int e)
+{
+	switch (e) {
+	case SQFS_ERROR_ALLOC: return "out of memory";
+	case SQFS_ERROR_IO: return "read error";
+	case SQFS_ERROR_COMPRESSOR: return "cannot decompress";
+	case SQFS_ERROR_CORRUPTED: return "corrupt";
+	case SQFS_ERROR_UNSUPPORTED: return "unsupported";
+	case SQFS_ERROR_OVERFLOW: return "a size overflows";
+	case SQFS_ERROR_OUT_OF_BOUNDS: return "truncated or out of bounds";
+	case SFQS_ERROR_SUPER_MAGIC: return "bad magic";
+	case SFQS_ERROR_SUPER_VERSION: return "not version 4.0";
+	case SQFS_ERROR_SUPER_BLOCK_SIZE: return "bad block size";
+	case SQFS_ERROR_NOT_DIR: return "not a directory";
+	case SQFS_ERROR_NO_ENTRY: return "no such entry";
+	case SQFS_ERROR_LINK_LOOP: return "directory loop";
+	default: return "error";
+	}
+}
+
+static int sq_fail(struct fw_error *err, const char *file, int e,
+		   const char *what)
+{
+	return fw_error_set(err, e == SQFS_ERROR_ALLOC ? FW_EIO : FW_EINPUT,
+			    file, "squashfs: %s: %s", what, sq_strerror(e));
+}
+
+int sq_is_dir(const struct sq_inode *i)
+{
+	return i->in->base.type == SQFS_INODE_DIR ||
+	       i->in->base.type == SQFS_INODE_EXT_DIR;
+}
+
+int sq_is_file(const struct sq_inode *i)
+{
+	return i->in->base.type == SQFS_INODE_FILE ||
+	       i->in->base.type == SQFS_INODE_EXT_FILE;
+}
+
+const uint32_t *sq_block_sizes(const struct sq_inode *i)
+{
+	return (const uint32_t *)i->in->extra;
+}
+
+const char *sq_node_name(const struct sq_priv *p, size_t ino)
+{
+	size_t n = p->ino[ino].first_node;
+
+	return n == SQ_NONE ? "?" : p->node[n].name;
+}
+
+/* A u64 -> size_t map (inode references, inode numbers, block runs). */
+static size_t hslot(const struct sq_hmap *h, uint64_t k)
+{
+	uint64_t x = k * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(x >> 17) & (h->cap - 1);
+}
+
+size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k)
+{
+	if (!h->cap)
+		return SQ_NONE;
+	for (size_t i = hslot(h, k);; i = (i + 1) & (h->cap - 1)) {
+		if (h->val[i] == SQ_NONE)
+			return SQ_NONE;
+		if (h->key[i] == k)
+			return h->val[i];
+	}
+}
+
+int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v)
+{
+	size_t i;
+
+	if ((h->n + 1) * 2 > h->cap) {
+		struct sq_hmap g = { 0 };
+
+		g.cap = h->cap ? h->cap * 2 : 256;
+		g.key = malloc(g.cap * sizeof(*g.key));
+		g.val = malloc(g.cap * sizeof(*g.val));
+		if (!g.key || !g.val) {
+			free(g.key);
+			free(g.val);
+			return -1;
+		}
+		for (i = 0; i < g.cap; i++)
+			g.val[i] = SQ_NONE;
+		for (i = 0; i < h->cap; i++)
+			if (h->val[i] != SQ_NONE)
+				sq_hmap_put(&g, h->key[i], h->val[i]);
+		free(h->key);
+		free(h->val);
+		*h = g;
+	}
+	i = hslot(h, k);
+	while (h->val[i] != SQ_NONE && h->key[i] != k)
+		i = (i + 1) & (h->cap - 1);
+	if (h->val[i] == SQ_NONE)
+		h->n++;
+	h->key[i] = k;
+	h->val[i] = v;
+	return 0;
+}
+
+void sq_hmap_free(struct sq_hmap *h)
+{
+	free(h->key);
+	free(h->val);
+	memset(h, 0, sizeof(*h));
+}
+
+/* A name for messages: unprintable bytes become '?'. */
+static void printable(const char *in, char *out, size_t len)
+{
+	size_t i = 0;
+
+	for (; *in && i + 1 < len; in++)
+		out[i++] = isprint((unsigned char)*in) ? *in : '?';
+	out[i] = '\0';
+}
+
+/* ---------------------------------------------------------------- */
+/* Data blocks                                                      */
+
+struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err)
+{
+	struct sq_slot *s;
+	sqfs_compressor_config_t cfg;
+	size_t bs = p->super.block_size;
+
+	pthread_mutex_lock(&p->lock);
+	s = p->slots;
+	if (s)
+		p->slots = s->next;
+	pthread_mutex_unlock(&p->lock);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fw_error_set(err, FW_EIO, NULL, "out of memory");
+		return NULL;
+	}
+	s->frag_idx = SQ_NO_FRAG;
+	/* Decompressing needs no options, and libsquashfs refuses some that
+	 * mksquashfs writes (an xz dictionary of 4 KiB). */
+	sqfs_compressor_config_init(&cfg, p->super.compression_id, bs,
+				    SQFS_COMP_FLAG_UNCOMPRESS);
+	s->raw = malloc(bs);
+	s->blk = malloc(bs);
+	s->frag = malloc(bs);
+	if (!s->raw || !s->blk || !s->frag ||
+	    sqfs_compressor_create(&cfg, &s->dec)) {
+		sq_slot_free(s);
+		fw_error_set(err, FW_EIO, NULL,
+			     "squashfs: cannot create a decompressor");
+		return NULL;
+	}
+	return s;
+}
+
+void sq_slot_put(struct sq_priv *p, struct sq_slot *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&p->lock);
+	s->next = p->slots;
+	p->slots = s;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void sq_slot_free(struct sq_slot *s)
+{
+	if (!s)
+		return;
+	sqfs_destroy(s->dec);
+	free(s->raw);
+	free(s->blk);
+	free(s->frag);
+	free(s);
+}
+
+/* Reads and decompresses one block; *out_len gets the decompressed size,
+ * which must be expect unless expect is 0 (fragment blocks). */
+static int read_any(struct sq_priv *p, struct sq_slot *s, uint64_t off,
+		    uint32_t sw, uint8_t *out, size_t expect, size_t *out_len,
+		    const char *name, struct fw_error *err)
+{
+	size_t bs = p->super.block_size, n = sw & SQ_BLK_SIZE_MASK;
+	int rc;
+
+	if ((sw & ~(SQ_BLK_UNCOMPRESSED | SQ_BLK_SIZE_MASK)) || n > bs)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: data block size 0x%x is corrupt",
+				    sw);
+	if (off > p->super.bytes_used || n > p->super.bytes_used - off)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: data block at %llu lies outside "
+				    "the image", (unsigned long long)off);
+	rc = p->file->read_at(p->file, off, s->raw, n);
+	if (rc)
+		return sq_fail(err, name, rc, "reading a data block");
+	if (sw & SQ_BLK_UNCOMPRESSED) {
+		memcpy(out, s->raw, n);
+		*out_len = n;
+	} else {
+		sqfs_s32 r = s->dec->do_block(s->dec, s->raw, (sqfs_u32)n, out,
+					      (sqfs_u32)bs);
+
+		if (r <= 0)
+			return fw_error_set(err, FW_EINPUT, name,
+					    "squashfs: a data block at %llu "
+					    "does not decompress",
+					    (unsigned long long)off);
+		*out_len = (size_t)r;
+	}
+	if (expect && *out_len != expect)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: a data block at %llu holds %zu "
+				    "bytes, not %zu", (unsigned long long)off,
+				    *out_len, expect);
+	return FW_OK;
+}
+
+int sq_read_block(struct sq_priv *p, struct sq_slot *s, uint64_t off,
+		  uint32_t sw, size_t expect, size_t *raw_len,
+		  const char *name, struct fw_error *err)
+{
+	size_t got;
+
+	*raw_len = sw & SQ_BLK_SIZE_MASK;
+	if ((sw & SQ_BLK_SIZE_MASK) == 0) {
+		if (sw)
+			return fw_error_set(err, FW_EINPUT, name,
+					    "squashfs: data block size 0x%x is "
+					    "corrupt", sw);
+		memset(s->blk, 0, expect);	/* sparse */
+		return FW_OK;
+	}
+	return read_any(p, s, off, sw, s->blk, expect, &got, name, err);
+}
+
+int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
+		  uint32_t *sw, const char *name, struct fw_error *err)
+{
+	sqfs_fragment_t f;
+
+	if (idx >= p->n_frags || sqfs_frag_table_lookup(p->frags, idx, &f))
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: fragment %u does not exist", idx);
+	*start = f.start_offset;
+	*sw = f.size;
+	if ((f.size & SQ_BLK_SIZE_MASK) == 0)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: fragment block %u is empty", idx);
+	return FW_OK;
+}
+
+int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
+		 const char *name, struct fw_error *err)
+{
+	uint64_t start;
+	uint32_t sw;
+	int rc;
+
+	if (s->frag_idx == idx)
+		return FW_OK;
+	s->frag_idx = SQ_NO_FRAG;
+	rc = sq_frag_where(p, idx, &start, &sw, name, err);
+	if (!rc)
+		rc = read_any(p, s, start, sw, s->frag, 0, &s->frag_len, name,
+			      err);
+	if (!rc)
+		s->frag_idx = idx;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Opening                                                          */
+
+static int sq_bid(const char *path, const struct stat *st,
+		  const uint8_t *head, size_t n)
+{
+	(void)path;
+	if (!S_ISREG(st->st_mode) || n < 96)
+		return 0;
+	if (!memcmp(head, "hsqs", 4))
+		/* other versions bid too, to be refused by name */
+		return head[28] == 4 && head[29] == 0 && head[30] == 0 &&
+		       head[31] == 0 ? 200 : 150;
+	if (!memcmp(head, "sqsh", 4))
+		return 150;	/* big-endian: squashfs 3 and older */
+	return 0;
+}
+
+struct scan {
+	struct fw_image *img;
+	struct sq_priv *p;
+	sqfs_meta_reader_t *ir;		/* inode table */
+	sqfs_meta_reader_t *dr;		/* directory table */
+	struct sq_hmap by_ref, by_num;
+	unsigned char *entered;		/* per inode: directory walked */
+	size_t cap_entered;
+	uint64_t inode_bytes_max;	/* bound on the uncompressed inode table */
+	struct fw_error *err;
+};
+
+/*
+ * Before libsquashfs reads an extended file inode, check its size: the
+ * library allocates 4 bytes per block of the stated size, and a forged
+ * size would ask for petabytes.  Each block needs 4 bytes of the inode
+ * table, so a real file cannot state more blocks than the table holds.
+ */
+static int precheck_inode(struct scan *s, uint64_t ref, const char *name)
+{
+	struct sq_priv *p = s->p;
+	sqfs_inode_t base;
+	sqfs_inode_file_ext_t fx;
+	uint64_t blocks;
+
+	if (sqfs_meta_reader_seek(s->ir, p->super.inode_table_start + (ref >> 16),
+				  ref & 0xFFFF) ||
+	    sqfs_meta_reader_read(s->ir, &base, sizeof(base)))
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode at 0x%llx cannot be read",
+				    (unsigned long long)ref);
+	if (le16toh(base.type) != SQFS_INODE_EXT_FILE)
+		return FW_OK;
+	if (sqfs_meta_reader_read(s->ir, &fx, sizeof(fx)))
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode at 0x%llx cannot be read",
+				    (unsigned long long)ref);
+	blocks = le64toh(fx.file_size) / p->super.block_size;
+	if (blocks > s->inode_bytes_max / 4)
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: file size %llu is absurd",
+				    (unsigned long long)le64toh(fx.file_size));
+	return FW_OK;
+}
+
+static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
+{
+	struct sq_priv *p = s->p;
+	sqfs_inode_generic_t *in = si->in;
+	uint32_t num = in->base.inode_number, dummy;
+
+	if (num == 0 || num > p->super.inode_count)
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode number %u is out of range",
+				    num);
+	if (sqfs_id_table_index_to_id(p->ids, in->base.uid_idx, &dummy) ||
+	    sqfs_id_table_index_to_id(p->ids, in->base.gid_idx, &dummy))
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode %u has a bad owner index",
+				    num);
+	si->xattr = SQ_NO_XATTR;
+	sqfs_inode_get_xattr_index(in, &si->xattr);
+	si->frag_idx = SQ_NO_FRAG;
+	if (!sq_is_file(si))
+		return FW_OK;
+	sqfs_inode_get_file_size(in, &si->size);
+	sqfs_inode_get_file_block_start(in, &si->blocks_start);
+	sqfs_inode_get_frag_location(in, &si->frag_idx, &si->frag_off);
+	si->nblocks = (uint32_t)sqfs_inode_get_file_block_count(in);
+	if (si->frag_idx != SQ_NO_FRAG && si->frag_off == 0xFFFFFFFF)
+		si->frag_idx = SQ_NO_FRAG;
+	if (si->size % p->super.block_size == 0)
+		si->frag_idx = SQ_NO_FRAG;	/* nothing would be in it */
+	if (si->frag_idx != SQ_NO_FRAG &&
+	    (si->frag_idx >= p->n_frags ||
+	     si->frag_off >= p->super.block_size))
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode %u points at a fragment "
+				    "that does not exist", num);
+	for (uint32_t k = 0; k < si->nblocks; k++) {
+		uint32_t sw = sq_block_sizes(si)[k];
+
+		if ((sw & ~(SQ_BLK_UNCOMPRESSED | SQ_BLK_SIZE_MASK)) ||
+		    (sw & SQ_BLK_SIZE_MASK) > p->super.block_size)
+			return fw_error_set(s->err, FW_EINPUT, name,
+					    "squashfs: inode %u has a corrupt "
+					    "block size", num);
+	}
+	return FW_OK;
+}
+
+/* The inode at ref, read once: later references (hard links) share it. */
+static int load_inode(struct scan *s, uint64_t ref, const char *name,
+		      size_t *out)
+{
+	struct sq_priv *p = s->p;
+	struct sq_inode *si;
+	sqfs_inode_generic_t *in = NULL;
+	size_t i = sq_hmap_get(&s->by_ref, ref);
+	int rc;
+
+	if (i != SQ_NONE) {
+		*out = i;
+		return FW_OK;
+	}
+	if ((ref & 0xFFFF) >= 8192 ||
+	    (ref >> 16) >= p->super.directory_table_start -
+			   p->super.inode_table_start)
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode reference 0x%llx points "
+				    "outside the inode table",
+				    (unsigned long long)ref);
+	rc = precheck_inode(s, ref, name);
+	if (rc)
+		return rc;
+	rc = sqfs_meta_reader_read_inode(s->ir, &p->super, ref >> 16,
+					 ref & 0xFFFF, &in);
+	if (rc)
+		return sq_fail(s->err, name, rc, "reading an inode");
+	if (p->n_ino == p->cap_ino) {
+		size_t cap = p->cap_ino ? p->cap_ino * 2 : 64;
+		void *q = realloc(p->ino, cap * sizeof(*p->ino));
+
+		if (!q) {
+			sqfs_free(in);
+			return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+		}
+		p->ino = q;
+		p->cap_ino = cap;
+	}
+	si = &p->ino[p->n_ino];
+	memset(si, 0, sizeof(*si));
+	si->in = in;
+	si->ref = ref;
+	si->first_node = SQ_NONE;
+	p->n_ino++;	/* owned from here on, freed by close */
+	rc = check_inode(s, si, name);
+	if (rc)
+		return rc;
+	if (sq_hmap_get(&s->by_num, in->base.inode_number) != SQ_NONE)
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: inode number %u is used by two "
+				    "different inodes", in->base.inode_number);
+	if (sq_hmap_put(&s->by_ref, ref, p->n_ino - 1) ||
+	    sq_hmap_put(&s->by_num, in->base.inode_number, p->n_ino - 1))
+		return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+	*out = p->n_ino - 1;
+	return FW_OK;
+}
+
+static int new_node(struct sq_priv *p, const char *name, size_t ino,
+		    size_t parent, size_t *out, struct fw_error *err)
+{
+	struct sq_node *n;
+
+	if (p->n_node == p->cap_node) {
+		size_t cap = p->cap_node ? p->cap_node * 2 : 64;
+		void *q = realloc(p->node, cap * sizeof(*p->node));
+
+		if (!q)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		p->node = q;
+		p->cap_node = cap;
+	}
+	n = &p->node[p->n_node];
+	n->name = strdup(name);
+	if (!n->name)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	n->ino = ino;
+	n->parent = parent;
+	n->child = n->next = n->ent = SQ_NONE;
+	if (p->ino[ino].first_node == SQ_NONE)
+		p->ino[ino].first_node = p->n_node;
+	*out = p->n_node++;
+	return FW_OK;
+}
+
+static int fill_stat(struct sq_priv *p, const struct sq_inode *si,
+		     struct stat *st)
+{
+	const sqfs_inode_generic_t *in = si->in;
+	uint32_t uid = 0, gid = 0, dev = 0;
+
+	memset(st, 0, sizeof(*st));
+	sqfs_id_table_index_to_id(p->ids, in->base.uid_idx, &uid);
+	sqfs_id_table_index_to_id(p->ids, in->base.gid_idx, &gid);
+	st->st_mode = in->base.mode;
+	st->st_ino = in->base.inode_number;
+	st->st_dev = 1;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_mtim.tv_sec = in->base.mod_time;
+	st->st_atim = st->st_ctim = st->st_mtim;
+	st->st_nlink = 1;
+	st->st_blksize = (blksize_t)p->super.block_size;
+	switch (in->base.type) {
+	case SQFS_INODE_DIR:
+		st->st_nlink = in->data.dir.nlink;
+		st->st_size = in->data.dir.size;
+		break;
+	case SQFS_INODE_EXT_DIR:
+		st->st_nlink = in->data.dir_ext.nlink;
+		st->st_size = in->data.dir_ext.size;
+		break;
+	case SQFS_INODE_FILE:
+		st->st_size = (off_t)si->size;
+		break;
+	case SQFS_INODE_EXT_FILE:
+		st->st_nlink = in->data.file_ext.nlink;
+		st->st_size = (off_t)si->size;
+		break;
+	case SQFS_INODE_SLINK:
+	case SQFS_INODE_EXT_SLINK:
+		st->st_nlink = in->data.slink.nlink;
+		st->st_size = in->data.slink.target_size;
+		break;
+	case SQFS_INODE_BDEV:
+	case SQFS_INODE_CDEV:
+		st->st_nlink = in->data.dev.nlink;
+		dev = in->data.dev.devno;
+		break;
+	case SQFS_INODE_EXT_BDEV:
+	case SQFS_INODE_EXT_CDEV:
+		st->st_nlink = in->data.dev_ext.nlink;
+		dev = in->data.dev_ext.devno;
+		break;
+	case SQFS_INODE_FIFO:
+	case SQFS_INODE_SOCKET:
+		st->st_nlink = in->data.ipc.nlink;
+		break;
+	case SQFS_INODE_EXT_FIFO:
+	case SQFS_INODE_EXT_SOCKET:
+		st->st_nlink = in->data.ipc_ext.nlink;
+		break;
+	}
+	/* the kernel's new_encode_dev() layout */
+	st->st_rdev = makedev((dev & 0xFFF00) >> 8,
+			      (dev & 0xFF) | ((dev >> 12) & 0xFFF00));
+	st->st_blocks = (st->st_size + 511) / 512;
+	return FW_OK;
+}
+
+/* Adds node n (already read) to the entries the engine sees. */
+static int list_node(struct scan *s, size_t n, const char *path)
+{
+	struct sq_priv *p = s->p;
+	struct sq_inode *si = &p->ino[p->node[n].ino];
+	char *target = NULL;
+	struct stat st;
+	int rc;
+
+	fill_stat(p, si, &st);
+	if (S_ISLNK(st.st_mode)) {
+		size_t len = si->in->data.slink.target_size;
+
+		target = malloc(len + 1);
+		if (!target)
+			return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+		memcpy(target, si->in->extra, len);
+		target[len] = '\0';
+	}
+	rc = fw_image_add(s->img, path, &st, target, s->err);
+	free(target);
+	if (!rc)
+		p->node[n].ent = s->img->n - 1;
+	return rc;
+}
+
+struct dent {
+	char *name;
+	uint64_t ref;
+	uint16_t type;
+};
+
+static int safe_name(const char *n)
+{
+	return *n && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
+}
+
+/* Reads directory node d's entries and, depth first, everything below. */
+static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
+		    int depth)
+{
+	struct sq_priv *p = s->p;
+	sqfs_readdir_state_t st;
+	sqfs_dir_entry_t *e;
+	struct dent *ents = NULL;
+	size_t n = 0, cap = 0, last = SQ_NONE;
+	sqfs_u32 inum;
+	sqfs_u64 iref;
+	int rc = FW_OK, r;
+	const char *disp = *path ? path : s->img->path;
+
+	if (depth > MAX_DEPTH)
+		return fw_error_set(s->err, FW_EINPUT, disp,
+				    "squashfs: directories nested deeper than %d",
+				    MAX_DEPTH);
+	r = sqfs_readdir_state_init(&st, &p->super, p->ino[p->node[d].ino].in);
+	if (r)
+		return sq_fail(s->err, disp, r, "reading a directory");
+	while ((r = sqfs_meta_reader_readdir(s->dr, &st, &e, &inum, &iref)) == 0) {
+		size_t len = (size_t)e->size + 1;
+
+		if (memchr(e->name, '\0', len)) {
+			sqfs_free(e);
+			rc = fw_error_set(s->err, FW_EINPUT, disp,
+					  "squashfs: a directory entry name "
+					  "holds a NUL byte");
+			goto out;
+		}
+		if (n == cap) {
+			void *q;
+
+			cap = cap ? cap * 2 : 16;
+			q = realloc(ents, cap * sizeof(*ents));
+			if (!q) {
+				sqfs_free(e);
+				rc = fw_error_set(s->err, FW_EIO, NULL,
+						  "out of memory");
+				goto out;
+			}
+			ents = q;
+		}
+		ents[n].name = strndup((const char *)e->name, len);
+		ents[n].ref = iref;
+		ents[n].type = e->type;
+		sqfs_free(e);
+		if (!ents[n++].name) {
+			rc = fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (r < 0) {
+		rc = sq_fail(s->err, disp, r, "reading a directory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t ino, c;
+		char *cpath = NULL;
+		int clisted = listed && safe_name(ents[i].name);
+
+		if (asprintf(&cpath, "%s%s%s", path, *path ? "/" : "",
+			     ents[i].name) < 0) {
+			rc = fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+			break;
+		}
+		rc = load_inode(s, ents[i].ref, cpath, &ino);
+		if (!rc && (p->ino[ino].in->base.type - 1) % 7 + 1 != ents[i].type)
+			rc = fw_error_set(s->err, FW_EINPUT, cpath,
+					  "squashfs: directory entry and inode "
+					  "disagree on the file type");
+		if (!rc)
+			rc = new_node(p, ents[i].name, ino, d, &c, s->err);
+		if (rc) {
+			free(cpath);
+			break;
+		}
+		if (last == SQ_NONE)
+			p->node[d].child = c;
+		else
+			p->node[last].next = c;
+		last = c;
+		if (listed && !clisted) {
+			char buf[256];
+
+			printable(cpath, buf, sizeof(buf));
+			fw_image_warn(s->img, "%s: squashfs entry with an unsafe "
+				      "name skipped (kept unchanged)", buf);
+		}
+		if (clisted)
+			rc = list_node(s, c, cpath);
+		if (!rc && sq_is_dir(&p->ino[ino])) {
+			if (ino >= s->cap_entered) {
+				size_t ncap = (ino + 1) * 2;
+				unsigned char *q = realloc(s->entered, ncap);
+
+				if (!q) {
+					free(cpath);
+					rc = fw_error_set(s->err, FW_EIO, NULL,
+							  "out of memory");
+					break;
+				}
+				memset(q + s->cap_entered, 0, ncap - s->cap_entered);
+				s->entered = q;
+				s->cap_entered = ncap;
+			}
+			if (s->entered[ino])
+				rc = fw_error_set(s->err, FW_EINPUT, cpath,
+						  "squashfs: directory loop (a "
+						  "directory is listed twice)");
+			else {
+				s->entered[ino] = 1;
+				rc = scan_dir(s, c, cpath, clisted, depth + 1);
+			}
+		}
+		free(cpath);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+	return rc;
+}
+
+static void sq_close(struct fw_image *img);
+
+/* The first table after the directory table: where its reader stops. */
+static uint64_t dir_table_end(const sqfs_super_t *sb)
+{
+	uint64_t end = sb->bytes_used;
+	const uint64_t t[] = { sb->fragment_table_start, sb->export_table_start,
+			       sb->id_table_start, sb->xattr_id_table_start };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > sb->directory_table_start && t[i] < end)
+			end = t[i];
+	return end;
+}
+
+static int check_super(struct sq_priv *p, const char *name,
+		       struct fw_error *err)
+{
+	const sqfs_super_t *sb = &p->super;
+
+	if (sb->bytes_used > p->file_size)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs is truncated: the superblock says "
+				    "%llu bytes, the file has %llu",
+				    (unsigned long long)sb->bytes_used,
+				    (unsigned long long)p->file_size);
+	if (sb->inode_table_start < 96 ||
+	    sb->inode_table_start >= sb->directory_table_start ||
+	    sb->directory_table_start >= sb->bytes_used ||
+	    sb->id_table_start >= sb->bytes_used || sb->id_count == 0 ||
+	    sb->inode_count == 0 ||
+	    (sb->fragment_entry_count &&
+	     sb->fragment_table_start >= sb->bytes_used) ||
+	    (sb->root_inode_ref >> 16) >=
+		    sb->directory_table_start - sb->inode_table_start)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs superblock is corrupt "
+				    "(tables out of place)");
+	/* libsquashfs allocates the whole fragment table up front: a forged
+	 * count must not ask for gigabytes.  Each entry names a block of
+	 * the data area, and its index must fit before the image's end. */
+	if (sb->fragment_entry_count &&
+	    !(sb->flags & SQFS_FLAG_NO_FRAGMENTS) &&
+	    (sb->fragment_entry_count > sb->inode_table_start ||
+	     ((uint64_t)sb->fragment_entry_count + 511) / 512 >
+		     (sb->bytes_used - sb->fragment_table_start) / 8))
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs superblock is corrupt (%u "
+				    "fragments)", sb->fragment_entry_count);
+	return FW_OK;
+}
+
+static int open_compressor(struct sq_priv *p, const char *name,
+			   struct fw_error *err)
+{
+	sqfs_compressor_config_t cfg;
+	int rc;
+
+	if (p->super.compression_id == SQFS_COMP_LZO)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs uses lzo, which this libsquashfs "
+				    "cannot write");
+	if (sqfs_compressor_config_init(&cfg, p->super.compression_id,
+					p->super.block_size,
+					SQFS_COMP_FLAG_UNCOMPRESS))
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs uses compressor %u, which this "
+				    "libsquashfs does not know",
+				    p->super.compression_id);
+	rc = sqfs_compressor_create(&cfg, &p->cmp);
+	if (rc)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs uses %s, which this libsquashfs "
+				    "cannot handle",
+				    sqfs_compressor_name_from_id(p->super.compression_id) ?
+				    sqfs_compressor_name_from_id(p->super.compression_id) :
+				    "an unknown compressor");
+	/* mksquashfs's defaults, for options it did not store */
+	p->opt.level = p->super.compression_id == SQFS_COMP_ZSTD ? 15 : 9;
+	p->opt.window = 15;
+	p->opt.dict = p->super.block_size;
+	if (p->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) {
+		uint8_t raw[8192], *o = raw + 2;
+		uint16_t hdr;
+		size_t len;
+
+		rc = p->cmp->read_options(p->cmp, p->file);
+		if (rc)
+			return sq_fail(err, name, rc,
+				       "reading the compressor options");
+		if (p->file->read_at(p->file, 96, &hdr, 2))
+			return fw_error_set(err, FW_EINPUT, name,
+					    "squashfs is truncated");
+		len = le16toh(hdr) & 0x7FFF;
+		p->opts_len = 2 + (uint32_t)len;
+		if (96 + (uint64_t)p->opts_len > p->super.inode_table_start ||
+		    len + 2 > sizeof(raw) || !(le16toh(hdr) & 0x8000) ||
+		    p->file->read_at(p->file, 96, raw, len + 2))
+			return fw_error_set(err, FW_EINPUT, name,
+					    "squashfs compressor options are "
+					    "corrupt");
+		switch (p->super.compression_id) {
+		case SQFS_COMP_GZIP:	/* level, window, strategies */
+			if (len >= 8) {
+				p->opt.level = o[0] | o[1] << 8 | o[2] << 16 |
+					       (uint32_t)o[3] << 24;
+				p->opt.window = o[4] | o[5] << 8;
+				p->opt.strategies = o[6] | o[7] << 8;
+			}
+			break;
+		case SQFS_COMP_ZSTD:	/* level */
+			if (len >= 4)
+				p->opt.level = o[0] | o[1] << 8 | o[2] << 16 |
+					       (uint32_t)o[3] << 24;
+			break;
+		case SQFS_COMP_XZ:	/* dictionary, BCJ filters */
+		case SQFS_COMP_LZ4:	/* version, flags */
+			if (len >= 8) {
+				if (p->super.compression_id == SQFS_COMP_XZ)
+					p->opt.dict = o[0] | o[1] << 8 |
+						      o[2] << 16 |
+						      (uint32_t)o[3] << 24;
+				p->opt.flags = o[4] | o[5] << 8 | o[6] << 16 |
+					       (uint32_t)o[7] << 24;
+			}
+			break;
+		}
+	}
+	p->cmp->get_configuration(p->cmp, &p->cfg);
+	return FW_OK;
+}
+
+static int sq_open(struct fw_image *img, struct fw_error *err)
+{
+	struct sq_priv *p = calloc(1, sizeof(*p));
+	struct scan s = { .img = img, .err = err };
+	struct stat st;
+	size_t root, root_node;
+	int rc;
+
+	if (!p)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	img->priv = p;
+	p->fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	p->fd = open(img->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (p->fd < 0 || fstat(p->fd, &st) < 0)
+		return fw_error_set(err, errno == ENOENT ? FW_EINPUT : FW_EIO,
+				    img->path, "cannot open: %s", strerror(errno));
+	p->file_size = (uint64_t)st.st_size;
+	p->file = sq_io_new(p->fd, 0, p->file_size);
+	if (!p->file)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (p->file_size < 96)
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "squashfs is truncated: %llu bytes",
+				    (unsigned long long)p->file_size);
+	rc = sqfs_super_read(&p->super, p->file);
+	if (rc == SFQS_ERROR_SUPER_MAGIC)
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "big-endian squashfs (version 3 or older) "
+				    "is not supported");
+	if (rc == SFQS_ERROR_SUPER_VERSION) {
+		uint16_t v[2] = { 0, 0 };
+
+		p->file->read_at(p->file, 28, v, sizeof(v));
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "squashfs version %u.%u is not supported "
+				    "(only 4.0)", le16toh(v[0]), le16toh(v[1]));
+	}
+	if (rc)
+		return sq_fail(err, img->path, rc, "superblock");
+	rc = check_super(p, img->path, err);
+	if (!rc)
+		rc = open_compressor(p, img->path, err);
+	if (rc)
+		return rc;
+	p->ids = sqfs_id_table_create(0);
+	p->frags = sqfs_frag_table_create(0);
+	if (!p->ids || !p->frags)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	rc = sqfs_id_table_read(p->ids, p->file, &p->super, p->cmp);
+	if (rc)
+		return sq_fail(err, img->path, rc, "reading the id table");
+	if (p->super.fragment_entry_count &&
+	    !(p->super.flags & SQFS_FLAG_NO_FRAGMENTS)) {
+		rc = sqfs_frag_table_read(p->frags, p->file, &p->super, p->cmp);
+		if (rc)
+			return sq_fail(err, img->path, rc,
+				       "reading the fragment table");
+		p->n_frags = (uint32_t)sqfs_frag_table_get_size(p->frags);
+	}
+
+	s.p = p;
+	s.inode_bytes_max = (p->super.directory_table_start -
+			     p->super.inode_table_start) * 4096 + 8192;
+	s.ir = sqfs_meta_reader_create(p->file, p->cmp,
+				       p->super.inode_table_start,
+				       p->super.directory_table_start);
+	s.dr = sqfs_meta_reader_create(p->file, p->cmp,
+				       p->super.directory_table_start,
+				       dir_table_end(&p->super));
+	if (!s.ir || !s.dr) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	rc = load_inode(&s, p->super.root_inode_ref, img->path, &root);
+	if (!rc && !sq_is_dir(&p->ino[root]))
+		rc = fw_error_set(err, FW_EINPUT, img->path,
+				  "squashfs: the root inode is not a directory");
+	if (!rc)
+		rc = new_node(p, "", root, SQ_NONE, &root_node, err);
+	if (!rc)
+		rc = list_node(&s, root_node, "");
+	if (!rc) {
+		s.entered = calloc(p->n_ino + 1, 1);
+		s.cap_entered = s.entered ? p->n_ino + 1 : 0;
+		if (s.entered)
+			s.entered[root] = 1;
+		rc = s.entered ? scan_dir(&s, root_node, "", 1, 0)
+			       : fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	/* An inode named twice is a hard link, whatever its link count says,
+	 * so that the engine reads and signs it once. */
+	if (!rc) {
+		uint32_t *refs = calloc(p->n_ino + 1, sizeof(*refs));
+
+		if (!refs)
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		for (size_t i = 0; !rc && i < p->n_node; i++)
+			refs[p->node[i].ino]++;
+		for (size_t i = 0; !rc && i < p->n_node; i++) {
+			struct fw_entry *e;
+
+			if (p->node[i].ent == SQ_NONE)
+				continue;
+			e = &img->ent[p->node[i].ent];
+			if (!S_ISDIR(e->st.st_mode) &&
+			    e->st.st_nlink < refs[p->node[i].ino])
+				e->st.st_nlink = refs[p->node[i].ino];
+		}
+		free(refs);
+	}
+	if (!rc) {
+		p->node_of_ent = malloc((img->n + 1) * sizeof(size_t));
+		if (!p->node_of_ent)
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		for (size_t i = 0; !rc && i < p->n_node; i++)
+			if (p->node[i].ent != SQ_NONE)
+				p->node_of_ent[p->node[i].ent] = i;
+	}
+	/* The export table the writer keeps has an entry per number. */
+	if (!rc && p->super.inode_count > 2 * p->n_ino + 1024)
+		rc = fw_error_set(err, FW_EINPUT, img->path,
+				  "squashfs superblock claims %u inodes, the "
+				  "tree holds %zu", p->super.inode_count,
+				  p->n_ino);
+	if (!rc)
+		rc = fw_image_link_hardlinks(img, err);
+out:
+	sqfs_destroy(s.ir);
+	sqfs_destroy(s.dr);
+	sq_hmap_free(&s.by_ref);
+	sq_hmap_free(&s.by_num);
+	free(s.entered);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Reading a file                                                   */
+
+static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
+		   size_t *len, struct fw_error *err)
+{
+	struct sq_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	struct sq_inode *si = &p->ino[p->node[p->node_of_ent[idx]].ino];
+	size_t bs = p->super.block_size, raw;
+	uint8_t (*hash)[32] = NULL;
+	uint64_t off = si->blocks_start, done = 0;
+	struct sq_slot *s;
+	uint8_t *out;
+	int rc = FW_OK;
+
+	*buf = NULL;
+	*len = 0;
+	if (!sq_is_file(si))
+		return fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
+	if (si->size > READ_LIMIT)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "squashfs: file of %llu bytes is too large "
+				    "to sign", (unsigned long long)si->size);
+	if ((uint64_t)si->nblocks * bs < si->size && si->frag_idx == SQ_NO_FRAG)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "squashfs: file data is missing");
+	out = malloc(si->size ? si->size : 1);
+	if (!out)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	/* only this thread reads this inode; the writer looks later */
+	if (si->nblocks && !si->bhash)
+		hash = calloc(si->nblocks, sizeof(*hash));
+	s = sq_slot_get(p, err);
+	if (!s) {
+		free(out);
+		free(hash);
+		return err->code;
+	}
+	for (uint32_t k = 0; k < si->nblocks && !rc && done < si->size; k++) {
+		size_t want = si->size - done < bs ? si->size - done : bs;
+
+		rc = sq_read_block(p, s, off, sq_block_sizes(si)[k], want, &raw,
+				   e->path, err);
+		if (!rc) {
+			memcpy(out + done, s->blk, want);
+			if (hash && want == bs &&
+			    !EVP_Digest(s->blk, bs, hash[k], NULL, EVP_sha256(),
+					NULL))
+				memset(hash[k], 0, sizeof(hash[k]));
+			done += want;
+			off += raw;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!rc && hash && !si->bhash) {
+		si->bhash = hash;
+		hash = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(hash);
+	if (!rc && done < si->size) {
+		size_t tail = si->size - done;
+
+		rc = sq_read_frag(p, s, si->frag_idx, e->path, err);
+		if (!rc && (si->frag_off > s->frag_len ||
+			    tail > s->frag_len - si->frag_off))
+			rc = fw_error_set(err, FW_EINPUT, e->path,
+					  "squashfs: a fragment lies outside "
+					  "its block");
+		if (!rc)
+			memcpy(out + done, s->frag + si->frag_off, tail);
+	}
+	sq_slot_put(p, s);
+	if (rc) {
+		free(out);
+		return rc;
+	}
+	*buf = out;
+	*len = si->size;
+	return FW_OK;
+}
+
+static void sq_close(struct fw_image *img)
+{
+	struct sq_priv *p = img->priv;
+
+	if (!p)
+		return;
+	while (p->slots) {
+		struct sq_slot *s = p->slots;
+
+		p->slots = s->next;
+		sq_slot_free(s);
+	}
+	for (size_t i = 0; i < p->n_ino; i++) {
+		sqfs_free(p->ino[i].in);
+		free(p->ino[i].bhash);
+	}
+	free(p->ino);
+	for (size_t i = 0; i < p->n_node; i++)
+		free(p->node[i].name);
+	free(p->node);
+	free(p->node_of_ent);
+	sqfs_destroy(p->ids);
+	sqfs_destroy(p->frags);
+	sqfs_destroy(p->cmp);
+	sqfs_destroy(p->file);
+	if (p->fd >= 0)
+		close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+	img->priv = NULL;
+}
+
+const struct fw_format fw_format_squashfs = {
+	.name = "squashfs",
+	.flags = FW_FMT_ORDERED,
+	.bid = sq_bid,
+	.open = sq_open,
+	.read = sq_read,
+	.out_begin = sq_out_begin,
+	.out_put = sq_out_put,
+	.out_commit = sq_out_commit,
+	.out_abort = sq_out_abort,
+	.close = sq_close,
+};

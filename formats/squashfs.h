@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The squashfs backend's private state, shared by the reader (squashfs.c)
+ * and the writer (squashfs_write.c).  An image is read in-process with
+ * libsquashfs into a tree of nodes (every directory entry, including those
+ * the engine never sees because their names are unsafe) over a table of
+ * inodes (one per inode reference, so hard links share one).
+ */
+#ifndef FWSIGN_SQUASHFS_H
+#define FWSIGN_SQUASHFS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqfs/compressor.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/super.h>
+
+#include "format.h"
+
+#define SQ_NONE ((size_t)-1)
+#define SQ_NO_FRAG 0xFFFFFFFFu
+#define SQ_NO_XATTR 0xFFFFFFFFu
+#define SQ_BLK_UNCOMPRESSED (1u << 24)
+#define SQ_BLK_SIZE_MASK ((1u << 24) - 1)
+
+/* An sqfs_file_t over a file descriptor: pread/pwrite, so that several
+ * threads can read at once. */
+struct sq_io {
+	sqfs_file_t base;
+	int fd;
+	int own_fd;
+	uint64_t size;
+};
+
+struct sq_inode {
+	sqfs_inode_generic_t *in;	/* as libsquashfs read it */
+	uint64_t ref;			/* where it was: block << 16 | offset */
+	/* regular files, decoded from in */
+	uint64_t size;
+	uint64_t blocks_start;
+	uint32_t nblocks;
+	uint32_t frag_idx;		/* SQ_NO_FRAG: none */
+	uint32_t frag_off;
+	uint32_t xattr;			/* SQ_NO_XATTR: none */
+	size_t first_node;
+	/* SHA-256 of each whole block, noted when the engine reads the
+	 * file, so that the writer can tell unchanged blocks of a signed
+	 * file without decompressing them again */
+	uint8_t (*bhash)[32];
+};
+
+struct sq_node {
+	char *name;		/* "" for the root */
+	size_t ino;		/* index into sq_priv.ino */
+	size_t parent;		/* SQ_NONE for the root */
+	size_t child;		/* first child, SQ_NONE if none */
+	size_t next;		/* next sibling */
+	size_t ent;		/* fw entry index, SQ_NONE if not listed */
+};
+
+/* Per-thread decompression state. */
+struct sq_slot {
+	struct sq_slot *next;
+	sqfs_compressor_t *dec;
+	uint8_t *raw;		/* an on-disk block */
+	uint8_t *blk;		/* a decompressed block */
+	uint8_t *frag;		/* the cached fragment block */
+	uint32_t frag_idx;	/* which one, SQ_NO_FRAG if none */
+	size_t frag_len;
+};
+
+struct sq_priv {
+	int fd;
+	uint64_t file_size;
+	sqfs_file_t *file;		/* the input, an sq_io */
+	sqfs_super_t super;
+	sqfs_compressor_config_t cfg;	/* with the options read from the image */
+	sqfs_compressor_t *cmp;		/* decompressor for metadata */
+	sqfs_id_table_t *ids;
+	sqfs_frag_table_t *frags;
+	uint32_t n_frags;
+	uint32_t opts_len;		/* compressor options block after the super */
+	/* the compressor options as mksquashfs means them (libsquashfs
+	 * forgets some: the zstd level, lz4's HC flag) */
+	struct {
+		uint32_t level;		/* gzip, zstd */
+		uint32_t window;	/* gzip */
+		uint32_t strategies;	/* gzip: bit 0 default, 1 filtered, ... */
+		uint32_t dict;		/* xz */
+		uint32_t flags;		/* xz: BCJ filters; lz4: 1 = HC */
+	} opt;
+
+	struct sq_inode *ino;
+	size_t n_ino, cap_ino;
+	struct sq_node *node;
+	size_t n_node, cap_node;
+	size_t *node_of_ent;		/* fw entry -> node */
+
+	pthread_mutex_t lock;		/* guards slots */
+	struct sq_slot *slots;
+};
+
+/* A u64 -> size_t hash map; SQ_NONE: absent. */
+struct sq_hmap {
+	uint64_t *key;
+	size_t *val;
+	size_t cap, n;
+};
+
+extern const struct fw_format fw_format_squashfs;
+
+/* squashfs.c */
+size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k);
+int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v);
+void sq_hmap_free(struct sq_hmap *h);
+sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);
+struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err);
+void sq_slot_put(struct sq_priv *p, struct sq_slot *s);
+void sq_slot_free(struct sq_slot *s);
+int sq_is_dir(const struct sq_inode *i);
+int sq_is_file(const struct sq_inode *i);
+const uint32_t *sq_block_sizes(const struct sq_inode *i);
+/* On-disk block k of a file: reads it into s->raw, decompresses it into
+ * s->blk (expect bytes; a sparse block is zeros).  *raw_len gets its
+ * on-disk size. */
+int sq_read_block(struct sq_priv *p, struct sq_slot *s, uint64_t off,
+		  uint32_t size_word, size_t expect, size_t *raw_len,
+		  const char *name, struct fw_error *err);
+/* The decompressed fragment block idx, cached in the slot. */
+int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
+		 const char *name, struct fw_error *err);
+/* Where fragment block idx is and its size word. */
+int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
+		  uint32_t *size_word, const char *name, struct fw_error *err);
+const char *sq_node_name(const struct sq_priv *p, size_t ino);
+
+/* squashfs_write.c */
+int sq_out_begin(struct fw_image *img, const struct fw_out_opts *o,
+		 void **ctx, struct fw_error *err);
+int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
+	       struct fw_error *err);
+int sq_out_commit(void *ctx, struct fw_error *err);
+void sq_out_abort(void *ctx);
+
+#endif
