@@ -853,7 +853,7 @@ static int frag_append(struct sq_out *o, uint64_t start, uint32_t sw,
 
 static int frag_flush(struct sq_out *o, struct fw_error *err)
 {
-	uint32_t idx;
+	uint32_t idx = 0;
 	uint8_t *copy;
 	int rc;
 
@@ -1193,7 +1193,7 @@ static int place_fragment(struct sq_out *o, struct layout *l, uint32_t f,
 		return FW_OK;	/* no file uses it: dropped */
 	if (!l->dirty[f]) {
 		uint64_t start;
-		uint32_t sw, idx;
+		uint32_t sw, idx = 0;
 
 		rc = sq_frag_where(p, f, &start, &sw, name, err);
 		if (!rc)
