@@ -1,0 +1,364 @@
+#!/bin/bash
+# The kernel side, proven by booting it: the elfsig LSM (kernel/0002) in a
+# QEMU guest whose root filesystem fwsign signed.
+#
+# The rootfs holds busybox, GNU ls with its libraries (glibc, libselinux,
+# libpcre2), the test programs of tests/e2e/progs and a test module.  The
+# tree is signed with `fwsign sign`, then deliberately bad files are added
+# (unsigned, one byte changed, signed by another key), and the signed tree
+# becomes a squashfs image (mksquashfs) and an ext4 image (mke2fs -d):
+# the same bytes fwsign would write into those images directly.  The
+# vendor certificate goes into the reserved slot of the bzImage with
+# `fwsign inject-cert`.  Four boots, the rootfs on virtio-blk:
+#
+#   squashfs, enforce     every case + exec cost with a warm cache and the
+#                         first exec of a 10 MB program
+#   ext4 rw, enforce,     every case + ETXTBSY for writers of mapped code
+#     anon_exec=deny      and re-verification after a write
+#   squashfs, permissive  refusals logged, nothing refused
+#   squashfs, off         the same costs with the LSM off
+#
+# The guest's init (progs/rc) prints one "ELFSIG case=NAME rc=.. denied=..
+# permissive=.. out=.." line per case; this script judges them.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${SRCDIR:=$(cd "$here/../.." && pwd)}"
+: "${FWSIGN:=$SRCDIR/build/fwsign}"
+export SRCDIR FWSIGN
+# shellcheck source=../cli/lib.sh
+. "$SRCDIR/tests/cli/lib.sh"
+progs=$here/progs
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
+
+die() {
+	echo "elfsig-boot: $*" >&2
+	fail "$*"
+	done_tests
+}
+
+for t in qemu-system-x86_64 mksquashfs mke2fs gcc objcopy readelf make; do
+	command -v $t >/dev/null || die "$t missing (scripts/deps.sh)"
+done
+[ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' ||
+	die "/bin/busybox is not busybox-static"
+
+# ELFSIG_KTREE: a built tree to use instead (debugging only).
+ktree=${ELFSIG_KTREE:-$("$here/build-kernel.sh")} || die "test kernel build failed"
+echo "kernel tree: $ktree"
+
+# --- keys -------------------------------------------------------------------
+key vendor
+key other
+K=$WORK/keys
+
+# --- programs -----------------------------------------------------------------
+B=$WORK/progs
+mkdir -p "$B" "$WORK/mod"
+cc="gcc -O2 -Wall -Wextra -Werror"
+$cc -o "$B/hello" "$progs/hello.c" &&
+	$cc -static -o "$B/hello-static" "$progs/hello.c" &&
+	$cc -o "$B/dlo" "$progs/dlo.c" &&
+	$cc -o "$B/mprot" "$progs/mprot.c" &&
+	$cc -o "$B/memexec" "$progs/memexec.c" &&
+	$cc -o "$B/spin" "$progs/spin.c" &&
+	$cc -static -o "$B/wopen" "$progs/wopen.c" &&
+	$cc -static -o "$B/bench" "$progs/bench.c" &&
+	$cc -shared -fPIC -o "$B/libpreload.so" "$progs/preload.c" &&
+	$cc -o "$B/needs" "$progs/needs.c" -L"$B" -lpreload \
+		-Wl,-rpath,/opt/t/needdir &&
+	$cc -o "$B/hello-interp" "$progs/hello.c" \
+		-Wl,--dynamic-linker=/opt/t/bad/ld-unsigned.so ||
+	die "test programs do not build"
+# A 10 MB program: hello plus 10 MB in a section that is not loaded.
+head -c $((10 << 20)) /dev/urandom >"$WORK/pad"
+objcopy --add-section .elfsig_pad="$WORK/pad" \
+	--set-section-flags .elfsig_pad=readonly "$B/hello" "$B/big" ||
+	die "objcopy failed"
+# As many bytes of data, only read: the I/O part of big's first exec.
+head -c $((10 << 20)) /dev/urandom >"$B/bigdata"
+cp "$progs/elfsig_test_mod.c" "$progs/Kbuild" "$WORK/mod/"
+make -s -C "$ktree" M="$WORK/mod" modules >"$WORK/mod.log" 2>&1 ||
+	{ cat "$WORK/mod.log" >&2; die "test module does not build"; }
+
+# --- root filesystem ----------------------------------------------------------
+R=$WORK/root
+mkdir -p "$R"/{bin,sbin,usr/bin,etc,proc,sys,dev,tmp,root,opt/t/mods}
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"
+done
+cp /usr/bin/ls "$R/usr/bin/ls"
+cp "$B"/{hello,hello-static,hello-interp,dlo,needs,mprot,memexec,spin,wopen,bench,big,bigdata,libpreload.so} \
+	"$R/opt/t/"
+cp "$B/hello" "$R/opt/t/victim"
+cp "$B/hello" "$R/opt/t/hello-cold"
+cp "$WORK/mod/elfsig_test_mod.ko" "$R/opt/t/mods/"
+cp "$progs/rc" "$R/etc/rc"
+cp "$progs/ordinary.sh" "$R/etc/ordinary.sh"
+cp "$progs/script.sh" "$R/opt/t/script.sh"
+chmod 755 "$R/etc/rc" "$R/etc/ordinary.sh" "$R/opt/t/script.sh"
+# Every library the dynamic programs need, at the path ld.so looks in.
+for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,spin}; do
+	ldd "$f" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$R$(dirname "$lib")"
+		cp -L "$lib" "$R$lib"
+	done
+done
+[ -f "$R/lib64/ld-linux-x86-64.so.2" ] || die "no ld.so in the rootfs"
+
+S=$WORK/signed
+"$FWSIGN" sign "$R" -o "$S" --key "$K/vendor.key" --cert "$K/vendor.crt" \
+	--json >"$WORK/sign.json" 2>"$WORK/sign.err" ||
+	{ cat "$WORK/sign.err" >&2; die "fwsign sign failed"; }
+expect_exit 0 "fwsign verify of the signed rootfs" \
+	"$FWSIGN" verify "$S" --cert "$K/vendor.crt"
+nsigned=$(grep -o '"signed":[0-9]*' "$WORK/sign.json" | head -n1 | cut -d: -f2)
+echo "fwsign signed $nsigned files of the rootfs tree"
+# busybox, ls, ld.so, libc, libselinux, libpcre2, 14 programs, a module
+[ "${nsigned:-0}" -ge 20 ] && pass || fail "fwsign signed only ${nsigned:-0} files"
+
+# The files that must be refused, added after signing.
+bad=$S/opt/t/bad
+mkdir -p "$bad"
+cp "$B/hello" "$bad/hello-unsigned"
+cp "$B/libpreload.so" "$bad/libpreload-unsigned.so"
+cp "$WORK/mod/elfsig_test_mod.ko" "$bad/elfsig_test_mod.ko"
+cp -L /lib64/ld-linux-x86-64.so.2 "$bad/ld-unsigned.so"
+cp "$progs/interp.sh" "$bad/interp.sh"
+chmod 755 "$bad/interp.sh"
+mkdir -p "$S/opt/t/needdir"
+cp "$B/libpreload.so" "$S/opt/t/needdir/libpreload.so"
+# One changed byte, in .comment: still a well-formed ELF.
+cp "$S/opt/t/hello" "$bad/hello-tampered"
+comment_off=$(readelf -SW "$B/hello" | awk '$2 == ".comment" { print $5 }')
+[ -n "$comment_off" ] || die "no .comment in hello"
+comment_off=$((0x$comment_off))
+printf '\x58' | dd of="$bad/hello-tampered" bs=1 seek="$comment_off" \
+	conv=notrunc status=none
+cmp -s "$S/opt/t/hello" "$bad/hello-tampered" && die "tampering did nothing"
+mkdir -p "$WORK/other"
+cp "$B/hello" "$WORK/other/hello"
+"$FWSIGN" sign "$WORK/other" -o "$WORK/other-signed" --key "$K/other.key" \
+	--cert "$K/other.crt" >/dev/null 2>&1 || die "signing with the other key"
+cp "$WORK/other-signed/hello" "$bad/hello-otherkey"
+echo "$comment_off" >"$S/opt/t/victim.offset"
+
+mksquashfs "$S" "$WORK/root.sqfs" -noappend -all-root -quiet >/dev/null ||
+	die "mksquashfs failed"
+mb=$(( $(du -sm "$S" | cut -f1) + 32 ))
+mke2fs -q -F -t ext4 -d "$S" -E root_owner=0:0 "$WORK/root.ext4" "${mb}M" ||
+	die "mke2fs failed"
+
+# --- kernel with the vendor certificate ---------------------------------------
+kernel=$WORK/bzImage
+"$FWSIGN" inject-cert "$ktree/arch/x86/boot/bzImage" --cert "$K/vendor.der" \
+	-o "$kernel" --system-map "$ktree/System.map" >"$WORK/inject.log" 2>&1 ||
+	{ cat "$WORK/inject.log" >&2; die "fwsign inject-cert failed"; }
+
+# ELFSIG_KEEP=DIR keeps the kernel, the images and the serial logs.
+if [ -n "${ELFSIG_KEEP:-}" ]; then
+	mkdir -p "$ELFSIG_KEEP" &&
+		cp "$kernel" "$WORK/root.sqfs" "$WORK/root.ext4" "$ELFSIG_KEEP/"
+fi
+
+# --- boots ----------------------------------------------------------------------
+# The boots that measure cost count time in guest instructions
+# (-icount shift=0: one instruction is one virtual nanosecond), so that the
+# figures do not depend on what else the host's cores are doing.
+boot() {	# boot NAME IMAGE FSTYPE rw|ro APPEND...
+	local name=$1 img=$2 fstype=$3 rw=$4 ro=on icount=()
+	shift 4
+	[ "$rw" = rw ] && ro=off
+	case "$*" in *elfsig_suite=enforce*|*elfsig_suite=off*)
+		[ "${ELFSIG_ICOUNT:-1}" = 1 ] && icount=(-icount shift=0) ;;
+	esac
+	local log=$WORK/$name.log start=$SECONDS
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg "${icount[@]}" -m 512M \
+		-display none -monitor none -serial "file:$log" -no-reboot \
+		-kernel "$kernel" \
+		-append "console=ttyS0 panic=-1 loglevel=4 root=/dev/vda rootfstype=$fstype $rw init=/etc/rc $*" \
+		-drive "file=$img,if=virtio,format=raw,readonly=$ro" \
+		</dev/null >"$WORK/$name.qemu" 2>&1
+	local rc=$?
+	tr -d '\r' <"$log" >"$log.txt"
+	echo "boot $name: qemu exit $rc after $((SECONDS - start)) s"
+	if [ -n "${ELFSIG_KEEP:-}" ]; then
+		mkdir -p "$ELFSIG_KEEP" && cp "$log.txt" "$ELFSIG_KEEP/$name.log"
+	fi
+	if ! grep -q '^ELFSIG-DONE' "$log.txt"; then
+		tail -n 40 "$log.txt" >&2
+		fail "boot $name did not reach the end of its init"
+		return 1
+	fi
+	pass
+}
+
+# expect LOG CASE CHECK...: CHECK is rc=0, rc=nz, denied=0, denied=+,
+# permissive=0, permissive=+, has=REGEX or not=REGEX.
+expect() {
+	local log=$1 name=$2 line rc denied perm out c ok
+	shift 2
+	line=$(grep -a "^ELFSIG case=$name " "$log" | tail -n1)
+	if [ -z "$line" ]; then
+		fail "$(basename "$log" .log.txt): case $name: no result line"
+		return
+	fi
+	rc=$(sed -n 's/.* rc=\([0-9]*\) .*/\1/p' <<<"$line")
+	denied=$(sed -n 's/.* denied=\(-*[0-9]*\) .*/\1/p' <<<"$line")
+	perm=$(sed -n 's/.* permissive=\(-*[0-9]*\) .*/\1/p' <<<"$line")
+	out=${line#* out=}
+	for c in "$@"; do
+		case $c in
+		rc=0) [ "$rc" = 0 ] ;;
+		rc=nz) [ "$rc" != 0 ] ;;
+		denied=0) [ "$denied" = 0 ] ;;
+		denied=+) [ "$denied" -ge 1 ] ;;
+		permissive=0) [ "$perm" = 0 ] ;;
+		permissive=+) [ "$perm" -ge 1 ] ;;
+		has=*) grep -Eq -- "${c#has=}" <<<"$out" ;;
+		not=*) ! grep -Eq -- "${c#not=}" <<<"$out" ;;
+		*) false ;;
+		esac
+		ok=$?
+		if [ $ok -eq 0 ]; then pass; else
+			fail "$(basename "$log" .log.txt): case $name: wanted $c; got: $line"
+		fi
+	done
+}
+
+HELLO='hello from'
+allowed() { expect "$1" "$2" rc=0 denied=0 permissive=0 "${@:3}"; }
+refused() { expect "$1" "$2" denied=+ "${@:3}"; }
+
+# Cases both enforce boots share.
+common() {	# common LOG
+	local l=$1
+	# Booting the signed userland up to here refused nothing.
+	grep -Eq '^ELFSIG-STATS-AT-BOOT denied 0 permissive 0 verified [1-9]' "$l" &&
+		pass || fail "$l: $(grep '^ELFSIG-STATS-AT-BOOT' "$l")"
+	allowed "$l" ordinary has='ordinary: all commands ok'
+	allowed "$l" signed-static has="$HELLO"
+	allowed "$l" signed-dynamic has="$HELLO"
+	allowed "$l" gnu-ls has='/opt/t/hello'
+	refused "$l" unsigned rc=nz has='Permission denied' not="$HELLO"
+	refused "$l" one-byte-changed rc=nz has='Permission denied' not="$HELLO"
+	refused "$l" other-key rc=nz has='Permission denied' not="$HELLO"
+	allowed "$l" ldso-signed has="$HELLO"
+	refused "$l" ldso-unsigned rc=nz has='failed to map segment' not="$HELLO"
+	allowed "$l" preload-signed has='LIBRARY-CODE-RAN' has="$HELLO"
+	# ld.so ignores a preload it cannot map: the program runs, the
+	# library's code does not.
+	refused "$l" preload-unsigned has='cannot be preloaded' has="$HELLO" \
+		not='LIBRARY-CODE-RAN'
+	allowed "$l" dlopen-signed has='dlopen ok, answer 42'
+	refused "$l" dlopen-unsigned rc=nz has='dlopen failed' \
+		not='LIBRARY-CODE-RAN'
+	allowed "$l" needed-signed has='LIBRARY-CODE-RAN' has='needs: answer 42'
+	refused "$l" needed-unsigned rc=nz has='failed to map segment' \
+		not='needs: answer'
+	# The kernel maps PT_INTERP after the point of no return: SIGSEGV.
+	refused "$l" interp-unsigned rc=nz not="$HELLO"
+	refused "$l" script-interp-unsigned rc=nz has='Permission denied' \
+		not="$HELLO"
+	allowed "$l" mprotect-clean has='mprotect: ok'
+	refused "$l" mmap-wx rc=nz has='mmap: Permission denied'
+	refused "$l" mprotect-wx rc=nz has='mprotect: Permission denied'
+	refused "$l" mprotect-written rc=nz has='mprotect: Permission denied'
+	refused "$l" mprotect-unsigned rc=nz has='mprotect: Permission denied'
+	refused "$l" mmap-exec-unsigned rc=nz has='mmap: Permission denied'
+	allowed "$l" memfd-signed has="$HELLO"
+	refused "$l" memfd-unsigned rc=nz has='execveat: Permission denied' \
+		not="$HELLO"
+	allowed "$l" script has='script ran'
+	allowed "$l" module-signed
+	expect "$l" module-unsigned rc=nz denied=0
+	grep -q 'ELFSIG-LOG .*Loading of unsigned module is rejected' "$l" &&
+		pass || fail "$l: no module refusal in the kernel log"
+	grep -q "ELFSIG-LOG .*Loaded X.509 cert 'vendor" "$l" &&
+		pass || fail "$l: vendor certificate not loaded"
+	# The log names the file, the command and the reason.
+	grep -Eq 'ELFSIG-LOG .*elfsig: denied exec of /opt/t/bad/hello-unsigned \(comm="[^"]+" pid=[0-9]+\): not signed' "$l" &&
+		pass || fail "$l: no refusal of hello-unsigned in the kernel log"
+}
+
+boot enforce "$WORK/root.sqfs" squashfs ro elfsig_suite=enforce
+L=$WORK/enforce.log.txt
+grep -q '^ELFSIG-BOOT suite=enforce mode=enforce anon_exec=allow root=/dev/root / squashfs ro' "$L" &&
+	pass || fail "enforce boot: $(grep '^ELFSIG-BOOT' "$L")"
+common "$L"
+allowed "$L" anon-exec has='mprotect: ok'
+for c in bench-dynamic bench-static bench-mmap small-first big-first big-second; do
+	allowed "$L" $c has='runs=[0-9]+ failed=0'
+done
+allowed "$L" big-read has='read bytes=10485760 '
+
+
+cp "$WORK/root.ext4" "$WORK/rw.ext4"
+boot ext4 "$WORK/rw.ext4" ext4 rw elfsig_suite=ext4 elfsig.anon_exec=deny
+L=$WORK/ext4.log.txt
+grep -q '^ELFSIG-BOOT suite=ext4 mode=enforce anon_exec=deny root=/dev/root / ext4 rw' "$L" &&
+	pass || fail "ext4 boot: $(grep '^ELFSIG-BOOT' "$L")"
+common "$L"
+refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
+expect "$L" etxtbsy-running-program rc=nz has='ETXTBSY'
+expect "$L" etxtbsy-mapped-library rc=nz has='ETXTBSY'
+refused "$L" mapx-while-open-for-writing rc=nz has='mmap: Text file busy'
+expect "$L" etxtbsy-preloaded-library rc=nz has='ETXTBSY'
+expect "$L" etxtbsy-truncate-mapped-library rc=nz has='truncate: ETXTBSY'
+allowed "$L" victim-signed has="$HELLO"
+allowed "$L" victim-write-after-exit has='open for writing: ok'
+refused "$L" victim-modified rc=nz has='Permission denied' not="$HELLO"
+e2fsck -fn "$WORK/rw.ext4" >/dev/null 2>&1 && pass ||
+	fail "ext4 image not clean after the boot"
+
+boot permissive "$WORK/root.sqfs" squashfs ro elfsig_suite=permissive \
+	elfsig.mode=permissive
+L=$WORK/permissive.log.txt
+grep -q '^ELFSIG-BOOT suite=permissive mode=permissive' "$L" && pass ||
+	fail "permissive boot: $(grep '^ELFSIG-BOOT' "$L")"
+grep -Eq '^ELFSIG-STATS-AT-BOOT denied 0 permissive 0 verified [1-9]' "$L" &&
+	pass || fail "$L: $(grep '^ELFSIG-STATS-AT-BOOT' "$L")"
+allowed "$L" ordinary has='ordinary: all commands ok'
+expect "$L" unsigned rc=0 denied=0 permissive=+ has="$HELLO"
+expect "$L" ldso-unsigned rc=0 denied=0 permissive=+ has="$HELLO"
+expect "$L" dlopen-unsigned rc=0 denied=0 permissive=+ has='dlopen ok'
+expect "$L" mprotect-written rc=0 denied=0 permissive=+ has='mprotect: ok'
+grep -Eq 'ELFSIG-LOG .*elfsig: permissive, would deny exec of /opt/t/bad/hello-unsigned' "$L" &&
+	pass || fail "permissive: no log line for hello-unsigned"
+
+boot off "$WORK/root.sqfs" squashfs ro elfsig_suite=off elfsig.mode=off
+L=$WORK/off.log.txt
+grep -q '^ELFSIG-BOOT suite=off mode=off' "$L" && pass ||
+	fail "off boot: $(grep '^ELFSIG-BOOT' "$L")"
+expect "$L" unsigned rc=0 has="$HELLO"
+for c in bench-dynamic bench-static bench-mmap small-first big-first big-second; do
+	expect "$L" $c rc=0 has='runs=[0-9]+ failed=0'
+done
+expect "$L" big-read rc=0 has='read bytes=10485760 '
+
+
+[ "${ELFSIG_ICOUNT:-1}" = 1 ] && icount_note=" with -icount shift=0 (virtual time: 1 instruction = 1 ns)"
+# --- cost -------------------------------------------------------------------------
+cost() {	# cost BOOT CASE -> per-exec microseconds
+	grep -a "^ELFSIG case=$2 " "$WORK/$1.log.txt" |
+		sed -n 's/.*per_exec_us=\([0-9.]*\).*/\1/p'
+}
+echo "cost under QEMU TCG (no KVM here)${icount_note:-}, microseconds per exec:"
+for c in bench-static bench-dynamic small-first big-first big-second; do
+	printf '  %-14s enforce %10s   off %10s\n' "$c" \
+		"$(cost enforce $c)" "$(cost off $c)"
+done
+mmapcost() {
+	grep -a "^ELFSIG case=bench-mmap " "$WORK/$1.log.txt" |
+		sed -n 's/.*check_ns=\(-*[0-9]*\).*/\1/p'
+}
+printf '  %-14s enforce %10s   off %10s   (ns: mmap PROT_EXEC minus mmap, cached)\n' \
+	check "$(mmapcost enforce)" "$(mmapcost off)"
+readtime() {
+	grep -a "^ELFSIG case=big-read " "$WORK/$1.log.txt" |
+		sed -n 's/.*total_us=\([0-9]*\).*/\1/p'
+}
+printf '  %-14s enforce %10s   off %10s   (reading 10 MB of data)\n' \
+	big-read "$(readtime enforce)" "$(readtime off)"
+
+done_tests

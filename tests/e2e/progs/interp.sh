@@ -1,0 +1,2 @@
+#!/opt/t/bad/hello-unsigned
+# A script whose #! interpreter is not signed.
