@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job on a built-in sample: install, build, make a vendor key, build
 # a small firmware-like tree from this machine's own binaries plus a real
-# Debian kernel module, sign it, verify it and print the report.
+# Debian kernel module, sign it, verify it and print the report; then the
+# same as a squashfs firmware image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -52,4 +53,10 @@ echo "== fwsign verify $D/signed --cert $D/vendor.der"
 "$FWSIGN" verify "$D/signed" --cert "$D/vendor.der"
 echo "== the kernel's own view of the module"
 modinfo -F signer "$D/signed/lib/modules/6.1/kernel/cast6_generic.ko" | sed 's/^/  signer: /'
+echo "== the same tree as a squashfs firmware image (xz, 128K blocks)"
+mksquashfs "$R" "$D/rootfs.sqfs" -comp xz -b 128K -noappend -quiet >/dev/null
+"$FWSIGN" info "$D/rootfs.sqfs" | head -1
+"$FWSIGN" sign "$D/rootfs.sqfs" -o "$D/rootfs.signed.sqfs" --key "$D/vendor.key" --cert "$D/vendor.crt"
+"$FWSIGN" verify "$D/rootfs.signed.sqfs" --cert "$D/vendor.der"
+unsquashfs -s "$D/rootfs.signed.sqfs" | grep -E "^(Compression|Block size|Filesystem size)" | sed 's/^/  /'
 echo "report: $D/report.json"
