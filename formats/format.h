@@ -95,6 +95,10 @@ int fw_image_open(const char *path, struct fw_image **img,
 		  struct fw_error *err);
 void fw_image_close(struct fw_image *img);
 
+/* The formats registry.c asks for bids, one per file in formats/. */
 extern const struct fw_format fw_format_dir;
+extern const struct fw_format fw_format_ext4;
+extern const struct fw_format fw_format_squashfs;
+extern const struct fw_format fw_format_tar, fw_format_cpio;
 
 #endif

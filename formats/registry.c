@@ -12,10 +12,6 @@
 
 #include "format.h"
 
-extern const struct fw_format fw_format_ext4;
-extern const struct fw_format fw_format_squashfs;
-extern const struct fw_format fw_format_tar, fw_format_cpio;
-
 static const struct fw_format *const formats[] = {
 	&fw_format_dir,
 	&fw_format_ext4,
