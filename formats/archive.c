@@ -89,7 +89,6 @@
 #define AR_HEAD 65536		/* compressed bytes looked at for settings */
 #define AR_NONE ((size_t)-1)
 
-
 enum ar_kind { AR_TAR = 1, AR_CPIO };
 
 enum ar_codec {
