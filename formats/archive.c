@@ -1105,6 +1105,20 @@ static int ar_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return FW_OK;
 }
 
+/* The data in place, in the uncompressed archive: nothing copied. */
+static int ar_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		  struct fw_error *err)
+{
+	const struct aent *e = data_of(img, idx, err);
+
+	if (!e)
+		return err->code;
+	memset(b, 0, sizeof(*b));
+	b->p = adata(img->priv, e);
+	b->len = e->len;
+	return FW_OK;
+}
+
 static ssize_t ar_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 		       size_t n, struct fw_error *err)
 {
@@ -1379,8 +1393,11 @@ struct ar_out {
 	struct sink s;
 	int sink_open;
 	size_t next;		/* next aent to write */
-	uint8_t **nd;		/* per first name: new data */
-	size_t *nd_len;
+	/* Per first name, the new data: the first nd_keep bytes of the
+	 * inode's old data, then nd (nd_len bytes). */
+	uint8_t **nd;
+	size_t *nd_len, *nd_keep;
+	size_t *last;		/* per first name: the group's last name */
 };
 
 static la_ssize_t wr_cb(struct archive *a, void *ctx, const void *b, size_t n)
@@ -1419,9 +1436,13 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	o->max_size = oo->max_size;
 	o->nd = calloc(p->n + 1, sizeof(*o->nd));
 	o->nd_len = calloc(p->n + 1, sizeof(*o->nd_len));
+	o->nd_keep = calloc(p->n + 1, sizeof(*o->nd_keep));
+	o->last = calloc(p->n + 1, sizeof(*o->last));
 	o->w = archive_write_new();
-	if (!o->nd || !o->nd_len || !o->w)
+	if (!o->nd || !o->nd_len || !o->nd_keep || !o->last || !o->w)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (size_t i = 0; i < p->n; i++)
+		o->last[p->a[i].group] = i;
 	r = fw_outfile_begin(&o->of, oo->path, err);
 	if (r)
 		return r;
@@ -1450,23 +1471,43 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	return FW_OK;
 }
 
+static int write_data(struct ar_out *o, const char *name, const uint8_t *data,
+		      size_t len, struct fw_error *err)
+{
+	char v[256];
+	la_ssize_t w;
+
+	if (!len)
+		return FW_OK;
+	w = archive_write_data(o->w, data, len);
+	if (w < 0 || (size_t)w != len)
+		return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT,
+				    o->img->path, "%s: cannot write data: %s",
+				    vis(name, v, sizeof(v)),
+				    archive_error_string(o->w));
+	return FW_OK;
+}
+
 static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
 {
 	struct ar_priv *p = o->p;
 	struct aent *e = &p->a[i];
-	const uint8_t *data = adata(p, e);
-	size_t len = e->len;
+	const uint8_t *data = adata(p, e), *tail = NULL;
+	size_t len = e->len, tail_len = 0;
 	const char *name = archive_entry_pathname(e->ae);
 	char v[256];
-	la_ssize_t w;
 	int r;
 
 	if (e->fw != AR_NONE && o->nd[e->group] && e->len > 0) {
 		/* This name carried the inode's data: it carries the new. */
-		data = o->nd[e->group];
-		len = o->nd_len[e->group];
+		size_t g = e->group;
+
+		data = adata(p, &p->a[p->a[g].holder]);
+		len = o->nd_keep[g];
+		tail = o->nd[g];
+		tail_len = o->nd_len[g];
 		archive_entry_sparse_clear(e->ae);
-		archive_entry_set_size(e->ae, (la_int64_t)len);
+		archive_entry_set_size(e->ae, (la_int64_t)(len + tail_len));
 	}
 	r = archive_write_header(o->w, e->ae);
 	if (r < ARCHIVE_WARN)
@@ -1475,22 +1516,27 @@ static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
 				    vis(name, v, sizeof(v)),
 				    archive_error_string(o->w));
 	/* Writers drop the bytes of entries their format gives none. */
-	if ((int64_t)len > archive_entry_size(e->ae))
-		len = archive_entry_size(e->ae) > 0 ?
-		      (size_t)archive_entry_size(e->ae) : 0;
-	if (len) {
-		w = archive_write_data(o->w, data, len);
-		if (w < 0 || (size_t)w != len)
-			return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT,
-					    o->img->path,
-					    "%s: cannot write data: %s",
-					    vis(name, v, sizeof(v)),
-					    archive_error_string(o->w));
+	if ((int64_t)(len + tail_len) > archive_entry_size(e->ae)) {
+		size_t room = archive_entry_size(e->ae) > 0 ?
+			      (size_t)archive_entry_size(e->ae) : 0;
+
+		len = len < room ? len : room;
+		tail_len = room - len < tail_len ? room - len : tail_len;
 	}
+	r = write_data(o, name, data, len, err);
+	if (r == FW_OK)
+		r = write_data(o, name, tail, tail_len, err);
+	if (r)
+		return r;
 	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN)
 		return fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
 				    vis(name, v, sizeof(v)),
 				    archive_error_string(o->w));
+	/* No later name needs the new data: do not hold it to the end. */
+	if (o->last[e->group] == i) {
+		free(o->nd[e->group]);
+		o->nd[e->group] = NULL;
+	}
 	return FW_OK;
 }
 
@@ -1504,8 +1550,10 @@ static int write_upto(struct ar_out *o, size_t upto, struct fw_error *err)
 	return rc;
 }
 
-static int ar_out_put_u8(void *ctx, size_t idx, const uint8_t *data, size_t len,
-		      struct fw_error *err)
+/* Entry idx; changed (tail not NULL): the first keep bytes of its data,
+ * then tail. */
+static int ar_out_put_u8(void *ctx, size_t idx, uint64_t keep,
+			 const uint8_t *tail, size_t len, struct fw_error *err)
 {
 	struct ar_out *o = ctx;
 	struct ar_priv *p = o->p;
@@ -1516,16 +1564,19 @@ static int ar_out_put_u8(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	i = p->fw2a[idx];
 	if (i == AR_NONE)
 		return FW_OK;	/* the root made up for the engine */
-	if (data) {
+	if (tail) {
 		size_t g = p->a[i].group;
 
+		if (keep > p->a[p->a[g].holder].len)
+			return fw_error_set(err, FW_EIO, NULL, "bad data length");
 		/* Kept until the name that holds the data comes (newc: the
 		 * last); the engine frees its buffer after this call. */
 		o->nd[g] = malloc(len ? len : 1);
 		if (!o->nd[g])
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		memcpy(o->nd[g], data, len);
+		memcpy(o->nd[g], tail, len);
 		o->nd_len[g] = len;
+		o->nd_keep[g] = (size_t)keep;
 	}
 	return write_upto(o, i, err);
 }
@@ -1570,6 +1621,8 @@ static void ar_out_abort_u8(void *ctx)
 		free(o->nd[i]);
 	free(o->nd);
 	free(o->nd_len);
+	free(o->nd_keep);
+	free(o->last);
 	if (o->sink_open)
 		sink_free(&o->s);
 	free(o);
@@ -1594,14 +1647,21 @@ static int ar_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	return rc;
 }
 
-static int ar_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
-		      struct fw_error *err)
+static int ar_out_put_append(void *ctx, size_t idx, uint64_t keep,
+			     const uint8_t *tail, size_t len,
+			     struct fw_error *err)
 {
 	locale_t old = enter_utf8();
-	int rc = ar_out_put_u8(ctx, idx, data, len, err);
+	int rc = ar_out_put_u8(ctx, idx, keep, tail, len, err);
 
 	leave_utf8(old);
 	return rc;
+}
+
+static int ar_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
+		      struct fw_error *err)
+{
+	return ar_out_put_append(ctx, idx, 0, data, len, err);
 }
 
 static int ar_out_commit(void *ctx, struct fw_error *err)
@@ -1628,8 +1688,10 @@ const struct fw_format fw_format_tar = {
 	.open = ar_open,
 	.read = ar_read,
 	.peek = ar_peek,
+	.map = ar_map,
 	.out_begin = ar_out_begin,
 	.out_put = ar_out_put,
+	.out_put_append = ar_out_put_append,
 	.out_commit = ar_out_commit,
 	.out_abort = ar_out_abort,
 	.close = ar_close,
@@ -1642,8 +1704,10 @@ const struct fw_format fw_format_cpio = {
 	.open = ar_open,
 	.read = ar_read,
 	.peek = ar_peek,
+	.map = ar_map,
 	.out_begin = ar_out_begin,
 	.out_put = ar_out_put,
+	.out_put_append = ar_out_put_append,
 	.out_commit = ar_out_commit,
 	.out_abort = ar_out_abort,
 	.close = ar_close,

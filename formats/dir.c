@@ -265,22 +265,18 @@ static int dir_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return rc;
 }
 
-static ssize_t dir_peek(struct fw_image *img, size_t idx, uint8_t *buf,
-			size_t n, struct fw_error *err)
+static int dir_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		   struct fw_error *err)
 {
-	int fd = open_entry(img, idx, err);
-	ssize_t r;
+	int fd = open_entry(img, idx, err), rc = FW_OK;
 
 	if (fd < 0)
-		return -1;
-	do
-		r = pread(fd, buf, n, 0);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		fw_error_set(err, FW_EIO, img->ent[idx].path, "cannot read: %s",
-			     strerror(errno));
+		return -fd;
+	if (fw_map_fd(fd, b, READ_LIMIT) < 0)
+		rc = fw_error_set(err, FW_EIO, img->ent[idx].path,
+				  "cannot read: %s", strerror(errno));
 	close(fd);
-	return r;
+	return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -345,27 +341,48 @@ static int apply_meta(const struct dir_out *o, int fd, int from,
 	return FW_OK;
 }
 
-static int copy_fd(int in, int out)
+/* Copies the first n bytes of in (all of it: UINT64_MAX) to out, in the
+ * kernel when it can; a shorter input is an error (EIO) unless n is all. */
+static int copy_fd(int in, int out, uint64_t n)
 {
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+	int all = n == UINT64_MAX;
 
-		if (n == 0)
-			return 0;
-		if (n > 0)
+	while (n) {
+		ssize_t c = copy_file_range(in, NULL, out, NULL,
+					    n < (1u << 30) ? (size_t)n : 1u << 30, 0);
+
+		if (c > 0) {
+			n -= (uint64_t)c;
 			continue;
+		}
+		if (c == 0)
+			goto short_input;
 		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
 		    errno != EOPNOTSUPP)
 			return -1;
 		break;
 	}
 	char buf[1 << 16];
-	ssize_t r;
 
-	while ((r = read(in, buf, sizeof(buf))) > 0)
+	while (n) {
+		ssize_t r = read(in, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			goto short_input;
 		if (fw_write_all(out, buf, (size_t)r) < 0)
 			return -1;
-	return r < 0 ? -1 : 0;
+		n -= (uint64_t)r;
+	}
+	return 0;
+short_input:
+	if (all)
+		return 0;
+	errno = EIO;
+	return -1;
 }
 
 /* Creates a new temporary file in dirfd, named after base. */
@@ -404,11 +421,11 @@ static int split_parent(const char *path, char *dir, size_t dlen,
 	return 0;
 }
 
-/* Writes data (or a copy of the input when data is NULL) to a new file
- * named name in dirfd, with the metadata of entry idx. */
+/* Writes the first keep bytes of the input (UINT64_MAX: all of it), then
+ * tail, to a new file named name in dirfd, with the metadata of entry idx. */
 static int write_file(struct dir_out *o, size_t idx, int dirfd,
-		      const char *name, const uint8_t *data, size_t len,
-		      struct fw_error *err)
+		      const char *name, uint64_t keep, const uint8_t *tail,
+		      size_t tail_len, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
 	int in, out, rc;
@@ -423,7 +440,7 @@ static int write_file(struct dir_out *o, size_t idx, int dirfd,
 		return fw_error_set(err, FW_EIO, disp(o, idx), "cannot create: %s",
 				    strerror(errno));
 	}
-	if (data ? fw_write_all(out, data, len) : copy_fd(in, out))
+	if (copy_fd(in, out, keep) || fw_write_all(out, tail, tail_len))
 		rc = fw_error_set(err, FW_EIO, disp(o, idx), "cannot write: %s",
 				  strerror(errno));
 	else
@@ -497,8 +514,9 @@ static int dir_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	return FW_OK;
 }
 
-static int put_in_place(struct dir_out *o, size_t idx, const uint8_t *data,
-			size_t len, struct fw_error *err)
+static int put_in_place(struct dir_out *o, size_t idx, uint64_t keep,
+			const uint8_t *tail, size_t tail_len,
+			struct fw_error *err)
 {
 	struct dir_priv *p = o->img->priv;
 	const struct fw_entry *e = &o->img->ent[idx];
@@ -550,7 +568,7 @@ static int put_in_place(struct dir_out *o, size_t idx, const uint8_t *data,
 	}
 	close(fd);
 	unlinkat(dfd, tmp, 0);
-	rc = write_file(o, idx, dfd, tmp, data, len, err);
+	rc = write_file(o, idx, dfd, tmp, keep, tail, tail_len, err);
 	if (rc == FW_OK && renameat(dfd, tmp, dfd, base) < 0) {
 		rc = fw_error_set(err, FW_EIO, disp(o, idx), "cannot replace: %s",
 				  strerror(errno));
@@ -563,8 +581,10 @@ out:
 	return rc;
 }
 
-static int dir_out_put(void *ctx, size_t idx, const uint8_t *data,
-		       size_t len, struct fw_error *err)
+/* Entry idx with its input's first keep bytes (UINT64_MAX: unchanged)
+ * followed by tail. */
+static int put(void *ctx, size_t idx, uint64_t keep, const uint8_t *tail,
+	       size_t tail_len, struct fw_error *err)
 {
 	struct dir_out *o = ctx;
 	struct dir_priv *p = o->img->priv;
@@ -573,13 +593,14 @@ static int dir_out_put(void *ctx, size_t idx, const uint8_t *data,
 	mode_t m = e->st.st_mode;
 
 	if (o->o.in_place) {
-		if (S_ISREG(m) && (data || e->link_of != FW_NO_LINK))
-			return put_in_place(o, idx, data, len, err);
+		if (S_ISREG(m) && (keep != UINT64_MAX || e->link_of != FW_NO_LINK))
+			return put_in_place(o, idx, keep, tail, tail_len, err);
 		return FW_OK;
 	}
 	if (p->single) {
 		/* the temporary directory holds the one file */
-		return write_file(o, idx, o->outfd, "f", data, len, err);
+		return write_file(o, idx, o->outfd, "f", keep, tail, tail_len,
+				  err);
 	}
 	if (!*path)
 		return FW_OK;	/* the root is the temporary directory */
@@ -592,7 +613,8 @@ static int dir_out_put(void *ctx, size_t idx, const uint8_t *data,
 		return FW_OK;
 	}
 	if (S_ISREG(m))
-		return write_file(o, idx, o->outfd, path, data, len, err);
+		return write_file(o, idx, o->outfd, path, keep, tail, tail_len,
+				  err);
 	if (S_ISDIR(m)) {
 		if (mkdirat(o->outfd, path, 0700) < 0)
 			return fw_error_set(err, FW_EIO, path, "cannot create: %s",
@@ -633,6 +655,20 @@ static int dir_out_put(void *ctx, size_t idx, const uint8_t *data,
 		utimensat(o->outfd, path, ts, AT_SYMLINK_NOFOLLOW);
 	}
 	return FW_OK;
+}
+
+static int dir_out_put(void *ctx, size_t idx, const uint8_t *data,
+		       size_t len, struct fw_error *err)
+{
+	return data ? put(ctx, idx, 0, data, len, err)
+		    : put(ctx, idx, UINT64_MAX, NULL, 0, err);
+}
+
+static int dir_out_put_append(void *ctx, size_t idx, uint64_t keep,
+			      const uint8_t *tail, size_t tail_len,
+			      struct fw_error *err)
+{
+	return put(ctx, idx, keep, tail, tail_len, err);
 }
 
 static int dir_out_commit(void *ctx, struct fw_error *err)
@@ -758,9 +794,10 @@ const struct fw_format fw_format_dir = {
 	.bid = dir_bid,
 	.open = dir_open,
 	.read = dir_read,
-	.peek = dir_peek,
+	.map = dir_map,
 	.out_begin = dir_out_begin,
 	.out_put = dir_out_put,
+	.out_put_append = dir_out_put_append,
 	.out_commit = dir_out_commit,
 	.out_abort = dir_out_abort,
 	.close = dir_close,

@@ -50,6 +50,21 @@ int fw_path_clean(const char *in, char *out, size_t out_len);
  * at their first name through link_of. */
 int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err);
 
+/*
+ * A file's bytes as a format hands them out: in memory it owns (owned) or
+ * mapped from the input file (mapped, map_len), so that a big ELF never
+ * has to be copied through user memory to be hashed.  fw_bytes_release
+ * frees whichever it is.
+ */
+struct fw_bytes {
+	const uint8_t *p;
+	size_t len;
+	uint8_t *owned;
+	void *mapped;
+	size_t map_len;
+};
+void fw_bytes_release(struct fw_bytes *b);
+
 /* Options for writing an output. */
 struct fw_out_opts {
 	const char *path;	/* NULL with in_place */
@@ -77,6 +92,9 @@ struct fw_format {
 	 * whole just to learn they are not ELF.  Thread-safe. */
 	ssize_t (*peek)(struct fw_image *img, size_t idx, uint8_t *buf,
 			size_t n, struct fw_error *err);
+	/* Optional, instead of read: the bytes, perhaps mapped.  Thread-safe. */
+	int (*map)(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		   struct fw_error *err);
 	/* Output: begin, then put every entry (data NULL = unchanged), commit. */
 	int (*out_begin)(struct fw_image *img, const struct fw_out_opts *o,
 			 void **ctx, struct fw_error *err);
@@ -85,6 +103,12 @@ struct fw_format {
 	 * non-regular entry and before the later hard-link names. */
 	int (*out_put)(void *ctx, size_t idx, const uint8_t *data, size_t len,
 		       struct fw_error *err);
+	/* Optional: like out_put, with the new bytes given as the first keep
+	 * bytes of the entry's input followed by tail (a signature appended),
+	 * so the format can copy the unchanged part without reading it. */
+	int (*out_put_append)(void *ctx, size_t idx, uint64_t keep,
+			      const uint8_t *tail, size_t tail_len,
+			      struct fw_error *err);
 	int (*out_commit)(void *ctx, struct fw_error *err);
 	void (*out_abort)(void *ctx);
 	void (*close)(struct fw_image *img);

@@ -89,17 +89,17 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec)
 }
 
 int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
-		 size_t len, uint8_t **out, size_t *out_len,
-		 struct fw_record *rec, struct fw_error *err)
+		 size_t len, struct fw_signed *out, struct fw_record *rec,
+		 struct fw_error *err)
 {
 	struct fw_codec_params cp;
-	uint8_t *owned, *trailer = NULL, *signed_buf = NULL;
+	uint8_t *owned, *trailer = NULL, *whole = NULL;
 	const uint8_t *raw;
-	size_t raw_len, clen, tlen, slen;
+	size_t raw_len, clen, tlen;
 	int had_sig, rc = FW_OK;
 	char why[160];
 
-	*out = NULL;
+	memset(out, 0, sizeof(*out));
 	rec->action = FW_ACT_NONE;
 	rec->result = FW_RES_OK;
 	if (unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig,
@@ -124,32 +124,32 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 	rc = fw_sign_trailer(s, raw, clen, &trailer, &tlen, err);
 	if (rc)
 		goto done;
-	slen = clen + tlen;
-	signed_buf = malloc(slen);
-	if (!signed_buf) {
-		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-		goto done;
-	}
-	memcpy(signed_buf, raw, clen);
-	memcpy(signed_buf + clen, trailer, tlen);
-	if (cp.codec != FW_CODEC_NONE) {
-		if (fw_compress(&cp, signed_buf, slen, out, out_len, why,
-				sizeof(why))) {
+	if (cp.codec == FW_CODEC_NONE) {
+		/* The content stays where it is; only the trailer is new. */
+		out->keep = clen;
+		out->tail = trailer;
+		out->tail_len = tlen;
+		trailer = NULL;
+	} else {
+		whole = malloc(clen + tlen);
+		if (!whole) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+			goto done;
+		}
+		memcpy(whole, raw, clen);
+		memcpy(whole + clen, trailer, tlen);
+		if (fw_compress(&cp, whole, clen + tlen, &out->tail,
+				&out->tail_len, why, sizeof(why))) {
 			rc = fw_error_set(err, FW_EIO, NULL, "recompress: %s", why);
 			goto done;
 		}
-		free(signed_buf);
-	} else {
-		*out = signed_buf;
-		*out_len = slen;
 	}
-	signed_buf = NULL;
 	rec->action = had_sig ? FW_ACT_RESIGN : FW_ACT_SIGN;
-	rec->bytes_added = (int64_t)*out_len - (int64_t)len;
+	rec->bytes_added = (int64_t)(out->keep + out->tail_len) - (int64_t)len;
 done:
 	if (rc)
 		rec->result = FW_RES_ERROR;
-	free(signed_buf);
+	free(whole);
 	free(trailer);
 	free(owned);
 	return rc;

@@ -24,7 +24,18 @@ struct run {
 	size_t *work;		/* entry indices done in parallel */
 	size_t n_work;
 	size_t *rec_of;		/* entry index -> record index */
-	struct result { uint8_t *buf; size_t len; } *res;	/* ordered formats */
+	/* Ordered formats: results wait here until every entry before them
+	 * is out; whoever completes the next one in order puts the run. */
+	struct result {
+		uint64_t keep;	/* as struct fw_signed; tail NULL: unchanged */
+		uint8_t *tail;
+		size_t len;
+		int ready;
+	} *res;
+	size_t next_put;
+	int putting;
+	uint64_t held;		/* bytes in res not yet put */
+	pthread_cond_t drained;	/* held went down, or the run failed */
 	struct fw_report *rep;
 	atomic_size_t next;
 	atomic_size_t done;
@@ -33,13 +44,87 @@ struct run {
 	struct fw_error err;	/* the first error */
 };
 
-static void fail(struct run *r, const struct fw_error *e)
+/*
+ * Signed results an ordered format may hold before workers wait for the
+ * writer: enough to keep every core busy, small against an image.
+ */
+#define HOLD_MAX ((uint64_t)64 << 20)
+
+static void fail_locked(struct run *r, const struct fw_error *e)
 {
-	pthread_mutex_lock(&r->lock);
 	if (!r->failed) {
 		r->err = *e;
 		r->failed = 1;
 	}
+	pthread_cond_broadcast(&r->drained);
+}
+
+static void fail(struct run *r, const struct fw_error *e)
+{
+	pthread_mutex_lock(&r->lock);
+	fail_locked(r, e);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Ordered formats: entry idx is done (buf NULL: unchanged).  Puts every
+ * entry that is now next in order, unless another thread is already doing
+ * so (it will find this one: ready is set under the same lock).
+ */
+static void ordered_done(struct run *r, size_t idx, uint64_t keep,
+			 uint8_t *tail, size_t len)
+{
+	const struct fw_format *f = r->img->fmt;
+
+	pthread_mutex_lock(&r->lock);
+	if (idx != FW_NO_LINK) {
+		r->res[idx].keep = keep;
+		r->res[idx].tail = tail;
+		r->res[idx].len = len;
+		r->res[idx].ready = 1;
+		r->held += len;
+	}
+	if (r->putting) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->putting = 1;
+	while (!r->failed && r->next_put < r->img->n &&
+	       r->res[r->next_put].ready) {
+		size_t i = r->next_put++;
+		struct result x = r->res[i];
+		struct fw_error e;
+		int rc;
+
+		r->res[i].tail = NULL;
+		pthread_mutex_unlock(&r->lock);
+		fw_error_clear(&e);
+		if (x.tail && f->out_put_append)
+			rc = f->out_put_append(r->out, i, x.keep, x.tail,
+					       x.len, &e);
+		else
+			rc = f->out_put(r->out, i, x.tail, x.len, &e);
+		free(x.tail);
+		pthread_mutex_lock(&r->lock);
+		r->held -= x.len;
+		if (rc)
+			fail_locked(r, &e);
+		pthread_cond_broadcast(&r->drained);
+	}
+	r->putting = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Before a worker takes more work for an ordered format: wait while too
+ * much is held.  Never waits forever: what is held waits only for entries
+ * already taken, whose workers do not wait here.
+ */
+static void ordered_throttle(struct run *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (!r->failed && r->held > HOLD_MAX)
+		pthread_cond_wait(&r->drained, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -63,16 +148,75 @@ static int single_file(const struct run *r)
 	return r->img->n == 1 && !*r->img->ent[0].path;
 }
 
+/*
+ * What a worker hands to the output: unchanged (tail NULL), or keep bytes
+ * of the input and a tail.  An ordered format gets it later: sg->tail is
+ * then taken over.
+ */
+static int put_signed(struct run *r, size_t idx, const struct fw_bytes *b,
+		      struct fw_signed *sg, struct fw_error *err)
+{
+	const struct fw_format *f = r->img->fmt;
+	uint8_t *whole;
+	size_t len;
+	int rc;
+
+	if (!sg->tail) {
+		if (r->res)
+			ordered_done(r, idx, 0, NULL, 0);
+		return r->res ? FW_OK : f->out_put(r->out, idx, NULL, 0, err);
+	}
+	if (f->out_put_append) {
+		if (!r->res)
+			return f->out_put_append(r->out, idx, sg->keep,
+						 sg->tail, sg->tail_len, err);
+		ordered_done(r, idx, sg->keep, sg->tail, sg->tail_len);
+		sg->tail = NULL;
+		return FW_OK;
+	}
+	len = sg->keep + sg->tail_len;
+	whole = malloc(len ? len : 1);
+	if (!whole)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	memcpy(whole, b->p, sg->keep);
+	memcpy(whole + sg->keep, sg->tail, sg->tail_len);
+	if (r->res) {
+		ordered_done(r, idx, 0, whole, len);
+		return FW_OK;
+	}
+	rc = f->out_put(r->out, idx, whole, len, err);
+	free(whole);
+	return rc;
+}
+
+/* The bytes of entry idx: mapped if the format can, else read. */
+static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
+		     struct fw_error *err)
+{
+	const struct fw_format *f = r->img->fmt;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (f->map)
+		return f->map(r->img, idx, b, err);
+	rc = f->read(r->img, idx, &b->owned, &b->len, err);
+	b->p = b->owned;
+	return rc;
+}
+
 static void do_one(struct run *r, size_t idx)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
 	struct fw_error err;
-	uint8_t *buf = NULL, *out = NULL;
-	size_t len = 0, out_len = 0;
+	struct fw_bytes b;
+	struct fw_signed sg = { 0 };
 	int rc;
 
 	fw_error_clear(&err);
-	if (r->img->fmt->peek) {
+	memset(&b, 0, sizeof(b));
+	/* A mapping costs nothing for bytes never looked at: peek only when
+	 * the format would read the whole file. */
+	if (!r->img->fmt->map && r->img->fmt->peek) {
 		uint8_t head[8];
 		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head), &err);
 
@@ -88,13 +232,14 @@ static void do_one(struct run *r, size_t idx)
 				fw_error_set(&err, FW_EINPUT, r->o->input,
 					     "not-elf: nothing to sign");
 				fail(r, &err);
-			} else if (r->mode == MODE_SIGN && r->out && !r->res &&
-			    (rc = r->img->fmt->out_put(r->out, idx, NULL, 0, &err)))
+			} else if (r->mode == MODE_SIGN && r->out &&
+				   put_signed(r, idx, &b, &sg, &err)) {
 				fail(r, &err);
+			}
 			return;
 		}
 	}
-	rc = r->img->fmt->read(r->img, idx, &buf, &len, &err);
+	rc = get_bytes(r, idx, &b, &err);
 read_failed:
 	if (rc) {
 		if (r->mode == MODE_SIGN) {
@@ -105,18 +250,18 @@ read_failed:
 		rec->msg = fw_strdup(err.msg);
 		return;
 	}
-	rec->size = (int64_t)len;
+	rec->size = (int64_t)b.len;
 	switch (r->mode) {
 	case MODE_SCAN:
-		fw_blob_scan(buf, len, rec);
+		fw_blob_scan(b.p, b.len, rec);
 		plan(rec, r->o->sign_other);
 		break;
 	case MODE_VERIFY:
-		fw_blob_verify(r->o->verifier, r->o->sign_other, buf, len, rec);
+		fw_blob_verify(r->o->verifier, r->o->sign_other, b.p, b.len, rec);
 		break;
 	case MODE_SIGN:
-		rc = fw_blob_sign(r->o->signer, r->o->sign_other, buf, len,
-				  &out, &out_len, rec, &err);
+		rc = fw_blob_sign(r->o->signer, r->o->sign_other, b.p, b.len,
+				  &sg, rec, &err);
 		if (rc) {
 			if (!err.file[0])
 				snprintf(err.file, sizeof(err.file), "%s",
@@ -125,26 +270,19 @@ read_failed:
 			break;
 		}
 		/* A file named on its own that cannot be signed is bad input. */
-		if (!out && single_file(r)) {
+		if (!sg.tail && single_file(r)) {
 			fw_error_set(&err, FW_EINPUT, r->o->input, "%s: %s",
 				     fw_kind_name(rec->elf.kind),
 				     rec->msg ? rec->msg : "nothing to sign");
 			fail(r, &err);
 			break;
 		}
-		if (r->res) {
-			r->res[idx].buf = out;
-			r->res[idx].len = out_len;
-			out = NULL;	/* put in order later */
-		} else if (r->out) {
-			rc = r->img->fmt->out_put(r->out, idx, out, out_len, &err);
-			if (rc)
-				fail(r, &err);
-		}
+		if (r->out && put_signed(r, idx, &b, &sg, &err))
+			fail(r, &err);
 		break;
 	}
-	free(out);
-	free(buf);
+	free(sg.tail);
+	fw_bytes_release(&b);
 }
 
 static void *worker(void *arg)
@@ -152,7 +290,11 @@ static void *worker(void *arg)
 	struct run *r = arg;
 	size_t i;
 
-	while (!r->failed && (i = atomic_fetch_add(&r->next, 1)) < r->n_work) {
+	for (;;) {
+		if (r->res)
+			ordered_throttle(r);
+		if (r->failed || (i = atomic_fetch_add(&r->next, 1)) >= r->n_work)
+			break;
 		do_one(r, r->work[i]);
 		size_t d = atomic_fetch_add(&r->done, 1) + 1;
 
@@ -225,6 +367,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	r.mode = mode;
 	r.rep = rep;
 	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.drained, NULL);
 	fw_error_clear(&r.err);
 
 	rc = fw_image_open(o->input, &r.img, err);
@@ -271,6 +414,11 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 				goto out;
 			}
+			/* Only the files workers sign are not ready yet. */
+			for (size_t i = 0; i < r.img->n; i++)
+				r.res[i].ready = 1;
+			for (size_t i = 0; i < r.n_work; i++)
+				r.res[r.work[i]].ready = 0;
 		}
 		/* Directories, symlinks and special files first, in order. */
 		for (size_t i = 0; !ordered && i < r.img->n && !rc; i++)
@@ -280,6 +428,13 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 			goto out;
 	}
 	run_parallel(&r);
+	if (r.res)
+		ordered_done(&r, FW_NO_LINK, 0, NULL, 0);	/* after the last file */
+	if (r.res && !r.failed && r.next_put != r.img->n) {
+		fw_error_set(&r.err, FW_EIO, NULL, "internal error: entry %zu "
+			     "of %zu not written", r.next_put, r.img->n);
+		r.failed = 1;
+	}
 	if (r.failed) {
 		*err = r.err;
 		rc = err->code;
@@ -304,12 +459,6 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		if (r.out && !ordered)
 			rc = r.img->fmt->out_put(r.out, i, NULL, 0, err);
 	}
-	/* Ordered formats: every entry now, in order, with its new bytes. */
-	for (size_t i = 0; ordered && r.out && i < r.img->n && !rc; i++) {
-		rc = r.img->fmt->out_put(r.out, i, r.res[i].buf, r.res[i].len, err);
-		free(r.res[i].buf);
-		r.res[i].buf = NULL;
-	}
 	if (!rc && r.out)
 		rc = r.img->fmt->out_commit(r.out, err);
 out:
@@ -320,11 +469,12 @@ out:
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	for (size_t i = 0; r.res && i < r.img->n; i++)
-		free(r.res[i].buf);
+		free(r.res[i].tail);
 	free(r.res);
 	fw_image_close(r.img);
 	free(r.work);
 	free(r.rec_of);
+	pthread_cond_destroy(&r.drained);
 	pthread_mutex_destroy(&r.lock);
 	return rc;
 }

@@ -21,6 +21,10 @@ int fw_file_contains(const char *path, const char *needle);
 int fw_write_all(int fd, const void *buf, size_t len);
 /* Reads a whole file (opened by the caller) into a malloc'ed buffer. */
 int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit);
+struct fw_bytes;
+/* A file's bytes (opened by the caller): mapped when it is big enough to
+ * be worth it, else read; fw_bytes_release (format.h) frees. */
+int fw_map_fd(int fd, struct fw_bytes *b, size_t limit);
 char *fw_strdup(const char *s);
 
 /*
@@ -89,10 +93,20 @@ int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 		size_t len, uint8_t **out, size_t *out_len,
 		char *why, size_t why_len);
 
-/* blob.c: one file's bytes in, the signed bytes out */
+/*
+ * blob.c: one file's bytes in, the signed bytes out.  The new file is the
+ * first keep bytes of the input followed by tail (keep is the content
+ * without an old trailer; 0 when a compressed module was rewritten whole);
+ * tail NULL: leave the file alone.
+ */
+struct fw_signed {
+	size_t keep;
+	uint8_t *tail;
+	size_t tail_len;
+};
 int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
-		 size_t len, uint8_t **out, size_t *out_len,
-		 struct fw_record *rec, struct fw_error *err);
+		 size_t len, struct fw_signed *out, struct fw_record *rec,
+		 struct fw_error *err);
 void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, size_t len,
 		    struct fw_record *rec);
 void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "../formats/format.h"
 
 int fw_file_contains(const char *path, const char *needle)
 {
@@ -92,6 +94,49 @@ int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit)
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+/*
+ * Below this size a read costs less than setting up and tearing down a
+ * mapping; above it, mapping the page cache saves copying the file.
+ */
+#define MAP_MIN ((size_t)64 << 10)
+
+int fw_map_fd(int fd, struct fw_bytes *b, size_t limit)
+{
+	struct stat st;
+	void *m;
+
+	memset(b, 0, sizeof(*b));
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if ((uint64_t)st.st_size > limit) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (S_ISREG(st.st_mode) && (size_t)st.st_size >= MAP_MIN) {
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			b->mapped = m;
+			b->map_len = (size_t)st.st_size;
+			b->p = m;
+			b->len = (size_t)st.st_size;
+			return 0;
+		}
+	}
+	if (fw_read_fd(fd, &b->owned, &b->len, limit) < 0)
+		return -1;
+	b->p = b->owned;
+	return 0;
+}
+
+void fw_bytes_release(struct fw_bytes *b)
+{
+	if (b->mapped)
+		munmap(b->mapped, b->map_len);
+	free(b->owned);
+	memset(b, 0, sizeof(*b));
 }
 
 char *fw_strdup(const char *s)
