@@ -248,43 +248,24 @@ int fw_decompress(const uint8_t *in, size_t len, size_t limit,
 		  struct fw_codec_params *p, uint8_t **out, size_t *out_len,
 		  char *why, size_t why_len)
 {
-	struct obuf o = { 0 };
-	int rc = -1;
+	enum fw_codec c = fw_codec_detect(in, len);
 
-	o.limit = limit;
-	why[0] = '\0';
-	memset(p, 0, sizeof(*p));
-	p->codec = fw_codec_detect(in, len);
-	switch (p->codec) {
-	case FW_CODEC_GZIP:
-		rc = gz_run(1, 0, in, len, limit, &o, NULL, why, why_len);
-		break;
-	case FW_CODEC_XZ: {
-		lzma_stream s = LZMA_STREAM_INIT;
-		lzma_stream_flags f;
-
-		if (len >= LZMA_STREAM_HEADER_SIZE &&
-		    lzma_stream_header_decode(&f, in) == LZMA_OK)
-			p->xz_check = (int)f.check;
-		if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK) {
-			snprintf(why, why_len, "xz init failed");
-			break;
-		}
-		rc = xz_run(&s, in, len, &o, NULL, why, why_len);
-		break;
-	}
-	case FW_CODEC_ZSTD:
-		rc = zstd_decompress(in, len, &o, p, why, why_len);
-		break;
-	default:
+	if (c == FW_CODEC_NONE) {
+		memset(p, 0, sizeof(*p));
 		snprintf(why, why_len, "not compressed");
-	}
-	if (rc) {
-		free(o.p);
 		return -1;
 	}
-	*out = o.p;
-	*out_len = o.len;
+	if (fw_decompress_stream(c, in, len, limit, p, out, out_len, why,
+				 why_len))
+		return -1;
+	/* A module is one stream: bytes after it would be lost on rewrite. */
+	if (p->consumed != len) {
+		free(*out);
+		*out = NULL;
+		snprintf(why, why_len, "%zu bytes after the %s stream",
+			 len - p->consumed, fw_codec_name(c));
+		return -1;
+	}
 	return 0;
 }
 

@@ -38,6 +38,16 @@ int main(void)
 		CHECK(why[0] != '\0', "truncation reason");
 		CHECK(fw_decompress(z, zl, 1000, &q, &d, &dl, why, sizeof(why)) != 0,
 		      "limit ignored for %s", fw_codec_name(codecs[c]));
+		/* Bytes after the stream would be lost when it is rewritten. */
+		uint8_t *zj = malloc(zl + 5);
+
+		memcpy(zj, z, zl);
+		memcpy(zj + zl, "junk!", 5);
+		CHECK(fw_decompress(zj, zl + 5, 1 << 20, &q, &d, &dl, why,
+				    sizeof(why)) != 0 && strstr(why, "5 bytes after"),
+		      "trailing data after %s accepted (%s)",
+		      fw_codec_name(codecs[c]), why);
+		free(zj);
 		free(z);
 	}
 	CHECK(fw_codec_detect((const uint8_t *)"\x7f" "ELF", 4) == FW_CODEC_NONE, "elf");
