@@ -16,8 +16,8 @@
 set -euo pipefail
 export LC_ALL=C
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/.." && pwd)
+BENCH_NAME=sign-tree
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BITS=2048
 COUNT=2500
 RUNS=3
@@ -29,11 +29,7 @@ SRC_ROOT=/usr/lib
 KEEP=0
 MAX_KB=0		# >0: only files of at most this many KiB (small-file tree)
 SIGN_FILE=${SIGN_FILE:-/usr/lib/linux-kbuild-6.1/scripts/sign-file}
-NCPU=$(nproc)
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-die() { echo "sign-tree: $*" >&2; exit 1; }
-say() { echo "sign-tree: $*" >&2; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -47,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--max-kb) MAX_KB=$2; shift ;;
 	--keep) KEEP=1 ;;
 	-h|--help) usage 0 ;;
-	*) echo "sign-tree: unknown option $1" >&2; usage 2 >&2 ;;
+	*) unknown_option "$1" ;;
 	esac
 	shift
 done
@@ -55,9 +51,7 @@ case $BITS in 2048|3072|4096) ;; *) die "--bits must be 2048, 3072 or 4096" ;; e
 [[ $COUNT =~ ^[0-9]+$ && $RUNS =~ ^[1-9][0-9]*$ && $MAX_KB =~ ^[0-9]+$ ]] ||
 	die "bad --count/--runs/--max-kb"
 [ -x "$SIGN_FILE" ] || die "no sign-file at $SIGN_FILE (set SIGN_FILE)"
-for t in perl openssl awk; do
-	command -v $t >/dev/null || die "needs $t"
-done
+needs perl openssl awk
 JSONTOOL=""
 if command -v jq >/dev/null; then JSONTOOL=jq
 elif command -v python3 >/dev/null; then JSONTOOL=python3
@@ -66,9 +60,6 @@ else die "needs jq or python3 to read fwsign --json"; fi
 # ------------------------------------------------------------------ helpers
 now() { echo "$EPOCHREALTIME"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-# min of the numbers on stdin
-minof() { sort -g | sed -n 1p; }
 # "summary" number from fwsign --json output: jget FILE KEY
 jget() { grep -o -m1 "\"$2\":[0-9.]*" "$1" | sed -n '1s/.*://p'; }
 # paths fwsign plans to sign (one a line), from a --dry-run --json report
@@ -91,14 +82,7 @@ timed() {
 }
 
 # ------------------------------------------------------------------ fwsign
-if [ -z "${FWSIGN:-}" ]; then
-	say "building fwsign (Release, $TOP/build-bench)"
-	{ cmake -S "$TOP" -B "$TOP/build-bench" -DCMAKE_BUILD_TYPE=Release &&
-	  cmake --build "$TOP/build-bench" -j"$NCPU"; } >/dev/null ||
-		die "build failed (FWSIGN=path/to/fwsign uses a built binary)"
-	FWSIGN=$TOP/build-bench/fwsign
-fi
-[ -x "$FWSIGN" ] || die "no fwsign at $FWSIGN"
+bench_fwsign
 
 BENCH_DIR=${BENCH_DIR:-/tmp}
 mkdir -p "$BENCH_DIR"

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -52,6 +53,15 @@ struct ext4_out {
 	struct fw_image *img;
 	struct fw_outfile of;
 	uint64_t max_size;
+	/*
+	 * The image is copied by a thread while the engine signs; the copy
+	 * is opened with libext2fs when the first new content comes.
+	 */
+	pthread_t copier;
+	int copying;		/* copier started, not joined */
+	int copy_errno;		/* its result */
+	int ready;		/* fs open */
+	io_channel io;		/* on the copy, opened while empty */
 	ext2_filsys fs;		/* the copy, read-write */
 	int have_epoch;
 	int64_t epoch;		/* SOURCE_DATE_EPOCH */
@@ -66,6 +76,7 @@ struct ext4_out {
 	int full;
 	uint64_t free_when_full;
 	int64_t need_when_full;	/* blocks wanted less blocks given back */
+	uint8_t *cmp;		/* CMP_WINDOW bytes to compare */
 };
 
 static const char *ext_err(errcode_t rc)
@@ -191,6 +202,234 @@ static errcode_t read_data(ext2_filsys fs, ext2_ino_t ino, uint64_t limit,
 	}
 	*buf = b;
 	*len = done;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Fast reads: a file's blocks mapped once, then read with pread     */
+
+/*
+ * libext2fs reads a file one block at a time through a small cache, and
+ * is not thread-safe.  So a file is mapped under the lock (inode, extent
+ * tree or block map) into runs of contiguous blocks, and its bytes are
+ * then read with a few big pread()s of the image, from any thread.
+ */
+struct xrun {
+	uint64_t lblk, pblk, n;	/* n blocks from lblk are at pblk */
+	int zero;		/* unwritten extent: reads as zeros */
+};
+
+struct xmap {
+	struct xrun *v;
+	size_t n, cap;
+	uint64_t size;		/* the file's size in bytes */
+	uint64_t nblk;		/* blocks that size covers */
+	ext2_filsys fs;
+	errcode_t ec;		/* from the block iterator's callback */
+};
+
+#define MAX_RUNS ((size_t)1 << 22)
+
+static void xmap_free(struct xmap *m)
+{
+	free(m->v);
+	m->v = NULL;
+	m->n = m->cap = 0;
+}
+
+/* Adds n blocks from lblk at pblk; runs come in logical order. */
+static errcode_t xmap_add(struct xmap *m, uint64_t lblk, uint64_t pblk,
+			  uint64_t n, int zero)
+{
+	struct xrun *last = m->n ? &m->v[m->n - 1] : NULL;
+	ext2_filsys fs = m->fs;
+
+	if (lblk >= m->nblk || !n)
+		return 0;	/* past the end: never read */
+	if (n > m->nblk - lblk)
+		n = m->nblk - lblk;
+	if (pblk < fs->super->s_first_data_block ||
+	    pblk >= ext2fs_blocks_count(fs->super) ||
+	    n > ext2fs_blocks_count(fs->super) - pblk)
+		return EXT2_ET_BAD_BLOCK_NUM;
+	if (last && lblk < last->lblk + last->n)
+		return EXT2_ET_EXTENT_HEADER_BAD;	/* overlapping */
+	if (last && last->zero == zero && lblk == last->lblk + last->n &&
+	    pblk == last->pblk + last->n) {
+		last->n += n;
+		return 0;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 8;
+		struct xrun *v;
+
+		if (cap > MAX_RUNS)
+			return EXT2_ET_FILE_TOO_BIG;
+		v = realloc(m->v, cap * sizeof(*v));
+		if (!v)
+			return EXT2_ET_NO_MEMORY;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = (struct xrun){ lblk, pblk, n, zero };
+	return 0;
+}
+
+static int xmap_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+		      blk64_t ref_blk, int ref_offset, void *priv)
+{
+	struct xmap *m = priv;
+
+	(void)fs;
+	(void)ref_blk;
+	(void)ref_offset;
+	if (blockcnt < 0)
+		return 0;
+	if ((uint64_t)blockcnt >= m->nblk)
+		return BLOCK_ABORT;
+	m->ec = xmap_add(m, (uint64_t)blockcnt, *blocknr, 1, 0);
+	return m->ec ? BLOCK_ABORT : 0;
+}
+
+/*
+ * Maps the first limit bytes of regular file ino (caller holds the lock
+ * if fs is shared).  EXT2_ET_INLINE_DATA_CANT_ITERATE: the data is in the
+ * inode; read it with libext2fs instead.
+ */
+static errcode_t xmap_file(ext2_filsys fs, ext2_ino_t ino, uint64_t limit,
+			   struct xmap *m)
+{
+	struct ext2_inode in;
+	errcode_t ec;
+
+	memset(m, 0, sizeof(*m));
+	m->fs = fs;
+	ec = ext2fs_read_inode(fs, ino, &in);
+	if (ec)
+		return ec;
+	if (in.i_flags & EXT4_INLINE_DATA_FL)
+		return EXT2_ET_INLINE_DATA_CANT_ITERATE;
+	m->size = EXT2_I_SIZE(&in);
+	if (limit > m->size)
+		limit = m->size;
+	m->nblk = limit / fs->blocksize + (limit % fs->blocksize != 0);
+	if (in.i_flags & EXT4_EXTENTS_FL) {
+		ext2_extent_handle_t h;
+		struct ext2fs_extent x;
+		int op = EXT2_EXTENT_ROOT;
+		size_t steps = 0;
+
+		ec = ext2fs_extent_open2(fs, ino, &in, &h);
+		if (ec)
+			return ec;
+		/* pre-order walk of the tree; leaves are the extents */
+		while (!(ec = ext2fs_extent_get(h, op, &x))) {
+			op = EXT2_EXTENT_NEXT;
+			if (++steps > 4 * MAX_RUNS) {
+				ec = EXT2_ET_EXTENT_HEADER_BAD;	/* a loop */
+				break;
+			}
+			if (!(x.e_flags & EXT2_EXTENT_FLAGS_LEAF))
+				continue;
+			ec = xmap_add(m, x.e_lblk, x.e_pblk, x.e_len,
+				      !!(x.e_flags & EXT2_EXTENT_FLAGS_UNINIT));
+			if (ec)
+				break;
+		}
+		ext2fs_extent_free(h);
+		if (ec == EXT2_ET_EXTENT_NO_NEXT)
+			ec = 0;
+	} else if (m->nblk) {
+		ec = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_DATA_ONLY |
+					   BLOCK_FLAG_READ_ONLY, NULL,
+					   xmap_block, m);
+		if (!ec)
+			ec = m->ec;
+	}
+	if (ec)
+		xmap_free(m);
+	return ec;
+}
+
+/* Reads bytes [off, off + n) of a mapped file from image fd; holes are
+ * zeros.  Thread-safe. */
+static errcode_t xmap_read(const struct xmap *m, int fd, uint64_t off,
+			   uint8_t *buf, size_t n)
+{
+	uint64_t bs = m->fs->blocksize, end = off + n, cur = off;
+	ssize_t got;
+
+	if (off > m->size || n > m->size - off || end > m->nblk * bs)
+		return EXT2_ET_SHORT_READ;	/* past what was mapped */
+	for (size_t i = 0; i < m->n && cur < end; i++) {
+		const struct xrun *r = &m->v[i];
+		uint64_t rs = r->lblk * bs, re = (r->lblk + r->n) * bs;
+
+		if (re <= cur)
+			continue;
+		if (rs >= end)
+			break;
+		if (rs > cur) {
+			memset(buf + (cur - off), 0, rs - cur);
+			cur = rs;
+		}
+		if (re > end)
+			re = end;
+		if (r->zero) {
+			memset(buf + (cur - off), 0, re - cur);
+			cur = re;
+			continue;
+		}
+		got = fw_pread_full(fd, buf + (cur - off), (size_t)(re - cur),
+				    r->pblk * bs + (cur - rs));
+		if (got < 0)
+			return errno;
+		if ((uint64_t)got != re - cur)
+			return EXT2_ET_SHORT_READ;
+		cur = re;
+	}
+	if (cur < end)
+		memset(buf + (cur - off), 0, end - cur);
+	return 0;
+}
+
+#define MAP_MIN ((uint64_t)64 << 10)	/* smaller files are read */
+#define MAP_MAX_RUNS 256
+
+/*
+ * Maps a mapped file's blocks of image fd side by side into one area,
+ * without copying them, when blocks are whole pages; holes and unwritten
+ * extents stay anonymous zeros.  -1: not worth it or not possible (read
+ * instead).
+ */
+static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
+		     size_t *area_len)
+{
+	uint64_t bs = m->fs->blocksize;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *a;
+	size_t len;
+
+	if (page <= 0 || bs % (uint64_t)page || m->n > MAP_MAX_RUNS ||
+	    m->size < MAP_MIN || m->nblk * bs > SIZE_MAX)
+		return -1;
+	len = (size_t)(m->nblk * bs);
+	a = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return -1;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct xrun *r = &m->v[i];
+
+		if (!r->zero &&
+		    mmap(a + r->lblk * bs, (size_t)(r->n * bs), PROT_READ,
+			 MAP_PRIVATE | MAP_FIXED, fd,
+			 (off_t)(r->pblk * bs)) == MAP_FAILED) {
+			munmap(a, len);
+			return -1;
+		}
+	}
+	*area = a;
+	*area_len = len;
 	return 0;
 }
 
@@ -506,13 +745,34 @@ static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
 {
 	struct ext4_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
+	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
+	struct xmap m;
 	errcode_t ec;
-	int too_big;
+	int too_big = 0;
 
+	*buf = NULL;
+	*len = 0;
 	pthread_mutex_lock(&p->lock);
-	ec = read_data(p->fs, (ext2_ino_t)e->st.st_ino, READ_LIMIT, buf, len,
-		       &too_big);
+	ec = xmap_file(p->fs, ino, READ_LIMIT, &m);
+	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE)
+		ec = read_data(p->fs, ino, READ_LIMIT, buf, len, &too_big);
+	else if (!ec && m.size > READ_LIMIT)
+		too_big = 1;
 	pthread_mutex_unlock(&p->lock);
+	if (!ec && !*buf && !too_big) {
+		/* mapped: read outside the lock, in big runs */
+		*buf = malloc(m.size ? (size_t)m.size : 1);
+		ec = *buf ? xmap_read(&m, p->fd, 0, *buf, (size_t)m.size)
+			  : EXT2_ET_NO_MEMORY;
+		*len = (size_t)m.size;
+		if (ec) {
+			free(*buf);
+			*buf = NULL;
+			*len = 0;
+		}
+	}
+	if (m.v)
+		xmap_free(&m);
 	if (too_big)
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "larger than %llu bytes",
@@ -531,6 +791,77 @@ static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
 				    (long long)e->st.st_size, img->path);
 	}
 	return FW_OK;
+}
+
+/* The bytes of a file, mapped from the image where its blocks allow. */
+static int ext_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		   struct fw_error *err)
+{
+	struct ext4_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	struct xmap m;
+	uint8_t *area;
+	size_t area_len;
+	errcode_t ec;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	pthread_mutex_lock(&p->lock);
+	ec = xmap_file(p->fs, (ext2_ino_t)e->st.st_ino, READ_LIMIT, &m);
+	pthread_mutex_unlock(&p->lock);
+	if (!ec && m.size == (uint64_t)e->st.st_size && m.size <= READ_LIMIT &&
+	    xmap_mmap(&m, p->fd, &area, &area_len) == 0) {
+		b->mapped = area;
+		b->map_len = area_len;
+		b->p = area;
+		b->len = (size_t)m.size;
+		xmap_free(&m);
+		return FW_OK;
+	}
+	xmap_free(&m);
+	rc = ext_read(img, idx, &b->owned, &b->len, err);
+	b->p = b->owned;
+	return rc;
+}
+
+/* The first bytes of a file, so that data files are not read whole. */
+static ssize_t ext_peek(struct fw_image *img, size_t idx, uint8_t *buf,
+			size_t n, struct fw_error *err)
+{
+	struct ext4_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
+	unsigned int got = 0;
+	struct xmap m;
+	errcode_t ec;
+	int inl;
+
+	pthread_mutex_lock(&p->lock);
+	ec = xmap_file(p->fs, ino, n, &m);
+	inl = ec == EXT2_ET_INLINE_DATA_CANT_ITERATE;
+	if (inl) {
+		ext2_file_t f;
+
+		ec = ext2fs_file_open(p->fs, ino, 0, &f);
+		if (!ec) {
+			ec = ext2fs_file_read(f, buf, n > UINT_MAX ? UINT_MAX
+							  : (unsigned)n, &got);
+			ext2fs_file_close(f);
+		}
+	} else if (!ec) {
+		got = (unsigned)(m.size < n ? m.size : n);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!ec && !inl)
+		ec = xmap_read(&m, p->fd, 0, buf, got);
+	xmap_free(&m);
+	if (ec) {
+		fw_error_set(err, ec == EXT2_ET_NO_MEMORY ? FW_EIO : FW_EINPUT,
+			     e->path, "cannot read from %s: %s", img->path,
+			     ext_err(ec));
+		return -1;
+	}
+	return (ssize_t)got;
 }
 
 /* ---------------------------------------------------------------- */
@@ -611,6 +942,40 @@ static int parse_epoch(struct ext4_out *o, struct fw_error *err)
 	return FW_OK;
 }
 
+static void *copier(void *arg)
+{
+	struct ext4_out *o = arg;
+	struct ext4_priv *p = o->img->priv;
+
+	if (copy_image(p->fd, o->of.fd, p->st.st_size) < 0)
+		o->copy_errno = errno ? errno : EIO;
+	return NULL;
+}
+
+/*
+ * ext2fs_open2 takes an io_manager, not a channel: this one hands it the
+ * channel opened on the empty copy (and unix_io does all the rest).
+ */
+static pthread_mutex_t preopen_lock = PTHREAD_MUTEX_INITIALIZER;
+static io_channel preopened;
+
+static errcode_t preopen_open(const char *name, int flags, io_channel *ch)
+{
+	(void)name;
+	(void)flags;
+	if (!preopened)
+		return EXT2_ET_BAD_DEVICE_NAME;
+	*ch = preopened;
+	preopened = NULL;
+	return 0;
+}
+
+static struct struct_io_manager preopen_manager = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "fwsign pre-opened channel",
+	.open = preopen_open,
+};
+
 static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 			 void **ctx, struct fw_error *err)
 {
@@ -652,16 +1017,53 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	    st.st_mtim.tv_nsec != p->st.st_mtim.tv_nsec)
 		return fw_error_set(err, FW_EIO, img->path,
 				    "changed while fwsign was running");
-	if (copy_image(p->fd, o->of.fd, p->st.st_size) < 0)
-		return fw_error_set(err, FW_EIO, oo->path, "cannot write: %s",
-				    strerror(errno));
+	/* unix_io fsyncs what it opens: open the copy while it is empty */
+	ec = unix_io_manager->open(o->of.tmp, IO_FLAG_RW, &o->io);
+	if (ec) {
+		o->io = NULL;
+		return fw_error_set(err, FW_EIO, oo->path, "cannot open: %s",
+				    ext_err(ec));
+	}
+	o->copy_errno = pthread_create(&o->copier, NULL, copier, o);
+	if (o->copy_errno)
+		return fw_error_set(err, FW_EIO, NULL,
+				    "cannot start a thread: %s",
+				    strerror(o->copy_errno));
+	o->copying = 1;
+	return FW_OK;
+}
+
+/* Waits for the copy and opens it; before the first change and commit. */
+static int out_ready(struct ext4_out *o, struct fw_error *err)
+{
+	struct fw_image *img = o->img;
+	struct ext4_priv *p = img->priv;
+	errcode_t ec;
+
+	if (o->ready)
+		return FW_OK;
+	if (o->copying) {
+		pthread_join(o->copier, NULL);
+		o->copying = 0;
+	}
+	if (o->copy_errno)
+		return fw_error_set(err, FW_EIO, o->of.final, "cannot write: %s",
+				    strerror(o->copy_errno));
 	/*
 	 * The copy only: no MMP block update, and the backup superblocks and
 	 * group descriptors are left as they are, as the kernel does.
 	 */
+	pthread_mutex_lock(&preopen_lock);
+	preopened = o->io;
+	o->io = NULL;
 	ec = ext2fs_open2(o->of.tmp, NULL,
 			  EXT2_FLAG_RW | EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP |
-			  EXT2_FLAG_MASTER_SB_ONLY, 0, 0, unix_io_manager, &o->fs);
+			  EXT2_FLAG_MASTER_SB_ONLY, 0, 0, &preopen_manager,
+			  &o->fs);
+	if (preopened)
+		io_channel_close(preopened);	/* not taken */
+	preopened = NULL;
+	pthread_mutex_unlock(&preopen_lock);
 	if (ec) {
 		o->fs = NULL;
 		return fw_error_set(err, FW_EINPUT, img->path,
@@ -681,6 +1083,7 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 				   : (time_t)o->fs->super->s_wtime;
 	if (!o->fs->now)
 		o->fs->now = 1;
+	o->ready = 1;
 	return FW_OK;
 }
 
@@ -792,6 +1195,60 @@ static errcode_t first_difference(ext2_file_t f, const uint8_t *data,
 		}
 		pos += got;
 	}
+	*at = pos;
+	return ec;
+}
+
+#define CMP_WINDOW ((size_t)1 << 20)
+
+/* The same, reading the copy's blocks in big runs (inline data: as above). */
+static errcode_t out_first_difference(struct ext4_out *o, ext2_ino_t ino,
+				      ext2_file_t f, const uint8_t *data,
+				      uint64_t n, uint64_t *at)
+{
+	struct xmap m;
+	uint64_t pos = 0;
+	uint8_t *area;
+	size_t area_len;
+	errcode_t ec;
+
+	ec = xmap_file(o->fs, ino, n, &m);
+	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE)
+		return first_difference(f, data, n, at);
+	if (!ec && xmap_mmap(&m, o->of.fd, &area, &area_len) == 0) {
+		/* the copy's pages, compared where they are */
+		if (memcmp(area, data, (size_t)n))
+			while (pos < n && area[pos] == data[pos])
+				pos++;
+		else
+			pos = n;
+		munmap(area, area_len);
+		xmap_free(&m);
+		*at = pos;
+		return 0;
+	}
+	if (!ec && !o->cmp) {
+		o->cmp = malloc(CMP_WINDOW);
+		if (!o->cmp)
+			ec = EXT2_ET_NO_MEMORY;
+	}
+	while (!ec && pos < n) {
+		size_t want = n - pos > CMP_WINDOW ? CMP_WINDOW
+						   : (size_t)(n - pos);
+
+		ec = xmap_read(&m, o->of.fd, pos, o->cmp, want);
+		if (ec || !memcmp(o->cmp, data + pos, want)) {
+			pos += want;
+			continue;
+		}
+		for (size_t i = 0; i < want; i++)
+			if (o->cmp[i] != data[pos + i]) {
+				pos += i;
+				break;
+			}
+		break;
+	}
+	xmap_free(&m);
 	*at = pos;
 	return ec;
 }
@@ -959,10 +1416,74 @@ static errcode_t inode_space(ext2_filsys fs, ext2_ino_t ino,
 	return ec;
 }
 
-static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
-		       size_t len, struct fw_error *err)
+/*
+ * New content for an inline-data file.  libext2fs 1.47 writes inline data
+ * wrongly from an offset inside it (a short write, or a wild memcpy when
+ * less is written than the offset), so the content is set whole; when it
+ * no longer fits, the file moves to a block and *f is opened on it, at at.
+ */
+/* exported by libext2fs since 1.43 but declared in its private header */
+errcode_t ext2fs_inline_data_expand(ext2_filsys fs, ext2_ino_t ino);
+
+static errcode_t inline_put(ext2_filsys fs, ext2_ino_t ino,
+			    const uint8_t *data, size_t len, uint64_t at,
+			    ext2_file_t *f)
 {
-	struct ext4_out *o = ctx;
+	struct ext2_inode in;
+	errcode_t ec;
+
+	*f = NULL;
+	ec = ext2fs_read_inode(fs, ino, &in);
+	if (!ec)
+		ec = ext2fs_inline_data_set(fs, ino, &in, (void *)data, len);
+	if (!ec) {
+		ec = ext2fs_read_inode(fs, ino, &in);
+		if (!ec)
+			ec = ext2fs_inode_size_set(fs, &in, len);
+		return ec ? ec : ext2fs_write_inode(fs, ino, &in);
+	}
+	if (ec != EXT2_ET_INLINE_DATA_NO_SPACE)
+		return ec;
+	ec = ext2fs_inline_data_expand(fs, ino);
+	if (!ec)
+		ec = ext2fs_file_open(fs, ino, EXT2_FILE_WRITE, f);
+	return ec ? ec : ext2fs_file_llseek(*f, at, EXT2_SEEK_SET, NULL);
+}
+
+/* Appending: *at is where the file first differs from keep bytes of its
+ * own plus tail (its end when nothing differs: a re-signed file). */
+static errcode_t same_tail(ext2_file_t f, uint64_t keep, const uint8_t *tail,
+			   size_t tail_len, uint64_t old, uint64_t *at)
+{
+	uint8_t *cur;
+	unsigned int got = 0;
+	errcode_t ec;
+
+	*at = keep;
+	if (old != keep + tail_len || !tail_len || tail_len > (1u << 20))
+		return 0;
+	cur = malloc(tail_len);
+	if (!cur)
+		return EXT2_ET_NO_MEMORY;
+	ec = ext2fs_file_llseek(f, keep, EXT2_SEEK_SET, NULL);
+	if (!ec)
+		ec = ext2fs_file_read(f, cur, (unsigned)tail_len, &got);
+	if (!ec && got == tail_len && !memcmp(cur, tail, tail_len))
+		*at = old;
+	free(cur);
+	return ec;
+}
+
+/*
+ * New content for entry idx: head (keep bytes) then tail.  head NULL: the
+ * first keep bytes are the file's own (a signature appended), so writing
+ * starts at keep without comparing anything.
+ */
+static int put_bytes(struct ext4_out *o, size_t idx, const uint8_t *head,
+		     uint64_t keep, const uint8_t *tail, size_t tail_len,
+		     struct fw_error *err)
+{
+	uint64_t len = keep + tail_len;
 	const struct fw_entry *e = &o->img->ent[idx];
 	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
 	ext2_file_t f = NULL;
@@ -971,11 +1492,11 @@ static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
 	struct ext2_inode_large large;
 	errcode_t ec;
 
-	if (!data)
-		return FW_OK;
 	if (!S_ISREG(e->st.st_mode) || e->link_of != FW_NO_LINK)
 		return fw_error_set(err, FW_EIO, e->path,
 				    "new content for an entry that is not a file");
+	if (out_ready(o, err))
+		return err->code;
 	ec = inode_space(o->fs, ino, &large, &space0);
 	if (ec)
 		return fw_error_set(err, FW_EINPUT, e->path,
@@ -997,7 +1518,18 @@ static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
 				    "is an %s file in %s: its data cannot change",
 				    what, o->img->path);
 	}
-	ec = first_difference(f, data, old < len ? old : len, &at);
+	if (!head && (keep > old || (in->i_flags & EXT4_INLINE_DATA_FL))) {
+		/* inline data is set whole: have the caller pass it whole */
+		ext2fs_file_close(f);
+		return keep > old ? fw_error_set(err, FW_EIO, e->path,
+						 "kept length beyond the file")
+				  : -1;
+	}
+	if (head)
+		ec = out_first_difference(o, ino, f, head,
+					  old < keep ? old : keep, &at);
+	else
+		ec = same_tail(f, keep, tail, tail_len, old, &at);
 	if (ec)
 		goto fail;
 	if (at == len && len == old)
@@ -1016,20 +1548,27 @@ static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
 	nfree = free_blocks(o->fs);
 	if (need > nfree)
 		goto full;
-	ec = ext2fs_file_llseek(f, at, EXT2_SEEK_SET, NULL);
-	for (uint64_t pos = at; !ec && pos < len;) {
-		unsigned int want = len - pos > (1u << 30) ? 1u << 30
-							   : (unsigned)(len - pos);
+	if (in->i_flags & EXT4_INLINE_DATA_FL) {
+		ext2fs_file_close(f);
+		ec = inline_put(o->fs, ino, head, len, at, &f);
+	} else {
+		ec = ext2fs_file_llseek(f, at, EXT2_SEEK_SET, NULL);
+	}
+	for (uint64_t pos = at; !ec && f && pos < len;) {
+		const uint8_t *src = pos < keep ? head + pos : tail + (pos - keep);
+		uint64_t end = pos < keep ? keep : len;
+		unsigned int want = end - pos > (1u << 30) ? 1u << 30
+							   : (unsigned)(end - pos);
 		unsigned int put = 0;
 
-		ec = ext2fs_file_write(f, data + pos, want, &put);
+		ec = ext2fs_file_write(f, src, want, &put);
 		if (!ec && put == 0)
 			ec = EXT2_ET_SHORT_WRITE;
 		pos += put;
 	}
-	if (!ec && len < old)
+	if (!ec && f && len < old)
 		ec = ext2fs_file_set_size2(f, len);
-	if (!ec) {
+	if (!ec && f) {
 		ec = ext2fs_file_close(f);
 		f = NULL;
 	}
@@ -1076,12 +1615,51 @@ fail:
 			    ext_err(ec));
 }
 
+static int ext_out_put(void *ctx, size_t idx, const uint8_t *data,
+		       size_t len, struct fw_error *err)
+{
+	return data ? put_bytes(ctx, idx, data, len, NULL, 0, err) : FW_OK;
+}
+
+static int ext_out_put_append(void *ctx, size_t idx, uint64_t keep,
+			      const uint8_t *tail, size_t tail_len,
+			      struct fw_error *err)
+{
+	struct ext4_out *o = ctx;
+	uint8_t *old = NULL, *whole;
+	size_t old_len = 0;
+	int rc = put_bytes(o, idx, NULL, keep, tail, tail_len, err);
+
+	if (rc >= 0)
+		return rc;
+	/* An inline-data file: a few bytes, read and written whole. */
+	rc = o->img->fmt->read(o->img, idx, &old, &old_len, err);
+	if (rc)
+		return rc;
+	whole = keep <= old_len ? malloc(keep + tail_len + 1) : NULL;
+	if (!whole) {
+		free(old);
+		return fw_error_set(err, FW_EIO, o->img->ent[idx].path,
+				    keep > old_len ? "changed while fwsign ran"
+						   : "out of memory");
+	}
+	memcpy(whole, old, keep);
+	memcpy(whole + keep, tail, tail_len);
+	rc = put_bytes(o, idx, whole, keep + tail_len, NULL, 0, err);
+	free(whole);
+	free(old);
+	return rc;
+}
+
 static int ext_out_commit(void *ctx, struct fw_error *err)
 {
 	struct ext4_out *o = ctx;
 	errcode_t ec;
 	int rc;
 
+	rc = out_ready(o, err);
+	if (rc)
+		return rc;
 	if (o->full) {
 		int64_t miss = o->need_when_full - (int64_t)o->free_when_full;
 
@@ -1096,7 +1674,11 @@ static int ext_out_commit(void *ctx, struct fw_error *err)
 	rc = quota_update(o, err);
 	if (rc)
 		return rc;
-	ec = ext2fs_close_free(&o->fs);
+	/* No fsync, like every other output (and cp). */
+	ec = ext2fs_close2(o->fs, EXT2_FLAG_FLUSH_NO_SYNC);
+	if (ec)
+		ext2fs_free(o->fs);
+	o->fs = NULL;
 	if (ec)
 		return fw_error_set(err, FW_EIO, o->of.final, "cannot write: %s",
 				    ext_err(ec));
@@ -1109,10 +1691,15 @@ static void ext_out_abort(void *ctx)
 
 	if (!o)
 		return;
+	if (o->copying)
+		pthread_join(o->copier, NULL);
+	if (o->io)
+		io_channel_close(o->io);
 	if (o->fs)
 		ext2fs_free(o->fs);	/* nothing flushed */
 	fw_outfile_abort(&o->of);
 	free(o->qd);
+	free(o->cmp);
 	free(o);
 }
 
@@ -1136,8 +1723,11 @@ const struct fw_format fw_format_ext4 = {
 	.bid = ext_bid,
 	.open = ext_open,
 	.read = ext_read,
+	.peek = ext_peek,
+	.map = ext_map,
 	.out_begin = ext_out_begin,
 	.out_put = ext_out_put,
+	.out_put_append = ext_out_put_append,
 	.out_commit = ext_out_commit,
 	.out_abort = ext_out_abort,
 	.close = ext_close,

@@ -70,6 +70,7 @@ struct fw_out_opts {
 	const char *path;	/* NULL with in_place */
 	int in_place;
 	uint64_t max_size;	/* refuse an output bigger than this; 0: no limit */
+	int jobs;		/* worker threads; 0: all cores */
 };
 
 /* out_put must be called in entry order from one thread (archives, images

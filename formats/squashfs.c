@@ -46,23 +46,14 @@
 static int io_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t n)
 {
 	struct sq_io *io = (struct sq_io *)f;
+	ssize_t r;
 
 	if (off > io->size || n > io->size - off)
 		return SQFS_ERROR_OUT_OF_BOUNDS;
-	while (n) {
-		ssize_t r = pread(io->fd, buf, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return SQFS_ERROR_IO;
-		if (r == 0)
-			return SQFS_ERROR_OUT_OF_BOUNDS;
-		buf = (char *)buf + r;
-		n -= (size_t)r;
-		off += (sqfs_u64)r;
-	}
-	return 0;
+	r = fw_pread_full(io->fd, buf, n, off);
+	if (r < 0)
+		return SQFS_ERROR_IO;
+	return (size_t)r == n ? 0 : SQFS_ERROR_OUT_OF_BOUNDS;
 }
 
 static int io_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf,
@@ -456,6 +447,21 @@ static int precheck_inode(struct scan *s, uint64_t ref, const char *name)
 		return fw_error_set(s->err, FW_EINPUT, name,
 				    "squashfs: inode at 0x%llx cannot be read",
 				    (unsigned long long)ref);
+	if (le16toh(base.type) == SQFS_INODE_SLINK ||
+	    le16toh(base.type) == SQFS_INODE_EXT_SLINK) {
+		/* the library allocates the stated target size too */
+		sqfs_inode_slink_t sl;
+
+		if (sqfs_meta_reader_read(s->ir, &sl, sizeof(sl)))
+			return fw_error_set(s->err, FW_EINPUT, name,
+					    "squashfs: inode at 0x%llx cannot "
+					    "be read", (unsigned long long)ref);
+		if (le32toh(sl.target_size) > 65535)
+			return fw_error_set(s->err, FW_EINPUT, name,
+					    "squashfs: symlink of %u bytes is "
+					    "absurd", le32toh(sl.target_size));
+		return FW_OK;
+	}
 	if (le16toh(base.type) != SQFS_INODE_EXT_FILE)
 		return FW_OK;
 	if (sqfs_meta_reader_read(s->ir, &fx, sizeof(fx)))

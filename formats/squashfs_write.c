@@ -87,6 +87,7 @@ struct sq_out {
 	struct sq_priv *p;
 	struct fw_outfile of;
 	uint64_t max_size;
+	int jobs;			/* compressing threads; 0: all cores */
 	sqfs_file_t *file;
 	sqfs_compressor_t *cmp;		/* data: made early to fail early;
 					 * each worker makes its own */
@@ -755,7 +756,7 @@ static int zip_all(struct sq_out *o, struct fw_error *err)
 	struct zip_run z = { .o = o };
 	size_t n = 0, started = 0;
 	pthread_t t[64];
-	int nt = fw_ncpus();
+	int nt = o->jobs > 0 ? o->jobs : fw_ncpus();
 
 	for (size_t i = 0; i < o->n_pieces; i++)
 		n += o->pieces[i].kind == P_ZIP;
@@ -1689,7 +1690,8 @@ static int listing_write(struct sq_out *o, struct listing *l, uint64_t *dref)
 		sqfs_meta_writer_get_position(o->dm, &block, &off);
 		l->idx[i].block = (uint32_t)block;
 	}
-	if (!r)
+	/* an empty directory has no buffer: NULL + 0 is undefined */
+	if (!r && l->len > at)
 		r = sqfs_meta_writer_append(o->dm, l->buf + at, l->len - at);
 	return r;
 }
@@ -1933,6 +1935,7 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->p = p;
 	o->bs = p->super.block_size;
 	o->max_size = oo->max_size;
+	o->jobs = oo->jobs;
 	o->store.base.destroy = store_destroy;
 	o->store.get_configuration = store_config;
 	o->store.write_options = store_options;

@@ -96,6 +96,25 @@ int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit)
 	return 0;
 }
 
+ssize_t fw_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done,
+				  (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
 /*
  * Below this size a read costs less than setting up and tearing down a
  * mapping; above it, mapping the page cache saves copying the file.

@@ -24,7 +24,7 @@ mkfs() { E2FSPROGS_FAKE_TIME=1600000000 mke2fs "$@"; }
 SIGNED=$(printf '%s\n' bin/busybox bin/sh bin/ping usr/arm64/busybox \
 	usr/s390x/busybox lib/libc.so.6 lib/libm.so.6 usr/arm64/libm.so.6 \
 	usr/s390x/libutil.so.1 lib/modules/amd64.ko lib/modules/arm64.ko \
-	lib/modules/s390x.ko "odd dir/lib with space.so" "odd dir/$UTF")
+	lib/modules/s390x.ko "odd dir/lib with space.so" "odd dir/$UTF" bin/tiny)
 is_signed() { grep -qxF -- "$1" <<<"$SIGNED"; }
 
 mk_tree() {	# mk_tree DIR
@@ -46,6 +46,13 @@ mk_tree() {	# mk_tree DIR
 	printf '#!/bin/sh\necho hello\n' >"$t/bin/hello.sh"
 	printf 'root:x:0:0::/root:/bin/sh\n' >"$t/etc/passwd"
 	printf 'tiny\n' >"$t/etc/tiny"
+	# An 88-byte ELF32 executable: stored inline where inline_data is on.
+	python3 -c 'import struct, sys
+eh = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8) + struct.pack("<HHIIIIIHHHHHH",
+	2, 3, 1, 0x08048054, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+ph = struct.pack("<8I", 1, 0, 0x08048000, 0x08048000, 88, 88, 5, 0x1000)
+sys.stdout.buffer.write(eh + ph + b"\xcc" * 4)' >"$t/bin/tiny"
+	chmod 755 "$t/bin/tiny"
 	: >"$t/etc/empty"
 	head -c 5000 /dev/urandom >"$t/etc/deep/er/still/data"
 	truncate -s 3M "$t/etc/sparse" && printf 'end' >>"$t/etc/sparse"
@@ -115,6 +122,8 @@ same_inodes() {	# same_inodes IN OUT [sde]
 	while IFS= read -r p; do
 		s=
 		is_signed "$p" && s=signed
+		# an inline ELF leaves its inode when signed: checked on its own
+		[ "$p" = bin/tiny ] && continue
 		if ! diff <(istat "$1" "$p" $s ${3:-}) <(istat "$2" "$p" $s ${3:-}) >&2; then
 			echo "inode of '$p' differs" >&2
 			bad=1
@@ -196,6 +205,11 @@ for v in "ext2:-t ext2 -b 1024 -I 128" \
 	before=$(sha256sum <"$WORK/$n.img")
 	expect_exit 0 "$n: sign" "$FWSIGN" sign "$WORK/$n.img" -o "$WORK/$n-out.img" --key $K.key --cert $K.crt
 	check_signed "$n" "$WORK/$n.img" "$WORK/$n-out.img"
+	if [ $n = ext4-inline ]; then
+		check "$n: the tiny ELF was inline" sh -c "debugfs -R 'stat /bin/tiny' '$WORK/$n.img' 2>/dev/null | grep -q '^Size of inline data: 88'"
+		check "$n: signed, it moved to a block of its own" sh -c "debugfs -R 'stat /bin/tiny' '$WORK/$n-out.img' 2>/dev/null | grep -q '^EXTENTS:' &&
+			! debugfs -R 'stat /bin/tiny' '$WORK/$n-out.img' 2>/dev/null | grep -q 'inline data'"
+	fi
 	if [ $n = ext4-quota ]; then
 		# bin/ping grows by a block: its user, group and project pay for it
 		for q in "user 100000" "group 200000" "project 7"; do
@@ -320,6 +334,33 @@ debugfs -w -R "ln / /etc/deep/up" "$WORK/loop.img" >/dev/null 2>&1
 expect_exit 0 "directory loop" "$FWSIGN" sign "$WORK/loop.img" -o "$WORK/loop-out.img" --key $K.key --cert $K.crt
 check "directory loop: a warning" grep -q "warning: etc/deep/up: directory inode 2 seen twice" "$WORK/err.txt"
 expect_exit 0 "directory loop: verify" "$FWSIGN" verify "$WORK/loop-out.img" --cert $K.crt
+
+# Holes and unwritten extents in an ELF file read as zeros, whatever the
+# blocks under them hold; a deep extent tree and a block map with a gap.
+mkdir -p "$WORK/holes/t"
+cat "$F/amd64/lib/libm.so.6" >"$WORK/holes/t/sparse.so"
+truncate -s +300K "$WORK/holes/t/sparse.so"
+cat "$F/amd64/lib/libutil.so.1" >>"$WORK/holes/t/sparse.so"
+for opts in "-t ext4 -b 1024" "-t ext2 -b 1024 -I 128"; do
+	H=$WORK/holes/${opts:3:4}
+	# shellcheck disable=SC2086
+	mkfs -q -F $opts -d "$WORK/holes/t" "$H.img" 8M >/dev/null 2>&1
+	if [ "${opts:3:4}" = ext4 ]; then
+		# blocks 900-950 of the file, in its hole: allocated, unwritten,
+		# and full of junk on disk
+		debugfs -w -R "fallocate /sparse.so 900 950" "$H.img" >/dev/null 2>&1
+		pb=$(debugfs -R "stat /sparse.so" "$H.img" 2>/dev/null | grep -o '950\[u\]):[0-9]*' | cut -d: -f2)
+		check "holes: an unwritten extent in the file" [ -n "$pb" ]
+		head -c $((51 * 1024)) /dev/urandom | dd of="$H.img" bs=1024 seek="${pb:-0}" conv=notrunc status=none
+	fi
+	expect_exit 0 "holes ($opts): sign" "$FWSIGN" sign "$H.img" -o "$H-out.img" --key $K.key --cert $K.crt
+	check "holes ($opts): e2fsck clean" fsck_clean "$H-out.img"
+	debugfs -R "dump /sparse.so $H-out.so" "$H-out.img" >/dev/null 2>&1
+	strip_sig "$H-out.so" "$H-strip.so"
+	check "holes ($opts): the original bytes, zeros in the holes, and a trailer" \
+		cmp -s "$WORK/holes/t/sparse.so" "$H-strip.so"
+	check "holes ($opts): signed" [ "$(sig_len "$H-out.so")" -gt 0 ]
+done
 
 # Random damage to the metadata of small images: errors, never a crash.
 mkdir -p "$WORK/fz/t" && cp "$F/s390x/lib/libutil.so.1" "$F/s390x/lib/libdl.so.2" "$WORK/fz/t/" &&

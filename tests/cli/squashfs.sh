@@ -308,6 +308,10 @@ if sys.argv[3] == 'loop':	# the root's first subdirectory becomes the root
         pos += 8 + nsz + 1
     else:
         sys.exit('no subdirectory')
+elif sys.argv[3] == 'longlink':	# the symlink to "far-away": 4 GiB long
+    i = ino.find(b'far-away')
+    for k, b in enumerate(struct.pack('<I', 0xffffffff)):
+        d[iw[i - 4 + k]] = b
 elif sys.argv[3] == 'dotdot':	# the directory "zz" becomes ".."
     i = d.find(b'zz', dir_start)
     d[i:i + 2] = b'..'
@@ -323,6 +327,10 @@ python3 "$WORK/sqpatch.py" "$WORK/h.sqfs" "$WORK/loop.sqfs" loop
 bad "directory loop" "$WORK/loop.sqfs" "directory loop"
 python3 "$WORK/sqpatch.py" "$WORK/h.sqfs" "$WORK/huge.sqfs" bigfile
 bad "absurd file size" "$WORK/huge.sqfs" "absurd"
+mkdir -p "$WORK/sl" && echo x >"$WORK/sl/f" && ln -s far-away "$WORK/sl/l"
+mksquashfs "$WORK/sl" "$WORK/sl.sqfs" -noI -quiet -no-progress -noappend >/dev/null
+python3 "$WORK/sqpatch.py" "$WORK/sl.sqfs" "$WORK/longlink.sqfs" longlink
+bad "absurd symlink size" "$WORK/longlink.sqfs" "symlink of 4294967295 bytes is absurd"
 # A name that would escape: not handed to signing, kept as it was.
 mkdir -p "$WORK/dd/zz" && cp "$F/amd64/lib/libdl.so.2" "$WORK/dd/zz/" &&
 	cp "$F/amd64/lib/libanl.so.1" "$WORK/dd/"
