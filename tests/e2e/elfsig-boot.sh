@@ -3,12 +3,12 @@
 # QEMU guest whose root filesystem fwsign signed.
 #
 # The rootfs holds busybox, GNU ls with its libraries (glibc, libselinux,
-# libpcre2), the test programs of tests/e2e/progs and a test module.  The
-# tree is signed with `fwsign sign`, then deliberately bad files are added
-# (unsigned, one byte changed, signed by another key), and the signed tree
-# becomes a squashfs image (mksquashfs) and an ext4 image (mke2fs -d):
-# the same bytes fwsign would write into those images directly.  The
-# vendor certificate goes into the reserved slot of the bzImage with
+# libpcre2), the test programs of tests/e2e/progs and a test module.  It
+# becomes a squashfs image (mksquashfs) and an ext4 image (mke2fs -d), as
+# a vendor's build makes them, and `fwsign sign` signs both images.  Then
+# deliberately bad files arrive under /late (unsigned, one byte changed,
+# signed by another key): appended by mksquashfs, written in by debugfs.
+# The vendor certificate goes into the reserved slot of the bzImage with
 # `fwsign inject-cert`.  Four boots, the rootfs on virtio-blk:
 #
 #   squashfs, enforce     every case + exec cost with a warm cache and the
@@ -36,7 +36,7 @@ die() {
 	done_tests
 }
 
-for t in qemu-system-x86_64 mksquashfs mke2fs gcc objcopy readelf make; do
+for t in qemu-system-x86_64 mksquashfs mke2fs debugfs gcc objcopy readelf make; do
 	command -v $t >/dev/null || die "$t missing (scripts/deps.sh)"
 done
 [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' ||
@@ -106,6 +106,17 @@ for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,spin}; do
 done
 [ -f "$R/lib64/ld-linux-x86-64.so.2" ] || die "no ld.so in the rootfs"
 
+# Files that arrive after the vendor signed the image live under /late;
+# the test programs find them at their usual paths through symlinks.
+ln -s /late/bad "$R/opt/t/bad"
+ln -s /late/needdir "$R/opt/t/needdir"
+comment_off=$(readelf -SW "$B/hello" | awk '$2 == ".comment" { print $5 }')
+[ -n "$comment_off" ] || die "no .comment in hello"
+comment_off=$((0x$comment_off))
+echo "$comment_off" >"$R/opt/t/victim.offset"
+
+# The tree signed on its own: the reference, and the source of the
+# tampered and other-key copies below.
 S=$WORK/signed
 "$FWSIGN" sign "$R" -o "$S" --key "$K/vendor.key" --cert "$K/vendor.crt" \
 	--json >"$WORK/sign.json" 2>"$WORK/sign.err" ||
@@ -117,22 +128,38 @@ echo "fwsign signed $nsigned files of the rootfs tree"
 # busybox, ls, ld.so, libc, libselinux, libpcre2, 14 programs, a module
 [ "${nsigned:-0}" -ge 20 ] && pass || fail "fwsign signed only ${nsigned:-0} files"
 
-# The files that must be refused, added after signing.
-bad=$S/opt/t/bad
-mkdir -p "$bad"
+# The vendor's images, unsigned as a build system makes them, then signed
+# by fwsign itself: what boots is fwsign's squashfs and ext4 writers' work.
+mksquashfs "$R" "$WORK/in.sqfs" -noappend -all-root -quiet >/dev/null ||
+	die "mksquashfs failed"
+mb=$(( $(du -sm "$R" | cut -f1) + 32 ))
+mke2fs -q -F -t ext4 -d "$R" -E root_owner=0:0 "$WORK/in.ext4" "${mb}M" ||
+	die "mke2fs failed"
+for img in sqfs ext4; do
+	"$FWSIGN" sign "$WORK/in.$img" -o "$WORK/root.$img" \
+		--key "$K/vendor.key" --cert "$K/vendor.crt" --json \
+		>"$WORK/sign-$img.json" 2>"$WORK/sign-$img.err" ||
+		{ cat "$WORK/sign-$img.err" >&2; die "fwsign sign of the $img image failed"; }
+	n=$(grep -o '"signed":[0-9]*' "$WORK/sign-$img.json" | head -n1 | cut -d: -f2)
+	[ "${n:-0}" = "$nsigned" ] && pass ||
+		fail "$img image: fwsign signed ${n:-0} files, the tree $nsigned"
+	expect_exit 0 "fwsign verify of the signed $img image" \
+		"$FWSIGN" verify "$WORK/root.$img" --cert "$K/vendor.crt"
+done
+
+# The files that must be refused arrive later.
+late=$WORK/late
+bad=$late/late/bad
+mkdir -p "$bad" "$late/late/needdir"
 cp "$B/hello" "$bad/hello-unsigned"
 cp "$B/libpreload.so" "$bad/libpreload-unsigned.so"
 cp "$WORK/mod/elfsig_test_mod.ko" "$bad/elfsig_test_mod.ko"
 cp -L /lib64/ld-linux-x86-64.so.2 "$bad/ld-unsigned.so"
 cp "$progs/interp.sh" "$bad/interp.sh"
 chmod 755 "$bad/interp.sh"
-mkdir -p "$S/opt/t/needdir"
-cp "$B/libpreload.so" "$S/opt/t/needdir/libpreload.so"
+cp "$B/libpreload.so" "$late/late/needdir/libpreload.so"
 # One changed byte, in .comment: still a well-formed ELF.
 cp "$S/opt/t/hello" "$bad/hello-tampered"
-comment_off=$(readelf -SW "$B/hello" | awk '$2 == ".comment" { print $5 }')
-[ -n "$comment_off" ] || die "no .comment in hello"
-comment_off=$((0x$comment_off))
 printf '\x58' | dd of="$bad/hello-tampered" bs=1 seek="$comment_off" \
 	conv=notrunc status=none
 cmp -s "$S/opt/t/hello" "$bad/hello-tampered" && die "tampering did nothing"
@@ -141,13 +168,24 @@ cp "$B/hello" "$WORK/other/hello"
 "$FWSIGN" sign "$WORK/other" -o "$WORK/other-signed" --key "$K/other.key" \
 	--cert "$K/other.crt" >/dev/null 2>&1 || die "signing with the other key"
 cp "$WORK/other-signed/hello" "$bad/hello-otherkey"
-echo "$comment_off" >"$S/opt/t/victim.offset"
-
-mksquashfs "$S" "$WORK/root.sqfs" -noappend -all-root -quiet >/dev/null ||
-	die "mksquashfs failed"
-mb=$(( $(du -sm "$S" | cut -f1) + 32 ))
-mke2fs -q -F -t ext4 -d "$S" -E root_owner=0:0 "$WORK/root.ext4" "${mb}M" ||
-	die "mke2fs failed"
+# squashfs: mksquashfs appends to fwsign's output (it must be able to).
+mksquashfs "$late" "$WORK/root.sqfs" -all-root -quiet >/dev/null ||
+	die "mksquashfs cannot append to fwsign's squashfs output"
+# ext4: debugfs writes them in.
+{
+	echo "mkdir /late"
+	for d in bad needdir; do
+		echo "mkdir /late/$d"
+		for f in "$late/late/$d"/*; do
+			echo "write $f /late/$d/${f##*/}"
+		done
+	done
+} >"$WORK/late.debugfs"
+debugfs -w -f "$WORK/late.debugfs" "$WORK/root.ext4" >"$WORK/debugfs.log" 2>&1 &&
+	! grep -Eiq 'error|could not|not found|exists' "$WORK/debugfs.log" ||
+	{ cat "$WORK/debugfs.log" >&2; die "debugfs could not add the late files"; }
+e2fsck -fn "$WORK/root.ext4" >"$WORK/fsck.log" 2>&1 && pass ||
+	{ cat "$WORK/fsck.log" >&2; fail "ext4 image not clean after adding files"; }
 
 # --- kernel with the vendor certificate ---------------------------------------
 kernel=$WORK/bzImage
@@ -277,7 +315,7 @@ common() {	# common LOG
 	grep -q "ELFSIG-LOG .*Loaded X.509 cert 'vendor" "$l" &&
 		pass || fail "$l: vendor certificate not loaded"
 	# The log names the file, the command and the reason.
-	grep -Eq 'ELFSIG-LOG .*elfsig: denied exec of /opt/t/bad/hello-unsigned \(comm="[^"]+" pid=[0-9]+\): not signed' "$l" &&
+	grep -Eq 'ELFSIG-LOG .*elfsig: denied exec of /late/bad/hello-unsigned \(comm="[^"]+" pid=[0-9]+\): not signed' "$l" &&
 		pass || fail "$l: no refusal of hello-unsigned in the kernel log"
 }
 
@@ -323,7 +361,7 @@ expect "$L" unsigned rc=0 denied=0 permissive=+ has="$HELLO"
 expect "$L" ldso-unsigned rc=0 denied=0 permissive=+ has="$HELLO"
 expect "$L" dlopen-unsigned rc=0 denied=0 permissive=+ has='dlopen ok'
 expect "$L" mprotect-written rc=0 denied=0 permissive=+ has='mprotect: ok'
-grep -Eq 'ELFSIG-LOG .*elfsig: permissive, would deny exec of /opt/t/bad/hello-unsigned' "$L" &&
+grep -Eq 'ELFSIG-LOG .*elfsig: permissive, would deny exec of /late/bad/hello-unsigned' "$L" &&
 	pass || fail "permissive: no log line for hello-unsigned"
 
 boot off "$WORK/root.sqfs" squashfs ro elfsig_suite=off elfsig.mode=off
