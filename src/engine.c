@@ -403,8 +403,10 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	rep->n = n_rec;
 
 	if (mode == MODE_SIGN && !o->dry_run) {
-		struct fw_out_opts oo = { o->output, o->in_place, o->max_size,
-					  o->jobs };
+		struct fw_out_opts oo = {
+			.path = o->output, .in_place = o->in_place,
+			.max_size = o->max_size, .jobs = o->jobs,
+		};
 
 		rc = r.img->fmt->out_begin(r.img, &oo, &r.out, err);
 		if (rc)
