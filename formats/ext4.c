@@ -403,16 +403,34 @@ static errcode_t xmap_read(const struct xmap *m, int fd, uint64_t off,
  * instead).
  */
 static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
-		     size_t *area_len)
+		     size_t *area_len, size_t *skip)
 {
 	uint64_t bs = m->fs->blocksize;
 	long page = sysconf(_SC_PAGESIZE);
 	uint8_t *a;
 	size_t len;
 
-	if (page <= 0 || bs % (uint64_t)page || m->n > MAP_MAX_RUNS ||
-	    m->size < MAP_MIN || m->nblk * bs > SIZE_MAX)
+	*skip = 0;
+	if (page <= 0 || m->n > MAP_MAX_RUNS || m->size < MAP_MIN ||
+	    m->nblk * bs > SIZE_MAX)
 		return -1;
+	if (bs % (uint64_t)page) {
+		/* Blocks smaller than a page: only a file in one piece, mapped
+		 * from the page its first block is in. */
+		const struct xrun *r = &m->v[0];
+		uint64_t at = r->pblk * bs, start = at - at % (uint64_t)page;
+
+		if (m->n != 1 || r->zero || r->lblk || r->n != m->nblk)
+			return -1;
+		len = (size_t)(at - start + r->n * bs);
+		a = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+		if (a == MAP_FAILED)
+			return -1;
+		*area = a;
+		*area_len = len;
+		*skip = (size_t)(at - start);
+		return 0;
+	}
 	len = (size_t)(m->nblk * bs);
 	a = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED)
@@ -801,7 +819,7 @@ static int ext_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	const struct fw_entry *e = &img->ent[idx];
 	struct xmap m;
 	uint8_t *area;
-	size_t area_len;
+	size_t area_len, skip;
 	errcode_t ec;
 	int rc;
 
@@ -810,10 +828,10 @@ static int ext_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	ec = xmap_file(p->fs, (ext2_ino_t)e->st.st_ino, READ_LIMIT, &m);
 	pthread_mutex_unlock(&p->lock);
 	if (!ec && m.size == (uint64_t)e->st.st_size && m.size <= READ_LIMIT &&
-	    xmap_mmap(&m, p->fd, &area, &area_len) == 0) {
+	    xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
 		b->mapped = area;
 		b->map_len = area_len;
-		b->p = area;
+		b->p = area + skip;
 		b->len = (size_t)m.size;
 		xmap_free(&m);
 		return FW_OK;
@@ -1209,16 +1227,18 @@ static errcode_t out_first_difference(struct ext4_out *o, ext2_ino_t ino,
 	struct xmap m;
 	uint64_t pos = 0;
 	uint8_t *area;
-	size_t area_len;
+	size_t area_len, skip;
 	errcode_t ec;
 
 	ec = xmap_file(o->fs, ino, n, &m);
 	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE)
 		return first_difference(f, data, n, at);
-	if (!ec && xmap_mmap(&m, o->of.fd, &area, &area_len) == 0) {
+	if (!ec && xmap_mmap(&m, o->of.fd, &area, &area_len, &skip) == 0) {
+		const uint8_t *cur = area + skip;
+
 		/* the copy's pages, compared where they are */
-		if (memcmp(area, data, (size_t)n))
-			while (pos < n && area[pos] == data[pos])
+		if (memcmp(cur, data, (size_t)n))
+			while (pos < n && cur[pos] == data[pos])
 				pos++;
 		else
 			pos = n;

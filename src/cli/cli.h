@@ -14,7 +14,8 @@ int cmd_kernel_info(int argc, char **argv);	/* -1: not a kernel */
 /* common.c */
 int cli_error(const struct fw_error *e);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cli_progress(void *arg, size_t done, size_t total);
+/* Progress on stderr while the engine runs, if stderr is a terminal. */
+void cli_progress(struct fw_run_opts *ro, const char *what);
 void cli_progress_end(void);
 int cli_jobs(const char *s);
 int cli_size(const char *s, uint64_t *out);

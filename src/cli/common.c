@@ -61,15 +61,13 @@ int cli_size(const char *s, uint64_t *out)
 
 static int progress_shown;
 
-/* On a terminal only; at most ten updates a second. */
-void cli_progress(void *arg, size_t done, size_t total)
+/* At most ten updates a second. */
+static void progress(void *arg, size_t done, size_t total)
 {
 	static struct timespec last;
 	struct timespec now;
 	const char *what = arg;
 
-	if (!isatty(STDERR_FILENO))
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (done != total && now.tv_sec == last.tv_sec &&
 	    now.tv_nsec - last.tv_nsec < 100000000L)
@@ -78,6 +76,13 @@ void cli_progress(void *arg, size_t done, size_t total)
 	fprintf(stderr, "\r%s %zu/%zu files (%zu%%)", what, done, total,
 		total ? done * 100 / total : 100);
 	progress_shown = 1;
+}
+
+void cli_progress(struct fw_run_opts *ro, const char *what)
+{
+	/* On a terminal only: in a pipe the engine is not even asked. */
+	ro->progress = isatty(STDERR_FILENO) ? progress : NULL;
+	ro->progress_arg = (void *)what;
 }
 
 void cli_progress_end(void)

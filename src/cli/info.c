@@ -42,8 +42,7 @@ int cmd_info(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage("info: give exactly one INPUT");
 	ro.input = argv[optind];
-	ro.progress = cli_progress;
-	ro.progress_arg = (void *)"scanning";
+	cli_progress(&ro, "scanning");
 	rc = fw_scan_image(&ro, &rep, &err);
 	cli_progress_end();
 	if (rc) {

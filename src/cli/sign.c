@@ -127,8 +127,7 @@ int cmd_sign(int argc, char **argv)
 		fw_signer_free(ro.signer);
 		return cli_error(&err);
 	}
-	ro.progress = cli_progress;
-	ro.progress_arg = (void *)"signing";
+	cli_progress(&ro, "signing");
 	rc = fw_sign_image(&ro, &rep, &err);
 	cli_progress_end();
 	fw_signer_free(ro.signer);

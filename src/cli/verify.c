@@ -60,8 +60,7 @@ int cmd_verify(int argc, char **argv)
 	rc = fw_verifier_open(cert, &ro.verifier, &err);
 	if (rc)
 		return cli_error(&err);
-	ro.progress = cli_progress;
-	ro.progress_arg = (void *)"verifying";
+	cli_progress(&ro, "verifying");
 	rc = fw_verify_image(&ro, &rep, &err);
 	cli_progress_end();
 	fw_verifier_free(ro.verifier);
