@@ -214,9 +214,9 @@ static void do_one(struct run *r, size_t idx)
 
 	fw_error_clear(&err);
 	memset(&b, 0, sizeof(b));
-	/* A mapping costs nothing for bytes never looked at: peek only when
-	 * the format would read the whole file. */
-	if (!r->img->fmt->map && r->img->fmt->peek) {
+	/* Most files of an image are data: their first bytes say so, and
+	 * the rest is never read (formats without peek map cheaply). */
+	if (r->img->fmt->peek) {
 		uint8_t head[8];
 		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head), &err);
 
