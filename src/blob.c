@@ -20,15 +20,18 @@ static void set_msg(struct fw_record *rec, const char *msg)
 /*
  * A compressed file is worth decompressing whole only when its first bytes
  * are those of a relocatable ELF (a module): most are compressed data.
+ * The start of the stream is usually enough to tell (internal.h).
  */
-static int maybe_module(const uint8_t *in, size_t len)
+int fw_blob_maybe_module(const uint8_t *in, size_t len)
 {
 	uint8_t h[18];
 	unsigned type;
 
+	/* Too little to tell (zstd decodes whole blocks): maybe. */
 	if (fw_decompress_head(fw_codec_detect(in, len), in, len, h,
-			       sizeof(h)) < sizeof(h) ||
-	    memcmp(h, "\x7f" "ELF", 4) != 0)
+			       sizeof(h)) < sizeof(h))
+		return 1;
+	if (memcmp(h, "\x7f" "ELF", 4) != 0)
 		return 0;
 	type = h[5] == 2 ? (unsigned)h[16] << 8 | h[17]
 			 : (unsigned)h[17] << 8 | h[16];
@@ -52,7 +55,8 @@ static int unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
 	*raw = in;
 	*raw_len = len;
 	memset(cp, 0, sizeof(*cp));
-	if (fw_codec_detect(in, len) != FW_CODEC_NONE && maybe_module(in, len)) {
+	if (fw_codec_detect(in, len) != FW_CODEC_NONE &&
+	    fw_blob_maybe_module(in, len)) {
 		uint8_t *d;
 		size_t dlen;
 		struct fw_elf_info ei;

@@ -50,6 +50,9 @@ struct run {
  */
 #define HOLD_MAX ((uint64_t)64 << 20)
 
+/* Of a compressed file, enough to decompress the start of the stream. */
+#define PEEK_LEN 4096
+
 static void fail_locked(struct run *r, const struct fw_error *e)
 {
 	if (!r->failed) {
@@ -217,15 +220,26 @@ static void do_one(struct run *r, size_t idx)
 	/* Most files of an image are data: their first bytes say so, and
 	 * the rest is never read (formats without peek map cheaply). */
 	if (r->img->fmt->peek) {
-		uint8_t head[8];
-		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head), &err);
+		uint8_t head[PEEK_LEN];
+		ssize_t n = r->img->fmt->peek(r->img, idx, head, 8, &err);
+		int data = 0;
 
+		if (n >= 0 && (n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0)) {
+			/* compressed: a module only if its start says so */
+			data = fw_codec_detect(head, (size_t)n) == FW_CODEC_NONE;
+			if (!data && n == 8 &&
+			    r->img->ent[idx].st.st_size > (off_t)sizeof(head)) {
+				n = r->img->fmt->peek(r->img, idx, head,
+						      sizeof(head), &err);
+				data = n >= 0 && !fw_blob_maybe_module(head,
+								(size_t)n);
+			}
+		}
 		if (n < 0) {
 			rc = err.code ? err.code : FW_EIO;
 			goto read_failed;
 		}
-		if ((n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0) &&
-		    fw_codec_detect(head, (size_t)n) == FW_CODEC_NONE) {
+		if (data) {
 			/* Not ELF, not a compressed module: nothing to read. */
 			rec->size = r->img->ent[idx].st.st_size;
 			if (r->mode == MODE_SIGN && single_file(r)) {

@@ -113,5 +113,8 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, size_t len,
 		    struct fw_record *rec);
 void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
+/* Whether compressed bytes (the whole file, or just its start) may hold a
+ * kernel module: they decompress to the start of a relocatable ELF. */
+int fw_blob_maybe_module(const uint8_t *in, size_t len);
 
 #endif

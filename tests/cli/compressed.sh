@@ -53,4 +53,25 @@ head -c 500 "$WORK/out/m1-amd64.ko.xz" >"$WORK/trunc.ko.xz"
 mkdir "$WORK/t" && mv "$WORK/trunc.ko.xz" "$WORK/t/"
 expect_exit 0 "truncated xz" "$FWSIGN" sign "$WORK/t" -o "$WORK/t-out" --key $K.key --cert $K.crt
 check "truncated xz untouched" cmp -s "$WORK/t/trunc.ko.xz" "$WORK/t-out/trunc.ko.xz"
+# The same files inside images, whose readers peek at a file's start
+# before reading it: a compressed module is found by the start of its
+# stream; compressed data and a compressed executable stay as they are.
+I=$WORK/images
+mkdir -p "$I"
+bsdtar -cf "$I/in.tar" -C "$WORK/in" .
+mksquashfs "$WORK/in" "$I/in.sqfs" -comp gzip -noappend -quiet >/dev/null
+mke2fs -q -F -t ext4 -d "$WORK/in" "$I/in.ext4" 64M
+for img in tar sqfs ext4; do
+	expect_exit 0 "$img: sign" "$FWSIGN" sign "$I/in.$img" -o "$I/out.$img" --key $K.key --cert $K.crt
+	expect_exit 0 "$img: verify" "$FWSIGN" verify "$I/out.$img" --cert $K.crt
+	check "$img: every compressed module signed" grep -q "^36 good" "$WORK/out.txt"
+	for f in data.gz busybox.gz; do
+		case $img in
+		tar) bsdtar -xOf "$I/out.$img" "./$f" >"$I/x" ;;
+		sqfs) unsquashfs -cat "$I/out.$img" "$f" >"$I/x" 2>/dev/null ;;
+		ext4) debugfs -R "cat /$f" "$I/out.$img" >"$I/x" 2>/dev/null ;;
+		esac
+		check "$img: $f untouched" cmp -s "$WORK/in/$f" "$I/x"
+	done
+done
 done_tests
