@@ -170,17 +170,18 @@ print(sum(f.get("size", 0) for f in json.load(open(sys.argv[1]))["files"]
 	CP=(); FW=(); CPS=(); FWS=()
 	for i in $(seq "$RUNS"); do
 		say "$kind: run $i of $RUNS"
-		for what in cp fw; do
-			rm -f "$W/out"
-			sync
-			if [ $what = cp ]; then CP+=("$(wall cp_out "$W/img" "$W/out")")
-			else FW+=("$(wall fw_out "$W/img" "$W/out")"); fi
-		done
-		for what in cp fw; do
-			rm -f "$W/out"
-			sync
-			if [ $what = cp ]; then CPS+=("$(wall cp_sync "$W/img" "$W/out")")
-			else FWS+=("$(wall fw_sync "$W/img" "$W/out")"); fi
+		for how in out sync; do
+			for what in cp fw; do
+				rm -f "$W/out"
+				sync
+				t=$(wall "${what}_$how" "$W/img" "$W/out")
+				case $what-$how in
+				cp-out) CP+=("$t") ;;
+				fw-out) FW+=("$t") ;;
+				cp-sync) CPS+=("$t") ;;
+				fw-sync) FWS+=("$t") ;;
+				esac
+			done
 		done
 	done
 	rm -f "$W/out"

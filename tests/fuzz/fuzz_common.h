@@ -42,6 +42,22 @@ static uint64_t fuzz_hash(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
+/* Opens path as format f: 0, -1 out of memory (*img NULL), or the
+ * format's error code (*img to be closed). */
+static int fuzz_open(const struct fw_format *f, const char *path,
+		     struct fw_image **img, struct fw_error *err)
+{
+	*img = calloc(1, sizeof(**img));
+	if (!*img || !((*img)->path = strdup(path))) {
+		free(*img);
+		*img = NULL;
+		return -1;
+	}
+	(*img)->fmt = f;
+	fw_error_clear(err);
+	return f->open(*img, err);
+}
+
 /* The output the format wrote: its reader takes it, with the same entries
  * in the same order and the new bytes where they were given (want_len[i]
  * >= 0).  Anything else is a writer bug: abort, so that libFuzzer says so. */
@@ -50,16 +66,13 @@ static void fuzz_check_output(const struct fw_format *f, const char *out,
 			      const int64_t *want_len,
 			      const uint64_t *want_hash)
 {
-	struct fw_image *img = calloc(1, sizeof(*img));
+	struct fw_image *img;
 	struct fw_error err;
+	int rc = fuzz_open(f, out, &img, &err);
 
-	if (!img || !(img->path = strdup(out))) {
-		free(img);
+	if (rc < 0)
 		return;
-	}
-	img->fmt = f;
-	fw_error_clear(&err);
-	if (f->open(img, &err)) {
+	if (rc) {
 		fprintf(stderr, "fuzz: the output does not open: %s\n",
 			err.msg);
 		abort();
@@ -110,15 +123,10 @@ static void fuzz_format(const struct fw_format *f, const char *tag,
 
 	if (!f->bid(path, st, data, size < 4096 ? size : 4096))
 		return;
-	img = calloc(1, sizeof(*img));
-	if (!img || !(img->path = strdup(path))) {
-		free(img);
-		return;
-	}
-	img->fmt = f;
-	fw_error_clear(&err);
-	if (f->open(img, &err)) {
-		fw_image_close(img);
+	rc = fuzz_open(f, path, &img, &err);
+	if (rc) {
+		if (rc > 0)
+			fw_image_close(img);
 		return;
 	}
 	snprintf(out, sizeof(out), "/dev/shm/fuzz-%s-out.%d", tag,
