@@ -239,15 +239,113 @@ static enum ar_kind kind_of(int format)
 /* ---------------------------------------------------------------- */
 /* Bidding: by content, the first header of the (decompressed) input.  */
 
+/* A cpio header field as libarchive reads it: fixed-width hex (newc) or
+ * octal (odc) digits, up to the first that is not one. */
+static uint64_t cpio_num(const uint8_t *f, size_t n, unsigned base)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = f[i] >= '0' && f[i] <= '9' ? f[i] - '0' :
+			f[i] >= 'a' && f[i] <= 'f' ? f[i] - 'a' + 10 :
+			f[i] >= 'A' && f[i] <= 'F' ? f[i] - 'A' + 10 : -1;
+
+		if (d < 0 || (unsigned)d >= base)
+			break;
+		v = v * base + (unsigned)d;
+	}
+	return v;
+}
+
+/* The longest name fwsign takes in a cpio header: far above PATH_MAX. */
+#define CPIO_NAME_MAX 65536
+
+/*
+ * Walks the cpio headers in b (the uncompressed archive, or the start of
+ * it: whole is 0) as libarchive will, skipping to the next magic after
+ * junk, and says what is wrong with the first that claims an absurd name
+ * or more bytes than there are: libarchive allocates what a forged name
+ * size claims before it finds out.  0 when all is well or b is not cpio.
+ */
+static int cpio_absurd(const uint8_t *b, size_t len, int whole, char *why,
+		       size_t why_len)
+{
+	size_t off = 0;
+
+	if (len < 6 || (memcmp(b, "070701", 6) && memcmp(b, "070702", 6) &&
+			memcmp(b, "070707", 6)))
+		return 0;
+	while (off + 6 <= len) {
+		const uint8_t *h = b + off;
+		uint64_t name, size, name_end, data_end, hlen;
+
+		if (!memcmp(h, "070701", 6) || !memcmp(h, "070702", 6)) {
+			hlen = 110;
+			if (off + hlen > len)
+				break;
+			name = cpio_num(h + 94, 8, 16);
+			size = cpio_num(h + 54, 8, 16);
+			name_end = (off + hlen + name + 3) & ~(uint64_t)3;
+			data_end = (name_end + size + 3) & ~(uint64_t)3;
+		} else if (!memcmp(h, "070707", 6)) {
+			hlen = 76;
+			if (off + hlen > len)
+				break;
+			name = cpio_num(h + 59, 6, 8);
+			size = cpio_num(h + 65, 11, 8);
+			name_end = off + hlen + name;
+			data_end = name_end + size;
+		} else {
+			/* junk: libarchive looks for the next header */
+			const uint8_t *m = memmem(h + 1, len - off - 1, "07070", 5);
+
+			if (!m)
+				break;
+			off = (size_t)(m - b);
+			continue;
+		}
+		if (name > CPIO_NAME_MAX) {
+			snprintf(why, why_len, "cpio entry at byte %zu has a "
+				 "name of %llu bytes", off,
+				 (unsigned long long)name);
+			return -1;
+		}
+		if (!whole || name_end > len)
+			break;
+		if (data_end > len) {
+			snprintf(why, why_len, "cpio entry at byte %zu claims "
+				 "%llu bytes of data, past the end of the "
+				 "archive", off, (unsigned long long)size);
+			return -1;
+		}
+		if (name == 11 && !memcmp(h + hlen, "TRAILER!!!", 10))
+			break;
+		off = data_end > off ? (size_t)data_end : off + 1;
+	}
+	return 0;
+}
+
 static int ar_bid_kind(const char *path, const struct stat *st,
-		       enum ar_kind want)
+		       const uint8_t *head, size_t n, enum ar_kind want)
 {
 	struct archive *a;
 	struct archive_entry *ae;
+	uint8_t plain[512];
+	char why[160];
 	int bid = 0, r;
 
 	if (!S_ISREG(st->st_mode) || st->st_size < 32)
 		return 0;
+	/* A forged first cpio header, plain or compressed: open says why. */
+	if (fw_codec_detect(head, n) != FW_CODEC_NONE) {
+		size_t got = fw_decompress_head(fw_codec_detect(head, n), head,
+						n, plain, sizeof(plain));
+
+		if (cpio_absurd(plain, got, 0, why, sizeof(why)))
+			return want == AR_CPIO ? 150 : 0;
+	} else if (cpio_absurd(head, n, 0, why, sizeof(why))) {
+		return want == AR_CPIO ? 150 : 0;
+	}
 	a = archive_read_new();
 	if (!a)
 		return 0;
@@ -267,9 +365,7 @@ static int ar_bid_kind(const char *path, const struct stat *st,
 static int tar_bid(const char *path, const struct stat *st,
 		   const uint8_t *head, size_t n)
 {
-	(void)head;
-	(void)n;
-	return ar_bid_kind(path, st, AR_TAR);
+	return ar_bid_kind(path, st, head, n, AR_TAR);
 }
 
 static int cpio_bid(const char *path, const struct stat *st,
@@ -279,7 +375,7 @@ static int cpio_bid(const char *path, const struct stat *st,
 	if (n >= 2 && ((head[0] == 0xc7 && head[1] == 0x71) ||
 		       (head[0] == 0x71 && head[1] == 0xc7)))
 		return 0;
-	return ar_bid_kind(path, st, AR_CPIO);
+	return ar_bid_kind(path, st, head, n, AR_CPIO);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1064,6 +1160,7 @@ static void ar_close(struct fw_image *img)
 static int ar_open_u8(struct fw_image *img, struct fw_error *err)
 {
 	struct ar_priv *p = calloc(1, sizeof(*p));
+	char why[160];
 	int rc;
 
 	if (!p)
@@ -1071,6 +1168,8 @@ static int ar_open_u8(struct fw_image *img, struct fw_error *err)
 	img->priv = p;
 	p->comp.xz_filters[0].id = LZMA_VLI_UNKNOWN;
 	rc = ar_decompress(img, p, err);
+	if (rc == FW_OK && cpio_absurd(p->raw, p->raw_len, 1, why, sizeof(why)))
+		rc = fw_error_set(err, FW_EINPUT, img->path, "%s", why);
 	if (rc == FW_OK)
 		rc = ar_parse(img, p, err);
 	return rc;

@@ -256,11 +256,13 @@ check "initramfs: lz4 legacy kept" [ "$(head -c 4 "$I/out.lz4" | od -An -tx1)" =
 check "initramfs: cpio -t lists the same" [ "$(lz4 -dcq "$I/initrd.cpio.lz4" | cpio -t --quiet)" = "$(lz4 -dcq "$I/out.lz4" | cpio -t --quiet)" ]
 hdr "$I/initrd.cpio.lz4" >"$WORK/h-in"; hdr "$I/out.lz4" >"$WORK/h-out"
 check "initramfs: same headers, data on the last link" diff -u "$WORK/h-in" "$WORK/h-out"
-check "initramfs: only the last link carries data" [ "$(grep -c "'data'\| data$" "$WORK/h-out")" = 1 ] && grep -q "^b'./sh'.* data$" "$WORK/h-out"
+check "initramfs: only the last link carries data" [ "$(grep -c "'data'\| data$" "$WORK/h-out")" = 1 ]
+check "initramfs: the data is on sh, the last name" grep -q "^b'sh'.* data$" "$WORK/h-out"
 mkdir -p "$I/x" && (lz4 -dcq "$I/out.lz4" | (cd "$I/x" && cpio -idm --quiet))
 strip_sig "$I/x/busybox" "$WORK/c"
 check "initramfs: signed busybox = original + trailer" cmp -s "$WORK/c" "$I/in/busybox"
-check "initramfs: three names, one inode" [ "$(stat -c %h "$I/x/init")" = 3 ] && cmp -s "$I/x/init" "$I/x/sh"
+check "initramfs: three names, one inode" [ "$(stat -c %h "$I/x/init")" = 3 ]
+check "initramfs: init and sh the same bytes" cmp -s "$I/x/init" "$I/x/sh"
 expect_exit 0 "initramfs: verify" "$FWSIGN" verify "$I/out.lz4" --cert $K.crt
 check "initramfs: report says cpio" sh -c "'$FWSIGN' info '$I/out.lz4' | head -1 | grep -q ': cpio$'"
 # Frames that record their content size (known only at the end) and
@@ -338,17 +340,41 @@ d[148:156] = b'%06o\0 ' % sum(d[:512])
 open(sys.argv[1], 'wb').write(bytes(d))
 EOF
 expect_exit 3 "absurd size" "$FWSIGN" sign "$H/huge.tar" -o "$H/huge.out" --key $K.key --cert $K.crt
-check "absurd size: one clear line" [ "$(wc -l <"$WORK/err.txt")" = 1 ] && grep -q "huge.tar: .*big.*claims" "$WORK/err.txt"
+check "absurd size: one line" [ "$(wc -l <"$WORK/err.txt")" = 1 ]
+check "absurd size: names the file and the entry" grep -q "huge.tar: .*big.*claims" "$WORK/err.txt"
 check "absurd size: no output" [ ! -e "$H/huge.out" ]
 
 # Truncated .tar.gz: one line naming the file, exit 3, no output.
 head -c 300000 "$WORK/c2/ustar-gnutar.tar.gz" >"$H/trunc.tar.gz"
 expect_exit 3 "truncated tar.gz" "$FWSIGN" sign "$H/trunc.tar.gz" -o "$H/trunc.out" --key $K.key --cert $K.crt
-check "truncated: one line naming the file" [ "$(wc -l <"$WORK/err.txt")" = 1 ] && grep -q "^fwsign: $H/trunc.tar.gz: truncated or corrupt" "$WORK/err.txt"
+check "truncated: one line" [ "$(wc -l <"$WORK/err.txt")" = 1 ]
+check "truncated: names the file" grep -q "^fwsign: $H/trunc.tar.gz: truncated or corrupt" "$WORK/err.txt"
 check "truncated: no output, no temporary" [ ! -e "$H/trunc.out" -a -z "$(ls -A "$H" | grep fwsign)" ]
 head -c 3000000 "$WORK/c1/ustar.tar" >"$H/trunc.tar"
 expect_exit 3 "truncated tar" "$FWSIGN" sign "$H/trunc.tar" -o "$H/trunc2.out" --key $K.key --cert $K.crt
 check "truncated tar: clear error" grep -q "^fwsign: $H/trunc.tar: .*truncated" "$WORK/err.txt"
+
+# A forged cpio name size (libarchive would allocate what it claims) and
+# a forged data size: refused before libarchive reads them.
+python3 - "$H/name.cpio" "$H/data.cpio" <<'EOF'
+import sys
+def newc(name, data, namesize=None, filesize=None):
+    n = name.encode() + b"\0"
+    f = [1, 0o100644, 0, 0, 1, 0, len(data) if filesize is None else filesize,
+         0, 0, 0, 0, len(n) if namesize is None else namesize, 0]
+    h = b"070701" + b"".join(b"%08X" % v for v in f) + n
+    h += b"\0" * (-len(h) % 4)
+    return h + data + b"\0" * (-len(data) % 4)
+tail = newc("TRAILER!!!", b"")
+open(sys.argv[1], "wb").write(newc("a", b"x" * 100) + newc("b", b"y", namesize=0xF0000000) + tail)
+open(sys.argv[2], "wb").write(newc("a", b"x" * 100) + newc("b", b"y", filesize=0x7FFFFFFF) + tail)
+EOF
+expect_exit 3 "forged cpio name size" "$FWSIGN" sign "$H/name.cpio" -o "$H/name.out" --key $K.key --cert $K.crt
+check "forged name size: one line" [ "$(wc -l <"$WORK/err.txt")" = 1 ]
+check "forged name size: says where and what" grep -q "name.cpio: cpio entry at byte 212 has a name of 4026531840 bytes" "$WORK/err.txt"
+expect_exit 3 "forged cpio data size" "$FWSIGN" sign "$H/data.cpio" -o "$H/data.out" --key $K.key --cert $K.crt
+check "forged data size: says where and what" grep -q "data.cpio: cpio entry at byte 212 claims 2147483647 bytes of data, past the end" "$WORK/err.txt"
+check "forged sizes: no output" [ ! -e "$H/name.out" -a ! -e "$H/data.out" ]
 
 # An initramfs of two archives (an early cpio, then a compressed one, as
 # bootloaders concatenate them): the second is kept, with a warning.

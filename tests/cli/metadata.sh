@@ -61,7 +61,8 @@ check_tree() {	# check_tree IN OUT what
 		strip_sig "$out/$f" "$WORK/c"
 		strip_sig "$in/$f" "$WORK/o"	# the module arrives signed by Debian
 		check "$what: $f is its original bytes plus a trailer" cmp -s "$WORK/o" "$WORK/c"
-		check "$what: $f has a new trailer" [ "$(sig_len "$out/$f")" -gt 0 ] && ! cmp -s "$in/$f" "$out/$f"
+		check "$what: $f has a new trailer" [ "$(sig_len "$out/$f")" -gt 0 ]
+		check "$what: $f changed" sh -c '! cmp -s "$1" "$2"' _ "$in/$f" "$out/$f"
 	done
 	expect_exit 0 "$what: verify" "$FWSIGN" verify "$out" --cert $K.crt
 }
