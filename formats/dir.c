@@ -251,20 +251,6 @@ static int open_entry(struct fw_image *img, size_t idx, struct fw_error *err)
 	return fd;
 }
 
-static int dir_read(struct fw_image *img, size_t idx, uint8_t **buf,
-		    size_t *len, struct fw_error *err)
-{
-	int fd = open_entry(img, idx, err), rc = FW_OK;
-
-	if (fd < 0)
-		return -fd;
-	if (fw_read_fd(fd, buf, len, READ_LIMIT) < 0)
-		rc = fw_error_set(err, FW_EIO, img->ent[idx].path,
-				  "cannot read: %s", strerror(errno));
-	close(fd);
-	return rc;
-}
-
 static int dir_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		   struct fw_error *err)
 {
@@ -793,7 +779,6 @@ const struct fw_format fw_format_dir = {
 	.name = "directory",
 	.bid = dir_bid,
 	.open = dir_open,
-	.read = dir_read,
 	.map = dir_map,
 	.out_begin = dir_out_begin,
 	.out_put = dir_out_put,

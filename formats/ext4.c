@@ -1653,7 +1653,7 @@ static int ext_out_put_append(void *ctx, size_t idx, uint64_t keep,
 	if (rc >= 0)
 		return rc;
 	/* An inline-data file: a few bytes, read and written whole. */
-	rc = o->img->fmt->read(o->img, idx, &old, &old_len, err);
+	rc = ext_read(o->img, idx, &old, &old_len, err);
 	if (rc)
 		return rc;
 	whole = keep <= old_len ? malloc(keep + tail_len + 1) : NULL;

@@ -85,7 +85,8 @@ struct fw_format {
 	int (*bid)(const char *path, const struct stat *st,
 		   const uint8_t *head, size_t head_len);
 	int (*open)(struct fw_image *img, struct fw_error *err);
-	/* Reads a regular file's bytes (malloc'ed). Thread-safe. */
+	/* Reads a regular file's bytes (malloc'ed); NULL when map is
+	 * given. Thread-safe. */
 	int (*read)(struct fw_image *img, size_t idx, uint8_t **buf,
 		    size_t *len, struct fw_error *err);
 	/* Optional: the first n bytes of a regular file (less if it is

@@ -154,6 +154,22 @@ static int no_options(sqfs_compressor_t *c, sqfs_file_t *f)
 	return 0;	/* the input's options block is copied instead */
 }
 
+/* A compressor of ours: its own block function, configuration and
+ * destructor; options are never written or read through it. */
+static void comp_init(sqfs_compressor_t *c,
+		      void (*destroy)(sqfs_object_t *),
+		      void (*config)(const sqfs_compressor_t *,
+				     sqfs_compressor_config_t *),
+		      sqfs_s32 (*do_block)(sqfs_compressor_t *, const sqfs_u8 *,
+					   sqfs_u32, sqfs_u8 *, sqfs_u32))
+{
+	c->base.destroy = destroy;
+	c->get_configuration = config;
+	c->write_options = no_options;
+	c->read_options = no_options;
+	c->do_block = do_block;
+}
+
 /*
  * xz, done here with liblzma rather than by libsquashfs, which refuses
  * dictionaries under 8 KiB while mksquashfs writes 4 KiB ones for 4 KiB
@@ -243,11 +259,7 @@ static sqfs_compressor_t *xz_create(const struct sq_priv *p, int data)
 
 	if (!x)
 		return NULL;
-	x->base.base.destroy = xz_destroy;
-	x->base.get_configuration = xz_config;
-	x->base.write_options = no_options;
-	x->base.read_options = no_options;
-	x->base.do_block = xz_do_block;
+	comp_init(&x->base, xz_destroy, xz_config, xz_do_block);
 	/*
 	 * mksquashfs compresses metadata with an 8 KiB dictionary; the
 	 * kernel sizes its decoder from the stored option, so when that
@@ -344,11 +356,7 @@ static sqfs_compressor_t *gzip_create(const struct sq_priv *p, int data)
 
 	if (!g)
 		return NULL;
-	g->base.base.destroy = gzip_destroy;
-	g->base.get_configuration = gzip_config;
-	g->base.write_options = no_options;
-	g->base.read_options = no_options;
-	g->base.do_block = gzip_do_block;
+	comp_init(&g->base, gzip_destroy, gzip_config, gzip_do_block);
 	g->level = (int)p->opt.level;
 	for (size_t i = 0; data && i < 5; i++)
 		if (p->opt.strategies & (1u << i))
@@ -404,11 +412,7 @@ static sqfs_compressor_t *zstd_create(const struct sq_priv *p)
 
 	if (!z)
 		return NULL;
-	z->base.base.destroy = zstd_destroy;
-	z->base.get_configuration = zstd_config;
-	z->base.write_options = no_options;
-	z->base.read_options = no_options;
-	z->base.do_block = zstd_do_block;
+	comp_init(&z->base, zstd_destroy, zstd_config, zstd_do_block);
 	z->level = (int)p->opt.level;
 	z->cctx = ZSTD_createCCtx();
 	if (!z->cctx) {
@@ -455,11 +459,7 @@ static sqfs_compressor_t *lz4_create(const struct sq_priv *p)
 
 	if (!z)
 		return NULL;
-	z->base.base.destroy = lz4_destroy;
-	z->base.get_configuration = lz4_config;
-	z->base.write_options = no_options;
-	z->base.read_options = no_options;
-	z->base.do_block = lz4_do_block;
+	comp_init(&z->base, lz4_destroy, lz4_config, lz4_do_block);
 	z->hc = (p->opt.flags & 1) != 0;	/* LZ4_HC */
 	return &z->base;
 }
@@ -507,11 +507,7 @@ static sqfs_compressor_t *nogrow_create(const sqfs_compressor_config_t *cfg)
 		free(g);
 		return NULL;
 	}
-	g->base.base.destroy = nogrow_destroy;
-	g->base.get_configuration = nogrow_config;
-	g->base.write_options = no_options;
-	g->base.read_options = no_options;
-	g->base.do_block = nogrow_do_block;
+	comp_init(&g->base, nogrow_destroy, nogrow_config, nogrow_do_block);
 	return &g->base;
 }
 

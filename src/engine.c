@@ -70,7 +70,7 @@ static void fail(struct run *r, const struct fw_error *e)
 }
 
 /*
- * Ordered formats: entry idx is done (buf NULL: unchanged).  Puts every
+ * Ordered formats: entry idx is done (tail NULL: unchanged).  Puts every
  * entry that is now next in order, unless another thread is already doing
  * so (it will find this one: ready is set under the same lock).
  */
@@ -221,20 +221,14 @@ static void do_one(struct run *r, size_t idx)
 	 * the rest is never read (formats without peek map cheaply). */
 	if (r->img->fmt->peek) {
 		uint8_t head[PEEK_LEN];
-		ssize_t n = r->img->fmt->peek(r->img, idx, head, 8, &err);
-		int data = 0;
+		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head),
+					      &err);
+		/* compressed: a module only if its start says so */
+		int data = n >= 0 &&
+			   (n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0) &&
+			   (fw_codec_detect(head, (size_t)n) == FW_CODEC_NONE ||
+			    !fw_blob_maybe_module(head, (size_t)n));
 
-		if (n >= 0 && (n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0)) {
-			/* compressed: a module only if its start says so */
-			data = fw_codec_detect(head, (size_t)n) == FW_CODEC_NONE;
-			if (!data && n == 8 &&
-			    r->img->ent[idx].st.st_size > (off_t)sizeof(head)) {
-				n = r->img->fmt->peek(r->img, idx, head,
-						      sizeof(head), &err);
-				data = n >= 0 && !fw_blob_maybe_module(head,
-								(size_t)n);
-			}
-		}
 		if (n < 0) {
 			rc = err.code ? err.code : FW_EIO;
 			goto read_failed;
