@@ -1212,7 +1212,7 @@ static int ar_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 
 	if (!e)
 		return err->code;
-	memset(b, 0, sizeof(*b));
+	fw_bytes_init(b);
 	b->p = adata(img->priv, e);
 	b->len = e->len;
 	return FW_OK;

@@ -15,7 +15,9 @@
  * superblock's write time is SOURCE_DATE_EPOCH or, without it, the input's,
  * so the same input, key and SOURCE_DATE_EPOCH give the same bytes.
  *
- * libext2fs is not thread-safe: the engine's reader threads take a mutex.
+ * libext2fs is not thread-safe: the engine's reader threads take a mutex,
+ * except to map a file whose extents are all in its inode (most files),
+ * which libext2fs does without reading or writing anything shared.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,9 +46,12 @@
 
 struct ext4_priv {
 	ext2_filsys fs;
-	pthread_mutex_t lock;	/* around every use of fs after open */
+	pthread_mutex_t lock;	/* around every use of fs after open, but see
+				 * entry_inode */
 	int fd;			/* the input, kept open for the copy */
 	struct stat st;		/* of the input when it was opened */
+	struct ext2_inode *inode;	/* of each regular file, by entry */
+	size_t n_inode;
 };
 
 struct ext4_out {
@@ -292,11 +297,14 @@ static int xmap_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 }
 
 /*
- * Maps the first limit bytes of regular file ino (caller holds the lock
- * if fs is shared).  EXT2_ET_INLINE_DATA_CANT_ITERATE: the data is in the
- * inode; read it with libext2fs instead.
+ * Maps the first limit bytes of regular file ino, whose inode is *inode
+ * (a copy libext2fs may change) or read when inode is NULL; the caller
+ * holds the lock if fs is shared, unless entry_inode gave the inode.
+ * EXT2_ET_INLINE_DATA_CANT_ITERATE: the data is in the inode; read it with
+ * libext2fs instead.
  */
-static errcode_t xmap_file(ext2_filsys fs, ext2_ino_t ino, uint64_t limit,
+static errcode_t xmap_file(ext2_filsys fs, ext2_ino_t ino,
+			   struct ext2_inode *inode, uint64_t limit,
 			   struct xmap *m)
 {
 	struct ext2_inode in;
@@ -304,9 +312,13 @@ static errcode_t xmap_file(ext2_filsys fs, ext2_ino_t ino, uint64_t limit,
 
 	memset(m, 0, sizeof(*m));
 	m->fs = fs;
-	ec = ext2fs_read_inode(fs, ino, &in);
-	if (ec)
-		return ec;
+	if (inode) {
+		in = *inode;
+	} else {
+		ec = ext2fs_read_inode(fs, ino, &in);
+		if (ec)
+			return ec;
+	}
 	if (in.i_flags & EXT4_INLINE_DATA_FL)
 		return EXT2_ET_INLINE_DATA_CANT_ITERATE;
 	m->size = EXT2_I_SIZE(&in);
@@ -448,6 +460,67 @@ static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
 	}
 	*area = a;
 	*area_len = len;
+	return 0;
+}
+
+/*
+ * The inode of entry idx when its extents are all in it: libext2fs then
+ * maps the file from a copy of it without reading anything, so no lock is
+ * needed.  NULL: take the lock and let libext2fs read.
+ */
+static const struct ext2_inode *entry_inode(const struct ext4_priv *p,
+					    size_t idx)
+{
+	const struct ext2_inode *in;
+	const struct ext3_extent_header *eh;
+
+	if (idx >= p->n_inode)
+		return NULL;
+	in = &p->inode[idx];
+	eh = (const struct ext3_extent_header *)in->i_block;
+	if (!LINUX_S_ISREG(in->i_mode) || !(in->i_flags & EXT4_EXTENTS_FL) ||
+	    (in->i_flags & EXT4_INLINE_DATA_FL) ||
+	    ext2fs_le16_to_cpu(eh->eh_depth) != 0)
+		return NULL;
+	return in;
+}
+
+/* xmap_file for entry idx, taking the lock only when it must. */
+static errcode_t xmap_entry(struct ext4_priv *p, size_t idx, ext2_ino_t ino,
+			    uint64_t limit, struct xmap *m)
+{
+	const struct ext2_inode *in = entry_inode(p, idx);
+	struct ext2_inode copy;
+	errcode_t ec;
+
+	if (in) {
+		copy = *in;
+		return xmap_file(p->fs, ino, &copy, limit, m);
+	}
+	pthread_mutex_lock(&p->lock);
+	ec = xmap_file(p->fs, ino, NULL, limit, m);
+	pthread_mutex_unlock(&p->lock);
+	return ec;
+}
+
+/* Keeps the inode of the entry just added, for entry_inode. */
+static int keep_inode(struct ext4_priv *p, size_t idx,
+		      const struct ext2_inode_large *in)
+{
+	if (idx >= p->n_inode) {
+		size_t n = p->n_inode ? p->n_inode * 2 : 256;
+		struct ext2_inode *v;
+
+		while (n <= idx)
+			n *= 2;
+		v = realloc(p->inode, n * sizeof(*v));
+		if (!v)
+			return -1;
+		memset(v + p->n_inode, 0, (n - p->n_inode) * sizeof(*v));
+		p->inode = v;
+		p->n_inode = n;
+	}
+	memcpy(&p->inode[idx], in, sizeof(p->inode[idx]));
 	return 0;
 }
 
@@ -680,6 +753,9 @@ static int walk_dir(struct walk *w, ext2_ino_t dir, const char *rel,
 		}
 		rc = fw_image_add(w->img, clean, &st, target, w->err);
 		free(target);
+		if (!rc && LINUX_S_ISREG(in.i_mode) &&
+		    keep_inode(w->p, w->img->n - 1, &in) < 0)
+			rc = fw_error_set(w->err, FW_EIO, NULL, "out of memory");
 		if (rc || !LINUX_S_ISDIR(in.i_mode))
 			continue;
 		if (in.i_flags & EXT4_ENCRYPT_FL) {
@@ -758,39 +834,50 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 	return rc;
 }
 
-static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
-		    size_t *len, struct fw_error *err)
+/*
+ * The bytes of a file: mapped from the image where its blocks allow and
+ * may_map, else read outside the lock in big runs (inline data: through
+ * libext2fs).
+ */
+static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		     int may_map, struct fw_error *err)
 {
 	struct ext4_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
 	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
 	struct xmap m;
+	uint8_t *area;
+	size_t area_len, skip;
 	errcode_t ec;
 	int too_big = 0;
 
-	*buf = NULL;
-	*len = 0;
-	pthread_mutex_lock(&p->lock);
-	ec = xmap_file(p->fs, ino, READ_LIMIT, &m);
-	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE)
-		ec = read_data(p->fs, ino, READ_LIMIT, buf, len, &too_big);
-	else if (!ec && m.size > READ_LIMIT)
+	fw_bytes_init(b);
+	ec = xmap_entry(p, idx, ino, READ_LIMIT, &m);
+	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE) {
+		pthread_mutex_lock(&p->lock);
+		ec = read_data(p->fs, ino, READ_LIMIT, &b->owned, &b->len,
+			       &too_big);
+		pthread_mutex_unlock(&p->lock);
+		b->p = b->owned;
+	} else if (!ec && m.size > READ_LIMIT) {
 		too_big = 1;
-	pthread_mutex_unlock(&p->lock);
-	if (!ec && !*buf && !too_big) {
-		/* mapped: read outside the lock, in big runs */
-		*buf = malloc(m.size ? (size_t)m.size : 1);
-		ec = *buf ? xmap_read(&m, p->fd, 0, *buf, (size_t)m.size)
-			  : EXT2_ET_NO_MEMORY;
-		*len = (size_t)m.size;
-		if (ec) {
-			free(*buf);
-			*buf = NULL;
-			*len = 0;
-		}
+	} else if (!ec && may_map && m.size == (uint64_t)e->st.st_size &&
+		   xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
+		b->mapped = area;
+		b->map_len = area_len;
+		b->p = area + skip;
+		b->len = (size_t)m.size;
+	} else if (!ec) {
+		uint8_t *buf = fw_bytes_alloc(b, (size_t)m.size);
+
+		ec = buf ? xmap_read(&m, p->fd, 0, buf, (size_t)m.size)
+			 : EXT2_ET_NO_MEMORY;
+		b->p = buf;
+		b->len = (size_t)m.size;
 	}
-	if (m.v)
-		xmap_free(&m);
+	xmap_free(&m);
+	if (ec || too_big)
+		fw_bytes_release(b);
 	if (too_big)
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "larger than %llu bytes",
@@ -801,45 +888,32 @@ static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "cannot read from %s: %s", img->path,
 				    ext_err(ec));
-	if (*len != (size_t)e->st.st_size) {
-		free(*buf);
-		*buf = NULL;
+	if (b->len != (size_t)e->st.st_size) {
+		size_t len = b->len;
+
+		fw_bytes_release(b);
 		return fw_error_set(err, FW_EINPUT, e->path,
-				    "read %zu bytes of %lld from %s", *len,
+				    "read %zu bytes of %lld from %s", len,
 				    (long long)e->st.st_size, img->path);
 	}
 	return FW_OK;
 }
 
-/* The bytes of a file, mapped from the image where its blocks allow. */
+static int ext_read(struct fw_image *img, size_t idx, uint8_t **buf,
+		    size_t *len, struct fw_error *err)
+{
+	struct fw_bytes b = { 0 };	/* no scratch: owned */
+	int rc = ext_bytes(img, idx, &b, 0, err);
+
+	*buf = b.owned;
+	*len = b.len;
+	return rc;
+}
+
 static int ext_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		   struct fw_error *err)
 {
-	struct ext4_priv *p = img->priv;
-	const struct fw_entry *e = &img->ent[idx];
-	struct xmap m;
-	uint8_t *area;
-	size_t area_len, skip;
-	errcode_t ec;
-	int rc;
-
-	memset(b, 0, sizeof(*b));
-	pthread_mutex_lock(&p->lock);
-	ec = xmap_file(p->fs, (ext2_ino_t)e->st.st_ino, READ_LIMIT, &m);
-	pthread_mutex_unlock(&p->lock);
-	if (!ec && m.size == (uint64_t)e->st.st_size && m.size <= READ_LIMIT &&
-	    xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
-		b->mapped = area;
-		b->map_len = area_len;
-		b->p = area + skip;
-		b->len = (size_t)m.size;
-		xmap_free(&m);
-		return FW_OK;
-	}
-	xmap_free(&m);
-	rc = ext_read(img, idx, &b->owned, &b->len, err);
-	b->p = b->owned;
-	return rc;
+	return ext_bytes(img, idx, b, 1, err);
 }
 
 /* The first bytes of a file, so that data files are not read whole. */
@@ -854,22 +928,22 @@ static ssize_t ext_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 	errcode_t ec;
 	int inl;
 
-	pthread_mutex_lock(&p->lock);
-	ec = xmap_file(p->fs, ino, n, &m);
+	ec = xmap_entry(p, idx, ino, n, &m);
 	inl = ec == EXT2_ET_INLINE_DATA_CANT_ITERATE;
 	if (inl) {
 		ext2_file_t f;
 
+		pthread_mutex_lock(&p->lock);
 		ec = ext2fs_file_open(p->fs, ino, 0, &f);
 		if (!ec) {
 			ec = ext2fs_file_read(f, buf, n > UINT_MAX ? UINT_MAX
 							  : (unsigned)n, &got);
 			ext2fs_file_close(f);
 		}
+		pthread_mutex_unlock(&p->lock);
 	} else if (!ec) {
 		got = (unsigned)(m.size < n ? m.size : n);
 	}
-	pthread_mutex_unlock(&p->lock);
 	if (!ec && !inl)
 		ec = xmap_read(&m, p->fd, 0, buf, got);
 	xmap_free(&m);
@@ -1230,7 +1304,7 @@ static errcode_t out_first_difference(struct ext4_out *o, ext2_ino_t ino,
 	size_t area_len, skip;
 	errcode_t ec;
 
-	ec = xmap_file(o->fs, ino, n, &m);
+	ec = xmap_file(o->fs, ino, NULL, n, &m);
 	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE)
 		return first_difference(f, data, n, at);
 	if (!ec && xmap_mmap(&m, o->of.fd, &area, &area_len, &skip) == 0) {
@@ -1734,6 +1808,7 @@ static void ext_close(struct fw_image *img)
 	if (p->fd >= 0)
 		close(p->fd);
 	pthread_mutex_destroy(&p->lock);
+	free(p->inode);
 	free(p);
 }
 

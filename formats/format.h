@@ -51,10 +51,20 @@ int fw_path_clean(const char *in, char *out, size_t out_len);
 int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err);
 
 /*
- * A file's bytes as a format hands them out: in memory it owns (owned) or
- * mapped from the input file (mapped, map_len), so that a big ELF never
- * has to be copied through user memory to be hashed.  fw_bytes_release
- * frees whichever it is.
+ * Memory a reader thread lends to each file it reads in turn: a fresh
+ * allocation for every big file costs a page fault per page.
+ */
+struct fw_scratch {
+	uint8_t *p;
+	size_t cap;
+};
+
+/*
+ * A file's bytes as a format hands them out: in memory it owns (owned),
+ * in the caller's scratch, or mapped from the input file (mapped,
+ * map_len), so that a big ELF never has to be copied through user memory
+ * to be hashed.  fw_bytes_release frees whichever it is; bytes in scratch
+ * are good until the scratch is lent again.
  */
 struct fw_bytes {
 	const uint8_t *p;
@@ -62,8 +72,16 @@ struct fw_bytes {
 	uint8_t *owned;
 	void *mapped;
 	size_t map_len;
+	struct fw_scratch *scratch;	/* set by the caller, may be NULL */
 };
 void fw_bytes_release(struct fw_bytes *b);
+/* Empty, keeping the scratch lent. */
+static inline void fw_bytes_init(struct fw_bytes *b)
+{
+	*b = (struct fw_bytes){ .scratch = b->scratch };
+}
+/* n bytes to fill, in the scratch or owned; NULL: out of memory. */
+uint8_t *fw_bytes_alloc(struct fw_bytes *b, size_t n);
 
 /* Options for writing an output. */
 struct fw_out_opts {

@@ -199,7 +199,7 @@ static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
 	const struct fw_format *f = r->img->fmt;
 	int rc;
 
-	memset(b, 0, sizeof(*b));
+	fw_bytes_init(b);
 	if (f->map)
 		return f->map(r->img, idx, b, err);
 	rc = f->read(r->img, idx, &b->owned, &b->len, err);
@@ -207,16 +207,15 @@ static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
 	return rc;
 }
 
-static void do_one(struct run *r, size_t idx)
+static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
 	struct fw_error err;
-	struct fw_bytes b;
+	struct fw_bytes b = { .scratch = scratch };
 	struct fw_signed sg = { 0 };
 	int rc;
 
 	fw_error_clear(&err);
-	memset(&b, 0, sizeof(b));
 	/* Most files of an image are data: their first bytes say so, and
 	 * the rest is never read (formats without peek map cheaply). */
 	if (r->img->fmt->peek) {
@@ -296,6 +295,7 @@ read_failed:
 static void *worker(void *arg)
 {
 	struct run *r = arg;
+	struct fw_scratch scratch = { 0 };
 	size_t i;
 
 	for (;;) {
@@ -303,7 +303,7 @@ static void *worker(void *arg)
 			ordered_throttle(r);
 		if (r->failed || (i = atomic_fetch_add(&r->next, 1)) >= r->n_work)
 			break;
-		do_one(r, r->work[i]);
+		do_one(r, r->work[i], &scratch);
 		size_t d = atomic_fetch_add(&r->done, 1) + 1;
 
 		if (r->o->progress) {
@@ -312,6 +312,7 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&r->lock);
 		}
 	}
+	free(scratch.p);
 	return NULL;
 }
 

@@ -282,7 +282,7 @@ int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 		    uint8_t **trailer, size_t *trailer_len,
 		    struct fw_error *err)
 {
-	BIO *in = NULL, *out = NULL;
+	BIO *digest = NULL, *out = NULL;
 	CMS_ContentInfo *cms = NULL;
 	int rc = FW_EKEY;
 	const unsigned int signer_flags = CMS_NOCERTS | CMS_BINARY |
@@ -294,17 +294,20 @@ int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 	*trailer = NULL;
 	if (s->serialize)
 		pthread_mutex_lock(&s->lock);
-	in = BIO_new_mem_buf(content, (int)len);
 	out = BIO_new(BIO_s_mem());
-	if (!in || !out || len > INT32_MAX) {
+	if (!out || len > INT32_MAX) {
 		rc = fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes", len);
 		goto done;
 	}
 	cms = CMS_sign(NULL, NULL, NULL, NULL,
 		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
 		       CMS_STREAM);
+	/* What CMS_final does, but the content goes to the digest in one
+	 * write instead of being copied through a 4 KiB buffer. */
 	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
-	    CMS_final(cms, in, NULL, CMS_NOCERTS | CMS_BINARY) != 1 ||
+	    !(digest = CMS_dataInit(cms, NULL)) ||
+	    (len && BIO_write(digest, content, (int)len) != (int)len) ||
+	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
 	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1) {
 		fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
 		goto done;
@@ -331,7 +334,7 @@ done:
 	if (s->serialize)
 		pthread_mutex_unlock(&s->lock);
 	CMS_ContentInfo_free(cms);
-	BIO_free(in);
+	BIO_free_all(digest);
 	BIO_free(out);
 	return rc;
 }

@@ -126,7 +126,7 @@ int fw_map_fd(int fd, struct fw_bytes *b, size_t limit)
 	struct stat st;
 	void *m;
 
-	memset(b, 0, sizeof(*b));
+	fw_bytes_init(b);
 	if (fstat(fd, &st) < 0)
 		return -1;
 	if ((uint64_t)st.st_size > limit) {
@@ -155,7 +155,33 @@ void fw_bytes_release(struct fw_bytes *b)
 	if (b->mapped)
 		munmap(b->mapped, b->map_len);
 	free(b->owned);
-	memset(b, 0, sizeof(*b));
+	fw_bytes_init(b);
+}
+
+/* Bigger files get memory of their own, given back when they are done. */
+#define SCRATCH_MAX ((size_t)64 << 20)
+
+uint8_t *fw_bytes_alloc(struct fw_bytes *b, size_t n)
+{
+	struct fw_scratch *s = b->scratch;
+
+	if (s && n <= SCRATCH_MAX) {
+		if (n > s->cap || !s->p) {
+			size_t cap = n + n / 4 < SCRATCH_MAX ? n + n / 4
+							     : SCRATCH_MAX;
+
+			free(s->p);
+			s->cap = 0;
+			s->p = malloc(cap ? cap : 1);
+			if (!s->p)
+				return NULL;
+			s->cap = cap;
+		}
+		return s->p;
+	}
+	free(b->owned);
+	b->owned = malloc(n ? n : 1);
+	return b->owned;
 }
 
 char *fw_strdup(const char *s)
