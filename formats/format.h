@@ -25,6 +25,8 @@ struct fw_entry {
 	size_t link_of;		/* hard link: index of the first name, or FW_NO_LINK */
 };
 
+struct fw_out_opts;
+
 struct fw_image {
 	const struct fw_format *fmt;
 	char *path;
@@ -33,6 +35,11 @@ struct fw_image {
 	void *priv;
 	char **warnings;	/* entries skipped or oddities; see fw_image_warn */
 	size_t n_warnings;
+	/* During open only: the output the caller will ask for (NULL: none).
+	 * A format may begin it while it reads the input; its out_begin,
+	 * called with the same options, then takes that over, and close
+	 * aborts it if out_begin never came. */
+	const struct fw_out_opts *will_write;
 };
 
 /* Records a warning (an entry skipped, an option that could not be kept);
@@ -135,8 +142,8 @@ struct fw_format {
 };
 
 /* registry.c */
-int fw_image_open(const char *path, struct fw_image **img,
-		  struct fw_error *err);
+int fw_image_open(const char *path, const struct fw_out_opts *will_write,
+		  struct fw_image **img, struct fw_error *err);
 void fw_image_close(struct fw_image *img);
 
 /* The formats registry.c asks for bids, one per file in formats/. */

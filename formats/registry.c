@@ -20,8 +20,8 @@ static const struct fw_format *const formats[] = {
 	&fw_format_cpio,
 };
 
-int fw_image_open(const char *path, struct fw_image **out,
-		  struct fw_error *err)
+int fw_image_open(const char *path, const struct fw_out_opts *will_write,
+		  struct fw_image **out, struct fw_error *err)
 {
 	const struct fw_format *best = NULL;
 	struct fw_image *img;
@@ -68,7 +68,9 @@ int fw_image_open(const char *path, struct fw_image **out,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
 	img->fmt = best;
+	img->will_write = will_write;
 	rc = best->open(img, err);
+	img->will_write = NULL;
 	if (rc) {
 		fw_image_close(img);
 		return rc;

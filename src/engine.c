@@ -50,9 +50,6 @@ struct run {
  */
 #define HOLD_MAX ((uint64_t)64 << 20)
 
-/* Of a compressed file, enough to decompress the start of the stream. */
-#define PEEK_LEN 4096
-
 static void fail_locked(struct run *r, const struct fw_error *e)
 {
 	if (!r->failed) {
@@ -219,7 +216,7 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 	/* Most files of an image are data: their first bytes say so, and
 	 * the rest is never read (formats without peek map cheaply). */
 	if (r->img->fmt->peek) {
-		uint8_t head[PEEK_LEN];
+		uint8_t head[FW_PEEK_LEN];
 		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head),
 					      &err);
 		/* compressed: a module only if its start says so */
@@ -379,7 +376,13 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	pthread_cond_init(&r.drained, NULL);
 	fw_error_clear(&r.err);
 
-	rc = fw_image_open(o->input, &r.img, err);
+	const struct fw_out_opts oo = {
+		.path = o->output, .in_place = o->in_place,
+		.max_size = o->max_size, .jobs = o->jobs,
+	};
+	const int writing = mode == MODE_SIGN && !o->dry_run;
+
+	rc = fw_image_open(o->input, writing ? &oo : NULL, &r.img, err);
 	if (rc)
 		return rc;
 	rep->format = r.img->fmt->name;
@@ -411,12 +414,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	}
 	rep->n = n_rec;
 
-	if (mode == MODE_SIGN && !o->dry_run) {
-		struct fw_out_opts oo = {
-			.path = o->output, .in_place = o->in_place,
-			.max_size = o->max_size, .jobs = o->jobs,
-		};
-
+	if (writing) {
 		rc = r.img->fmt->out_begin(r.img, &oo, &r.out, err);
 		if (rc)
 			goto out;

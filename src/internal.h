@@ -116,5 +116,8 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
 /* Whether compressed bytes (the whole file, or just its start) may hold a
  * kernel module: they decompress to the start of a relocatable ELF. */
 int fw_blob_maybe_module(const uint8_t *in, size_t len);
+/* How much of a file the engine looks at before reading it whole: enough
+ * for gzip and xz to decide fw_blob_maybe_module (tested). */
+#define FW_PEEK_LEN 512
 
 #endif

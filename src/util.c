@@ -167,14 +167,17 @@ uint8_t *fw_bytes_alloc(struct fw_bytes *b, size_t n)
 
 	if (s && n <= SCRATCH_MAX) {
 		if (n > s->cap || !s->p) {
-			size_t cap = n + n / 4 < SCRATCH_MAX ? n + n / 4
-							     : SCRATCH_MAX;
+			/* Doubling, and realloc: glibc moves the pages of a
+			 * big block (mremap) instead of faulting new ones. */
+			size_t cap = s->cap > n / 2 ? 2 * s->cap : n;
+			uint8_t *p;
 
-			free(s->p);
-			s->cap = 0;
-			s->p = malloc(cap ? cap : 1);
-			if (!s->p)
+			if (cap > SCRATCH_MAX)
+				cap = SCRATCH_MAX;
+			p = realloc(s->p, cap ? cap : 1);
+			if (!p)
 				return NULL;
+			s->p = p;
 			s->cap = cap;
 		}
 		return s->p;

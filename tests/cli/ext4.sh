@@ -326,6 +326,12 @@ cp "$WORK/ext2.img" "$WORK/gd.img"
 dd if=/dev/zero of="$WORK/gd.img" bs=1024 seek=2 count=1 conv=notrunc status=none	# group descriptors
 expect_exit 3 "group descriptors zeroed" "$FWSIGN" sign "$WORK/gd.img" -o "$WORK/bad-out.img" --key $K.key --cert $K.crt
 check "group descriptors zeroed: names the image" grep -q "^fwsign: $WORK/gd.img: " "$WORK/err.txt"
+# A directory whose extent header is corrupt: libext2fs would list it as
+# empty; fwsign says so, during the walk, while the copy has begun.
+cp "$I" "$WORK/dirx.img"
+debugfs -w -R "sif /etc block[0] 0x1234" "$WORK/dirx.img" >/dev/null 2>&1
+expect_exit 3 "corrupt directory extent header" "$FWSIGN" sign "$WORK/dirx.img" -o "$WORK/bad-out.img" --key $K.key --cert $K.crt
+check "corrupt directory extent header: says so" grep -q "^fwsign: $WORK/dirx.img: etc: cannot read directory: Corrupt extent header" "$WORK/err.txt"
 check "bad images: no output, no temporary" no_output "$WORK/bad-out.img"
 
 # A directory linked twice (a loop): a warning, the rest signed.

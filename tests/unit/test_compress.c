@@ -51,5 +51,52 @@ int main(void)
 		free(z);
 	}
 	CHECK(fw_codec_detect((const uint8_t *)"\x7f" "ELF", 4) == FW_CODEC_NONE, "elf");
+
+	/* The engine's peek decides gzip and xz: module or data.  gzip with
+	 * a 200-byte name in its header too. */
+	static uint8_t ko[100000], data[100000];
+	uint32_t x = 1;
+
+	for (size_t i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245 + 12345;
+		ko[i] = data[i] = (uint8_t)(i % 7 ? i / 13 : x >> 24);
+	}
+	memcpy(ko, "\x7f" "ELF\x02\x01\x01", 7);
+	ko[16] = 1;	/* ET_REL, little-endian */
+	ko[17] = 0;
+	for (int c = 0; c < 2; c++) {
+		struct fw_codec_params p = { .codec = codecs[c], .xz_check = 1 };
+		uint8_t *zk, *zd;
+		size_t zkl, zdl;
+
+		CHECK(fw_compress(&p, ko, sizeof(ko), &zk, &zkl, why, sizeof(why)) == 0 &&
+		      fw_compress(&p, data, sizeof(data), &zd, &zdl, why, sizeof(why)) == 0,
+		      "compress %s: %s", fw_codec_name(codecs[c]), why);
+		CHECK(zkl > FW_PEEK_LEN && zdl > FW_PEEK_LEN, "longer than a peek");
+		CHECK(fw_blob_maybe_module(zk, FW_PEEK_LEN) == 1,
+		      "%s module from its first %d bytes", fw_codec_name(codecs[c]),
+		      FW_PEEK_LEN);
+		CHECK(fw_blob_maybe_module(zd, FW_PEEK_LEN) == 0,
+		      "%s data from its first %d bytes", fw_codec_name(codecs[c]),
+		      FW_PEEK_LEN);
+		if (codecs[c] == FW_CODEC_GZIP) {
+			/* FNAME: flag 0x08, a NUL-terminated name after the
+			 * 10-byte header */
+			uint8_t *named = malloc(zdl + 201);
+
+			CHECK(named != NULL, "memory");
+			memcpy(named, zd, 10);
+			named[3] |= 0x08;
+			memset(named + 10, 'n', 200);
+			named[210] = 0;
+			memcpy(named + 211, zd + 10, zdl - 10);
+			CHECK(fw_blob_maybe_module(named, FW_PEEK_LEN) == 0,
+			      "gzip data with a name from its first %d bytes",
+			      FW_PEEK_LEN);
+			free(named);
+		}
+		free(zk);
+		free(zd);
+	}
 	return t_done();
 }
