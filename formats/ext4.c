@@ -53,6 +53,8 @@ struct ext4_priv {
 	struct ext2_inode *inode;	/* of each regular file, by entry */
 	size_t n_inode;
 	void *early;		/* the output, begun by open (will_write) */
+	const uint8_t *map;	/* the whole input, or NULL */
+	size_t map_len;
 };
 
 struct ext4_out {
@@ -830,6 +832,15 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 				    "truncated: %lld bytes, the filesystem needs %llu",
 				    (long long)p->st.st_size,
 				    (unsigned long long)need);
+	/* Big ELF files are hashed where they lie (ext_bytes). */
+	if (need && need <= SIZE_MAX) {
+		void *a = mmap(NULL, (size_t)need, PROT_READ, MAP_SHARED, p->fd, 0);
+
+		if (a != MAP_FAILED) {
+			p->map = a;
+			p->map_len = (size_t)need;
+		}
+	}
 	if (ext2fs_has_feature_journal_needs_recovery(p->fs->super))
 		return fw_error_set(err, FW_EINPUT, img->path,
 				    "the journal needs recovery (not cleanly "
@@ -866,10 +877,75 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 	return rc;
 }
 
+#define SPARSE_MIN ((uint64_t)256 << 10)	/* smaller files are read */
+
+struct read_at {
+	const struct xmap *m;
+	int fd;
+};
+
+static int xmap_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+{
+	const struct read_at *r = ctx;
+
+	return xmap_read(r->m, r->fd, off, buf, n) ? -1 : 0;
+}
+
+/*
+ * A big ELF file as a sparse view (its headers and end, fw_elf_fill) and
+ * its content as segments of the mapped image: nothing copied.  1: not
+ * an ELF file or not worth it, read it instead; -1: errno.
+ */
+static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
+		       struct fw_bytes *b)
+{
+	const struct read_at r = { m, p->fd };
+	uint64_t bs = m->fs->blocksize, at = 0;
+	struct fw_seg *seg;
+	size_t n = 0;
+	uint8_t *view;
+	int rc;
+
+	if (!p->map || m->size < SPARSE_MIN || m->size > SIZE_MAX ||
+	    m->n > MAP_MAX_RUNS)
+		return 1;
+	view = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (view == MAP_FAILED)
+		return 1;
+	rc = fw_elf_fill(view, m->size, xmap_read_at, (void *)&r);
+	seg = rc ? NULL : malloc((2 * m->n + 1) * sizeof(*seg));
+	if (!seg) {
+		munmap(view, (size_t)m->size);
+		return rc < 0 ? -1 : 1;
+	}
+	for (size_t i = 0; i < m->n && at < m->size; i++) {
+		const struct xrun *x = &m->v[i];
+		uint64_t start = x->lblk * bs, len = x->n * bs;
+
+		if (start > at)
+			seg[n++] = (struct fw_seg){ NULL, (size_t)(start - at) };
+		if (len > m->size - start)
+			len = m->size - start;
+		seg[n++] = (struct fw_seg){
+			x->zero ? NULL : p->map + x->pblk * bs, (size_t)len };
+		at = start + len;
+	}
+	if (at < m->size)
+		seg[n++] = (struct fw_seg){ NULL, (size_t)(m->size - at) };
+	b->p = view;
+	b->len = (size_t)m->size;
+	b->mapped = view;
+	b->map_len = (size_t)m->size;
+	b->seg = seg;
+	b->n_seg = n;
+	return 0;
+}
+
 /*
  * The bytes of a file: mapped from the image where its blocks allow and
- * may_map, else read outside the lock in big runs (inline data: through
- * libext2fs).
+ * may_map, a sparse view and segments where the caller only signs, else
+ * read outside the lock in big runs (inline data: through libext2fs).
  */
 static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		     int may_map, struct fw_error *err)
@@ -881,7 +957,7 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	uint8_t *area;
 	size_t area_len, skip;
 	errcode_t ec;
-	int too_big = 0;
+	int too_big = 0, sparse;
 
 	fw_bytes_init(b);
 	ec = xmap_entry(p, idx, ino, READ_LIMIT, &m);
@@ -899,6 +975,10 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		b->map_len = area_len;
 		b->p = area + skip;
 		b->len = (size_t)m.size;
+	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
+		   (sparse = sparse_view(p, &m, b)) <= 0) {
+		if (sparse < 0)
+			ec = errno ? errno : EIO;
 	} else if (!ec) {
 		uint8_t *buf = fw_bytes_alloc(b, (size_t)m.size);
 
@@ -1850,6 +1930,8 @@ static void ext_close(struct fw_image *img)
 	if (p->fd >= 0)
 		close(p->fd);
 	pthread_mutex_destroy(&p->lock);
+	if (p->map)
+		munmap((void *)p->map, p->map_len);
 	free(p->inode);
 	free(p);
 }

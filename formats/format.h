@@ -26,6 +26,7 @@ struct fw_entry {
 };
 
 struct fw_out_opts;
+struct fw_seg;
 
 struct fw_image {
 	const struct fw_format *fmt;
@@ -80,12 +81,22 @@ struct fw_bytes {
 	void *mapped;
 	size_t map_len;
 	struct fw_scratch *scratch;	/* set by the caller, may be NULL */
+	/*
+	 * Set by a caller that only signs: the format may then hand out a
+	 * big ELF file as a sparse view (p holds what fw_elf_fill fills,
+	 * mapped) and its content as segments (seg, owned), so that it is
+	 * hashed where it lies.
+	 */
+	int sparse_ok;
+	struct fw_seg *seg;
+	size_t n_seg;
 };
 void fw_bytes_release(struct fw_bytes *b);
 /* Empty, keeping the scratch lent. */
 static inline void fw_bytes_init(struct fw_bytes *b)
 {
-	*b = (struct fw_bytes){ .scratch = b->scratch };
+	*b = (struct fw_bytes){ .scratch = b->scratch,
+				.sparse_ok = b->sparse_ok };
 }
 /* n bytes to fill, in the scratch or owned; NULL: out of memory. */
 uint8_t *fw_bytes_alloc(struct fw_bytes *b, size_t n);

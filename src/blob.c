@@ -111,7 +111,8 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec)
 }
 
 int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
-		 size_t len, struct fw_signed *out, struct fw_record *rec,
+		 size_t len, const struct fw_seg *seg, size_t n_seg,
+		 struct fw_signed *out, struct fw_record *rec,
 		 struct fw_error *err)
 {
 	struct fw_codec_params cp;
@@ -143,7 +144,17 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		set_msg(rec, "not signed by default (--sign-other)");
 		goto done;
 	}
-	rc = fw_sign_trailer(s, raw, clen, &trailer, &tlen, err);
+	if (seg && raw != in) {
+		/* a sparse view is only handed out for a plain ELF file */
+		rc = fw_error_set(err, FW_EIO, NULL,
+				  "internal error: compressed sparse view");
+		goto done;
+	}
+	if (seg)
+		rc = fw_sign_trailer_segs(s, seg, n_seg, clen, &trailer, &tlen,
+					  err);
+	else
+		rc = fw_sign_trailer(s, raw, clen, &trailer, &tlen, err);
 	if (rc)
 		goto done;
 	if (cp.codec == FW_CODEC_NONE) {

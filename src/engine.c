@@ -208,7 +208,12 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
 	struct fw_error err;
-	struct fw_bytes b = { .scratch = scratch };
+	struct fw_bytes b = {
+		.scratch = scratch,
+		/* the bytes are only hashed: ext4 hands out big ELF files as
+		 * segments of the image (put_append never reads them) */
+		.sparse_ok = r->mode == MODE_SIGN && r->img->fmt->out_put_append,
+	};
 	struct fw_signed sg = { 0 };
 	int rc;
 
@@ -265,7 +270,7 @@ read_failed:
 		break;
 	case MODE_SIGN:
 		rc = fw_blob_sign(r->o->signer, r->o->sign_other, b.p, b.len,
-				  &sg, rec, &err);
+				  b.seg, b.n_seg, &sg, rec, &err);
 		if (rc) {
 			if (!err.file[0])
 				snprintf(err.file, sizeof(err.file), "%s",

@@ -96,6 +96,12 @@ int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 		size_t len, uint8_t **out, size_t *out_len,
 		char *why, size_t why_len);
 
+/* A piece of a file's content: len bytes at p, or len zeros (p NULL). */
+struct fw_seg {
+	const uint8_t *p;
+	size_t len;
+};
+
 /*
  * blob.c: one file's bytes in, the signed bytes out.  The new file is the
  * first keep bytes of the input followed by tail (keep is the content
@@ -107,8 +113,11 @@ struct fw_signed {
 	uint8_t *tail;
 	size_t tail_len;
 };
+/* seg: the content as segments, in a sparse view (fw_elf_fill); NULL:
+ * it is all in. */
 int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
-		 size_t len, struct fw_signed *out, struct fw_record *rec,
+		 size_t len, const struct fw_seg *seg, size_t n_seg,
+		 struct fw_signed *out, struct fw_record *rec,
 		 struct fw_error *err);
 void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, size_t len,
 		    struct fw_record *rec);
@@ -116,6 +125,21 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
 /* Whether compressed bytes (the whole file, or just its start) may hold a
  * kernel module: they decompress to the start of a relocatable ELF. */
 int fw_blob_maybe_module(const uint8_t *in, size_t len);
+/* fw_sign_trailer over the first len bytes of the segments. */
+int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
+			 size_t n_seg, size_t len, uint8_t **trailer,
+			 size_t *trailer_len, struct fw_error *err);
+
+/* Reads n bytes at off of a file into buf; 0 or -1. */
+typedef int (*fw_read_at)(void *ctx, uint64_t off, uint8_t *buf, size_t n);
+
+/*
+ * Fills what fw_elf_classify and fw_modsig_find read of an ELF file of len
+ * bytes into view (len bytes of zeros): 0.  1: not an ELF file or tables
+ * too odd or big, read it whole instead.  -1: rd failed.  (elfview.c)
+ */
+int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd, void *ctx);
+
 /* How much of a file the engine looks at before reading it whole: enough
  * for gzip and xz to decide fw_blob_maybe_module (tested). */
 #define FW_PEEK_LEN 512

@@ -278,9 +278,44 @@ const char *fw_signer_subject(const struct fw_signer *s)
 	return s->subject;
 }
 
+/* Writes the first len bytes of the segments (zeros where p is NULL). */
+static int write_segs(BIO *b, const struct fw_seg *seg, size_t n_seg,
+		      size_t len)
+{
+	static const uint8_t zeros[65536];
+
+	for (size_t i = 0; i < n_seg && len; i++) {
+		size_t left = seg[i].len < len ? seg[i].len : len;
+		const uint8_t *p = seg[i].p;
+
+		len -= left;
+		while (left) {
+			int n = left > (size_t)1 << 30 ? 1 << 30 : (int)left;
+
+			if (!p && n > (int)sizeof(zeros))
+				n = (int)sizeof(zeros);
+			if (BIO_write(b, p ? p : zeros, n) != n)
+				return -1;
+			if (p)
+				p += n;
+			left -= (size_t)n;
+		}
+	}
+	return len ? -1 : 0;	/* segments shorter than len */
+}
+
 int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 		    uint8_t **trailer, size_t *trailer_len,
 		    struct fw_error *err)
+{
+	const struct fw_seg one = { content, len };
+
+	return fw_sign_trailer_segs(s, &one, 1, len, trailer, trailer_len, err);
+}
+
+int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
+			 size_t n_seg, size_t len, uint8_t **trailer,
+			 size_t *trailer_len, struct fw_error *err)
 {
 	BIO *digest = NULL, *out = NULL;
 	CMS_ContentInfo *cms = NULL;
@@ -302,11 +337,11 @@ int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 	cms = CMS_sign(NULL, NULL, NULL, NULL,
 		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
 		       CMS_STREAM);
-	/* What CMS_final does, but the content goes to the digest in one
-	 * write instead of being copied through a 4 KiB buffer. */
+	/* What CMS_final does, but the content goes to the digest where it
+	 * lies instead of being copied through a 4 KiB buffer. */
 	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
 	    !(digest = CMS_dataInit(cms, NULL)) ||
-	    (len && BIO_write(digest, content, (int)len) != (int)len) ||
+	    write_segs(digest, seg, n_seg, len) < 0 ||
 	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
 	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1) {
 		fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");

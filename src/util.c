@@ -155,6 +155,7 @@ void fw_bytes_release(struct fw_bytes *b)
 	if (b->mapped)
 		munmap(b->mapped, b->map_len);
 	free(b->owned);
+	free(b->seg);
 	fw_bytes_init(b);
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../formats/format.h"
+#include "../../src/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -156,6 +157,29 @@ static void fuzz_format(const struct fw_format *f, const char *tag,
 				if (f->map(img, i, &b, &err) == 0 &&
 				    (b.len != len || memcmp(b.p, buf, len)))
 					abort();
+				fw_bytes_release(&b);
+				/* for signing: segments that add up to the
+				 * bytes, a view that starts with them */
+				b.sparse_ok = 1;
+				if (f->map(img, i, &b, &err) == 0 && b.seg) {
+					size_t at = 0;
+
+					for (size_t k = 0; k < b.n_seg; k++) {
+						const struct fw_seg *g = &b.seg[k];
+
+						if (g->len > len - at)
+							abort();
+						for (size_t j = 0; !g->p && j < g->len; j++)
+							if (buf[at + j])
+								abort();
+						if (g->p && memcmp(g->p, buf + at, g->len))
+							abort();
+						at += g->len;
+					}
+					if (at != len || b.len != len ||
+					    memcmp(b.p, buf, len < 64 ? len : 64))
+						abort();
+				}
 				fw_bytes_release(&b);
 			}
 			if (f->out_put_append && !(flags & FUZZ_SHRINK_ODD) &&

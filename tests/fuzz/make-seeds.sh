@@ -59,6 +59,14 @@ ext ext4-nocsum 64 -t ext4 -O ^has_journal,^resize_inode,^metadata_csum,^64bit
 ext ext2-128 64 -t ext2 -I 128 -O ^resize_inode
 ext ext4-inline 64 -t ext4 -I 256 -O ^has_journal,^resize_inode,inline_data
 ext ext4-bigalloc 128 -t ext4 -O ^has_journal,^resize_inode,bigalloc -C 4096
+# A file past the size from which ext4 hands out a sparse view and
+# segments of the image (256 KiB): a real ELF start, holes between data.
+big=$work/big
+mkdir -p "$big/bin"
+{ head -c 6000 "$(type -P true)"; head -c 200000 /dev/zero; printf middle
+  head -c 70000 /dev/zero; printf end; } >"$big/bin/big"
+touch -d @1700000000 "$big/bin/big" "$big/bin" "$big"
+(t=$big; ext ext4-sparse 96 -t ext4 -O ^has_journal,^resize_inode)
 
 (cd "$t" && find . | LC_ALL=C sort >"$work/list")
 tar -C "$t" --format=gnu --no-recursion --mtime=@1700000000 --owner=0 \
