@@ -53,8 +53,6 @@ struct ext4_priv {
 	struct ext2_inode *inode;	/* of each regular file, by entry */
 	size_t n_inode;
 	void *early;		/* the output, begun by open (will_write) */
-	const uint8_t *map;	/* the whole input, or NULL */
-	size_t map_len;
 };
 
 struct ext4_out {
@@ -832,15 +830,6 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 				    "truncated: %lld bytes, the filesystem needs %llu",
 				    (long long)p->st.st_size,
 				    (unsigned long long)need);
-	/* Big ELF files are hashed where they lie (ext_bytes). */
-	if (need && need <= SIZE_MAX) {
-		void *a = mmap(NULL, (size_t)need, PROT_READ, MAP_SHARED, p->fd, 0);
-
-		if (a != MAP_FAILED) {
-			p->map = a;
-			p->map_len = (size_t)need;
-		}
-	}
 	if (ext2fs_has_feature_journal_needs_recovery(p->fs->super))
 		return fw_error_set(err, FW_EINPUT, img->path,
 				    "the journal needs recovery (not cleanly "
@@ -893,30 +882,51 @@ static int xmap_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 
 /*
  * A big ELF file as a sparse view (its headers and end, fw_elf_fill) and
- * its content as segments of the mapped image: nothing copied.  1: not
- * an ELF file or not worth it, read it instead; -1: errno.
+ * its content as segments of the image, mapped from its first to its last
+ * block: nothing copied.  1: not an ELF file or not worth it, read it
+ * instead; -1: errno.
  */
 static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
 		       struct fw_bytes *b)
 {
 	const struct read_at r = { m, p->fd };
-	uint64_t bs = m->fs->blocksize, at = 0;
-	struct fw_seg *seg;
-	size_t n = 0;
-	uint8_t *view;
+	uint64_t bs = m->fs->blocksize, at = 0, lo = UINT64_MAX, hi = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	struct fw_seg *seg = NULL;
+	uint8_t *view, *area;
+	size_t n = 0, area_len;
 	int rc;
 
-	if (!p->map || m->size < SPARSE_MIN || m->size > SIZE_MAX ||
+	if (page <= 0 || m->size < SPARSE_MIN || m->size > SIZE_MAX ||
 	    m->n > MAP_MAX_RUNS)
+		return 1;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->v[i].zero)
+			continue;
+		if (m->v[i].pblk < lo)
+			lo = m->v[i].pblk;
+		if (m->v[i].pblk + m->v[i].n > hi)
+			hi = m->v[i].pblk + m->v[i].n;
+	}
+	/* blocks far apart: the mapping would be mostly other files */
+	if (hi <= lo || (hi - lo) * bs > 2 * m->size + ((uint64_t)1 << 20))
+		return 1;
+	lo = lo * bs - lo * bs % (uint64_t)page;	/* now in bytes */
+	area_len = (size_t)(hi * bs - lo);
+	area = mmap(NULL, area_len, PROT_READ, MAP_SHARED, p->fd, (off_t)lo);
+	if (area == MAP_FAILED)
 		return 1;
 	view = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (view == MAP_FAILED)
-		return 1;
-	rc = fw_elf_fill(view, m->size, xmap_read_at, (void *)&r);
-	seg = rc ? NULL : malloc((2 * m->n + 1) * sizeof(*seg));
+	rc = view == MAP_FAILED ? 1
+				: fw_elf_fill(view, m->size, xmap_read_at,
+					      (void *)&r);
+	if (!rc)
+		seg = malloc((2 * m->n + 1) * sizeof(*seg));
 	if (!seg) {
-		munmap(view, (size_t)m->size);
+		if (view != MAP_FAILED)
+			munmap(view, (size_t)m->size);
+		munmap(area, area_len);
 		return rc < 0 ? -1 : 1;
 	}
 	for (size_t i = 0; i < m->n && at < m->size; i++) {
@@ -928,7 +938,7 @@ static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
 		if (len > m->size - start)
 			len = m->size - start;
 		seg[n++] = (struct fw_seg){
-			x->zero ? NULL : p->map + x->pblk * bs, (size_t)len };
+			x->zero ? NULL : area + (x->pblk * bs - lo), (size_t)len };
 		at = start + len;
 	}
 	if (at < m->size)
@@ -939,6 +949,8 @@ static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
 	b->map_len = (size_t)m->size;
 	b->seg = seg;
 	b->n_seg = n;
+	b->seg_map = area;
+	b->seg_map_len = area_len;
 	return 0;
 }
 
@@ -1930,8 +1942,6 @@ static void ext_close(struct fw_image *img)
 	if (p->fd >= 0)
 		close(p->fd);
 	pthread_mutex_destroy(&p->lock);
-	if (p->map)
-		munmap((void *)p->map, p->map_len);
 	free(p->inode);
 	free(p);
 }

@@ -90,6 +90,8 @@ struct fw_bytes {
 	int sparse_ok;
 	struct fw_seg *seg;
 	size_t n_seg;
+	void *seg_map;		/* where the segments lie, mapped */
+	size_t seg_map_len;
 };
 void fw_bytes_release(struct fw_bytes *b);
 /* Empty, keeping the scratch lent. */

@@ -155,6 +155,8 @@ void fw_bytes_release(struct fw_bytes *b)
 	if (b->mapped)
 		munmap(b->mapped, b->map_len);
 	free(b->owned);
+	if (b->seg_map)
+		munmap(b->seg_map, b->seg_map_len);
 	free(b->seg);
 	fw_bytes_init(b);
 }
