@@ -671,22 +671,25 @@ static int symlink_target(struct walk *w, ext2_ino_t ino,
  * libext2fs iterates a directory whose extent header is corrupt as if it
  * were empty (ext2fs_block_iterate3 drops the error): check it first.
  */
-static errcode_t dir_check(ext2_filsys fs, ext2_ino_t dir)
+static errcode_t dir_check(ext2_filsys fs, ext2_ino_t dir,
+			   const struct ext2_inode_large *din)
 {
 	struct ext2_inode in;
 	ext2_extent_handle_t h;
-	errcode_t ec = ext2fs_read_inode(fs, dir, &in);
+	errcode_t ec;
 
-	if (ec || !(in.i_flags & EXT4_EXTENTS_FL) ||
-	    (in.i_flags & EXT4_INLINE_DATA_FL))
-		return ec;
+	if (!(din->i_flags & EXT4_EXTENTS_FL) ||
+	    (din->i_flags & EXT4_INLINE_DATA_FL))
+		return 0;
+	memcpy(&in, din, sizeof(in));	/* libext2fs may write to it */
 	ec = ext2fs_extent_open2(fs, dir, &in, &h);
 	if (!ec)
 		ext2fs_extent_free(h);
 	return ec;
 }
 
-static int walk_dir(struct walk *w, ext2_ino_t dir, const char *rel,
+static int walk_dir(struct walk *w, ext2_ino_t dir,
+		    const struct ext2_inode_large *din, const char *rel,
 		    int depth)
 {
 	struct dlist l = { 0 };
@@ -696,7 +699,7 @@ static int walk_dir(struct walk *w, ext2_ino_t dir, const char *rel,
 	if (depth > MAX_DEPTH)
 		return fw_error_set(w->err, FW_EINPUT, w->img->path,
 				    "%s: directories nested too deep", rel);
-	ec = dir_check(w->p->fs, dir);
+	ec = dir_check(w->p->fs, dir, din);
 	if (!ec)
 		ec = ext2fs_dir_iterate2(w->p->fs, dir, 0, NULL, collect, &l);
 	if (l.nomem)
@@ -785,7 +788,7 @@ static int walk_dir(struct walk *w, ext2_ino_t dir, const char *rel,
 				      "contents are left as they are", clean);
 			continue;
 		}
-		rc = walk_dir(w, l.v[i].ino, clean, depth + 1);
+		rc = walk_dir(w, l.v[i].ino, &in, clean, depth + 1);
 	}
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i].name);
@@ -859,7 +862,7 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 		rc = fw_image_add(img, "", &st, NULL, err);
 	}
 	if (!rc)
-		rc = walk_dir(&w, EXT2_ROOT_INO, "", 0);
+		rc = walk_dir(&w, EXT2_ROOT_INO, &in, "", 0);
 	ext2fs_free_inode_bitmap(w.seen);
 	if (!rc)
 		rc = fw_image_link_hardlinks(img, err);
