@@ -33,6 +33,15 @@ struct fw_signer {
 	int serialize;		/* tokens are not known to be thread-safe */
 	pthread_mutex_t lock;
 	char subject[256];
+	/*
+	 * RSA keys in a file: PKCS#1 v1.5 signatures are deterministic and
+	 * of one length, and without signed attributes the PKCS#7 DER is the
+	 * same for every file up to the signature at its end.  So it is made
+	 * once (tmpl) and each file needs a digest and an RSA signature only.
+	 */
+	uint8_t *tmpl;
+	size_t tmpl_len;	/* the whole DER, tmpl_len - sig_len: prefix */
+	size_t sig_len;
 };
 
 X509 *fw_cert_load(const char *path, struct fw_error *err)
@@ -201,6 +210,8 @@ static EVP_PKEY *load_pkcs11_key(struct fw_signer *s, const char *uri,
 	return k;
 }
 
+static void tmpl_init(struct fw_signer *s);
+
 int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 		   struct fw_error *err)
 {
@@ -252,6 +263,8 @@ int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 		fw_error_set(err, FW_EKEY, o->key, "key is neither RSA nor EC");
 		goto fail;
 	}
+	if (!s->serialize && !o->cms_only)
+		tmpl_init(s);
 	*out = s;
 	return FW_OK;
 fail:
@@ -270,6 +283,7 @@ void fw_signer_free(struct fw_signer *s)
 		ENGINE_free(s->engine);
 	}
 	pthread_mutex_destroy(&s->lock);
+	free(s->tmpl);
 	free(s);
 }
 
@@ -304,6 +318,140 @@ static int write_segs(BIO *b, const struct fw_seg *seg, size_t n_seg,
 	return len ? -1 : 0;	/* segments shorter than len */
 }
 
+/* [DER, sig appended if given][module_signature][magic], malloc'ed. */
+static int make_trailer(const uint8_t *der, size_t der_len,
+			const uint8_t *sig, size_t sig_len, uint8_t **trailer,
+			size_t *trailer_len, struct fw_error *err)
+{
+	size_t n = der_len + sig_len;
+	uint8_t *t = malloc(n + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN);
+	uint8_t *info;
+
+	if (!t)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	memcpy(t, der, der_len);
+	if (sig)
+		memcpy(t + der_len, sig, sig_len);
+	info = t + n;
+	memset(info, 0, FW_MODSIG_INFO_LEN);
+	info[2] = 2;	/* PKEY_ID_PKCS7 */
+	info[8] = (uint8_t)(n >> 24);
+	info[9] = (uint8_t)(n >> 16);
+	info[10] = (uint8_t)(n >> 8);
+	info[11] = (uint8_t)n;
+	memcpy(info + FW_MODSIG_INFO_LEN, FW_MODSIG_MAGIC, FW_MODSIG_MAGIC_LEN);
+	*trailer = t;
+	*trailer_len = n + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN;
+	return FW_OK;
+}
+
+/* The PKCS#7 DER of the content, by OpenSSL's CMS (into out). */
+static int cms_der(struct fw_signer *s, const struct fw_seg *seg,
+		   size_t n_seg, size_t len, BIO *out, struct fw_error *err)
+{
+	const unsigned int signer_flags = CMS_NOCERTS | CMS_BINARY |
+		CMS_NOSMIMECAP | CMS_NOATTR | (s->keyid ? CMS_USE_KEYID : 0);
+	CMS_ContentInfo *cms;
+	BIO *digest = NULL;
+	int rc = FW_OK;
+
+	cms = CMS_sign(NULL, NULL, NULL, NULL,
+		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
+		       CMS_STREAM);
+	/* What CMS_final does, but the content goes to the digest where it
+	 * lies instead of being copied through a 4 KiB buffer. */
+	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
+	    !(digest = CMS_dataInit(cms, NULL)) ||
+	    write_segs(digest, seg, n_seg, len) < 0 ||
+	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
+	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1)
+		rc = fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(digest);
+	return rc;
+}
+
+/* The RSA signature of the content as CMS makes it: sig_len bytes. */
+static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
+		   size_t n_seg, size_t len, uint8_t *sig)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	size_t sig_len = s->sig_len;
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pc = NULL;
+	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1;
+
+	for (size_t i = 0; ok && i < n_seg && len; i++) {
+		static const uint8_t zeros[65536];
+		size_t left = seg[i].len < len ? seg[i].len : len;
+		const uint8_t *p = seg[i].p;
+
+		len -= left;
+		while (ok && left) {
+			size_t n = p ? left : left < sizeof(zeros) ? left
+								  : sizeof(zeros);
+
+			ok = EVP_DigestUpdate(mc, p ? p : zeros, n) == 1;
+			if (p)
+				p += n;
+			left -= n;
+		}
+	}
+	ok = ok && !len && EVP_DigestFinal_ex(mc, md, &md_len) == 1 &&
+	     (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
+	     EVP_PKEY_sign_init(pc) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(pc, s->md) == 1 &&
+	     EVP_PKEY_sign(pc, sig, &sig_len, md, md_len) == 1 &&
+	     sig_len == s->sig_len;
+	EVP_PKEY_CTX_free(pc);
+	EVP_MD_CTX_free(mc);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Makes the template of an RSA signer and proves it: for a probe content,
+ * the template with rsa_sig's signature must be CMS's DER byte for byte.
+ * Without it every file goes through CMS.
+ */
+static void tmpl_init(struct fw_signer *s)
+{
+	static const uint8_t probe[] = "fwsign template probe";
+	const struct fw_seg one = { probe, sizeof(probe) };
+	struct fw_error err;
+	BIO *out = BIO_new(BIO_s_mem());
+	uint8_t *sig = NULL;
+	char *der;
+	long der_len;
+	int size = EVP_PKEY_get_size(s->key);
+
+	if (!out || EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA || size <= 0 ||
+	    cms_der(s, &one, 1, sizeof(probe), out, &err) != FW_OK)
+		goto done;
+	s->sig_len = (size_t)size;
+	der_len = BIO_get_mem_data(out, &der);
+	sig = malloc(s->sig_len);
+	if (!sig || der_len <= (long)s->sig_len ||
+	    rsa_sig(s, &one, 1, sizeof(probe), sig) < 0 ||
+	    memcmp(der + der_len - (long)s->sig_len, sig, s->sig_len) != 0)
+		goto done;
+	s->tmpl = malloc((size_t)der_len);
+	if (s->tmpl) {
+		memcpy(s->tmpl, der, (size_t)der_len);
+		s->tmpl_len = (size_t)der_len;
+	}
+done:
+	ERR_clear_error();
+	free(sig);
+	BIO_free(out);
+}
+
+int fw_signer_has_template(const struct fw_signer *s)
+{
+	return s->tmpl != NULL;
+}
+
 int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 		    uint8_t **trailer, size_t *trailer_len,
 		    struct fw_error *err)
@@ -317,59 +465,37 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 			 size_t n_seg, size_t len, uint8_t **trailer,
 			 size_t *trailer_len, struct fw_error *err)
 {
-	BIO *digest = NULL, *out = NULL;
-	CMS_ContentInfo *cms = NULL;
-	int rc = FW_EKEY;
-	const unsigned int signer_flags = CMS_NOCERTS | CMS_BINARY |
-		CMS_NOSMIMECAP | CMS_NOATTR | (s->keyid ? CMS_USE_KEYID : 0);
+	BIO *out = NULL;
+	int rc;
 	char *der;
 	long der_len;
-	uint8_t *t;
 
 	*trailer = NULL;
+	if (len > INT32_MAX)
+		return fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes",
+				    len);
+	if (s->tmpl) {
+		uint8_t sig[2048];	/* RSA up to 16384 bits */
+		size_t prefix = s->tmpl_len - s->sig_len;
+
+		if (s->sig_len > sizeof(sig) || rsa_sig(s, seg, n_seg, len, sig) < 0)
+			return fw_error_ssl(err, FW_EKEY, NULL,
+					    "RSA signing failed");
+		return make_trailer(s->tmpl, prefix, sig, s->sig_len, trailer,
+				    trailer_len, err);
+	}
 	if (s->serialize)
 		pthread_mutex_lock(&s->lock);
 	out = BIO_new(BIO_s_mem());
-	if (!out || len > INT32_MAX) {
-		rc = fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes", len);
-		goto done;
+	rc = out ? cms_der(s, seg, n_seg, len, out, err)
+		 : fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (!rc) {
+		der_len = BIO_get_mem_data(out, &der);
+		rc = make_trailer((const uint8_t *)der, (size_t)der_len, NULL, 0,
+				  trailer, trailer_len, err);
 	}
-	cms = CMS_sign(NULL, NULL, NULL, NULL,
-		       CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
-		       CMS_STREAM);
-	/* What CMS_final does, but the content goes to the digest where it
-	 * lies instead of being copied through a 4 KiB buffer. */
-	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
-	    !(digest = CMS_dataInit(cms, NULL)) ||
-	    write_segs(digest, seg, n_seg, len) < 0 ||
-	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
-	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1) {
-		fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
-		goto done;
-	}
-	der_len = BIO_get_mem_data(out, &der);
-	t = malloc((size_t)der_len + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN);
-	if (!t) {
-		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-		goto done;
-	}
-	memcpy(t, der, (size_t)der_len);
-	uint8_t *info = t + der_len;
-	memset(info, 0, FW_MODSIG_INFO_LEN);
-	info[2] = 2;	/* PKEY_ID_PKCS7 */
-	info[8] = (uint8_t)(der_len >> 24);
-	info[9] = (uint8_t)(der_len >> 16);
-	info[10] = (uint8_t)(der_len >> 8);
-	info[11] = (uint8_t)der_len;
-	memcpy(info + FW_MODSIG_INFO_LEN, FW_MODSIG_MAGIC, FW_MODSIG_MAGIC_LEN);
-	*trailer = t;
-	*trailer_len = (size_t)der_len + FW_MODSIG_INFO_LEN + FW_MODSIG_MAGIC_LEN;
-	rc = FW_OK;
-done:
 	if (s->serialize)
 		pthread_mutex_unlock(&s->lock);
-	CMS_ContentInfo_free(cms);
-	BIO_free_all(digest);
 	BIO_free(out);
 	return rc;
 }

@@ -104,6 +104,8 @@ struct fw_key_opts {
 	const char *pass_file;	/* file whose first line is the passphrase */
 	int use_keyid;		/* sign-file -k: identify signer by SKID */
 	int allow_expired;	/* accept a certificate outside its validity */
+	int cms_only;		/* no RSA template: every signature made by
+				 * OpenSSL's CMS (the same bytes; tests) */
 };
 
 int fw_signer_open(const struct fw_key_opts *opts, struct fw_signer **out,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "fwsign/fwsign.h"
+#include "../../src/internal.h"
 #include "t.h"
 
 static struct fw_signer *signer(const char *dir, const char *name,
@@ -84,6 +85,7 @@ int main(void)
 	      FW_SIG_UNSIGNED, "unsigned");
 
 	se = signed_copy(ec, content, sizeof(content), &le);
+	CHECK(!fw_signer_has_template(ec), "EC signatures vary: no template");
 	fw_verifier_free(v);
 	snprintf(crt, sizeof(crt), "%s/ecvendor.crt", dir);
 	CHECK(fw_verifier_open(crt, &v, &err) == 0, "%s", err.msg);
@@ -100,6 +102,70 @@ int main(void)
 		CHECK(fw_signer_open(&so, &x, &err) == FW_EKEY && !x,
 		      "mismatch refused: %s", err.msg);
 		CHECK(strstr(err.msg, "does not match") != NULL, "%s", err.msg);
+	}
+	/* RSA signatures from the template are OpenSSL CMS's, byte for
+	 * byte: key sizes, hashes, key id or issuer and serial, content whole
+	 * or in segments with holes. */
+	{
+		static const struct { int bits; const char *hash; int keyid; } t[] = {
+			{ 2048, "sha256", 0 }, { 2048, "sha512", 1 },
+			{ 3072, "sha384", 0 }, { 4096, "sha256", 1 },
+		};
+		static uint8_t holes[70000];
+		struct fw_seg seg[3] = {
+			{ content, sizeof(content) }, { NULL, 60000 },
+			{ content, 5000 },
+		};
+
+		memcpy(holes, content, sizeof(content));
+		memcpy(holes + 65000, content, 5000);
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			char name[64], key[600], cert[600];
+			struct fw_key_opts so = { .key = key, .cert = cert,
+						  .hash = t[i].hash,
+						  .use_keyid = t[i].keyid };
+			struct fw_signer *fast = NULL, *cms = NULL;
+			uint8_t *t1 = NULL, *t2 = NULL, *t3 = NULL;
+			size_t l1 = 0, l2 = 0, l3 = 0;
+
+			snprintf(name, sizeof(name), "tmpl%zu", i);
+			fw_signer_free(signer(dir, name, t[i].bits, NULL, t[i].hash));
+			snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+			snprintf(cert, sizeof(cert), "%s/%s.crt", dir, name);
+			CHECK(fw_signer_open(&so, &fast, &err) == 0, "%s", err.msg);
+			so.cms_only = 1;
+			CHECK(fw_signer_open(&so, &cms, &err) == 0, "%s", err.msg);
+			if (!fast || !cms)
+				continue;
+			CHECK(fw_signer_has_template(fast) &&
+			      !fw_signer_has_template(cms),
+			      "RSA-%d: the template is used, and only then",
+			      t[i].bits);
+			for (size_t n = 0; n <= sizeof(content); n += 2500) {
+				CHECK(fw_sign_trailer(fast, content, n, &t1, &l1, &err) == 0 &&
+				      fw_sign_trailer(cms, content, n, &t2, &l2, &err) == 0,
+				      "%s", err.msg);
+				CHECK(l1 == l2 && t1 && t2 && !memcmp(t1, t2, l1),
+				      "RSA-%d %s keyid %d, %zu bytes: template and "
+				      "CMS differ", t[i].bits, t[i].hash, t[i].keyid, n);
+				free(t1);
+				free(t2);
+				t1 = t2 = NULL;
+			}
+			CHECK(fw_sign_trailer_segs(fast, seg, 3, sizeof(holes), &t1, &l1, &err) == 0 &&
+			      fw_sign_trailer_segs(cms, seg, 3, sizeof(holes), &t2, &l2, &err) == 0 &&
+			      fw_sign_trailer(cms, holes, sizeof(holes), &t3, &l3, &err) == 0,
+			      "%s", err.msg);
+			CHECK(l1 == l3 && l2 == l3 && t1 && t2 && t3 &&
+			      !memcmp(t1, t3, l3) && !memcmp(t2, t3, l3),
+			      "RSA-%d: segments with a hole sign as the whole",
+			      t[i].bits);
+			free(t1);
+			free(t2);
+			free(t3);
+			fw_signer_free(fast);
+			fw_signer_free(cms);
+		}
 	}
 	/* keygen never overwrites a key */
 	{
