@@ -61,6 +61,7 @@ int fw_elf_fill(uint8_t *p, uint64_t len, fw_read_at rd, void *ctx)
 {
 	struct view v = { p, len, rd, ctx, 0, 0 };
 	uint64_t phoff, shoff, phent, shent, phnum, shnum, strndx;
+	int w, h;
 
 	if (len < 64)
 		return 1;
@@ -71,23 +72,17 @@ int fw_elf_fill(uint8_t *p, uint64_t len, fw_read_at rd, void *ctx)
 		return 1;
 	v.is64 = p[4] == 2;
 	v.be = p[5] == 2;
-	if (v.is64) {
-		phoff = num(&v, 32, 8);
-		shoff = num(&v, 40, 8);
-		phent = num(&v, 54, 2);
-		phnum = num(&v, 56, 2);
-		shent = num(&v, 58, 2);
-		shnum = num(&v, 60, 2);
-		strndx = num(&v, 62, 2);
-	} else {
-		phoff = num(&v, 28, 4);
-		shoff = num(&v, 32, 4);
-		phent = num(&v, 42, 2);
-		phnum = num(&v, 44, 2);
-		shent = num(&v, 46, 2);
-		shnum = num(&v, 48, 2);
-		strndx = num(&v, 50, 2);
-	}
+	/* e_phoff and e_shoff are words; e_phentsize to e_shstrndx follow
+	 * e_ehsize, 2 bytes each */
+	w = v.is64 ? 8 : 4;
+	h = v.is64 ? 54 : 42;
+	phoff = num(&v, v.is64 ? 32 : 28, w);
+	shoff = num(&v, v.is64 ? 40 : 32, w);
+	phent = num(&v, h, 2);
+	phnum = num(&v, h + 2, 2);
+	shent = num(&v, h + 4, 2);
+	shnum = num(&v, h + 6, 2);
+	strndx = num(&v, h + 8, 2);
 	/* Section 0 holds the counts that do not fit in the header. */
 	if (shoff && shent && fill(&v, shoff, shent) < 0)
 		return -1;

@@ -292,9 +292,13 @@ const char *fw_signer_subject(const struct fw_signer *s)
 	return s->subject;
 }
 
-/* Writes the first len bytes of the segments (zeros where p is NULL). */
-static int write_segs(BIO *b, const struct fw_seg *seg, size_t n_seg,
-		      size_t len)
+/*
+ * Hands the first len bytes of the segments (zeros where p is NULL) to
+ * put, in pieces of at most 1 GiB; -1 if put fails or the segments are
+ * shorter than len.
+ */
+static int feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
+		     int (*put)(void *ctx, const void *p, size_t n), void *ctx)
 {
 	static const uint8_t zeros[65536];
 
@@ -304,18 +308,28 @@ static int write_segs(BIO *b, const struct fw_seg *seg, size_t n_seg,
 
 		len -= left;
 		while (left) {
-			int n = left > (size_t)1 << 30 ? 1 << 30 : (int)left;
+			size_t n = left < ((size_t)1 << 30) ? left : (size_t)1 << 30;
 
-			if (!p && n > (int)sizeof(zeros))
-				n = (int)sizeof(zeros);
-			if (BIO_write(b, p ? p : zeros, n) != n)
+			if (!p && n > sizeof(zeros))
+				n = sizeof(zeros);
+			if (put(ctx, p ? p : zeros, n) < 0)
 				return -1;
 			if (p)
 				p += n;
-			left -= (size_t)n;
+			left -= n;
 		}
 	}
-	return len ? -1 : 0;	/* segments shorter than len */
+	return len ? -1 : 0;
+}
+
+static int put_bio(void *ctx, const void *p, size_t n)
+{
+	return BIO_write(ctx, p, (int)n) == (int)n ? 0 : -1;
+}
+
+static int put_digest(void *ctx, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -1;
 }
 
 /* [DER, sig appended if given][module_signature][magic], malloc'ed. */
@@ -362,7 +376,7 @@ static int cms_der(struct fw_signer *s, const struct fw_seg *seg,
 	 * lies instead of being copied through a 4 KiB buffer. */
 	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
 	    !(digest = CMS_dataInit(cms, NULL)) ||
-	    write_segs(digest, seg, n_seg, len) < 0 ||
+	    feed_segs(seg, n_seg, len, put_bio, digest) < 0 ||
 	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
 	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1)
 		rc = fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
@@ -380,25 +394,10 @@ static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
 	size_t sig_len = s->sig_len;
 	EVP_MD_CTX *mc = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pc = NULL;
-	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1;
+	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1 &&
+		 feed_segs(seg, n_seg, len, put_digest, mc) == 0;
 
-	for (size_t i = 0; ok && i < n_seg && len; i++) {
-		static const uint8_t zeros[65536];
-		size_t left = seg[i].len < len ? seg[i].len : len;
-		const uint8_t *p = seg[i].p;
-
-		len -= left;
-		while (ok && left) {
-			size_t n = p ? left : left < sizeof(zeros) ? left
-								  : sizeof(zeros);
-
-			ok = EVP_DigestUpdate(mc, p ? p : zeros, n) == 1;
-			if (p)
-				p += n;
-			left -= n;
-		}
-	}
-	ok = ok && !len && EVP_DigestFinal_ex(mc, md, &md_len) == 1 &&
+	ok = ok && EVP_DigestFinal_ex(mc, md, &md_len) == 1 &&
 	     (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
 	     EVP_PKEY_sign_init(pc) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
