@@ -849,6 +849,25 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 		if (rc)
 			return rc;
 	}
+	/* Room for every inode in use (more names only with hard links):
+	 * no growing, and calloc's fresh pages need no clearing.  The counts
+	 * are a hint: what fits in the image at most. */
+	{
+		const struct ext2_super_block *sb = p->fs->super;
+		uint64_t used = sb->s_inodes_count > sb->s_free_inodes_count ?
+				sb->s_inodes_count - sb->s_free_inodes_count : 0;
+		uint64_t fit = (uint64_t)p->st.st_size / EXT2_INODE_SIZE(sb);
+
+		if (used > fit)
+			used = fit;
+		if (used > ((uint64_t)1 << 20))
+			used = (uint64_t)1 << 20;
+		p->inode = calloc((size_t)used + 16, sizeof(*p->inode));
+		if (p->inode)
+			p->n_inode = (size_t)used + 16;
+		if (fw_image_reserve(img, (size_t)used + 16) < 0)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
 	ec = ext2fs_allocate_inode_bitmap(p->fs, "walked directories", &w.seen);
 	if (ec)
 		return fw_error_set(err, FW_EIO, img->path, "%s", ext_err(ec));

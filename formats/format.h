@@ -47,6 +47,8 @@ struct fw_image {
  * the engine hands them to the report, the tool prints them. */
 void fw_image_warn(struct fw_image *img, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Room for n entries in all, ahead of the adds; 0 or -1 (no memory). */
+int fw_image_reserve(struct fw_image *img, size_t n);
 /* Appends an entry (path and link_target are copied); FW_OK or FW_EIO. */
 int fw_image_add(struct fw_image *img, const char *path,
 		 const struct stat *st, const char *link_target,

@@ -97,6 +97,20 @@ void fw_image_warn(struct fw_image *img, const char *fmt, ...)
 	w[img->n_warnings++] = msg;
 }
 
+int fw_image_reserve(struct fw_image *img, size_t n)
+{
+	void *p;
+
+	if (n <= img->cap)
+		return 0;
+	p = realloc(img->ent, n * sizeof(*img->ent));
+	if (!p)
+		return -1;
+	img->ent = p;
+	img->cap = n;
+	return 0;
+}
+
 int fw_image_add(struct fw_image *img, const char *path,
 		 const struct stat *st, const char *link_target,
 		 struct fw_error *err)
