@@ -126,7 +126,7 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
  * kernel module: they decompress to the start of a relocatable ELF. */
 int fw_blob_maybe_module(const uint8_t *in, size_t len);
 /* Whether RSA signatures come from the proven template (signer.c). */
-int fw_signer_has_template(const struct fw_signer *s);
+int fw_signer_has_template(struct fw_signer *s);
 /* fw_sign_trailer over the first len bytes of the segments. */
 int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 			 size_t n_seg, size_t len, uint8_t **trailer,

@@ -8,6 +8,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ struct fw_signer {
 	uint8_t *tmpl;
 	size_t tmpl_len;	/* the whole DER, tmpl_len - sig_len: prefix */
 	size_t sig_len;
+	/* made by the first signature (a worker, not the start-up): */
+	int tmpl_want;
+	atomic_int tmpl_done;
+	pthread_mutex_t tmpl_lock;
 };
 
 X509 *fw_cert_load(const char *path, struct fw_error *err)
@@ -210,8 +215,6 @@ static EVP_PKEY *load_pkcs11_key(struct fw_signer *s, const char *uri,
 	return k;
 }
 
-static void tmpl_init(struct fw_signer *s);
-
 int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 		   struct fw_error *err)
 {
@@ -232,6 +235,7 @@ int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 	if (!s)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->tmpl_lock, NULL);
 	s->keyid = o->use_keyid;
 	s->md = EVP_get_digestbyname(hash);
 
@@ -263,8 +267,7 @@ int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 		fw_error_set(err, FW_EKEY, o->key, "key is neither RSA nor EC");
 		goto fail;
 	}
-	if (!s->serialize && !o->cms_only)
-		tmpl_init(s);
+	s->tmpl_want = !s->serialize && !o->cms_only;
 	*out = s;
 	return FW_OK;
 fail:
@@ -283,6 +286,7 @@ void fw_signer_free(struct fw_signer *s)
 		ENGINE_free(s->engine);
 	}
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->tmpl_lock);
 	free(s->tmpl);
 	free(s);
 }
@@ -446,9 +450,24 @@ done:
 	BIO_free(out);
 }
 
-int fw_signer_has_template(const struct fw_signer *s)
+/* The template, made once by whichever thread signs first. */
+static const uint8_t *tmpl_get(struct fw_signer *s)
 {
-	return s->tmpl != NULL;
+	if (!s->tmpl_want)
+		return NULL;
+	if (!atomic_load(&s->tmpl_done)) {
+		pthread_mutex_lock(&s->tmpl_lock);
+		if (!atomic_load(&s->tmpl_done))
+			tmpl_init(s);
+		atomic_store(&s->tmpl_done, 1);
+		pthread_mutex_unlock(&s->tmpl_lock);
+	}
+	return s->tmpl;
+}
+
+int fw_signer_has_template(struct fw_signer *s)
+{
+	return tmpl_get(s) != NULL;
 }
 
 int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
@@ -473,7 +492,7 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 	if (len > INT32_MAX)
 		return fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes",
 				    len);
-	if (s->tmpl) {
+	if (tmpl_get(s)) {
 		uint8_t sig[2048];	/* RSA up to 16384 bits */
 		size_t prefix = s->tmpl_len - s->sig_len;
 
