@@ -800,6 +800,28 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 			 void **ctx, struct fw_error *err);
 static void ext_out_abort(void *ctx);
 
+/*
+ * Room for every inode in use (more names only with hard links): no
+ * growing during the walk, and calloc's fresh pages need no clearing.  The
+ * superblock's counts are a hint: what fits in the image at most.
+ */
+static int reserve(struct fw_image *img, struct ext4_priv *p)
+{
+	const struct ext2_super_block *sb = p->fs->super;
+	uint64_t used = sb->s_inodes_count > sb->s_free_inodes_count ?
+			sb->s_inodes_count - sb->s_free_inodes_count : 0;
+	uint64_t fit = (uint64_t)p->st.st_size / EXT2_INODE_SIZE(sb);
+
+	if (used > fit)
+		used = fit;
+	if (used > ((uint64_t)1 << 20))
+		used = (uint64_t)1 << 20;
+	p->inode = calloc((size_t)used + 16, sizeof(*p->inode));
+	if (p->inode)
+		p->n_inode = (size_t)used + 16;
+	return fw_image_reserve(img, (size_t)used + 16);
+}
+
 static int ext_open(struct fw_image *img, struct fw_error *err)
 {
 	struct ext4_priv *p = calloc(1, sizeof(*p));
@@ -849,25 +871,8 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 		if (rc)
 			return rc;
 	}
-	/* Room for every inode in use (more names only with hard links):
-	 * no growing, and calloc's fresh pages need no clearing.  The counts
-	 * are a hint: what fits in the image at most. */
-	{
-		const struct ext2_super_block *sb = p->fs->super;
-		uint64_t used = sb->s_inodes_count > sb->s_free_inodes_count ?
-				sb->s_inodes_count - sb->s_free_inodes_count : 0;
-		uint64_t fit = (uint64_t)p->st.st_size / EXT2_INODE_SIZE(sb);
-
-		if (used > fit)
-			used = fit;
-		if (used > ((uint64_t)1 << 20))
-			used = (uint64_t)1 << 20;
-		p->inode = calloc((size_t)used + 16, sizeof(*p->inode));
-		if (p->inode)
-			p->n_inode = (size_t)used + 16;
-		if (fw_image_reserve(img, (size_t)used + 16) < 0)
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
+	if (reserve(img, p) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	ec = ext2fs_allocate_inode_bitmap(p->fs, "walked directories", &w.seen);
 	if (ec)
 		return fw_error_set(err, FW_EIO, img->path, "%s", ext_err(ec));
@@ -893,25 +898,27 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 struct read_at {
 	const struct xmap *m;
 	int fd;
+	errcode_t ec;		/* of the read that failed */
 };
 
 static int xmap_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 {
-	const struct read_at *r = ctx;
+	struct read_at *r = ctx;
 
-	return xmap_read(r->m, r->fd, off, buf, n) ? -1 : 0;
+	r->ec = xmap_read(r->m, r->fd, off, buf, n);
+	return r->ec ? -1 : 0;
 }
 
 /*
  * A big ELF file as a sparse view (its headers and end, fw_elf_fill) and
  * its content as segments of the image, mapped from its first to its last
  * block: nothing copied.  1: not an ELF file or not worth it, read it
- * instead; -1: errno.
+ * instead; -1: a read failed (*ec).
  */
 static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
-		       struct fw_bytes *b)
+		       struct fw_bytes *b, errcode_t *ec)
 {
-	const struct read_at r = { m, p->fd };
+	struct read_at r = { m, p->fd, 0 };
 	uint64_t bs = m->fs->blocksize, at = 0, lo = UINT64_MAX, hi = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	struct fw_seg *seg = NULL;
@@ -941,8 +948,8 @@ static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
 	view = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	rc = view == MAP_FAILED ? 1
-				: fw_elf_fill(view, m->size, xmap_read_at,
-					      (void *)&r);
+				: fw_elf_fill(view, m->size, xmap_read_at, &r);
+	*ec = r.ec;
 	if (!rc)
 		seg = malloc((2 * m->n + 1) * sizeof(*seg));
 	if (!seg) {
@@ -991,7 +998,7 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	uint8_t *area;
 	size_t area_len, skip;
 	errcode_t ec;
-	int too_big = 0, sparse;
+	int too_big = 0;
 
 	fw_bytes_init(b);
 	ec = xmap_entry(p, idx, ino, READ_LIMIT, &m);
@@ -1010,9 +1017,8 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		b->p = area + skip;
 		b->len = (size_t)m.size;
 	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
-		   (sparse = sparse_view(p, &m, b)) <= 0) {
-		if (sparse < 0)
-			ec = errno ? errno : EIO;
+		   sparse_view(p, &m, b, &ec) <= 0) {
+		/* ec: set if a read failed */
 	} else if (!ec) {
 		uint8_t *buf = fw_bytes_alloc(b, (size_t)m.size);
 

@@ -144,17 +144,19 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		set_msg(rec, "not signed by default (--sign-other)");
 		goto done;
 	}
+	const struct fw_seg all = { raw, raw_len };
+
 	if (seg && raw != in) {
 		/* a sparse view is only handed out for a plain ELF file */
 		rc = fw_error_set(err, FW_EIO, NULL,
 				  "internal error: compressed sparse view");
 		goto done;
 	}
-	if (seg)
-		rc = fw_sign_trailer_segs(s, seg, n_seg, clen, &trailer, &tlen,
-					  err);
-	else
-		rc = fw_sign_trailer(s, raw, clen, &trailer, &tlen, err);
+	if (!seg) {
+		seg = &all;
+		n_seg = 1;
+	}
+	rc = fw_sign_trailer_segs(s, seg, n_seg, clen, &trailer, &tlen, err);
 	if (rc)
 		goto done;
 	if (cp.codec == FW_CODEC_NONE) {
