@@ -1277,7 +1277,7 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		return fw_error_set(err, FW_EIO, oo->path, "cannot open: %s",
 				    ext_err(ec));
 	}
-	o->copy_errno = pthread_create(&o->copier, NULL, copier, o);
+	o->copy_errno = fw_thread_create(&o->copier, copier, o);
 	if (o->copy_errno)
 		return fw_error_set(err, FW_EIO, NULL,
 				    "cannot start a thread: %s",

@@ -3,6 +3,7 @@
 #ifndef FWSIGN_INTERNAL_H
 #define FWSIGN_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +47,8 @@ int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
 		      struct fw_error *err);
 void fw_outfile_abort(struct fw_outfile *o);
 int fw_ncpus(void);
+/* pthread_create, the thread started on another CPU than the caller's. */
+int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * compress.c: the codecs a compressed kernel module may use (gzip, xz,
