@@ -1811,3 +1811,7 @@ const struct fw_format fw_format_cpio = {
 	.out_abort = ar_out_abort,
 	.close = ar_close,
 };
+
+const struct fw_format *const fw_plugin_formats[] = {
+	&fw_format_tar, &fw_format_cpio, NULL
+};

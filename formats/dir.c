@@ -73,8 +73,10 @@ static int dir_bid(const char *path, const struct stat *st,
 	(void)path;
 	(void)head;
 	(void)n;
-	/* Anything else that bids wins over a plain file. */
-	return S_ISDIR(st->st_mode) ? 100 : S_ISREG(st->st_mode) ? 1 : 0;
+	/* Only this format reads directories; anything else that bids wins
+	 * over a plain file. */
+	return S_ISDIR(st->st_mode) ? FW_BID_MAX
+				    : S_ISREG(st->st_mode) ? FW_BID_PLAIN : 0;
 }
 
 struct walk {

@@ -161,10 +161,25 @@ int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 		  struct fw_image **img, struct fw_error *err);
 void fw_image_close(struct fw_image *img);
 
-/* The formats registry.c asks for bids, one per file in formats/. */
+/*
+ * The formats registry.c asks for bids, one per file in formats/.  No bid
+ * is higher than FW_BID_MAX: once a format bids it, no later one is asked.
+ */
+#define FW_BID_MAX 200
+#define FW_BID_PLAIN 1		/* a plain file, signed as it is: last resort */
 extern const struct fw_format fw_format_dir;
 extern const struct fw_format fw_format_ext4;
 extern const struct fw_format fw_format_squashfs;
+/*
+ * tar and cpio (archive.c) live in a module of their own, FW_PLUGIN_DIR/
+ * fwsign-archive.so beside the library, loaded only when no built-in
+ * format is sure: libarchive brings ten more libraries (libxml2, ICU,
+ * libstdc++ among them) and 2-3 ms of start-up to every run.  The module
+ * exports the NULL-terminated list fw_plugin_formats.
+ */
+#define FW_PLUGIN_DIR "libfwsign"
+#define FW_PLUGIN_ARCHIVE "fwsign-archive.so"
 extern const struct fw_format fw_format_tar, fw_format_cpio;
+extern const struct fw_format *const fw_plugin_formats[];
 
 #endif

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Every format bids on the input; the highest bid opens it. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -12,13 +15,67 @@
 
 #include "format.h"
 
-static const struct fw_format *const formats[] = {
+static const struct fw_format *const builtin[] = {
 	&fw_format_dir,
 	&fw_format_ext4,
 	&fw_format_squashfs,
+#ifdef FWSIGN_ARCHIVE_BUILTIN
 	&fw_format_tar,
 	&fw_format_cpio,
+#endif
+	NULL
 };
+
+#ifndef FWSIGN_ARCHIVE_BUILTIN
+static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
+static const struct fw_format *const *plugin;
+static char plugin_why[512];
+static const char anchor;	/* where this library lies */
+
+/* Loads the archive module from beside this library, once. */
+static void plugin_load(void)
+{
+	Dl_info di;
+	char path[PATH_MAX];
+	const char *slash;
+	void *h;
+	int dir;
+
+	if (!dladdr(&anchor, &di) || !di.dli_fname) {
+		snprintf(plugin_why, sizeof(plugin_why),
+			 "cannot tell where libfwsign lies");
+		return;
+	}
+	slash = strrchr(di.dli_fname, '/');
+	dir = slash ? (int)(slash - di.dli_fname) : 1;
+	if (snprintf(path, sizeof(path), "%.*s/%s/%s", dir,
+		     slash ? di.dli_fname : ".", FW_PLUGIN_DIR,
+		     FW_PLUGIN_ARCHIVE) >= (int)sizeof(path)) {
+		snprintf(plugin_why, sizeof(plugin_why), "path too long");
+		return;
+	}
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (h)
+		plugin = dlsym(h, "fw_plugin_formats");
+	if (!plugin)
+		snprintf(plugin_why, sizeof(plugin_why), "%s", dlerror());
+}
+#endif
+
+/* Asks each format of the list; the highest bid so far in *best. */
+static void auction(const struct fw_format *const *list, const char *path,
+		    const struct stat *st, const uint8_t *head, size_t n,
+		    const struct fw_format **best, int *best_bid)
+{
+	for (; *list && *best_bid < FW_BID_MAX; list++) {
+		int bid = (*list)->bid(path, st, head, n);
+
+		if (bid > *best_bid) {
+			*best_bid = bid;
+			*best = *list;
+		}
+	}
+}
 
 int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 		  struct fw_image **out, struct fw_error *err)
@@ -51,14 +108,20 @@ int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 					    strerror(errno));
 		head_len = (size_t)n;
 	}
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		int bid = formats[i]->bid(path, &st, head, head_len);
-
-		if (bid > best_bid) {
-			best_bid = bid;
-			best = formats[i];
-		}
+	auction(builtin, path, &st, head, head_len, &best, &best_bid);
+#ifndef FWSIGN_ARCHIVE_BUILTIN
+	if (best_bid < FW_BID_MAX) {
+		pthread_once(&plugin_once, plugin_load);
+		if (plugin)
+			auction(plugin, path, &st, head, head_len, &best,
+				&best_bid);
 	}
+	/* Not knowing whether it is an archive, never sign it as a file. */
+	if (best_bid <= FW_BID_PLAIN && !plugin)
+		return fw_error_set(err, FW_EINPUT, path,
+				    "cannot tell whether it is a tar or cpio "
+				    "archive: %s", plugin_why);
+#endif
 	if (!best)
 		return fw_error_set(err, FW_EINPUT, path,
 				    "not a directory, file or known image");

@@ -26,5 +26,9 @@ ldd "$(find "$lib" -name 'libfwsign.so.0*' | head -1)" | grep -q libasan && san=
 ok cc $san "$P/t.c" -o "$P/t" $(pkg-config --cflags --libs fwsign)
 ok test "$(LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$P/t")" = kernel-module
 ok test "$("$P/bin/fwsign" --version)" = "fwsign 0.1.0"
+# tar and cpio: the module installed beside the library is found there.
+ok test -e "$lib/libfwsign/fwsign-archive.so"
+mkdir "$P/tree" && echo x >"$P/tree/f" && tar -cf "$P/t.tar" -C "$P/tree" .
+ok test "$("$P/bin/fwsign" info "$P/t.tar" | head -1)" = "$P/t.tar: tar"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -404,4 +404,27 @@ PY
 		[ "$peak" -gt 0 -a "$peak" -lt $((size + (48 << 20))) ]
 	check "memory: every copy signed" [ "$("$FWSIGN" verify "$M/out.tar" --cert $K.crt --json | grep -o '"result":"ok"' | wc -l)" -ge 40 ]
 fi
+# tar and cpio are a module (libfwsign/fwsign-archive.so beside the
+# library) loaded only for an input no built-in format is sure of: never
+# for a directory or a squashfs image, always for an archive.  Without the
+# module an archive is refused in one line that says why; other inputs
+# still work.
+D=$WORK/mod
+mkdir -p "$D/lib" "$D/tree"
+printf 'x' >"$D/tree/f"
+bsdtar -cf "$D/t.tar" -C "$D/tree" .
+mksquashfs "$D/tree" "$D/t.sqfs" -quiet -no-progress >/dev/null
+loads() { LD_DEBUG=files "$FWSIGN" info "$1" 2>&1 >/dev/null | grep -c 'calling init: .*/\(fwsign-archive\.so\|libarchive\.so\.13\)$'; }
+check "module: loaded for a tar" [ "$(loads "$D/t.tar")" -eq 2 ]
+check "module: not for a directory" [ "$(loads "$D/tree")" -eq 0 ]
+check "module: not for squashfs" [ "$(loads "$D/t.sqfs")" -eq 0 ]
+lib=$(ldd "$FWSIGN" | awk '/libfwsign.so/ { print $3 }')
+cp "$lib" "$D/lib/"
+expect_exit 3 "module missing: a tar refused" env LD_LIBRARY_PATH="$D/lib" "$FWSIGN" info "$D/t.tar"
+check "module missing: says why in one line ($ERR)" [ "$(wc -l <"$WORK/err.txt")" -eq 1 ]
+check "module missing: names the module" grep -q "t.tar: cannot tell whether it is a tar or cpio archive: $D/lib/libfwsign/fwsign-archive.so" "$WORK/err.txt"
+expect_exit 3 "module missing: a plain file refused too" env LD_LIBRARY_PATH="$D/lib" "$FWSIGN" sign "$D/tree/f" -o "$D/f.out" --key $K.key --cert $K.crt
+check "module missing: nothing written" [ ! -e "$D/f.out" ]
+expect_exit 0 "module missing: squashfs still read" env LD_LIBRARY_PATH="$D/lib" "$FWSIGN" info "$D/t.sqfs"
+expect_exit 0 "module missing: a directory still signed" env LD_LIBRARY_PATH="$D/lib" "$FWSIGN" sign "$D/tree" -o "$D/tree.out" --key $K.key --cert $K.crt
 done_tests
