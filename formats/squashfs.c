@@ -61,19 +61,10 @@ static int io_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf,
 {
 	struct sq_io *io = (struct sq_io *)f;
 
-	while (n) {
-		ssize_t r = pwrite(io->fd, buf, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return SQFS_ERROR_IO;
-		buf = (const char *)buf + r;
-		n -= (size_t)r;
-		off += (sqfs_u64)r;
-	}
-	if (off > io->size)
-		io->size = off;
+	if (fw_pwrite_full(io->fd, buf, n, off))
+		return SQFS_ERROR_IO;
+	if (off + n > io->size)
+		io->size = off + n;
 	return 0;
 }
 

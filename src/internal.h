@@ -25,6 +25,7 @@ int fw_write_all(int fd, const void *buf, size_t len);
 int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit);
 /* n bytes at off, fewer only at the end of the file; -1 and errno. */
 ssize_t fw_pread_full(int fd, void *buf, size_t n, uint64_t off);
+int fw_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 struct fw_bytes;
 /* A file's bytes (opened by the caller): mapped when it is big enough to
  * be worth it, else read; fw_bytes_release (format.h) frees. */

@@ -117,6 +117,25 @@ ssize_t fw_pread_full(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)done;
 }
 
+/* Writes all n bytes at off: 0, or -1 with errno (EIO for a write of 0). */
+int fw_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t r = pwrite(fd, buf, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			errno = EIO;
+		if (r <= 0)
+			return -1;
+		buf = (const uint8_t *)buf + r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
 /*
  * Below this size a read costs less than setting up and tearing down a
  * mapping; above it, mapping the page cache saves copying the file.
