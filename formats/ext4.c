@@ -1116,9 +1116,13 @@ static ssize_t ext_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 /*
  * Moves want bytes at *off of in to the same offset of out through the
  * pipe: pages of in are lent to the pipe, then written to out with one
- * copy, as copy_file_range does, but a megabyte at a time where
+ * copy, as copy_file_range does, but 256 KiB at a time where
  * copy_file_range's own pipe takes 64 KiB: ext4 (Linux 6.16+) then writes
- * large folios, 30% less CPU here (51-56 vs 70-89 ms for 186 MiB).
+ * larger folios.  Here, 186 MiB: 55 ms instead of 68-73; 829 MiB: 189-318
+ * instead of 263-751.  A 1 MiB pipe was faster still on the small image
+ * (48-50 ms) but on the big one took 650-1050 ms in 5 runs of 8, all in
+ * memcpy: on this VM fresh memory in big blocks is slow to touch (free
+ * page reporting to the host).
  * 0, or -1 with errno (EINVAL: this file cannot splice).
  */
 static int splice_run(int in, int out, const int pipefd[2], off_t *off,
@@ -1146,6 +1150,8 @@ static int splice_run(int in, int out, const int pipefd[2], off_t *off,
 	return 0;
 }
 
+#define COPY_PIPE (256 << 10)
+
 /* Copies in to out, leaving the holes of in as holes. */
 static int copy_image(int in, int out, off_t size)
 {
@@ -1158,7 +1164,7 @@ static int copy_image(int in, int out, off_t size)
 	if (ioctl(out, FICLONE, in) == 0)
 		return 0;
 	if (pipe2(pipefd, O_CLOEXEC) == 0) {
-		int sz = fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+		int sz = fcntl(pipefd[1], F_SETPIPE_SZ, COPY_PIPE);
 
 		if (sz > 0)
 			chunk = (size_t)sz;

@@ -57,8 +57,12 @@ static void plugin_load(void)
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h)
 		plugin = dlsym(h, "fw_plugin_formats");
-	if (!plugin)
-		snprintf(plugin_why, sizeof(plugin_why), "%s", dlerror());
+	if (!plugin) {
+		const char *why = dlerror();
+
+		snprintf(plugin_why, sizeof(plugin_why), "%s",
+			 why ? why : "no list of formats in it");
+	}
 }
 #endif
 
