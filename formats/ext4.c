@@ -432,11 +432,13 @@ static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
 	if (bs % (uint64_t)page) {
 		/* Blocks smaller than a page: only a file in one piece, mapped
 		 * from the page its first block is in. */
-		const struct xrun *r = &m->v[0];
-		uint64_t at = r->pblk * bs, start = at - at % (uint64_t)page;
+		const struct xrun *r = m->n == 1 ? &m->v[0] : NULL;
+		uint64_t at, start;
 
-		if (m->n != 1 || r->zero || r->lblk || r->n != m->nblk)
+		if (!r || r->zero || r->lblk || r->n != m->nblk)
 			return -1;
+		at = r->pblk * bs;
+		start = at - at % (uint64_t)page;
 		len = (size_t)(at - start + r->n * bs);
 		a = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
 		if (a == MAP_FAILED)

@@ -65,7 +65,9 @@ big=$work/big
 mkdir -p "$big/bin"
 { head -c 6000 "$(type -P true)"; head -c 200000 /dev/zero; printf middle
   head -c 70000 /dev/zero; printf end; } >"$big/bin/big"
-touch -d @1700000000 "$big/bin/big" "$big/bin" "$big"
+# and a file of holes only, big enough to be mapped (no extents at all)
+truncate -s 100000 "$big/bin/holes"
+touch -d @1700000000 "$big/bin/big" "$big/bin/holes" "$big/bin" "$big"
 (t=$big; ext ext4-sparse 96 -t ext4 -O ^has_journal,^resize_inode)
 
 (cd "$t" && find . | LC_ALL=C sort >"$work/list")
