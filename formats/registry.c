@@ -62,6 +62,8 @@ static void plugin_load(void)
 
 		snprintf(plugin_why, sizeof(plugin_why), "%s",
 			 why ? why : "no list of formats in it");
+		if (h)
+			dlclose(h);
 	}
 }
 #endif
@@ -121,7 +123,7 @@ int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 				&best_bid);
 	}
 	/* Not knowing whether it is an archive, never sign it as a file. */
-	if (best_bid <= FW_BID_PLAIN && !plugin)
+	if (best && best_bid <= FW_BID_PLAIN && !plugin)
 		return fw_error_set(err, FW_EINPUT, path,
 				    "cannot tell whether it is a tar or cpio "
 				    "archive: %s", plugin_why);

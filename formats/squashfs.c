@@ -401,7 +401,7 @@ static int sq_bid(const char *path, const struct stat *st,
 	if (!memcmp(head, "hsqs", 4))
 		/* other versions bid too, to be refused by name */
 		return head[28] == 4 && head[29] == 0 && head[30] == 0 &&
-		       head[31] == 0 ? 200 : 150;
+		       head[31] == 0 ? FW_BID_MAX : 150;
 	if (!memcmp(head, "sqsh", 4))
 		return 150;	/* big-endian: squashfs 3 and older */
 	return 0;

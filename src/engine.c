@@ -37,7 +37,6 @@ struct run {
 	uint64_t held;		/* bytes in res not yet put */
 	pthread_cond_t drained;	/* held went down, or the run failed */
 	struct fw_report *rep;
-	struct fw_signer *signer, *own_signer;
 	atomic_size_t next;
 	atomic_size_t done;
 	atomic_int failed;
@@ -270,7 +269,7 @@ read_failed:
 		fw_blob_verify(r->o->verifier, r->o->sign_other, b.p, b.len, rec);
 		break;
 	case MODE_SIGN:
-		rc = fw_blob_sign(r->signer, r->o->sign_other, b.p, b.len,
+		rc = fw_blob_sign(r->o->signer, r->o->sign_other, b.p, b.len,
 				  b.seg, b.n_seg, &sg, rec, &err);
 		if (rc) {
 			if (!err.file[0])
@@ -327,7 +326,8 @@ static int run_parallel(struct run *r)
 
 	if ((size_t)n > r->n_work)
 		n = r->n_work ? (int)r->n_work : 1;
-	/* This thread is one of the n workers. */
+	/* This thread is one of the n workers (the only one if even this
+	 * calloc fails: slower, never wrong). */
 	t = n > 1 ? calloc((size_t)n - 1, sizeof(*t)) : NULL;
 	for (int i = 0; t && i < n - 1; i++)
 		if (fw_thread_create(&t[started], worker, r) == 0)
@@ -385,13 +385,6 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	rc = fw_image_open(o->input, writing ? &oo : NULL, &r.img, err);
 	if (rc)
 		return rc;
-	r.signer = o->signer;
-	if (writing && !r.signer) {
-		rc = fw_signer_open(o->key, &r.own_signer, err);
-		if (rc)
-			goto out;
-		r.signer = r.own_signer;
-	}
 	rep->format = r.img->fmt->name;
 	rep->warnings = r.img->warnings;	/* the report owns them now */
 	rep->n_warnings = r.img->n_warnings;
@@ -489,7 +482,6 @@ out:
 		free(r.res[i].tail);
 	free(r.res);
 	fw_image_close(r.img);
-	fw_signer_free(r.own_signer);
 	free(r.work);
 	free(r.rec_of);
 	pthread_cond_destroy(&r.drained);
@@ -500,7 +492,7 @@ out:
 int fw_sign_image(const struct fw_run_opts *o, struct fw_report *rep,
 		  struct fw_error *err)
 {
-	if (!o->dry_run && !o->signer && !o->key)
+	if (!o->dry_run && !o->signer)
 		return fw_error_set(err, FW_EUSAGE, NULL, "no signing key");
 	if (!o->dry_run && !o->in_place && !o->output)
 		return fw_error_set(err, FW_EUSAGE, NULL,

@@ -247,7 +247,7 @@ static void *spawned(void *p)
 
 /*
  * pthread_create for a thread that works beside its creator: it starts on
- * another CPU (then may run on any).  Schedulers that pack threads onto
+ * another CPU, then gets back the affinity its creator had.  Schedulers that pack threads onto
  * few CPUs (seen on a 2-vCPU VM here) otherwise queue it behind its
  * still-busy creator until the next tick moves it: up to 4 ms idle.
  */
@@ -277,6 +277,10 @@ int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 						      &away) == 0;
 	}
 	rc = pthread_create(t, &attr, spawned, s);
+	if (rc && s->away) {	/* the CPUs changed meanwhile: no hint */
+		s->away = 0;
+		rc = pthread_create(t, NULL, spawned, s);
+	}
 	pthread_attr_destroy(&attr);
 	if (rc)
 		free(s);

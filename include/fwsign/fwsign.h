@@ -216,9 +216,6 @@ struct fw_run_opts {
 	int sign_other;		/* also sign FW_KIND_OTHER */
 	uint64_t max_size;	/* refuse an output bigger than this (0: any) */
 	struct fw_signer *signer;	/* sign */
-	/* sign, instead of signer: the key is loaded once the input is open
-	 * (an image's copy then runs meanwhile) and freed at the end */
-	const struct fw_key_opts *key;
 	struct fw_verifier *verifier;	/* verify */
 	fw_progress_fn progress;
 	void *progress_arg;

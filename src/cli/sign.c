@@ -116,17 +116,10 @@ int cmd_sign(int argc, char **argv)
 			return cli_usage("sign: give either -o OUTPUT or --in-place");
 		if (!ko.key || !ko.cert)
 			return cli_usage("sign: --key and --cert are required");
-		/*
-		 * The key is checked against the certificate before any file
-		 * is written: here when a kernel comes first, else by the
-		 * engine once the input is open, while its copy begins.
-		 */
-		ro.key = &ko;
-		if (kin) {
-			rc = fw_signer_open(&ko, &ro.signer, &err);
-			if (rc)
-				return cli_error(&err);
-		}
+		/* The key is checked against the certificate before any file. */
+		rc = fw_signer_open(&ko, &ro.signer, &err);
+		if (rc)
+			return cli_error(&err);
 	}
 	/* The kernel first: a refused kernel leaves nothing written. */
 	if (kin && !ro.dry_run &&
