@@ -1161,6 +1161,19 @@ static int splice_run(int in, int out, const int pipefd[2], off_t *off,
 
 #define COPY_PIPE (256 << 10)
 
+/* splice_run for files that cannot splice: through buf (want bytes). */
+static int rw_run(int in, int out, uint8_t *buf, off_t *off, size_t want)
+{
+	ssize_t n = fw_pread_full(in, buf, want, (uint64_t)*off);
+
+	if (n >= 0 && (size_t)n < want)
+		errno = EIO;	/* shrank under us */
+	if ((size_t)n != want || fw_pwrite_full(out, buf, want, (uint64_t)*off))
+		return -1;
+	*off += (off_t)want;
+	return 0;
+}
+
 /* splice refused for these files, or by a sandbox: read and write */
 static int no_splice(int e)
 {
@@ -1208,7 +1221,6 @@ static int copy_image(int in, int out, off_t size, atomic_int *stop)
 		while (data < hole && !rc) {
 			size_t want = hole - data > (off_t)chunk
 					      ? chunk : (size_t)(hole - data);
-			ssize_t n;
 
 			if (atomic_load_explicit(stop, memory_order_relaxed)) {
 				errno = ECANCELED;
@@ -1221,20 +1233,10 @@ static int copy_image(int in, int out, off_t size, atomic_int *stop)
 					continue;
 				rc = 0;
 			}
-			if (!buf && !(buf = malloc(chunk))) {
-				rc = -1;
-				break;
-			}
-			n = pread(in, buf, want, data);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n == 0)
-				errno = EIO;	/* shrank under us */
-			if (n <= 0 || fw_pwrite_full(out, buf, (size_t)n,
-						     (uint64_t)data))
+			if (!buf && !(buf = malloc(chunk)))
 				rc = -1;
 			else
-				data += n;
+				rc = rw_run(in, out, buf, &data, want);
 		}
 		pos = hole;
 	}
