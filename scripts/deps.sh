@@ -6,7 +6,7 @@ PKGS=(
 	# build
 	build-essential cmake pkg-config
 	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev liblz4-dev
-	libsquashfs-dev libext2fs-dev libarchive-dev
+	libsquashfs-dev libext2fs-dev libarchive-dev libfdt-dev
 	# reference tools the tests compare against
 	linux-kbuild-6.1 openssl kmod binutils file
 	xz-utils zstd gzip lz4 python3 attr libcap2-bin faketime util-linux
@@ -19,6 +19,8 @@ PKGS=(
 	# kernel tests: the test kernel (tests/e2e/build-kernel.sh), booting it,
 	# uImages, kernel-like images for other targets (tests/cli/kernel.sh)
 	linux-source-6.1 bc bison flex qemu-system-x86 u-boot-tools
+	# vendor blobs: FIT trees (dtc, fdtget)
+	device-tree-compiler
 	clang lld llvm
 )
 SUDO=

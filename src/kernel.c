@@ -43,11 +43,13 @@
 #include <libelf.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <zlib.h>
 
 #include "fwsign/kernel.h"
 #include "internal.h"
+#include "../formats/format.h"
 
 #define KERNEL_LIMIT ((size_t)1 << 30)	/* input, and any decompressed layer */
 #define MAX_DEPTH 4
@@ -524,6 +526,7 @@ static int slot_use(struct kctx *c, const uint8_t *b, size_t len,
 		cert_chain(b + s->x, s->used, &inf->certs);
 		der_subject(b + s->x, s->used, inf->subject,
 			    sizeof(inf->subject));
+		SHA256(b + s->x, s->used, inf->cert_sha256);
 	} else if (all_zero(b + s->x, s->size)) {
 		inf->state = FW_KSLOT_ZEROS;
 	} else if (filler_run(b + s->x, s->size) == s->size) {
@@ -1258,6 +1261,13 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
 	return rc;
 }
 
+int fw_kernel_info_buf(const uint8_t *in, size_t len, const char *name,
+		       const struct fw_kernel_opts *opts,
+		       struct fw_kernel_info *info, struct fw_error *err)
+{
+	return run(in, len, name, NULL, 0, opts, NULL, NULL, info, err);
+}
+
 int fw_kernel_inject_buf(const uint8_t *in, size_t len, const char *name,
 			 const uint8_t *der, size_t der_len,
 			 const struct fw_kernel_opts *opts, uint8_t **out,
@@ -1406,18 +1416,13 @@ out:
 	return rc;
 }
 
-int fw_kernel_probe(const char *path)
+int fw_kernel_probe_buf(const uint8_t *b, size_t len)
 {
-	uint8_t b[4096], h[64];
-	ssize_t n;
-	size_t len, hl;
+	uint8_t h[64];
+	size_t hl;
 	enum fw_codec codec;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), kernel = 0;
+	int kernel = 0;
 
-	if (fd < 0)
-		return 0;
-	n = pread(fd, b, sizeof(b), 0);
-	len = n > 0 ? (size_t)n : 0;
 	if (len >= UIMAGE_HLEN && be32(b) == UIMAGE_MAGIC) {
 		kernel = b[30] == 2 || b[30] == 14 || b[30] == 4;
 	} else if (len > 0x400 && is_bzimage(b, len)) {
@@ -1431,7 +1436,8 @@ int fw_kernel_probe(const char *path)
 		size_t shstrndx;
 
 		elf_version(EV_CURRENT);
-		e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		/* libelf only reads what it is given: the const is kept */
+		e = elf_memory((char *)(uintptr_t)b, len);
 		if (e && elf_kind(e) == ELF_K_ELF &&
 		    !elf_getshdrstrndx(e, &shstrndx))
 			while (!kernel && (scn = elf_nextscn(e, scn))) {
@@ -1452,6 +1458,19 @@ int fw_kernel_probe(const char *path)
 			 (!memcmp(h + 0x38, "ARM\x64", 4) ||
 			  !memcmp(h + 0x38, "RSC\x05", 4));
 	}
+	return kernel;
+}
+
+int fw_kernel_probe(const char *path)
+{
+	struct fw_bytes b = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC), kernel = 0;
+
+	if (fd < 0)
+		return 0;
+	if (!fw_map_fd(fd, &b, KERNEL_LIMIT))
+		kernel = fw_kernel_probe_buf(b.p, b.len);
+	fw_bytes_release(&b);
 	close(fd);
 	return kernel;
 }

@@ -39,6 +39,7 @@ struct fw_kernel_info {
 	char subject[256];	/* the first one's subject (CN) */
 	int64_t room;		/* bzImage: payload bytes left over, else -1 */
 	char note[1024];	/* FW_KSLOT_NONE: why */
+	unsigned char cert_sha256[32];	/* FW_KSLOT_CERT: of the used bytes */
 };
 
 struct fw_kernel_opts {
@@ -56,6 +57,8 @@ const char *fw_kslot_state_name(enum fw_kslot_state st);
  * reads the headers only.
  */
 int fw_kernel_probe(const char *path);
+/* The same on bytes in memory. */
+int fw_kernel_probe_buf(const uint8_t *buf, size_t len);
 
 /*
  * Finds and describes the slot of the kernel in path.  A kernel without a
@@ -76,6 +79,11 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
 int fw_kernel_inject_cert(const char *in, const char *cert_path,
 			  const char *out, const struct fw_kernel_opts *opts,
 			  struct fw_kernel_info *info, struct fw_error *err);
+
+/* fw_kernel_info on bytes in memory; name is used in messages. */
+int fw_kernel_info_buf(const uint8_t *in, size_t len, const char *name,
+		       const struct fw_kernel_opts *opts,
+		       struct fw_kernel_info *info, struct fw_error *err);
 
 /* The same on buffers; *out is malloc'ed.  name is used in messages. */
 int fw_kernel_inject_buf(const uint8_t *in, size_t len, const char *name,

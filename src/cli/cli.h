@@ -21,4 +21,14 @@ int cli_jobs(const char *s);
 int cli_size(const char *s, uint64_t *out);
 void cli_print_warnings(const struct fw_report *r);
 
+/* blob.c: a vendor blob (fwsign/stack.h).  open: -1 when the input is not
+ * a blob, else 0 (then one of the others runs and closes it) or an exit
+ * code. */
+struct fw_stack;
+struct fw_stack_opts;
+int cli_stack_open(struct fw_stack_opts *so, struct fw_stack **s);
+int cli_stack_sign(struct fw_stack *s, int json, int strict);
+int cli_stack_verify(struct fw_stack *s, int json, int quiet);
+int cli_stack_info(struct fw_stack *s, int json);
+
 #endif

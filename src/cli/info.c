@@ -1,30 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "fwsign/stack.h"
 
 static const char help[] =
 "usage: fwsign info INPUT [--json] [--jobs N]\n"
 "\n"
-"Says what INPUT is (its format) and counts what it holds by ELF kind.\n";
+"Says what INPUT is (its format) and counts what it holds by ELF kind.\n"
+"A vendor blob is shown as its tree of layers: each part's offset, size,\n"
+"format and checksum state, each filesystem's ELF counts, each kernel's\n"
+"certificate slot.\n"
+"      --layout FILE  the parts of a wrapper no format knows (see sign)\n";
 
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "layout", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct fw_run_opts ro = { 0 };
 	struct fw_report rep;
 	struct fw_error err;
+	struct fw_stack_opts so = { 0 };
+	struct fw_stack *s = NULL;
 	int c, json = 0, rc;
 
-	rc = cmd_kernel_info(argc, argv);
-	if (rc >= 0)
-		return rc;
+	/* A blob of layers first, unless it is only a kernel in a uImage. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--layout") && i + 1 < argc)
+			so.layout = argv[++i];
+		else if (!strncmp(argv[i], "--layout=", 9))
+			so.layout = argv[i] + 9;
+		else if (!strcmp(argv[i], "--jobs") || !strcmp(argv[i], "-j"))
+			i++;
+		else if (argv[i][0] != '-' && !so.input)
+			so.input = argv[i];
+	}
+	if (so.input && access(so.input, F_OK) == 0) {
+		rc = cli_stack_open(&so, &s);
+		if (rc > 0)
+			return rc;
+		if (!rc && fw_stack_lone_kernel(s)) {
+			fw_stack_close(s);
+			s = NULL;
+		}
+	}
+	if (!s) {
+		rc = cmd_kernel_info(argc, argv);
+		if (rc >= 0)
+			return rc;
+	}
 	fw_error_clear(&err);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
@@ -35,12 +67,26 @@ int cmd_info(int argc, char **argv)
 			if (ro.jobs < 0)
 				return cli_usage("bad --jobs '%s'", optarg);
 			break;
-		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("info: bad option");
+		case 'L': break;
+		case 'h':
+			fw_stack_close(s);
+			fputs(help, stdout);
+			return 0;
+		default:
+			fw_stack_close(s);
+			return cli_usage("info: bad option");
 		}
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1) {
+		fw_stack_close(s);
 		return cli_usage("info: give exactly one INPUT");
+	}
+	if (s) {
+		cli_progress(&ro, "scanning");
+		so.progress = ro.progress;
+		so.progress_arg = ro.progress_arg;
+		return cli_stack_info(s, json);
+	}
 	ro.input = argv[optind];
 	cli_progress(&ro, "scanning");
 	rc = fw_scan_image(&ro, &rep, &err);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "fwsign/kernel.h"
+#include "fwsign/stack.h"
 
 static const char help[] =
 "usage: fwsign sign INPUT (-o OUTPUT | --in-place) --key KEY --cert CERT\n"
@@ -36,7 +37,23 @@ static const char help[] =
 "      --kernel IN --kernel-out OUT\n"
 "                      also put CERT in the kernel IN's extra-certificate\n"
 "                      slot, written to OUT (see fwsign inject-cert); with\n"
-"                      --system-map FILE and --replace-cert as there\n";
+"                      --system-map FILE and --replace-cert as there\n"
+"\n"
+"A vendor blob (fwtool trailers, sysupgrade tar, FIT, uImage, a flash image\n"
+"of a uImage and a rootfs, TRX, CHK, nested to any depth) is signed whole:\n"
+"every filesystem in it is signed, every kernel in it gets CERT, and every\n"
+"layer is rebuilt with its lengths and checksums right (fwsign info shows\n"
+"the tree).\n"
+"      --no-inject-cert    leave the kernels in a blob as they are\n"
+"      --skip-kernels-without-slot\n"
+"                          a kernel without a certificate slot is left as\n"
+"                          it is (else it is an error)\n"
+"      --drop-image-signature\n"
+"                          drop an fwtool usign signature block (it cannot\n"
+"                          survive signing)\n"
+"      --fit-keydir DIR    sign a FIT's signature nodes again (mkimage -k)\n"
+"      --layout FILE       the parts of a wrapper no format knows: lines of\n"
+"                          NAME OFFSET SIZE|rest [auto|data]\n";
 
 int cmd_sign(int argc, char **argv)
 {
@@ -60,11 +77,18 @@ int cmd_sign(int argc, char **argv)
 		{ "kernel-out", required_argument, NULL, 2 },
 		{ "system-map", required_argument, NULL, 3 },
 		{ "replace-cert", no_argument, NULL, 4 },
+		{ "no-inject-cert", no_argument, NULL, 5 },
+		{ "skip-kernels-without-slot", no_argument, NULL, 6 },
+		{ "drop-image-signature", no_argument, NULL, 7 },
+		{ "fit-keydir", required_argument, NULL, 8 },
+		{ "layout", required_argument, NULL, 9 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct fw_key_opts ko = { 0 };
 	struct fw_run_opts ro = { 0 };
+	struct fw_stack_opts so = { 0 };
+	struct fw_stack *stack;
 	struct fw_report rep;
 	struct fw_error err;
 	struct fw_kernel_opts kopt = { .cert_pem_ok = 1 };
@@ -102,6 +126,11 @@ int cmd_sign(int argc, char **argv)
 		case 2: kout = optarg; break;
 		case 3: kopt.system_map = optarg; break;
 		case 4: kopt.replace = 1; break;
+		case 5: so.no_inject_cert = 1; break;
+		case 6: so.skip_kernels_without_slot = 1; break;
+		case 7: so.drop_image_signature = 1; break;
+		case 8: so.fit_keydir = optarg; break;
+		case 9: so.layout = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -120,6 +149,34 @@ int cmd_sign(int argc, char **argv)
 		rc = fw_signer_open(&ko, &ro.signer, &err);
 		if (rc)
 			return cli_error(&err);
+	}
+	/* A vendor blob: the tree of layers, signed whole. */
+	if (!ro.in_place && !kin) {
+		so.input = ro.input;
+		so.output = ro.output;
+		so.signer = ro.signer;
+		so.cert = ko.cert;
+		so.jobs = ro.jobs;
+		so.sign_other = ro.sign_other;
+		so.dry_run = ro.dry_run;
+		so.max_size = ro.max_size;
+		if (so.dry_run)
+			so.no_inject_cert = !ko.cert;
+		rc = cli_stack_open(&so, &stack);
+		if (rc >= 0) {
+			if (!rc) {
+				cli_progress(&ro, "signing");
+				so.progress = ro.progress;
+				so.progress_arg = ro.progress_arg;
+				rc = cli_stack_sign(stack, json, strict);
+			}
+			fw_signer_free(ro.signer);
+			return rc;
+		}
+	} else if (so.layout) {
+		fw_signer_free(ro.signer);
+		return cli_usage("sign: --layout takes -o OUTPUT, not "
+				 "--in-place or --kernel");
 	}
 	/* The kernel first: a refused kernel leaves nothing written. */
 	if (kin && !ro.dry_run &&

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "fwsign/stack.h"
 
 static const char help[] =
 "usage: fwsign verify INPUT --cert CERT [--jobs N] [--sign-other] [--json]\n"
@@ -60,6 +61,25 @@ int cmd_verify(int argc, char **argv)
 	rc = fw_verifier_open(cert, &ro.verifier, &err);
 	if (rc)
 		return cli_error(&err);
+	{
+		struct fw_stack_opts so = { .input = ro.input, .cert = cert,
+					    .verifier = ro.verifier,
+					    .jobs = ro.jobs,
+					    .sign_other = ro.sign_other };
+		struct fw_stack *s;
+
+		rc = cli_stack_open(&so, &s);
+		if (rc >= 0) {
+			if (!rc) {
+				cli_progress(&ro, "verifying");
+				so.progress = ro.progress;
+				so.progress_arg = ro.progress_arg;
+				rc = cli_stack_verify(s, json, quiet);
+			}
+			fw_verifier_free(ro.verifier);
+			return rc;
+		}
+	}
 	cli_progress(&ro, "verifying");
 	rc = fw_verify_image(&ro, &rep, &err);
 	cli_progress_end();

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * OpenWrt's fwtool trailers: blocks after the image, read backwards from
+ * the end.  Each block is its payload then a 16-byte big-endian trailer:
+ * magic "FWx0", the CRC (reflected 0xEDB88320, init ~0, no final xor) of
+ * every byte before this trailer, the type (0 signature, 1 metadata),
+ * three zero bytes and the block's size (payload + 16).  The metadata is
+ * kept byte for byte and every CRC recomputed; a usign signature over the
+ * image cannot survive a change and is dropped only when asked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "layer.h"
+#include "format.h"
+
+#define FWTOOL_MAGIC 0x46577830u
+#define TRAILER 16
+#define MAX_BLOCKS 16
+
+struct block {
+	uint64_t off;		/* payload */
+	uint64_t len;		/* payload bytes */
+	uint8_t type;
+};
+
+struct fwt {
+	struct block b[MAX_BLOCKS];	/* in file order */
+	int n;
+};
+
+/* Walks the chain from the end; number of blocks, 0 if none or bad. */
+static int chain(const uint8_t *p, size_t len, struct block *b)
+{
+	struct block tmp[MAX_BLOCKS];
+	uint64_t end = len;
+	int n = 0;
+
+	while (end >= TRAILER && n < MAX_BLOCKS) {
+		const uint8_t *t = p + end - TRAILER;
+		uint32_t size;
+
+		if (fw_be32(t) != FWTOOL_MAGIC)
+			break;
+		size = fw_be32(t + 12);
+		if (size < TRAILER || size > end || t[8] > 1 || t[9] || t[10] ||
+		    t[11])
+			return 0;
+		tmp[n].off = end - size;
+		tmp[n].len = size - TRAILER;
+		tmp[n].type = t[8];
+		n++;
+		end -= size;
+	}
+	for (int i = 0; i < n; i++)
+		b[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static uLong crc_range(uLong crc, const uint8_t *p, uint64_t n)
+{
+	while (n) {
+		uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+
+		crc = crc32(crc, p, k);
+		p += k;
+		n -= k;
+	}
+	return crc;
+}
+
+static int fwt_bid(const uint8_t *p, size_t len, const struct fw_node *parent)
+{
+	struct block b[MAX_BLOCKS];
+
+	(void)parent;
+	return chain(p, len, b) ? FW_BID_MAX : 0;
+}
+
+static int fwt_open(struct fw_node *n, struct fw_error *err)
+{
+	struct fwt *f = calloc(1, sizeof(*f));
+	uint64_t done = 0;
+	uLong crc;
+	int meta = 0, sig = 0, bad = 0;
+
+	if (!f)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	n->priv = f;
+	f->n = chain(n->p, n->len, f->b);
+	if (!f->n)
+		return fw_node_error(n, err, FW_EINPUT, "bad fwtool trailer");
+	/* each trailer holds the CRC of every byte before it */
+	crc = crc32(0, NULL, 0);
+	for (int i = 0; i < f->n; i++) {
+		uint64_t t = f->b[i].off + f->b[i].len;
+
+		crc = crc_range(crc, n->p + done, t - done);
+		bad |= (uint32_t)~crc != fw_be32(n->p + t + 4);
+		crc = crc32(crc, n->p + t, TRAILER);
+		done = t + TRAILER;
+		meta += f->b[i].type == 1;
+		sig += f->b[i].type == 0;
+	}
+	n->bad = bad;
+	snprintf(n->desc, sizeof(n->desc), "%d metadata, %d signature "
+		 "block%s, crc %s", meta, sig, meta + sig == 1 ? "" : "s",
+		 bad ? "BAD" : "ok");
+	return fw_node_part(n, "image", 0, f->b[0].off, err) ? FW_OK :
+	       err->code;
+}
+
+static int fwt_rebuild(struct fw_node *n, struct fw_error *err)
+{
+	struct fwt *f = n->priv;
+	struct fw_out *o = &n->out;
+	uint8_t *t;
+	uLong crc;
+
+	for (int i = 0; i < f->n; i++)
+		if (f->b[i].type == 0 && !fw_node_drop_image_signature(n))
+			return fw_node_error(n, err, FW_EINPUT,
+					     "a usign signature block covers "
+					     "the image and cannot survive "
+					     "signing: pass "
+					     "--drop-image-signature (and "
+					     "sign the result with usign and "
+					     "fwtool -S)");
+	if (fw_out_cat(o, &n->part[0]->out))
+		goto oom;
+	t = malloc((size_t)f->n * TRAILER);
+	if (!t || fw_out_own(o, t)) {
+		free(t);
+		goto oom;
+	}
+	crc = fw_out_crc32(o, 0, o->len, 0);
+	for (int i = 0; i < f->n; i++) {
+		uint8_t *tr = t + i * TRAILER;
+		const uint8_t *pay = n->p + f->b[i].off;
+
+		if (f->b[i].type == 0)
+			continue;
+		if (fw_out_add(o, pay, f->b[i].len))
+			goto oom;
+		crc = crc_range(crc, pay, f->b[i].len);
+		memcpy(tr, pay + f->b[i].len, TRAILER);
+		fw_put_be32(tr + 4, (uint32_t)~crc);
+		crc = crc32(crc, tr, TRAILER);
+		if (fw_out_add(o, tr, TRAILER))
+			goto oom;
+	}
+	return FW_OK;
+oom:
+	return fw_error_set(err, FW_EIO, NULL, "out of memory");
+}
+
+static void fwt_close(struct fw_node *n)
+{
+	free(n->priv);
+}
+
+const struct fw_layer fw_layer_fwtool = {
+	.name = "fwtool",
+	.kind = FW_LK_CONTAINER,
+	.bid = fwt_bid,
+	.open = fwt_open,
+	.rebuild = fwt_rebuild,
+	.close = fwt_close,
+};

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Vendor blobs: an input that is a tree of nested layers (fwtool trailers
+ * around a sysupgrade tar around a FIT around a compressed kernel, a flash
+ * image of a uImage and a squashfs, TRX inside CHK, ...).  fw_stack_open
+ * finds the tree by content; sign signs every filesystem and archive in it
+ * and puts the certificate in every kernel in it, then rebuilds every layer
+ * around its changed parts with its lengths and checksums right.
+ */
+#ifndef FWSIGN_STACK_H
+#define FWSIGN_STACK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fwsign/fwsign.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fw_stack_opts {
+	const char *input;
+	const char *output;		/* sign: the new blob (must not exist) */
+	const char *layout;		/* a layout file for an unknown wrapper */
+	struct fw_signer *signer;	/* sign */
+	struct fw_verifier *verifier;	/* verify */
+	const char *cert;		/* the certificate for the kernels */
+	int jobs;
+	int sign_other;
+	int dry_run;
+	int no_inject_cert;		/* leave the kernels alone */
+	int skip_kernels_without_slot;	/* else a kernel without one is an error */
+	int drop_image_signature;	/* fwtool: drop a usign signature block */
+	const char *fit_keydir;		/* re-sign FIT signature nodes (mkimage -k) */
+	uint64_t max_size;
+	fw_progress_fn progress;
+	void *progress_arg;
+};
+
+struct fw_stack;
+
+/* Opens the tree of input.  Cheap for an input that is not a blob. */
+int fw_stack_open(const struct fw_stack_opts *o, struct fw_stack **out,
+		  struct fw_error *err);
+/* 1 when the input is a blob of layers (its top is a wrapper), 0 when it
+ * is a plain filesystem, archive, kernel or file for the other calls. */
+int fw_stack_composite(const struct fw_stack *s);
+/* 1 when the blob is just a uImage around a kernel. */
+int fw_stack_lone_kernel(const struct fw_stack *s);
+int fw_stack_sign(struct fw_stack *s, struct fw_error *err);
+int fw_stack_verify(struct fw_stack *s, struct fw_error *err);
+int fw_stack_scan(struct fw_stack *s, struct fw_error *err);
+/* What the walk found, per file of every filesystem (paths prefixed by
+ * the part's path and ':'), summed. */
+const struct fw_report *fw_stack_report(const struct fw_stack *s);
+/* Kernels: how many, how many hold the certificate (after sign: got it). */
+void fw_stack_kernels(const struct fw_stack *s, size_t *n, size_t *with_cert,
+		      size_t *without_slot);
+/* Layers whose checksums do not match (input damaged). */
+size_t fw_stack_bad(const struct fw_stack *s);
+/* The tree, as text or JSON (an object with "tree", then the report). */
+void fw_stack_print(const struct fw_stack *s, FILE *f);
+void fw_stack_json(const struct fw_stack *s, const char *command, FILE *f);
+void fw_stack_close(struct fw_stack *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* sign, verify and info on a vendor blob: the tree of layers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fwsign/stack.h"
+
+int cli_stack_open(struct fw_stack_opts *so, struct fw_stack **s)
+{
+	struct fw_error err;
+
+	fw_error_clear(&err);
+	*s = NULL;
+	if (fw_stack_open(so, s, &err))
+		return cli_error(&err);
+	if (!so->layout && !fw_stack_composite(*s)) {
+		fw_stack_close(*s);
+		*s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void kernels_line(const struct fw_stack *s, const char *verb)
+{
+	size_t n, cert, noslot;
+
+	fw_stack_kernels(s, &n, &cert, &noslot);
+	if (n)
+		printf("%zu kernel%s: %zu %s the certificate, %zu without a "
+		       "slot\n", n, n == 1 ? "" : "s", cert, verb, noslot);
+}
+
+int cli_stack_sign(struct fw_stack *s, int json, int strict)
+{
+	const struct fw_report *r;
+	struct fw_error err;
+	int rc;
+
+	fw_error_clear(&err);
+	rc = fw_stack_sign(s, &err);
+	cli_progress_end();
+	if (rc) {
+		fw_stack_close(s);
+		return cli_error(&err);
+	}
+	r = fw_stack_report(s);
+	cli_print_warnings(r);
+	if (json) {
+		fw_stack_json(s, NULL, stdout);
+	} else {
+		fw_stack_print(s, stdout);
+		printf("signed %zu, re-signed %zu, skipped %zu ELF files "
+		       "(%zu executables, %zu shared libraries, %zu kernel "
+		       "modules) of %zu files; %zu warnings, %.2f s\n",
+		       r->n_signed, r->n_resigned, r->n_skipped,
+		       r->counts[FW_KIND_EXEC], r->counts[FW_KIND_SHLIB],
+		       r->counts[FW_KIND_MODULE], r->n,
+		       r->n_warn + r->n_warnings, r->seconds);
+		kernels_line(s, "hold");
+	}
+	rc = strict && r->n_warn ? FW_EPROBLEM : FW_OK;
+	fw_stack_close(s);
+	return rc;
+}
+
+int cli_stack_verify(struct fw_stack *s, int json, int quiet)
+{
+	const struct fw_report *r;
+	struct fw_error err;
+	size_t n, cert, noslot;
+	int rc;
+
+	fw_error_clear(&err);
+	rc = fw_stack_verify(s, &err);
+	cli_progress_end();
+	if (rc) {
+		fw_stack_close(s);
+		return cli_error(&err);
+	}
+	r = fw_stack_report(s);
+	fw_stack_kernels(s, &n, &cert, &noslot);
+	cli_print_warnings(r);
+	if (json) {
+		fw_stack_json(s, NULL, stdout);
+	} else {
+		if (!quiet)
+			fw_stack_print(s, stdout);
+		for (size_t i = 0; i < r->n && !quiet; i++) {
+			const struct fw_record *c = &r->rec[i];
+
+			if (c->result == FW_RES_OK || c->link_of)
+				continue;
+			printf("%s: %s%s%s\n", c->path,
+			       c->sig != FW_SIG_NONE ? fw_sigstate_name(c->sig)
+						     : fw_kind_name(c->elf.kind),
+			       c->msg ? ": " : "", c->msg ? c->msg : "");
+		}
+		printf("%zu good, %zu unsigned, %zu foreign-key, %zu "
+		       "bad-signature, %zu not signable, %zu errors\n",
+		       r->sig_counts[FW_SIG_GOOD], r->sig_counts[FW_SIG_UNSIGNED],
+		       r->sig_counts[FW_SIG_FOREIGN], r->sig_counts[FW_SIG_BAD],
+		       r->counts[FW_KIND_OTHER] + r->counts[FW_KIND_MALFORMED],
+		       r->n_error);
+		kernels_line(s, "hold");
+		if (fw_stack_bad(s))
+			printf("%zu layer%s with a checksum that does not "
+			       "match\n", fw_stack_bad(s),
+			       fw_stack_bad(s) == 1 ? "" : "s");
+	}
+	rc = r->n_error || cert < n || fw_stack_bad(s) ? FW_EPROBLEM : FW_OK;
+	fw_stack_close(s);
+	return rc;
+}
+
+int cli_stack_info(struct fw_stack *s, int json)
+{
+	struct fw_error err;
+	int rc;
+
+	fw_error_clear(&err);
+	rc = fw_stack_scan(s, &err);
+	cli_progress_end();
+	if (rc) {
+		fw_stack_close(s);
+		return cli_error(&err);
+	}
+	cli_print_warnings(fw_stack_report(s));
+	if (json)
+		fw_stack_json(s, NULL, stdout);
+	else
+		fw_stack_print(s, stdout);
+	fw_stack_close(s);
+	return FW_OK;
+}
