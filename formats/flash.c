@@ -72,6 +72,13 @@ static int find(const uint8_t *p, size_t len, struct flash *f)
 		for (uint64_t i = kend; i < off; i++)
 			if (p[i] != f->fill)
 				return 0;
+		/* the filesystem's own padding (mksquashfs: zeros to 4 KiB) */
+		for (uint64_t e = (f->rend + 4095) & ~4095ull;
+		     e <= len && f->rend < e && !p[f->rend];)
+			if (++f->rend == e)
+				break;
+		if (f->rend & 4095)
+			f->rend = off + used;
 		f->padded = f->rend < len;
 		for (uint64_t i = f->rend; i < len && f->padded; i++)
 			f->padded = p[i] == p[f->rend];

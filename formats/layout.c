@@ -7,8 +7,9 @@
  * content) or "data" (copied, never opened); '#' starts a comment.  The
  * parts keep their offsets and the file its size; a part that grew must
  * fit before the next one (or the end of the file, unless it ended the
- * file), its old place is filled with the byte that filled the gap after
- * it (0xff when there was none).
+ * file: then the file grows), its old place is filled with the byte that
+ * filled the gap after it (0xff when there was none; the file's last byte
+ * for the last part).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -182,7 +183,13 @@ static int lay_rebuild(struct fw_node *n, struct fw_error *err)
 			goto oom;
 		cur = p->off + c->out.len;
 		if (i + 1 == l->n && end == n->len) {
-			at = n->len;	/* it ended the file: the file follows */
+			/* it ended the file: the file keeps its size when the
+			 * part fits, filled with the byte the file ended in,
+			 * and grows when it does not */
+			if (cur < n->len &&
+			    fw_out_fill(o, n->p[n->len - 1], n->len - cur))
+				goto oom;
+			at = n->len;
 			continue;
 		}
 		if (cur > next)

@@ -32,6 +32,8 @@
 /* Every layer that bids on bytes, containers first. */
 static const struct fw_layer *const layers[] = {
 	&fw_layer_fwtool,
+	&fw_layer_chk,
+	&fw_layer_trx,
 	&fw_layer_fit,
 	&fw_layer_sysupgrade,
 	&fw_layer_flash,
@@ -793,6 +795,7 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 	if (rc)
 		goto done;
 	ro.input = in;
+	ro.dry_run = s->o->dry_run;	/* a plan: nothing signed, no key */
 	ro.jobs = s->o->jobs;
 	ro.sign_other = s->o->sign_other;
 	ro.progress = s->o->progress;
@@ -822,7 +825,8 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto done;
 	}
-	if (m == M_SIGN && l->rep.n_signed + l->rep.n_resigned) {
+	if (m == M_SIGN && !s->o->dry_run &&
+	    l->rep.n_signed + l->rep.n_resigned) {
 		int fd = open(out, O_RDONLY | O_CLOEXEC);
 		struct stat st;
 
@@ -869,8 +873,15 @@ static int walk_kernel(struct fw_stack *s, struct fw_node *n, enum mode m,
 
 	s->n_kernels++;
 	rc = fw_kernel_info_buf(n->p, n->len, n->path, NULL, &l->kinfo, err);
-	if (rc)
+	if (rc == FW_EINPUT && n->hint_kernel) {
+		/* its wrapper says kernel, but no slot can be found in it */
+		l->kinfo.state = FW_KSLOT_NONE;
+		snprintf(l->kinfo.format, sizeof(l->kinfo.format), "unknown");
+		snprintf(l->kinfo.note, sizeof(l->kinfo.note), "%s", err->msg);
+		fw_error_clear(err);
+	} else if (rc) {
 		return fw_node_error(n, err, rc, "%s", err->msg);
+	}
 	l->have_kinfo = 1;
 	snprintf(n->desc, sizeof(n->desc), "kernel: %s", l->kinfo.format);
 	l->kernel_ok = l->kinfo.state == FW_KSLOT_CERT && s->der &&

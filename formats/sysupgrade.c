@@ -161,8 +161,10 @@ static int su_bid(const uint8_t *p, size_t len, const struct fw_node *parent)
 	(void)parent;
 	if (len < 2 * BLK || memcmp(p + 257, "ustar", 5) || !hdr_ok(p))
 		return 0;
-	if (parse(p, len, &t, why, sizeof(why)))
+	if (parse(p, len, &t, why, sizeof(why))) {
+		free(t.m);	/* members before the bad one */
 		return 0;
+	}
 	for (size_t i = 0; i < t.n && ok; i++) {
 		const char *slash;
 

@@ -115,7 +115,7 @@ static int ui_open(struct fw_node *n, struct fw_error *err)
 		data = off + 4;
 		u->nfiles = k;
 		for (int i = 0; i < k; i++) {
-			char nm[16];
+			char nm[24];	/* "image-" and an int */
 			struct fw_node *c;
 
 			if (sz[i] > HLEN + (uint64_t)size - data)
