@@ -383,8 +383,10 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 	for (int i = 0; i < f->n; i++)
 		if (!f->img[i].external)
 			room += f->img[i].part->out.len + 64;
+	/* the tree is repacked only when embedded data changed size */
 	for (int i = 0; i < f->n; i++)
-		grows |= !f->img[i].external && f->img[i].part->changed;
+		grows |= !f->img[i].external && f->img[i].part->changed &&
+			 f->img[i].part->out.len != f->img[i].part->len;
 	if (!grows)
 		room = f->tree;	/* edited in place: the tree keeps its bytes */
 	t = calloc(1, room);
@@ -410,10 +412,14 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 		}
 		if (!im->external && im->part->changed) {
 			uint8_t *flat;
+			int have;
 
-			/* fdt_setprop_placeholder: room, then the bytes */
-			rc = fdt_setprop_placeholder(t, node, "data",
-						     (int)d->len, (void **)&flat);
+			/* same size: in place; else room, then the bytes */
+			flat = fdt_getprop_w(t, node, "data", &have);
+			if (!flat || (uint64_t)have != d->len)
+				rc = fdt_setprop_placeholder(t, node, "data",
+							     (int)d->len,
+							     (void **)&flat);
 			if (rc)
 				break;
 			fw_out_read(d, 0, flat, d->len);

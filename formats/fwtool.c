@@ -106,9 +106,9 @@ static int fwt_open(struct fw_node *n, struct fw_error *err)
 		sig += f->b[i].type == 0;
 	}
 	n->bad = bad;
-	snprintf(n->desc, sizeof(n->desc), "%d metadata, %d signature "
-		 "block%s, crc %s", meta, sig, meta + sig == 1 ? "" : "s",
-		 bad ? "BAD" : "ok");
+	snprintf(n->desc, sizeof(n->desc), "%d metadata block%s, %d "
+		 "signature block%s, crc %s", meta, meta == 1 ? "" : "s", sig,
+		 sig == 1 ? "" : "s", bad ? "BAD" : "ok");
 	return fw_node_part(n, "image", 0, f->b[0].off, err) ? FW_OK :
 	       err->code;
 }

@@ -81,10 +81,14 @@ static int parse(const uint8_t *p, size_t len, struct trx *t, char *why,
 
 		if (!o)
 			continue;	/* unused */
-		if (o < t->hlen || o >= t->len) {
-			snprintf(why, why_len, "offset %d (0x%x) lies outside "
-				 "the image (header %u, len %u bytes)", i, o,
-				 t->hlen, t->len);
+		if (o < t->hlen) {
+			snprintf(why, why_len, "offset %d (0x%x) lies in the "
+				 "header (%u bytes)", i, o, t->hlen);
+			return -1;
+		}
+		if (o >= t->len) {
+			snprintf(why, why_len, "offset %d (0x%x) lies at or "
+				 "past len (%u bytes)", i, o, t->len);
 			return -1;
 		}
 		if (o <= prev) {
@@ -184,6 +188,7 @@ static int trx_open(struct fw_node *n, struct fw_error *err)
 	struct trx *t = calloc(1, sizeof(*t));
 	char why[160];
 	uint32_t want;
+	uint64_t m;
 	int bad;
 
 	if (!t)
@@ -193,8 +198,8 @@ static int trx_open(struct fw_node *n, struct fw_error *err)
 		return fw_node_error(n, err, FW_EINPUT, "bad TRX header: %s",
 				     why);
 	want = fw_le32(n->p + 8);
-	bad = trx_crc(n->p, t->len, t->mask ? fw_le32(n->p + 28) + MASK_AT :
-					      0) != want;
+	m = t->mask ? (uint64_t)fw_le32(n->p + 28) + MASK_AT : 0;
+	bad = trx_crc(n->p, t->len, m) != want;
 	if (bad && t->mask && !fw_le32(n->p + 28) &&
 	    trx_crc(n->p, t->len, 0) == want) {
 		t->mask = 0;	/* a v2 image hashed as v1 */

@@ -2,7 +2,13 @@
 # The main job on a built-in sample: install, build, make a vendor key, build
 # a small firmware-like tree from this machine's own binaries plus a real
 # Debian kernel module, sign it, verify it and print the report; then the
-# same as a squashfs firmware image.
+# vendor blob as it is flashed: an OpenWrt-style sysupgrade file (a tar of
+# a FIT holding a real Linux kernel and of the squashfs rootfs, then an
+# fwtool metadata trailer) goes in unsigned and comes out signed, with the
+# vendor certificate inside the kernel and every length, hash and CRC
+# right.  The kernel is the test kernel (Debian's linux-source-6.1 with
+# kernel/'s patches: it has the certificate slot), built once per machine
+# (~7 minutes) and cached by tests/e2e/build-kernel.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -53,10 +59,49 @@ echo "== fwsign verify $D/signed --cert $D/vendor.der"
 "$FWSIGN" verify "$D/signed" --cert "$D/vendor.der"
 echo "== the kernel's own view of the module"
 modinfo -F signer "$D/signed/lib/modules/6.1/kernel/cast6_generic.ko" | sed 's/^/  signer: /'
-echo "== the same tree as a squashfs firmware image (xz, 128K blocks)"
-mksquashfs "$R" "$D/rootfs.sqfs" -comp xz -b 128K -noappend -quiet >/dev/null
-"$FWSIGN" info "$D/rootfs.sqfs" | head -1
-"$FWSIGN" sign "$D/rootfs.sqfs" -o "$D/rootfs.signed.sqfs" --key "$D/vendor.key" --cert "$D/vendor.crt"
-"$FWSIGN" verify "$D/rootfs.signed.sqfs" --cert "$D/vendor.der"
-unsquashfs -s "$D/rootfs.signed.sqfs" | grep -E "^(Compression|Block size|Filesystem size)" | sed 's/^/  /'
+echo "== the vendor blob: sysupgrade tar (FIT kernel + squashfs root) + fwtool trailer"
+KTREE=$(tests/e2e/build-kernel.sh) || { echo "demo: the sample kernel did not build" >&2; exit 1; }
+B=$D/blob
+mkdir -p "$B/sysupgrade-acme_router"
+mksquashfs "$R" "$B/sysupgrade-acme_router/root" -comp xz -b 128K -noappend -all-root -quiet >/dev/null
+cp "$KTREE/arch/x86/boot/bzImage" "$B/bzImage"
+cat >"$B/kernel.its" <<EOF
+/dts-v1/;
+/ {
+	description = "ACME router kernel";
+	#address-cells = <1>;
+	images {
+		kernel-1 {
+			data = /incbin/("$B/bzImage");
+			type = "kernel"; arch = "x86_64"; os = "linux"; compression = "none";
+			load = <0x100000>; entry = <0x100000>;
+			hash-1 { algo = "crc32"; };
+			hash-2 { algo = "sha1"; };
+		};
+	};
+	configurations { default = "config-1"; config-1 { kernel = "kernel-1"; }; };
+};
+EOF
+mkimage -f "$B/kernel.its" "$B/sysupgrade-acme_router/kernel" >/dev/null
+echo "BOARD=acme,router" >"$B/sysupgrade-acme_router/CONTROL"
+(cd "$B" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 \
+	-cf "$D/firmware.bin" sysupgrade-acme_router)
+python3 - "$D/firmware.bin" <<'PY'
+import struct, sys, zlib
+f = sys.argv[1]
+img = open(f, "rb").read()
+meta = struct.pack(">II", 0, 0) + b'{"metadata_version":"1.1","compat_version":"1.0","supported_devices":["acme,router"]}'
+crc = ~zlib.crc32(img + meta) & 0xffffffff
+open(f, "wb").write(img + meta + struct.pack(">IIB3xI", 0x46577830, crc, 1, len(meta) + 16))
+PY
+echo "== fwsign info $D/firmware.bin"
+"$FWSIGN" info "$D/firmware.bin"
+echo "== fwsign sign $D/firmware.bin -o $D/firmware.signed.bin"
+"$FWSIGN" sign "$D/firmware.bin" -o "$D/firmware.signed.bin" --key "$D/vendor.key" --cert "$D/vendor.crt"
+echo "== fwsign verify $D/firmware.signed.bin --cert $D/vendor.der"
+"$FWSIGN" verify "$D/firmware.signed.bin" --cert "$D/vendor.der" -q
+echo "== what the vendor's own tools say of the signed blob"
+tar -tvf "$D/firmware.signed.bin" 2>/dev/null | sed 's/^/  /'
+tar -xOf "$D/firmware.signed.bin" sysupgrade-acme_router/kernel 2>/dev/null >"$B/kernel.signed.itb"
+mkimage -l "$B/kernel.signed.itb" | grep -E "Hash (algo|value)" | sed 's/^ */  /'
 echo "report: $D/report.json"
