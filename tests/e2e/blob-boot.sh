@@ -1,0 +1,126 @@
+#!/bin/bash
+# Proof by boot that a vendor blob signed by fwsign in one command runs on
+# an enforcing kernel.  The blob is an OpenWrt-style sysupgrade file: a GNU
+# tar of a FIT (the test kernel, elfsig in enforce mode, an empty extra-
+# certificate slot) and a squashfs root (static busybox as init), then an
+# fwtool metadata trailer.  `fwsign sign` signs the rootfs inside the tar
+# and puts the vendor certificate in the kernel inside the FIT.  The kernel
+# and the rootfs are then taken out of the signed blob with the vendor's
+# own tools (tar, dumpimage) and booted under QEMU: the kernel loads the
+# vendor certificate, the signed init runs, and an unsigned program that
+# arrives at run time is refused, with exactly that one refusal.  Control:
+# the same parts taken out of the unsigned blob do not boot (init refused).
+. "$(dirname "$0")/../cli/lib.sh"
+
+for t in qemu-system-x86_64 mksquashfs mkimage dumpimage tar python3 gzip; do
+	command -v $t >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
+done
+BUSYBOX=$FIXTURES/amd64/bin/busybox
+[ -x "$BUSYBOX" ] || BUSYBOX=/bin/busybox
+file -L "$BUSYBOX" | grep -q "statically linked" || { echo "need a static busybox" >&2; exit 1; }
+KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
+cd "$WORK" || exit 1
+CN=fwsign-blob-vendor
+"$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
+
+# --- the rootfs: busybox as init; an executable kept gzip'ed (data to a
+# signer) that init unpacks to tmpfs and runs: code that arrived unsigned.
+R=root
+mkdir -p $R/{bin,sbin,etc,proc,sys,dev,tmp,opt}
+cp "$BUSYBOX" $R/bin/busybox
+for a in sh mount cat echo gzip chmod sync poweroff grep; do ln -s busybox $R/bin/$a; done
+gzip -9nc "$BUSYBOX" >$R/opt/late.gz
+cat >$R/etc/rc <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t tmpfs tmp /tmp
+echo "BLOB-BOOT init ran"
+gzip -dc /opt/late.gz >/tmp/late && chmod 755 /tmp/late
+/tmp/late true
+echo "BLOB-BOOT unsigned rc=$?"
+echo "BLOB-BOOT stats $(cat /sys/module/elfsig/parameters/stats)"
+echo "BLOB-BOOT done"
+sync
+poweroff -f
+EOF
+chmod 755 $R/etc/rc
+mkdir -p su/sysupgrade-acme_router
+mksquashfs $R su/sysupgrade-acme_router/root -comp xz -noappend -all-root -quiet >/dev/null
+cp "$KTREE/arch/x86/boot/bzImage" bzImage
+cat >kernel.its <<EOF
+/dts-v1/;
+/ {
+	description = "blob-boot kernel";
+	#address-cells = <1>;
+	images {
+		kernel-1 {
+			data = /incbin/("$WORK/bzImage");
+			type = "kernel"; arch = "x86_64"; os = "linux"; compression = "none";
+			load = <0x100000>; entry = <0x100000>;
+			hash-1 { algo = "crc32"; };
+			hash-2 { algo = "sha256"; };
+		};
+	};
+	configurations { default = "config-1"; config-1 { kernel = "kernel-1"; }; };
+};
+EOF
+mkimage -f kernel.its su/sysupgrade-acme_router/kernel >/dev/null
+echo "BOARD=acme,router" >su/sysupgrade-acme_router/CONTROL
+(cd su && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 \
+	-cf "$WORK/firmware.bin" sysupgrade-acme_router)
+python3 - firmware.bin <<'EOF'
+import struct, sys, zlib
+f = sys.argv[1]
+img = open(f, 'rb').read()
+meta = struct.pack('>II', 0, 0) + b'{"metadata_version":"1.1","supported_devices":["acme,router"]}'
+crc = ~zlib.crc32(img + meta) & 0xffffffff
+open(f, 'wb').write(img + meta + struct.pack('>IIB3xI', 0x46577830, crc, 1, len(meta) + 16))
+EOF
+
+expect_exit 0 "fwsign sign firmware.bin (one command)" "$FWSIGN" sign firmware.bin \
+	-o firmware.signed.bin --key vendor.key --cert vendor.crt
+expect_exit 0 "fwsign verify of the signed blob" "$FWSIGN" verify firmware.signed.bin \
+	--cert vendor.der
+
+# take_out BLOB DIR: the kernel and the rootfs, with the vendor's tools
+take_out() {
+	mkdir -p "$2" &&
+		tar -xf "$1" -C "$2" 2>/dev/null &&
+		dumpimage -T flat_dt -p 0 -o "$2/bzImage" \
+			"$2/sysupgrade-acme_router/kernel" >/dev/null
+}
+check "parts taken out of the signed blob" take_out firmware.signed.bin signed
+check "parts taken out of the unsigned blob" take_out firmware.bin unsigned
+
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
+boot() {	# boot NAME DIR
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
+		-display none -monitor none -serial "file:$1.log" -no-reboot \
+		-kernel "$2/bzImage" \
+		-append "console=ttyS0 panic=-1 loglevel=6 root=/dev/vda rootfstype=squashfs ro init=/etc/rc" \
+		-drive "file=$2/sysupgrade-acme_router/root,if=virtio,format=raw,readonly=on" \
+		</dev/null >"$1.qemu" 2>&1
+	tr -d '\r' <"$1.log" >"$1.txt"
+}
+boot signed signed
+check "signed: the kernel loaded the vendor certificate" \
+	grep -q "Loaded X.509 cert '$CN" signed.txt
+check "signed: the signed init ran" grep -q "^BLOB-BOOT init ran" signed.txt
+check "signed: the unsigned program was refused" \
+	grep -Eq "^BLOB-BOOT unsigned rc=(126|127)" signed.txt
+check "signed: exactly one refusal (the unsigned program)" \
+	grep -Eq "^BLOB-BOOT stats denied 1 " signed.txt
+check "signed: init reached its end" grep -q "^BLOB-BOOT done" signed.txt
+grep "^BLOB-BOOT" signed.txt | sed 's/^/  /'
+
+boot unsigned unsigned
+check "control: the unsigned blob's init never runs" \
+	sh -c "! grep -q '^BLOB-BOOT init ran' unsigned.txt"
+check "control: its kernel does not know the vendor" \
+	sh -c "! grep -q \"Loaded X.509 cert '$CN\" unsigned.txt"
+if [ "$T_FAIL" -gt 0 ]; then
+	echo "--- signed boot" >&2; tail -n 30 signed.txt >&2
+	echo "--- unsigned boot" >&2; tail -n 15 unsigned.txt >&2
+fi
+done_tests
