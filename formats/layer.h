@@ -155,6 +155,6 @@ static inline void fw_put_le32(uint8_t *p, uint32_t v)
 /* The layers, one per file in formats/. */
 extern const struct fw_layer fw_layer_fwtool, fw_layer_sysupgrade,
 	fw_layer_uimage, fw_layer_fit, fw_layer_flash, fw_layer_trx,
-	fw_layer_chk, fw_layer_layout;
+	fw_layer_chk, fw_layer_layout, fw_layer_stream;
 
 #endif

@@ -38,6 +38,7 @@ static const struct fw_layer *const layers[] = {
 	&fw_layer_sysupgrade,
 	&fw_layer_flash,
 	&fw_layer_uimage,
+	&fw_layer_stream,
 	NULL
 };
 
@@ -1011,6 +1012,19 @@ out:
 	return rc;
 }
 
+static const struct fw_node *first_bad(const struct fw_node *n)
+{
+	if (n->bad)
+		return n;
+	for (size_t i = 0; i < n->n_part; i++) {
+		const struct fw_node *b = first_bad(n->part[i]);
+
+		if (b)
+			return b;
+	}
+	return NULL;
+}
+
 static int run(struct fw_stack *s, enum mode m, const char *command,
 	       struct fw_error *err)
 {
@@ -1031,6 +1045,14 @@ static int run(struct fw_stack *s, enum mode m, const char *command,
 				    "OUTPUT (--in-place is for trees)");
 	if (m == M_SIGN && !s->o->no_inject_cert && !s->der)
 		return fw_error_set(err, FW_EUSAGE, NULL, "no certificate");
+	/* a checksum that does not match is damage: signing would hide it */
+	if (m == M_SIGN && s->n_bad) {
+		const struct fw_node *b = first_bad(s->root);
+
+		return fw_node_error(b, err, FW_EINPUT, "%s: its checksum does "
+				     "not match (%s): a damaged image is not "
+				     "signed", b->lay->name, b->desc);
+	}
 	rc = walk(s, s->root, m, err);
 	if (!rc && m == M_SIGN && !s->o->dry_run)
 		rc = commit(s, err);

@@ -148,6 +148,7 @@ static int ui_rebuild(struct fw_node *n, struct fw_error *err)
 	struct fw_out *o = &n->out, body = { 0 };
 	uint8_t *h, *tab = NULL;
 	static const uint8_t pad[4];
+	const char *sde;
 	int rc = FW_OK;
 
 	h = malloc(HLEN);
@@ -191,6 +192,10 @@ static int ui_rebuild(struct fw_node *n, struct fw_error *err)
 				   (unsigned long long)body.len);
 		goto out;
 	}
+	/* ih_time: kept, unless the build asks for a reproducible stamp */
+	sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde)
+		fw_put_be32(h + 8, (uint32_t)strtoull(sde, NULL, 10));
 	fw_put_be32(h + 12, (uint32_t)body.len);
 	fw_put_be32(h + 24, fw_out_crc32(&body, 0, body.len, 0));
 	memset(h + 4, 0, 4);

@@ -266,6 +266,27 @@ expect_exit 0 "fwtool signature block: dropped when asked" "$FWSIGN" sign susig.
 check "... the metadata stays, the signature goes" sh -c \
 	"python3 check.py fwtool susig.out | tail -c 16 | od -An -tx1 | grep -q '^ 46 57 78 30 .. .. .. .. 01'"
 
+# --- a gzip'ed sysupgrade tar (accepted by nand.sh), fwtool after it -------
+su_tar sugz.tar fit.itb root.sqfs
+gzip -9nc sugz.tar >sugz.bin
+python3 check.py append-fwtool sugz.bin meta.json
+check "gzip'ed sysupgrade: info sees the stream" sh -c \
+	"'$FWSIGN' info sugz.bin | grep -q 'image  compressed'"
+expect_exit 0 "gzip'ed sysupgrade: sign" "$FWSIGN" sign sugz.bin -o sugz.signed \
+	--key "$K/vendor.key" --cert "$K/vendor.crt"
+check "gzip'ed sysupgrade: fwtool CRCs right" sh -c "python3 check.py fwtool sugz.signed >/dev/null"
+rm -rf g && mkdir g && python3 - <<'EOF'
+import struct, zlib
+d = open('sugz.signed', 'rb').read()
+size = struct.unpack('>I', d[-4:])[0]
+open('sugz.gz', 'wb').write(d[:len(d) - size])
+EOF
+check "gzip'ed sysupgrade: gzip -t accepts the stream" gzip -t sugz.gz
+zcat sugz.gz | tar -xf - -C g 2>/dev/null
+expect_exit 0 "gzip'ed sysupgrade: the root verifies" "$FWSIGN" verify \
+	g/sysupgrade-acme_router/root --cert "$K/vendor.crt"
+check "gzip'ed sysupgrade: the FIT's hashes match" fit_check sugz g/sysupgrade-acme_router/kernel 0 1
+
 # --- rootfs inside the FIT (filogic style), in a sysupgrade tar ------------
 its fitroot.its rootfs
 mkimage -E -B 0x1000 -f fitroot.its fitroot.itb >/dev/null
@@ -401,6 +422,8 @@ hostile "FIT strings block outside it" h-strings.itb
 check "lying fwtool CRC: info says bad" \
 	[ "$(python3 check.py json h-crc.json "j['tree']['checksums']")" = bad ]
 expect_exit 1 "lying fwtool CRC: verify fails" "$FWSIGN" verify h-crc.bin --cert "$K/vendor.crt"
+hostile "lying fwtool CRC" h-crc.bin
+check "... saying which layer" grep -q "fwtool: its checksum does not match" "$WORK/err.txt"
 # nested 20 deep: uImage in uImage in ...
 cp root.sqfs nest0
 for i in $(seq 1 20); do
