@@ -60,18 +60,6 @@ static int chain(const uint8_t *p, size_t len, struct block *b)
 	return n;
 }
 
-static uLong crc_range(uLong crc, const uint8_t *p, uint64_t n)
-{
-	while (n) {
-		uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-
-		crc = crc32(crc, p, k);
-		p += k;
-		n -= k;
-	}
-	return crc;
-}
-
 static int fwt_bid(const uint8_t *p, size_t len, const struct fw_node *parent)
 {
 	struct block b[MAX_BLOCKS];
@@ -98,7 +86,7 @@ static int fwt_open(struct fw_node *n, struct fw_error *err)
 	for (int i = 0; i < f->n; i++) {
 		uint64_t t = f->b[i].off + f->b[i].len;
 
-		crc = crc_range(crc, n->p + done, t - done);
+		crc = fw_crc32(crc, n->p + done, t - done);
 		bad |= (uint32_t)~crc != fw_be32(n->p + t + 4);
 		crc = crc32(crc, n->p + t, TRAILER);
 		done = t + TRAILER;
@@ -145,7 +133,7 @@ static int fwt_rebuild(struct fw_node *n, struct fw_error *err)
 			continue;
 		if (fw_out_add(o, pay, f->b[i].len))
 			goto oom;
-		crc = crc_range(crc, pay, f->b[i].len);
+		crc = fw_crc32(crc, pay, f->b[i].len);
 		memcpy(tr, pay + f->b[i].len, TRAILER);
 		fw_put_be32(tr + 4, (uint32_t)~crc);
 		crc = crc32(crc, tr, TRAILER);

@@ -52,6 +52,8 @@ void fw_out_read(const struct fw_out *o, uint64_t off, void *buf, size_t n);
 void fw_out_each(const struct fw_out *o, uint64_t off, uint64_t n,
 		 void (*fn)(void *arg, const uint8_t *p, size_t len),
 		 void *arg);
+/* zlib's crc32 of n bytes, chained from crc (0 to start), any size. */
+uint32_t fw_crc32(uint32_t crc, const uint8_t *p, uint64_t n);
 /* zlib's crc32 of bytes [off, off + n) of o, chained from crc. */
 uint32_t fw_out_crc32(const struct fw_out *o, uint64_t off, uint64_t n,
 		      uint32_t crc);

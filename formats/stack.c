@@ -222,30 +222,32 @@ void fw_out_read(const struct fw_out *o, uint64_t off, void *buf, size_t n)
 	fw_out_each(o, off, n, rd_fn, &r);
 }
 
-struct crc {
-	uLong c;
-};
+uint32_t fw_crc32(uint32_t crc, const uint8_t *p, uint64_t n)
+{
+	uLong c = crc;
+
+	while (n) {
+		uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
+
+		c = crc32(c, p, k);
+		p += k;
+		n -= k;
+	}
+	return (uint32_t)c;
+}
 
 static void crc_fn(void *arg, const uint8_t *p, size_t len)
 {
-	struct crc *c = arg;
+	uint32_t *c = arg;
 
-	while (len) {
-		uInt k = len > (1u << 30) ? 1u << 30 : (uInt)len;
-
-		c->c = crc32(c->c, p, k);
-		p += k;
-		len -= k;
-	}
+	*c = fw_crc32(*c, p, len);
 }
 
 uint32_t fw_out_crc32(const struct fw_out *o, uint64_t off, uint64_t n,
 		      uint32_t crc)
 {
-	struct crc c = { crc };
-
-	fw_out_each(o, off, n, crc_fn, &c);
-	return (uint32_t)c.c;
+	fw_out_each(o, off, n, crc_fn, &crc);
+	return crc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1156,20 +1158,6 @@ void fw_stack_print(const struct fw_stack *s, FILE *f)
 	print_node(s, s->root, f, 0);
 }
 
-static void jstr(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void json_node(const struct fw_stack *s, const struct fw_node *n,
 		      FILE *f)
 {
@@ -1178,20 +1166,20 @@ static void json_node(const struct fw_stack *s, const struct fw_node *n,
 					     "filesystem", "kernel", "data" };
 
 	fputs("{\"name\":", f);
-	jstr(f, n->parent ? n->name : s->o->input);
+	fw_json_str(f, n->parent ? n->name : s->o->input);
 	fputs(",\"path\":", f);
-	jstr(f, n->path);
+	fw_json_str(f, n->path);
 	fputs(",\"format\":", f);
-	jstr(f, node_format(n));
+	fw_json_str(f, node_format(n));
 	fputs(",\"kind\":", f);
-	jstr(f, n->lay ? kinds[n->lay->kind] : "data");
+	fw_json_str(f, n->lay ? kinds[n->lay->kind] : "data");
 	if (n->off != UINT64_MAX)
 		fprintf(f, ",\"offset\":%llu", (unsigned long long)n->off);
 	else
 		fputs(",\"offset\":null", f);
 	fprintf(f, ",\"size\":%llu", (unsigned long long)n->len);
 	fputs(",\"detail\":", f);
-	jstr(f, n->desc);
+	fw_json_str(f, n->desc);
 	fprintf(f, ",\"checksums\":\"%s\"", n->bad ? "bad" : "ok");
 	if (n->changed)
 		fprintf(f, ",\"new_size\":%llu", (unsigned long long)n->out.len);
@@ -1205,13 +1193,13 @@ static void json_node(const struct fw_stack *s, const struct fw_node *n,
 			l->rep.n_resigned);
 	if (l && l->have_kinfo) {
 		fputs(",\"slot\":", f);
-		jstr(f, fw_kslot_state_name(l->kinfo.state));
+		fw_json_str(f, fw_kslot_state_name(l->kinfo.state));
 		fprintf(f, ",\"slot_size\":%llu,\"slot_used\":%llu",
 			(unsigned long long)l->kinfo.slot_size,
 			(unsigned long long)l->kinfo.used);
 		fputs(",\"certificate\":", f);
 		if (l->kinfo.state == FW_KSLOT_CERT)
-			jstr(f, l->kinfo.subject);
+			fw_json_str(f, l->kinfo.subject);
 		else
 			fputs("null", f);
 		if (s->der)
@@ -1220,7 +1208,7 @@ static void json_node(const struct fw_stack *s, const struct fw_node *n,
 	}
 	if (l && l->note[0]) {
 		fputs(",\"note\":", f);
-		jstr(f, l->note);
+		fw_json_str(f, l->note);
 	}
 	if (n->n_part) {
 		fputs(",\"parts\":[", f);

@@ -136,18 +136,6 @@ static int trx_bid(const uint8_t *p, size_t len, const struct fw_node *parent)
 	return parse(p, len, &t, why, sizeof(why)) ? 60 : 180;
 }
 
-static uLong crc_range(uLong crc, const uint8_t *p, uint64_t n)
-{
-	while (n) {
-		uInt k = n > (1u << 30) ? 1u << 30 : (uInt)n;
-
-		crc = crc32(crc, p, k);
-		p += k;
-		n -= k;
-	}
-	return crc;
-}
-
 /* The CRC of bytes [12, len) of p, 8 bytes at m as 0xff (m >= 22; 0:
  * none): parse saw m + 8 <= len. */
 static uint32_t trx_crc(const uint8_t *p, uint32_t len, uint64_t m)
@@ -155,10 +143,10 @@ static uint32_t trx_crc(const uint8_t *p, uint32_t len, uint64_t m)
 	uLong crc = crc32(0, NULL, 0);
 
 	if (!m)
-		return (uint32_t)~crc_range(crc, p + 12, len - 12u);
-	crc = crc_range(crc, p + 12, m - 12);
+		return (uint32_t)~fw_crc32(crc, p + 12, len - 12u);
+	crc = fw_crc32(crc, p + 12, m - 12);
 	crc = crc32(crc, ff, MASK_LEN);
-	crc = crc_range(crc, p + m + MASK_LEN, len - m - MASK_LEN);
+	crc = fw_crc32(crc, p + m + MASK_LEN, len - m - MASK_LEN);
 	return (uint32_t)~crc;
 }
 

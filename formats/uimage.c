@@ -5,7 +5,9 @@
  * CRC, os, arch, type, compression, name), then the data.  A multi-file
  * image (type 4) starts its data with the sizes of its images, ended by
  * a zero, each image but the last padded to 4 bytes.  Rebuilding writes
- * the new sizes and both CRCs and keeps every other field.
+ * the new sizes and both CRCs and keeps every other field.  The header
+ * checks and the header writer are shared with src/kernel.c (a kernel
+ * file that is a uImage): one uImage code for both.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #include "layer.h"
 #include "format.h"
+#include "../src/internal.h"
 
 #define UIMAGE_MAGIC 0x27051956u
 #define HLEN 64
@@ -27,20 +30,65 @@ struct uim {
 	int nfiles;		/* multi: images in it; 0: single */
 };
 
-static int header_ok(const uint8_t *p, size_t len)
+int fw_uimage_check(const uint8_t *p, size_t len, int data, char *why,
+		    size_t why_len)
 {
 	uint8_t h[HLEN];
+	uint32_t size;
 
-	if (len < HLEN || fw_be32(p) != UIMAGE_MAGIC)
-		return 0;
+	if (len < HLEN || fw_be32(p) != UIMAGE_MAGIC) {
+		snprintf(why, why_len, "not a uImage");
+		return -1;
+	}
 	memcpy(h, p, HLEN);
 	memset(h + 4, 0, 4);
-	return (uint32_t)crc32(0, h, HLEN) == fw_be32(p + 4) &&
-	       fw_be32(p + 12) <= len - HLEN;
+	if ((uint32_t)crc32(0, h, HLEN) != fw_be32(p + 4)) {
+		snprintf(why, why_len, "uImage header CRC does not match: "
+			 "corrupt image");
+		return -1;
+	}
+	size = fw_be32(p + 12);
+	if (size > len - HLEN) {
+		snprintf(why, why_len, "uImage data (%u bytes) is cut short "
+			 "(%zu bytes there)", size, len - HLEN);
+		return -1;
+	}
+	if (data && fw_uimage_dcrc(p + HLEN, size) != fw_be32(p + 24)) {
+		snprintf(why, why_len, "uImage data CRC does not match: "
+			 "corrupt image");
+		return -1;
+	}
+	return 0;
+}
+
+uint32_t fw_uimage_dcrc(const uint8_t *p, uint64_t n)
+{
+	return fw_crc32(0, p, n);
+}
+
+void fw_uimage_header(uint8_t *h, const uint8_t *old, uint32_t size,
+		      uint32_t dcrc)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+	memcpy(h, old, HLEN);
+	/* ih_time: kept, unless the build asks for a reproducible stamp */
+	if (sde && *sde)
+		fw_put_be32(h + 8, (uint32_t)strtoull(sde, NULL, 10));
+	fw_put_be32(h + 12, size);
+	fw_put_be32(h + 24, dcrc);
+	memset(h + 4, 0, 4);
+	fw_put_be32(h + 4, (uint32_t)crc32(0, h, HLEN));
+}
+
+static int header_ok(const uint8_t *p, size_t len)
+{
+	char why[8];
+
+	return !fw_uimage_check(p, len, 0, why, sizeof(why));
 }
 
 /* The size of the image a valid header describes: header + data. */
-uint64_t fw_uimage_size(const uint8_t *p, size_t len);
 uint64_t fw_uimage_size(const uint8_t *p, size_t len)
 {
 	return header_ok(p, len) ? HLEN + (uint64_t)fw_be32(p + 12) : 0;
@@ -83,13 +131,7 @@ static int ui_open(struct fw_node *n, struct fw_error *err)
 	for (char *c = name; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	dcrc = (uint32_t)crc32(0, NULL, 0);
-	for (uint64_t d = 0; d < size;) {
-		uInt k = size - d > (1u << 30) ? 1u << 30 : (uInt)(size - d);
-
-		dcrc = (uint32_t)crc32(dcrc, h + HLEN + d, k);
-		d += k;
-	}
+	dcrc = fw_uimage_dcrc(h + HLEN, size);
 	n->bad = dcrc != fw_be32(h + 24);
 	snprintf(n->desc, sizeof(n->desc), "%s '%s', data crc %s",
 		 type_name(type), name, n->bad ? "BAD" : "ok");
@@ -148,7 +190,6 @@ static int ui_rebuild(struct fw_node *n, struct fw_error *err)
 	struct fw_out *o = &n->out, body = { 0 };
 	uint8_t *h, *tab = NULL;
 	static const uint8_t pad[4];
-	const char *sde;
 	int rc = FW_OK;
 
 	h = malloc(HLEN);
@@ -156,7 +197,6 @@ static int ui_rebuild(struct fw_node *n, struct fw_error *err)
 		free(h);
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
-	memcpy(h, n->p, HLEN);
 	if (u->nfiles) {
 		tab = malloc(4 * ((size_t)u->nfiles + 1));
 		if (!tab || fw_out_own(o, tab)) {
@@ -192,14 +232,8 @@ static int ui_rebuild(struct fw_node *n, struct fw_error *err)
 				   (unsigned long long)body.len);
 		goto out;
 	}
-	/* ih_time: kept, unless the build asks for a reproducible stamp */
-	sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde)
-		fw_put_be32(h + 8, (uint32_t)strtoull(sde, NULL, 10));
-	fw_put_be32(h + 12, (uint32_t)body.len);
-	fw_put_be32(h + 24, fw_out_crc32(&body, 0, body.len, 0));
-	memset(h + 4, 0, 4);
-	fw_put_be32(h + 4, (uint32_t)crc32(0, h, HLEN));
+	fw_uimage_header(h, n->p, (uint32_t)body.len,
+			 fw_out_crc32(&body, 0, body.len, 0));
 	if (fw_out_add(o, h, HLEN) || fw_out_cat(o, &body))
 		goto oom;
 	/* whatever followed the image inside this part */

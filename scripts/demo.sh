@@ -62,38 +62,9 @@ modinfo -F signer "$D/signed/lib/modules/6.1/kernel/cast6_generic.ko" | sed 's/^
 echo "== the vendor blob: sysupgrade tar (FIT kernel + squashfs root) + fwtool trailer"
 KTREE=$(tests/e2e/build-kernel.sh) || { echo "demo: the sample kernel did not build" >&2; exit 1; }
 B=$D/blob
-mkdir -p "$B/sysupgrade-acme_router"
-mksquashfs "$R" "$B/sysupgrade-acme_router/root" -comp xz -b 128K -noappend -all-root -quiet >/dev/null
-cp "$KTREE/arch/x86/boot/bzImage" "$B/bzImage"
-cat >"$B/kernel.its" <<EOF
-/dts-v1/;
-/ {
-	description = "ACME router kernel";
-	#address-cells = <1>;
-	images {
-		kernel-1 {
-			data = /incbin/("$B/bzImage");
-			type = "kernel"; arch = "x86_64"; os = "linux"; compression = "none";
-			load = <0x100000>; entry = <0x100000>;
-			hash-1 { algo = "crc32"; };
-			hash-2 { algo = "sha1"; };
-		};
-	};
-	configurations { default = "config-1"; config-1 { kernel = "kernel-1"; }; };
-};
-EOF
-mkimage -f "$B/kernel.its" "$B/sysupgrade-acme_router/kernel" >/dev/null
-echo "BOARD=acme,router" >"$B/sysupgrade-acme_router/CONTROL"
-(cd "$B" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 \
-	-cf "$D/firmware.bin" sysupgrade-acme_router)
-python3 - "$D/firmware.bin" <<'PY'
-import struct, sys, zlib
-f = sys.argv[1]
-img = open(f, "rb").read()
-meta = struct.pack(">II", 0, 0) + b'{"metadata_version":"1.1","compat_version":"1.0","supported_devices":["acme,router"]}'
-crc = ~zlib.crc32(img + meta) & 0xffffffff
-open(f, "wb").write(img + meta + struct.pack(">IIB3xI", 0x46577830, crc, 1, len(meta) + 16))
-PY
+mkdir -p "$B"
+mksquashfs "$R" "$B/root.sqfs" -comp xz -b 128K -noappend -all-root -quiet >/dev/null
+scripts/make-sysupgrade.sh "$KTREE/arch/x86/boot/bzImage" "$B/root.sqfs" "$D/firmware.bin"
 echo "== fwsign info $D/firmware.bin"
 "$FWSIGN" info "$D/firmware.bin"
 echo "== fwsign sign $D/firmware.bin -o $D/firmware.signed.bin"

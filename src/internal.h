@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -17,6 +18,9 @@ X509 *fw_cert_load(const char *path, struct fw_error *err);
 void fw_cert_subject(X509 *x, char *buf, size_t len);
 int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
 		  struct fw_error *err);
+
+/* report.c: s as a JSON string ("null" for NULL). */
+void fw_json_str(FILE *f, const char *s);
 
 /* util.c */
 int fw_file_contains(const char *path, const char *needle);
@@ -99,6 +103,18 @@ size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 		size_t len, uint8_t **out, size_t *out_len,
 		char *why, size_t why_len);
+
+/*
+ * formats/uimage.c: U-Boot legacy image headers, for the layer and for
+ * kernel.c.  check: magic, header CRC, size (and the data CRC when data
+ * is set); 0 or -1 with why.  header: a new 64-byte header from the old
+ * one for new data (ih_time from SOURCE_DATE_EPOCH when it is set).
+ */
+int fw_uimage_check(const uint8_t *p, size_t len, int data, char *why,
+		    size_t why_len);
+uint32_t fw_uimage_dcrc(const uint8_t *p, uint64_t n);
+void fw_uimage_header(uint8_t *h, const uint8_t *old, uint32_t size,
+		      uint32_t dcrc);
 
 /* A piece of a file's content: len bytes at p, or len zeros (p NULL). */
 struct fw_seg {

@@ -950,27 +950,15 @@ static int do_uimage(struct kctx *c, const uint8_t *in, size_t len,
 	static const char *const comp_names[] = {
 		"none", "gzip", "bzip2", "lzma", "lzo", "lz4", "zstd",
 	};
-	uint8_t h[UIMAGE_HLEN], *inner = NULL, *o;
+	uint8_t *inner = NULL, *o;
 	uint32_t size = be32(in + 12), type = in[30], cm = in[31];
 	size_t ilen, tail;
-	const char *sde;
+	char why[160];
 	int rc;
 
 	fmt_add(c, "uImage");
-	memcpy(h, in, UIMAGE_HLEN);
-	memset(h + 4, 0, 4);
-	if (crc32(0, h, UIMAGE_HLEN) != be32(in + 4))
-		return fw_error_set(c->err, FW_EINPUT, c->name,
-				    "uImage header CRC does not match: "
-				    "corrupt image");
-	if (size > len - UIMAGE_HLEN)
-		return fw_error_set(c->err, FW_EINPUT, c->name,
-				    "uImage data (%u bytes) is cut short "
-				    "(%zu bytes there)", size, len - UIMAGE_HLEN);
-	if (crc32(0, in + UIMAGE_HLEN, size) != be32(in + 24))
-		return fw_error_set(c->err, FW_EINPUT, c->name,
-				    "uImage data CRC does not match: "
-				    "corrupt image");
+	if (fw_uimage_check(in, len, 1, why, sizeof(why)))
+		return fw_error_set(c->err, FW_EINPUT, c->name, "%s", why);
 	if (type == 4)
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "multi-file uImage: not supported");
@@ -1009,14 +997,8 @@ static int do_uimage(struct kctx *c, const uint8_t *in, size_t len,
 	memcpy(o + UIMAGE_HLEN, inner, ilen);
 	memcpy(o + UIMAGE_HLEN + ilen, in + UIMAGE_HLEN + size, tail);
 	free(inner);
-	wr(o + 12, 4, 1, ilen);
-	wr(o + 24, 4, 1, crc32(0, o + UIMAGE_HLEN, (uInt)ilen));
-	/* ih_time: kept, unless the build asks for a reproducible stamp */
-	sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde)
-		wr(o + 8, 4, 1, strtoull(sde, NULL, 10));
-	memset(o + 4, 0, 4);
-	wr(o + 4, 4, 1, crc32(0, o, UIMAGE_HLEN));
+	fw_uimage_header(o, in, (uint32_t)ilen,
+			 fw_uimage_dcrc(o + UIMAGE_HLEN, ilen));
 	*out = o;
 	*out_len = UIMAGE_HLEN + ilen + tail;
 	return FW_OK;

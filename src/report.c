@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-static void jstr(FILE *f, const char *s)
+void fw_json_str(FILE *f, const char *s)
 {
 	if (!s) {
 		fputs("null", f);
@@ -45,9 +45,9 @@ static const char *result_name(enum fw_result r)
 void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 {
 	fprintf(f, "{\"fwsign\":\"%s\",\"command\":", FWSIGN_VERSION);
-	jstr(f, command);
+	fw_json_str(f, command);
 	fputs(",\"format\":", f);
-	jstr(f, r->format);
+	fw_json_str(f, r->format);
 	fprintf(f, ",\"summary\":{\"files\":%zu,\"executables\":%zu,"
 		   "\"shared_libraries\":%zu,\"kernel_modules\":%zu,"
 		   "\"other_elf\":%zu,\"malformed_elf\":%zu,\"not_elf\":%zu,"
@@ -69,7 +69,7 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 	for (size_t i = 0; i < r->n_warnings; i++) {
 		if (i)
 			fputc(',', f);
-		jstr(f, r->warnings[i]);
+		fw_json_str(f, r->warnings[i]);
 	}
 	fputs("],\"files\":[", f);
 	for (size_t i = 0; i < r->n; i++) {
@@ -77,35 +77,35 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 		int elf = c->elf.kind != FW_KIND_NOT_ELF && c->elf.elfclass;
 
 		fputs(i ? ",\n{\"path\":" : "\n{\"path\":", f);
-		jstr(f, c->path);
+		fw_json_str(f, c->path);
 		fputs(",\"kind\":", f);
-		jstr(f, fw_kind_name(c->elf.kind));
+		fw_json_str(f, fw_kind_name(c->elf.kind));
 		fputs(",\"machine\":", f);
-		jstr(f, elf ? fw_machine_name(c->elf.machine) : NULL);
+		fw_json_str(f, elf ? fw_machine_name(c->elf.machine) : NULL);
 		if (elf)
 			fprintf(f, ",\"class\":\"ELF%d\",\"endian\":\"%s\"",
 				c->elf.elfclass, c->elf.big_endian ? "big" : "little");
 		else
 			fputs(",\"class\":null,\"endian\":null", f);
 		fputs(",\"compression\":", f);
-		jstr(f, c->codec);
+		fw_json_str(f, c->codec);
 		fputs(",\"action\":", f);
-		jstr(f, action_name(c->action));
+		fw_json_str(f, action_name(c->action));
 		fputs(",\"result\":", f);
-		jstr(f, result_name(c->result));
+		fw_json_str(f, result_name(c->result));
 		if (command && !strcmp(command, "verify")) {
 			fputs(",\"signature\":", f);
-			jstr(f, fw_sigstate_name(c->sig));
+			fw_json_str(f, fw_sigstate_name(c->sig));
 		}
 		fprintf(f, ",\"size\":%lld,\"bytes_added\":%lld",
 			(long long)c->size, (long long)c->bytes_added);
 		if (c->link_of) {
 			fputs(",\"hardlink_of\":", f);
-			jstr(f, c->link_of);
+			fw_json_str(f, c->link_of);
 		}
 		if (c->msg) {
 			fputs(",\"message\":", f);
-			jstr(f, c->msg);
+			fw_json_str(f, c->msg);
 		}
 		fputc('}', f);
 	}

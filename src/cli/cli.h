@@ -20,6 +20,8 @@ void cli_progress_end(void);
 int cli_jobs(const char *s);
 int cli_size(const char *s, uint64_t *out);
 void cli_print_warnings(const struct fw_report *r);
+/* The files that are not good (unless quiet), then the summary line. */
+void cli_print_verify(const struct fw_report *r, int quiet);
 
 /* blob.c: a vendor blob (fwsign/stack.h).  open: -1 when the input is not
  * a blob, else 0 (then one of the others runs and closes it) or an exit

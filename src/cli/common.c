@@ -105,3 +105,23 @@ void cli_print_warnings(const struct fw_report *r)
 				c->msg ? c->msg : "left unchanged");
 	}
 }
+
+void cli_print_verify(const struct fw_report *r, int quiet)
+{
+	for (size_t i = 0; i < r->n && !quiet; i++) {
+		const struct fw_record *c = &r->rec[i];
+
+		if (c->result == FW_RES_OK || c->link_of)
+			continue;
+		printf("%s: %s%s%s\n", c->path,
+		       c->sig != FW_SIG_NONE ? fw_sigstate_name(c->sig)
+					     : fw_kind_name(c->elf.kind),
+		       c->msg ? ": " : "", c->msg ? c->msg : "");
+	}
+	printf("%zu good, %zu unsigned, %zu foreign-key, %zu bad-signature, "
+	       "%zu not signable, %zu errors\n",
+	       r->sig_counts[FW_SIG_GOOD], r->sig_counts[FW_SIG_UNSIGNED],
+	       r->sig_counts[FW_SIG_FOREIGN], r->sig_counts[FW_SIG_BAD],
+	       r->counts[FW_KIND_OTHER] + r->counts[FW_KIND_MALFORMED],
+	       r->n_error);
+}

@@ -92,22 +92,7 @@ int cmd_verify(int argc, char **argv)
 	if (json) {
 		fw_report_json(&rep, "verify", stdout);
 	} else {
-		for (size_t i = 0; i < rep.n && !quiet; i++) {
-			const struct fw_record *r = &rep.rec[i];
-
-			if (r->result == FW_RES_OK || r->link_of)
-				continue;
-			printf("%s: %s%s%s\n", r->path,
-			       r->sig != FW_SIG_NONE ? fw_sigstate_name(r->sig)
-						     : fw_kind_name(r->elf.kind),
-			       r->msg ? ": " : "", r->msg ? r->msg : "");
-		}
-		printf("%zu good, %zu unsigned, %zu foreign-key, %zu bad-signature, "
-		       "%zu not signable, %zu errors\n",
-		       rep.sig_counts[FW_SIG_GOOD], rep.sig_counts[FW_SIG_UNSIGNED],
-		       rep.sig_counts[FW_SIG_FOREIGN], rep.sig_counts[FW_SIG_BAD],
-		       rep.counts[FW_KIND_OTHER] + rep.counts[FW_KIND_MALFORMED],
-		       rep.n_error);
+		cli_print_verify(&rep, quiet);
 	}
 	rc = rep.n_error ? FW_EPROBLEM : FW_OK;
 	fw_report_free(&rep);

@@ -45,38 +45,8 @@ sync
 poweroff -f
 EOF
 chmod 755 $R/etc/rc
-mkdir -p su/sysupgrade-acme_router
-mksquashfs $R su/sysupgrade-acme_router/root -comp xz -noappend -all-root -quiet >/dev/null
-cp "$KTREE/arch/x86/boot/bzImage" bzImage
-cat >kernel.its <<EOF
-/dts-v1/;
-/ {
-	description = "blob-boot kernel";
-	#address-cells = <1>;
-	images {
-		kernel-1 {
-			data = /incbin/("$WORK/bzImage");
-			type = "kernel"; arch = "x86_64"; os = "linux"; compression = "none";
-			load = <0x100000>; entry = <0x100000>;
-			hash-1 { algo = "crc32"; };
-			hash-2 { algo = "sha256"; };
-		};
-	};
-	configurations { default = "config-1"; config-1 { kernel = "kernel-1"; }; };
-};
-EOF
-mkimage -f kernel.its su/sysupgrade-acme_router/kernel >/dev/null
-echo "BOARD=acme,router" >su/sysupgrade-acme_router/CONTROL
-(cd su && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1700000000 \
-	-cf "$WORK/firmware.bin" sysupgrade-acme_router)
-python3 - firmware.bin <<'EOF'
-import struct, sys, zlib
-f = sys.argv[1]
-img = open(f, 'rb').read()
-meta = struct.pack('>II', 0, 0) + b'{"metadata_version":"1.1","supported_devices":["acme,router"]}'
-crc = ~zlib.crc32(img + meta) & 0xffffffff
-open(f, 'wb').write(img + meta + struct.pack('>IIB3xI', 0x46577830, crc, 1, len(meta) + 16))
-EOF
+mksquashfs $R root.sqfs -comp xz -noappend -all-root -quiet >/dev/null
+"$SRCDIR/scripts/make-sysupgrade.sh" "$KTREE/arch/x86/boot/bzImage" root.sqfs firmware.bin
 
 expect_exit 0 "fwsign sign firmware.bin (one command)" "$FWSIGN" sign firmware.bin \
 	-o firmware.signed.bin --key vendor.key --cert vendor.crt
