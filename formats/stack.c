@@ -804,7 +804,8 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 	ro.progress = s->o->progress;
 	ro.progress_arg = s->o->progress_arg;
 	if (m == M_SIGN) {
-		ro.output = out;
+		ro.dry_run = s->o->dry_run;
+		ro.output = ro.dry_run ? NULL : out;
 		ro.signer = s->o->signer;
 		rc = fw_sign_image(&ro, &l->rep, err);
 	} else if (m == M_VERIFY) {

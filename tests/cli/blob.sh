@@ -248,6 +248,9 @@ expect_exit 0 "sysupgrade: verify walks the whole tree" \
 expect_exit 1 "sysupgrade: verify of the input finds the unsigned parts" \
 	"$FWSIGN" verify sysupgrade.bin --cert "$K/vendor.crt"
 check "... and says the kernel lacks the certificate" grep -q "1 kernel: 0 hold" "$WORK/out.txt"
+expect_exit 0 "sysupgrade: --dry-run" "$FWSIGN" sign sysupgrade.bin --dry-run --json
+check "... plans every ELF of the rootfs, writes nothing" sh -c \
+	"[ \"\$(python3 check.py json '$WORK/out.txt' \"j['report']['summary']['signed'] + j['report']['summary']['resigned']\")\" = $NELF ] && [ -z \"\$(ls -A | grep fwsign- || true)\" ]"
 "$FWSIGN" sign sysupgrade.bin -o su.again --key "$K/vendor.key" --cert "$K/vendor.crt" >/dev/null
 check "sysupgrade: the same bytes twice (reproducible)" cmp -s su.signed su.again
 "$FWSIGN" sign su.signed -o su.resigned --key "$K/vendor.key" --cert "$K/vendor.crt" >/dev/null
