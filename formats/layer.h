@@ -124,6 +124,10 @@ int fw_node_error(const struct fw_node *n, struct fw_error *err, int code,
 int fw_node_drop_image_signature(const struct fw_node *n);
 const char *fw_node_fit_keydir(const struct fw_node *n);
 const char *fw_node_layout_file(const struct fw_node *n);
+/* Decoded bytes are budgeted over the whole tree (a stream in a stream in
+ * ... cannot take all memory): records spent, returns what is left. */
+#define FW_DECODE_LIMIT ((uint64_t)4 << 30)
+uint64_t fw_node_decode_budget(struct fw_node *n, uint64_t spent);
 
 /* Byte order helpers. */
 static inline uint32_t fw_be32(const uint8_t *p)

@@ -71,6 +71,7 @@ struct fw_stack {
 	char *tmpdir;
 	unsigned tmp_seq;
 	size_t n_nodes;
+	uint64_t decoded;	/* bytes streams decoded, all told */
 	struct fw_report rep;	/* summed over the filesystems */
 	size_t n_kernels, n_kernels_cert, n_kernels_noslot;
 	size_t n_bad;
@@ -280,6 +281,14 @@ int fw_node_drop_image_signature(const struct fw_node *n)
 const char *fw_node_fit_keydir(const struct fw_node *n)
 {
 	return n->stack->o->fit_keydir;
+}
+
+uint64_t fw_node_decode_budget(struct fw_node *n, uint64_t spent)
+{
+	struct fw_stack *s = n->stack;
+
+	s->decoded += spent;
+	return s->decoded >= FW_DECODE_LIMIT ? 0 : FW_DECODE_LIMIT - s->decoded;
 }
 
 const char *fw_node_layout_file(const struct fw_node *n)

@@ -17,8 +17,6 @@
 #include "format.h"
 #include "../src/internal.h"
 
-#define STREAM_LIMIT ((size_t)4 << 30)
-
 struct stream {
 	struct fw_codec_params cp;
 	uint8_t *dec;
@@ -54,15 +52,18 @@ static int st_open(struct fw_node *n, struct fw_error *err)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	enum fw_codec c = fw_codec_detect_kernel(n->p, n->len);
+	uint64_t left;
 	char why[256];
 
 	if (!s)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	n->priv = s;
-	if (fw_decompress_stream(c, n->p, n->len, STREAM_LIMIT, &s->cp,
+	left = fw_node_decode_budget(n, 0);
+	if (fw_decompress_stream(c, n->p, n->len, (size_t)left, &s->cp,
 				 &s->dec, &s->dec_len, why, sizeof(why)))
 		return fw_node_error(n, err, FW_EINPUT, "%s stream: %s",
 				     fw_codec_name(c), why);
+	fw_node_decode_budget(n, s->dec_len);
 	snprintf(n->desc, sizeof(n->desc), "%s, %zu bytes decoded%s",
 		 fw_codec_name(c), s->dec_len,
 		 s->cp.consumed < n->len ? ", data after it kept" : "");
