@@ -6,7 +6,7 @@ PKGS=(
 	# build
 	build-essential cmake pkg-config
 	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev liblz4-dev
-	libsquashfs-dev libext2fs-dev libarchive-dev libfdt-dev
+	libsquashfs-dev libext2fs-dev libarchive-dev libfdt-dev libjson-c-dev
 	# reference tools the tests compare against
 	linux-kbuild-6.1 openssl kmod binutils file
 	xz-utils zstd gzip lz4 python3 attr libcap2-bin faketime util-linux
@@ -21,6 +21,9 @@ PKGS=(
 	linux-source-6.1 bc bison flex qemu-system-x86 u-boot-tools
 	# vendor blobs: FIT trees (dtc, fdtget)
 	device-tree-compiler
+	# OpenWrt image signatures: usign keys and signatures are signify's
+	# (tests/cli/blob-usign.sh makes and checks them with it)
+	signify-openbsd
 	clang lld llvm
 )
 SUDO=

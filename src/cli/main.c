@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
 	{ "sign", cmd_sign, "sign every ELF and kernel module of a tree or file" },
 	{ "verify", cmd_verify, "check every ELF against a certificate" },
+	{ "batch", cmd_batch, "sign every image of a release (resumable, shardable)" },
 	{ "info", cmd_info, "what an input is and what it holds" },
 	{ "keygen", cmd_keygen, "make a signing key and certificate" },
 	{ "inject-cert", cmd_inject_cert, "put a certificate in a kernel's extra-certificate slot" },
