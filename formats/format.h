@@ -28,6 +28,17 @@ struct fw_entry {
 struct fw_out_opts;
 struct fw_seg;
 
+/* An extended attribute: "security.capability" and its value. */
+struct fw_xattr {
+	char *name;
+	uint8_t *value;
+	size_t len;
+};
+void fw_xattrs_free(struct fw_xattr *v, size_t n);
+/* Appends one (name and value copied); 0 or -1 (no memory). */
+int fw_xattrs_add(struct fw_xattr **v, size_t *n, const char *name,
+		  const void *value, size_t len);
+
 struct fw_image {
 	const struct fw_format *fmt;
 	char *path;
@@ -137,6 +148,10 @@ struct fw_format {
 	/* Optional, instead of read: the bytes, perhaps mapped.  Thread-safe. */
 	int (*map)(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		   struct fw_error *err);
+	/* Optional: the entry's extended attributes, every namespace, in the
+	 * order the image keeps them (fw_xattrs_free frees).  Thread-safe. */
+	int (*xattrs)(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		      size_t *n, struct fw_error *err);
 	/* Output: begin, then put every entry (data NULL = unchanged), commit. */
 	int (*out_begin)(struct fw_image *img, const struct fw_out_opts *o,
 			 void **ctx, struct fw_error *err);

@@ -307,3 +307,33 @@ void fw_image_close(struct fw_image *img)
 	free(img->path);
 	free(img);
 }
+
+void fw_xattrs_free(struct fw_xattr *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+int fw_xattrs_add(struct fw_xattr **v, size_t *n, const char *name,
+		  const void *value, size_t len)
+{
+	struct fw_xattr *p = realloc(*v, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return -1;
+	*v = p;
+	p[*n].name = strdup(name);
+	p[*n].value = malloc(len ? len : 1);
+	if (!p[*n].name || !p[*n].value) {
+		free(p[*n].name);
+		free(p[*n].value);
+		return -1;
+	}
+	memcpy(p[*n].value, value, len);
+	p[*n].len = len;
+	(*n)++;
+	return 0;
+}
