@@ -102,10 +102,12 @@ static int usign_open(struct fw_node *n, struct fwt *f, struct fw_error *err)
 		fw_usign_fp_hex(u->sig_fp, want);
 		if (memcmp(u->sig_fp, f->key.fp, 8))
 			return fw_error_set(err, FW_EKEY, path, "usign key %s, "
-					    "but the image was signed by key "
-					    "%s (%s): devices trust that one",
-					    have, want, n->path[0] ? n->path :
-					    "fwtool signature block");
+					    "but the image's signature block%s"
+					    "%s names key %s: devices check "
+					    "the image with that one "
+					    "(/etc/opkg/keys/%s)", have,
+					    n->path[0] ? " in " : "", n->path,
+					    want, want);
 		fw_usign_fp_hex(u->cert_fp, want);
 		if (u->have_cert && (memcmp(u->cert_fp, f->key.fp, 8) ||
 				     memcmp(u->cert_pub, f->key.pub, 32)))

@@ -123,6 +123,8 @@ int fw_node_error(const struct fw_node *n, struct fw_error *err, int code,
 /* The stack's options a layer may need. */
 int fw_node_drop_image_signature(const struct fw_node *n);
 const char *fw_node_fit_keydir(const struct fw_node *n);
+/* --usign-key: re-sign an fwtool signature block (NULL: not asked). */
+const char *fw_node_usign_key(const struct fw_node *n);
 const char *fw_node_layout_file(const struct fw_node *n);
 /* Decoded bytes are budgeted over the whole tree (a stream in a stream in
  * ... cannot take all memory): records spent, returns what is left. */

@@ -283,6 +283,11 @@ const char *fw_node_fit_keydir(const struct fw_node *n)
 	return n->stack->o->fit_keydir;
 }
 
+const char *fw_node_usign_key(const struct fw_node *n)
+{
+	return n->stack->o->usign_key;
+}
+
 uint64_t fw_node_decode_budget(struct fw_node *n, uint64_t spent)
 {
 	struct fw_stack *s = n->stack;

@@ -493,6 +493,8 @@ struct kctx {
 	struct fw_error *err;
 	int depth;
 	int found;		/* the plain image's slot was found */
+	uint8_t **cert_out;	/* fw_kernel_cert_buf: a copy of the slot's */
+	size_t *cert_out_len;
 	int no_slot;		/* a kernel, but it has no slot */
 };
 
@@ -527,6 +529,11 @@ static int slot_use(struct kctx *c, const uint8_t *b, size_t len,
 		der_subject(b + s->x, s->used, inf->subject,
 			    sizeof(inf->subject));
 		SHA256(b + s->x, s->used, inf->cert_sha256);
+		if (c->cert_out && !*c->cert_out &&
+		    (*c->cert_out = malloc(s->used))) {
+			memcpy(*c->cert_out, b + s->x, s->used);
+			*c->cert_out_len = s->used;
+		}
 	} else if (all_zero(b + s->x, s->size)) {
 		inf->state = FW_KSLOT_ZEROS;
 	} else if (filler_run(b + s->x, s->size) == s->size) {
@@ -1240,6 +1247,37 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
 				    strerror(errno));
 	rc = run(buf, len, path, NULL, 0, opts, NULL, NULL, info, err);
 	free(buf);
+	return rc;
+}
+
+int fw_kernel_cert_buf(const uint8_t *in, size_t len, const char *name,
+		       uint8_t **der, size_t *der_len, struct fw_error *err)
+{
+	static const struct fw_kernel_opts none = { 0 };
+	struct fw_kernel_info info;
+	struct kctx c;
+	int rc;
+
+	*der = NULL;
+	*der_len = 0;
+	memset(&c, 0, sizeof(c));
+	memset(&info, 0, sizeof(info));
+	c.name = name;
+	c.o = &none;
+	c.info = &info;
+	c.err = err;
+	c.cert_out = der;
+	c.cert_out_len = der_len;
+	rc = layer(&c, in, len, NULL, NULL);
+	if (rc == FW_OK && !c.found)
+		rc = fw_error_set(err, FW_EINPUT, name, "no slot found");
+	if (rc == FW_OK && !*der)
+		rc = fw_error_set(err, FW_EINPUT, name, "the slot holds no "
+				  "certificate");
+	if (rc) {
+		free(*der);
+		*der = NULL;
+	}
 	return rc;
 }
 

@@ -85,6 +85,10 @@ int fw_kernel_info_buf(const uint8_t *in, size_t len, const char *name,
 		       const struct fw_kernel_opts *opts,
 		       struct fw_kernel_info *info, struct fw_error *err);
 
+/* A copy of the certificate(s) in the slot (*der malloc'ed). */
+int fw_kernel_cert_buf(const uint8_t *in, size_t len, const char *name,
+		       uint8_t **der, size_t *der_len, struct fw_error *err);
+
 /* The same on buffers; *out is malloc'ed.  name is used in messages. */
 int fw_kernel_inject_buf(const uint8_t *in, size_t len, const char *name,
 			 const uint8_t *der, size_t der_len,

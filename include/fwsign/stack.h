@@ -33,6 +33,8 @@ struct fw_stack_opts {
 	int skip_kernels_without_slot;	/* else a kernel without one is an error */
 	int drop_image_signature;	/* fwtool: drop a usign signature block */
 	const char *fit_keydir;		/* re-sign FIT signature nodes (mkimage -k) */
+	const char *usign_key;		/* re-sign an fwtool signature block with
+					 * this usign secret key file */
 	uint64_t max_size;
 	fw_progress_fn progress;
 	void *progress_arg;

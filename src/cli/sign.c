@@ -51,6 +51,9 @@ static const char help[] =
 "      --drop-image-signature\n"
 "                          drop an fwtool usign signature block (it cannot\n"
 "                          survive signing)\n"
+"      --usign-key FILE    sign an fwtool usign signature block again with\n"
+"                          the vendor's usign secret key FILE (unencrypted:\n"
+"                          usign -G, signify -G -n); the ucert chain is kept\n"
 "      --fit-keydir DIR    sign a FIT's signature nodes again (mkimage -k)\n"
 "      --layout FILE       the parts of a wrapper no format knows: lines of\n"
 "                          NAME OFFSET SIZE|rest [auto|data]\n";
@@ -82,6 +85,7 @@ int cmd_sign(int argc, char **argv)
 		{ "drop-image-signature", no_argument, NULL, 7 },
 		{ "fit-keydir", required_argument, NULL, 8 },
 		{ "layout", required_argument, NULL, 9 },
+		{ "usign-key", required_argument, NULL, 10 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -131,6 +135,7 @@ int cmd_sign(int argc, char **argv)
 		case 7: so.drop_image_signature = 1; break;
 		case 8: so.fit_keydir = optarg; break;
 		case 9: so.layout = optarg; break;
+		case 10: so.usign_key = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -140,6 +145,13 @@ int cmd_sign(int argc, char **argv)
 	ro.input = argv[optind];
 	if (!kin != !kout)
 		return cli_usage("sign: --kernel and --kernel-out go together");
+	if (so.usign_key && so.drop_image_signature)
+		return cli_usage("sign: --usign-key signs the image signature "
+				 "again, --drop-image-signature drops it: not "
+				 "both");
+	if (so.usign_key && (ro.in_place || kin))
+		return cli_usage("sign: --usign-key takes -o OUTPUT, not "
+				 "--in-place or --kernel");
 	if (!ro.dry_run) {
 		if (!ro.output == !ro.in_place)
 			return cli_usage("sign: give either -o OUTPUT or --in-place");
