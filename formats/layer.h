@@ -131,6 +131,9 @@ const char *fw_node_layout_file(const struct fw_node *n);
 #define FW_DECODE_LIMIT ((uint64_t)4 << 30)
 uint64_t fw_node_decode_budget(struct fw_node *n, uint64_t spent);
 
+/* The tree's root (diff.c walks two trees side by side). */
+struct fw_node *fw_stack_root(struct fw_stack *s);
+
 /* Byte order helpers. */
 static inline uint32_t fw_be32(const uint8_t *p)
 {

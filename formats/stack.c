@@ -650,6 +650,11 @@ fail:
 	return rc;
 }
 
+struct fw_node *fw_stack_root(struct fw_stack *s)
+{
+	return s->root;
+}
+
 int fw_stack_composite(const struct fw_stack *s)
 {
 	const struct fw_layer *l = s->root->lay;

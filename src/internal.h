@@ -16,6 +16,8 @@
 /* signer.c */
 X509 *fw_cert_load(const char *path, struct fw_error *err);
 void fw_cert_subject(X509 *x, char *buf, size_t len);
+/* The CN of a name, else all of it. */
+void fw_cert_subject_name(X509_NAME *n, char *buf, size_t len);
 int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
 		  struct fw_error *err);
 

@@ -71,13 +71,16 @@ X509 *fw_cert_load(const char *path, struct fw_error *err)
 	return x;
 }
 
-void fw_cert_subject(X509 *x, char *buf, size_t len)
+void fw_cert_subject_name(X509_NAME *n, char *buf, size_t len)
 {
-	X509_NAME *n = X509_get_subject_name(x);
-
 	buf[0] = '\0';
 	if (X509_NAME_get_text_by_NID(n, NID_commonName, buf, (int)len) < 0)
 		X509_NAME_oneline(n, buf, (int)len);
+}
+
+void fw_cert_subject(X509 *x, char *buf, size_t len)
+{
+	fw_cert_subject_name(X509_get_subject_name(x), buf, len);
 }
 
 /* The checks the tool makes before anything is signed with a certificate. */

@@ -8,6 +8,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_inject_cert(int argc, char **argv);
 int cmd_kernel_info(int argc, char **argv);	/* -1: not a kernel */

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
 	{ "sign", cmd_sign, "sign every ELF and kernel module of a tree or file" },
 	{ "verify", cmd_verify, "check every ELF against a certificate" },
+	{ "diff", cmd_diff, "what changed between two inputs (signatures only?)" },
 	{ "batch", cmd_batch, "sign every image of a release (resumable, shardable)" },
 	{ "info", cmd_info, "what an input is and what it holds" },
 	{ "keygen", cmd_keygen, "make a signing key and certificate" },
