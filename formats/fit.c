@@ -46,6 +46,8 @@ struct fit {
 	uint64_t ext_base;	/* data-offset is from here */
 	uint64_t align;		/* external data: each image padded to this */
 	uint64_t ext_end;	/* end of the laid-out data */
+	uint64_t data_start;	/* where the external data begins (mkimage
+				 * -p: a fixed position, kept) */
 	int signatures;
 };
 
@@ -185,6 +187,12 @@ static int fit_open(struct fw_node *n, struct fw_error *err)
 		} else {
 			continue;	/* no data: nothing to sign */
 		}
+		/* rebuilding finds it again by name: the first of that name */
+		if (fdt_subnode_offset(fdt, images, im->name) != node)
+			return fw_node_error(n, err, FW_EINPUT, "FIT image "
+					     "'%s': another image has its name, "
+					     "or the name is too long",
+					     im->name);
 		if (im->external) {
 			ext++;
 			if (im->off < f->tree || im->off > n->len ||
@@ -255,6 +263,7 @@ static int fit_open(struct fw_node *n, struct fw_error *err)
 				break;
 		}
 		f->align = a;
+		f->data_start = first_ext;
 	}
 	n->bad = bad > 0;
 	snprintf(n->desc, sizeof(n->desc), "%d images%s, %d hashes %s%s",
@@ -448,9 +457,9 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 		}
 	}
 	if (!rc && f->align) {
-		/* external data laid out again, each padded to the alignment */
-		uint64_t at = (f->tree + f->align - 1) & ~(f->align - 1);
-		uint64_t pos = at;
+		/* external data laid out again from where it began, each
+		 * padded to the alignment */
+		uint64_t pos = f->data_start;
 
 		for (int i = 0; i < f->n && !rc; i++) {
 			struct fimg *im = &f->img[i];
@@ -483,9 +492,7 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 	if (fw_out_add(o, t, fdt_totalsize(t)))
 		goto oom;
 	if (f->align) {
-		uint64_t at = (f->tree + f->align - 1) & ~(f->align - 1);
-
-		if (fw_out_fill(o, 0, at - f->tree))
+		if (fw_out_fill(o, 0, f->data_start - f->tree))
 			goto oom;
 		for (int i = 0; i < f->n; i++) {
 			const struct fw_out *d = &f->img[i].part->out;
@@ -497,14 +504,11 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 						      f->align))
 				goto oom;
 		}
-		/* anything after the data, as it was */
+		/* anything after the data (and its padding), as it was */
 		{
-			uint64_t old_end = at;
+			uint64_t old_end = (f->ext_end + f->align - 1) &
+					   ~(f->align - 1);
 
-			for (int i = 0; i < f->n; i++)
-				if (f->img[i].external)
-					old_end += (f->img[i].part->len +
-						    f->align - 1) & ~(f->align - 1);
 			if (old_end < n->len &&
 			    fw_out_add(o, n->p + old_end, n->len - old_end))
 				goto oom;

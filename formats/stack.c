@@ -817,7 +817,6 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 	if (rc)
 		goto done;
 	ro.input = in;
-	ro.dry_run = s->o->dry_run;	/* a plan: nothing signed, no key */
 	ro.jobs = s->o->jobs;
 	ro.sign_other = s->o->sign_other;
 	ro.progress = s->o->progress;

@@ -192,6 +192,12 @@ for f in sys.argv[1:]:
         off = int(subprocess.check_output(['fdtget', f, '/images/' + n, 'data-offset']))
         assert (base + off) % 0x1000 == 0, (f, n, hex(base + off))
 EOF
+# mkimage -p: the data stays at its fixed position
+mkimage -E -p 0x2000 -f fit.its fitpos.itb >/dev/null
+expect_exit 0 "fitpos: sign" "$FWSIGN" sign fitpos.itb -o fitpos.signed \
+	--key "$K/vendor.key" --cert "$K/vendor.crt"
+check "fitpos: data-position 0x2000 kept" [ "$(fdtget fitpos.signed /images/kernel-1 data-position)" = 8192 ]
+check "fitpos: every hash matches its data" fit_check fitpos fitpos.signed 0 1
 # a FIT image node with a signature cannot be signed without the keys
 mkdir -p fitkeys
 openssl genrsa -out fitkeys/dev.key 2048 2>/dev/null
