@@ -119,6 +119,8 @@ struct aent {
 	size_t fw;		/* engine entry, or AR_NONE: copied through */
 	size_t group;		/* first name of the inode */
 	size_t holder;		/* for a first name: the name holding the data */
+	struct fw_xattr *xv;	/* xattrs in header order, once each */
+	size_t nx;
 };
 
 struct ar_priv {
@@ -697,6 +699,73 @@ static int dedup_xattrs(struct archive_entry *ae)
 	return rc ? rc : dup;
 }
 
+/*
+ * libarchive hands an entry's xattrs out in the reverse of the order they
+ * were added (3.6.2 prepends to its list; archive_entry_clone reverses
+ * again): which way this libarchive goes is asked once, so that
+ * record_xattrs can give them in the order of the pax header.
+ */
+static pthread_once_t xattr_order_once = PTHREAD_ONCE_INIT;
+static int xattr_lifo;
+
+static void xattr_order_probe(void)
+{
+	struct archive_entry *ae = archive_entry_new();
+	const char *name;
+	const void *val;
+	size_t len;
+
+	if (!ae)
+		return;
+	archive_entry_xattr_add_entry(ae, "a", "", 0);
+	archive_entry_xattr_add_entry(ae, "b", "", 0);
+	if (archive_entry_xattr_reset(ae) == 2 &&
+	    archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK &&
+	    !strcmp(name, "b"))
+		xattr_lifo = 1;
+	archive_entry_free(ae);
+}
+
+/* Keeps the xattrs of ae, as read from the header, in e: in header order,
+ * the first of each name (LIBARCHIVE.xattr and SCHILY.xattr copies are one
+ * xattr, as dedup_xattrs makes them).  0 or -1 (no memory). */
+static int record_xattrs(struct aent *e, struct archive_entry *ae)
+{
+	struct { const char *name; const void *val; size_t len; } *x;
+	size_t cnt = (size_t)archive_entry_xattr_reset(ae), n = 0;
+	const char *name;
+	const void *val;
+	size_t len;
+	int rc = 0;
+
+	if (cnt == 0)
+		return 0;
+	pthread_once(&xattr_order_once, xattr_order_probe);
+	x = calloc(cnt, sizeof(*x));
+	if (!x)
+		return -1;
+	while (n < cnt && archive_entry_xattr_next(ae, &name, &val, &len) ==
+			  ARCHIVE_OK) {
+		if (!name)
+			continue;
+		x[n].name = name;
+		x[n].val = val ? val : "";
+		x[n++].len = val ? len : 0;
+	}
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		size_t i = xattr_lifo ? n - 1 - k : k, j;
+
+		for (j = 0; j < e->nx; j++)
+			if (!strcmp(e->xv[j].name, x[i].name))
+				break;
+		if (j == e->nx)
+			rc = fw_xattrs_add(&e->xv, &e->nx, x[i].name, x[i].val,
+					   x[i].len);
+	}
+	free(x);
+	return rc;
+}
+
 /* An entry's data: a span of raw when it is one (no copy), else a copy
  * with holes (sparse files) as zeros. */
 static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
@@ -1017,7 +1086,8 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 			goto out;
 		e = &p->a[p->n - 1];
 		e->ae = archive_entry_clone(ae);
-		r = e->ae ? dedup_xattrs(e->ae) : -1;
+		r = e->ae && record_xattrs(e, ae) == 0 ? dedup_xattrs(e->ae)
+						       : -1;
 		if (r < 0) {
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 			goto out;
@@ -1148,6 +1218,7 @@ static void ar_close(struct fw_image *img)
 	for (size_t i = 0; i < p->n; i++) {
 		archive_entry_free(p->a[i].ae);
 		free(p->a[i].own);
+		fw_xattrs_free(p->a[i].xv, p->a[i].nx);
 	}
 	free(p->a);
 	free(p->fw2a);
@@ -1229,6 +1300,40 @@ static ssize_t ar_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 		n = e->len;
 	memcpy(buf, adata(img->priv, e), n);
 	return (ssize_t)n;
+}
+
+/*
+ * The xattrs recorded at open (pax SCHILY.xattr / LIBARCHIVE.xattr; cpio
+ * has none): read-only from then on, so any thread may ask.  A later name
+ * of a hard link whose header records none has its inode's, those of the
+ * first name.
+ */
+static int ar_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		     size_t *n, struct fw_error *err)
+{
+	const struct ar_priv *p = img->priv;
+	const struct aent *e;
+	size_t i;
+
+	*v = NULL;
+	*n = 0;
+	if (idx >= img->n)
+		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+	i = p->fw2a[idx];
+	if (i == AR_NONE)
+		return FW_OK;	/* the root fwsign made up */
+	e = &p->a[i];
+	if (!e->nx && e->group != i)
+		e = &p->a[e->group];
+	for (size_t k = 0; k < e->nx; k++)
+		if (fw_xattrs_add(v, n, e->xv[k].name, e->xv[k].value,
+				  e->xv[k].len) < 0) {
+			fw_xattrs_free(*v, *n);
+			*v = NULL;
+			*n = 0;
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+	return FW_OK;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1788,6 +1893,7 @@ const struct fw_format fw_format_tar = {
 	.read = ar_read,
 	.peek = ar_peek,
 	.map = ar_map,
+	.xattrs = ar_xattrs,
 	.out_begin = ar_out_begin,
 	.out_put = ar_out_put,
 	.out_put_append = ar_out_put_append,
@@ -1804,6 +1910,7 @@ const struct fw_format fw_format_cpio = {
 	.read = ar_read,
 	.peek = ar_peek,
 	.map = ar_map,
+	.xattrs = ar_xattrs,
 	.out_begin = ar_out_begin,
 	.out_put = ar_out_put,
 	.out_put_append = ar_out_put_append,

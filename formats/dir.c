@@ -268,6 +268,198 @@ static int dir_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 }
 
 /* ---------------------------------------------------------------- */
+/* Extended attributes                                              */
+
+/*
+ * Where an entry's xattrs are read from: an fd of the entry itself, or a
+ * path that names exactly that inode.
+ */
+struct xsrc {
+	int fd;
+	const char *path;	/* NULL: use fd */
+};
+
+static ssize_t xs_list(const struct xsrc *s, char *buf, size_t n)
+{
+	return s->path ? listxattr(s->path, buf, n) : flistxattr(s->fd, buf, n);
+}
+
+static ssize_t xs_get(const struct xsrc *s, const char *k, void *buf,
+		      size_t n)
+{
+	return s->path ? getxattr(s->path, k, buf, n)
+		       : fgetxattr(s->fd, k, buf, n);
+}
+
+/* Every xattr of src, in the order listxattr gives them. */
+static int read_xattrs(const struct xsrc *s, const char *name,
+		       struct fw_xattr **v, size_t *n, struct fw_error *err)
+{
+	char *list = NULL;
+	uint8_t *val = NULL;
+	size_t val_cap = 0;
+	ssize_t len = -1;
+	int rc = FW_OK;
+
+	/* The list may grow between asking its size and reading it. */
+	for (int tries = 0; tries < 8; tries++) {
+		char *l;
+
+		len = xs_list(s, NULL, 0);
+		if (len <= 0)
+			break;
+		l = realloc(list, (size_t)len + 1);
+		if (!l) {
+			free(list);
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+		list = l;
+		len = xs_list(s, list, (size_t)len);
+		if (len >= 0 || errno != ERANGE)
+			break;
+	}
+	if (len < 0) {
+		int e = errno;
+
+		free(list);
+		if (e == ENOTSUP)	/* a filesystem without xattrs */
+			return FW_OK;
+		return fw_error_set(err, FW_EIO, name, "cannot list xattrs: %s",
+				    strerror(e));
+	}
+	if (len > 0)
+		list[len] = '\0';	/* the last name ends in NUL anyway */
+	for (char *k = list; len > 0 && k < list + len; k += strlen(k) + 1) {
+		ssize_t got = -1;
+
+		if (!*k)
+			continue;
+		for (int tries = 0; tries < 8; tries++) {
+			ssize_t want = xs_get(s, k, NULL, 0);
+
+			if (want < 0) {
+				got = -1;
+				break;
+			}
+			if ((size_t)want + 1 > val_cap) {
+				uint8_t *nv = realloc(val, (size_t)want + 1);
+
+				if (!nv) {
+					rc = fw_error_set(err, FW_EIO, NULL,
+							  "out of memory");
+					goto out;
+				}
+				val = nv;
+				val_cap = (size_t)want + 1;
+			}
+			got = xs_get(s, k, val, val_cap - 1);
+			if (got >= 0 || errno != ERANGE)
+				break;
+		}
+		if (got < 0 && errno == ENODATA)
+			continue;	/* removed since it was listed */
+		if (got < 0) {
+			rc = fw_error_set(err, FW_EIO, name,
+					  "cannot read xattr %s: %s", k,
+					  strerror(errno));
+			goto out;
+		}
+		if (fw_xattrs_add(v, n, k, val, (size_t)got) < 0) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+			goto out;
+		}
+	}
+out:
+	free(list);
+	free(val);
+	return rc;
+}
+
+/*
+ * The entry's xattrs, never through a symlink: the entry is opened O_PATH
+ * beneath the root (RESOLVE_NO_SYMLINKS; a symlink entry gives an fd of
+ * the link itself), checked to be the inode that was listed, and read
+ * through /proc/self/fd/N, a magic link that lands on that very inode and
+ * goes no further, so a symlink's own xattrs (trusted.*, security.*) are
+ * read, not its target's.  The f*xattr calls refuse O_PATH fds, and
+ * opening a device or fifo for reading could have side effects.  Without
+ * /proc, regular files and directories are opened for reading (no side
+ * effects, O_NONBLOCK) and read by fd; symlinks, devices, fifos and
+ * sockets then cannot be read safely and are given no xattrs.
+ */
+static int dir_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		      size_t *n, struct fw_error *err)
+{
+	struct dir_priv *p = img->priv;
+	const struct fw_entry *e;
+	const char *name;
+	char proc[64];
+	struct xsrc s;
+	struct stat st;
+	int fd, rc;
+
+	*v = NULL;
+	*n = 0;
+	if (idx >= img->n)
+		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+	e = &img->ent[idx];
+	name = *e->path ? e->path : img->path;
+	if (p->single)
+		fd = open(img->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	else
+		fd = open_beneath(p->rootfd, e->path, O_PATH);
+	if (fd < 0)
+		return fw_error_set(err, errno == EACCES ? FW_EINPUT : FW_EIO,
+				    name, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_ino != e->st.st_ino ||
+	    st.st_dev != e->st.st_dev ||
+	    (st.st_mode & S_IFMT) != (e->st.st_mode & S_IFMT)) {
+		close(fd);
+		return fw_error_set(err, FW_EIO, name,
+				    "changed while fwsign was running");
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	s = (struct xsrc){ .fd = -1, .path = proc };
+	if (xs_list(&s, NULL, 0) < 0 && errno == ENOENT) {
+		/* no /proc */
+		int rfd = -1;
+
+		close(fd);
+		if (!S_ISREG(e->st.st_mode) && !S_ISDIR(e->st.st_mode))
+			return FW_OK;	/* cannot be read safely: none */
+		if (p->single)
+			rfd = open(img->path, O_RDONLY | O_NONBLOCK |
+					      O_NOFOLLOW | O_CLOEXEC);
+		else
+			rfd = open_beneath(p->rootfd, e->path,
+					   O_RDONLY | O_NONBLOCK);
+		if (rfd < 0)
+			return fw_error_set(err, errno == EACCES ? FW_EINPUT
+								 : FW_EIO,
+					    name, "cannot open: %s",
+					    strerror(errno));
+		if (fstat(rfd, &st) < 0 || st.st_ino != e->st.st_ino ||
+		    st.st_dev != e->st.st_dev) {
+			close(rfd);
+			return fw_error_set(err, FW_EIO, name,
+					    "changed while fwsign was running");
+		}
+		s = (struct xsrc){ .fd = rfd, .path = NULL };
+		rc = read_xattrs(&s, name, v, n, err);
+		close(rfd);
+	} else {
+		rc = read_xattrs(&s, name, v, n, err);
+		close(fd);
+	}
+	if (rc) {
+		fw_xattrs_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
 /* Writing                                                          */
 
 static const char *disp(const struct dir_out *o, size_t idx)
@@ -782,6 +974,7 @@ const struct fw_format fw_format_dir = {
 	.bid = dir_bid,
 	.open = dir_open,
 	.map = dir_map,
+	.xattrs = dir_xattrs,
 	.out_begin = dir_out_begin,
 	.out_put = dir_out_put,
 	.out_put_append = dir_out_put_append,

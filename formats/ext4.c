@@ -2036,6 +2036,107 @@ static void ext_out_abort(void *ctx)
 	free(o);
 }
 
+/* ---------------------------------------------------------------- */
+/* Extended attributes                                              */
+
+struct xattr_walk {
+	struct ext2_xattr_handle *h;
+	struct fw_xattr **v;
+	size_t *n;
+	errcode_t ec;
+};
+
+static int xattr_one(char *name, char *value, size_t len, void *data)
+{
+	struct xattr_walk *x = data;
+	void *acl = NULL;
+	size_t acl_len = 0;
+	int rc;
+
+	/* Inline data: the file's bytes, which the kernel does not list. */
+	if (!strcmp(name, "system.data"))
+		return 0;
+	/*
+	 * POSIX ACLs as getxattr gives them on the mounted filesystem, not in
+	 * ext4's disk format: libext2fs converts (in xattr_get only) but
+	 * leaves the id of the owner, group, mask and other entries 0 where
+	 * the kernel says ACL_UNDEFINED_ID.  A corrupt ACL stays raw.
+	 */
+	if ((!strcmp(name, "system.posix_acl_access") ||
+	     !strcmp(name, "system.posix_acl_default")) &&
+	    !ext2fs_xattr_get(x->h, name, &acl, &acl_len)) {
+		uint8_t *a = acl;
+
+		/* version (4 bytes), then tag (2), perm (2), id (4) each */
+		for (size_t off = 4; off + 8 <= acl_len; off += 8) {
+			unsigned tag = a[off] | a[off + 1] << 8;
+
+			/* not ACL_USER, ACL_GROUP */
+			if (tag != 0x02 && tag != 0x08)
+				memset(a + off + 4, 0xff, 4);
+		}
+		value = acl;
+		len = acl_len;
+	}
+	rc = fw_xattrs_add(x->v, x->n, name, value ? value : "",
+			   value ? len : 0);
+	if (acl)
+		ext2fs_free_mem(&acl);
+	if (rc < 0) {
+		x->ec = EXT2_ET_NO_MEMORY;
+		return XATTR_ABORT;
+	}
+	return 0;
+}
+
+/*
+ * The inode's xattrs as libext2fs reads them: those in the inode's extra
+ * space first, then those of its xattr block (and values in EA inodes),
+ * each in the order it is stored.  libext2fs is not thread-safe: all of it
+ * under the lock.
+ */
+static int ext_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		      size_t *n, struct fw_error *err)
+{
+	struct ext4_priv *p = img->priv;
+	struct xattr_walk x = { .v = v, .n = n };
+	const struct fw_entry *e;
+	errcode_t ec;
+
+	*v = NULL;
+	*n = 0;
+	if (idx >= img->n)
+		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+	e = &img->ent[idx];
+	pthread_mutex_lock(&p->lock);
+	ec = ext2fs_xattrs_open(p->fs, (ext2_ino_t)e->st.st_ino, &x.h);
+	if (ec == EXT2_ET_MISSING_EA_FEATURE) {
+		/* no ext_attr (nor inline_data): no xattrs */
+		pthread_mutex_unlock(&p->lock);
+		return FW_OK;
+	}
+	if (!ec)
+		ec = ext2fs_xattrs_read(x.h);
+	if (!ec)
+		ec = ext2fs_xattrs_iterate(x.h, xattr_one, &x);
+	if (!ec)
+		ec = x.ec;
+	if (x.h)
+		ext2fs_xattrs_close(&x.h);
+	pthread_mutex_unlock(&p->lock);
+	if (ec) {
+		fw_xattrs_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		if (ec == EXT2_ET_NO_MEMORY)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "%s: cannot read xattrs: %s",
+				    *e->path ? e->path : "/", ext_err(ec));
+	}
+	return FW_OK;
+}
+
 static void ext_close(struct fw_image *img)
 {
 	struct ext4_priv *p = img->priv;
@@ -2060,6 +2161,7 @@ const struct fw_format fw_format_ext4 = {
 	.read = ext_read,
 	.peek = ext_peek,
 	.map = ext_map,
+	.xattrs = ext_xattrs,
 	.out_begin = ext_out_begin,
 	.out_put = ext_out_put,
 	.out_put_append = ext_out_put_append,

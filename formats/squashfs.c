@@ -32,6 +32,8 @@
 #include <sqfs/meta_reader.h>
 #include <sqfs/dir.h>
 #include <sqfs/block.h>
+#include <sqfs/xattr.h>
+#include <sqfs/xattr_reader.h>
 #include <openssl/evp.h>
 
 #include "squashfs.h"
@@ -1177,6 +1179,132 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return FW_OK;
 }
 
+/* ---------------------------------------------------------------- */
+/* Extended attributes                                              */
+
+/* More than the kernel would ever list for one inode (64 KiB of names,
+ * values of 64 KiB): a forged table cannot make one entry cost more. */
+#define SQ_XATTR_MAX_COUNT 65536u
+#define SQ_XATTR_MAX_BYTES ((size_t)64 << 20)
+
+/*
+ * An inode's key/value pairs, in the order of the image's list.  Each call
+ * has a reader of its own over a decompressor of the slot pool, so that
+ * several threads can ask at once (libsquashfs readers keep a position and
+ * a cached block; a gzip decompressor keeps a stream).  Like the kernel, an
+ * image without an xattr table has no xattrs; squashfs keeps only the
+ * user., trusted. and security. namespaces.
+ */
+static int sq_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		     size_t *n, struct fw_error *err)
+{
+	struct sq_priv *p = img->priv;
+	const sqfs_super_t *sb = &p->super;
+	const struct sq_inode *si;
+	const char *name;
+	sqfs_xattr_reader_t *xr = NULL;
+	struct sq_slot *s = NULL;
+	sqfs_xattr_id_t desc;
+	uint64_t at = sb->xattr_id_table_start;
+	size_t total = 0;
+	struct {
+		uint64_t kv_start;
+		uint32_t count;
+		uint32_t unused;
+	} hdr;
+	int rc = FW_OK, r;
+
+	*v = NULL;
+	*n = 0;
+	if (idx >= img->n)
+		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+	name = *img->ent[idx].path ? img->ent[idx].path : img->path;
+	si = &p->ino[p->node[p->node_of_ent[idx]].ino];
+	if (si->xattr == SQ_NO_XATTR || (sb->flags & SQFS_FLAG_NO_XATTRS) ||
+	    at == UINT64_MAX)
+		return FW_OK;
+	/* What sqfs_xattr_reader_load allocates, checked first. */
+	if (at > sb->bytes_used || sb->bytes_used - at < sizeof(hdr) ||
+	    p->file->read_at(p->file, at, &hdr, sizeof(hdr)))
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: the xattr table is truncated");
+	if (si->xattr >= le32toh(hdr.count) ||
+	    ((uint64_t)le32toh(hdr.count) * 16 + 8191) / 8192 >
+		    (sb->bytes_used - at - sizeof(hdr)) / 8)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: xattr index %u is not in the "
+				    "xattr table", si->xattr);
+	s = sq_slot_get(p, err);
+	if (!s)
+		return err->code;
+	xr = sqfs_xattr_reader_create(0);
+	if (!xr) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	r = sqfs_xattr_reader_load(xr, sb, p->file, s->dec);
+	if (!r)
+		r = sqfs_xattr_reader_get_desc(xr, si->xattr, &desc);
+	if (r) {
+		rc = sq_fail(err, name, r, "reading the xattr table");
+		goto out;
+	}
+	if (desc.count > SQ_XATTR_MAX_COUNT) {
+		rc = fw_error_set(err, FW_EINPUT, name,
+				  "squashfs: %u xattrs on one inode",
+				  desc.count);
+		goto out;
+	}
+	r = sqfs_xattr_reader_seek_kv(xr, &desc);
+	if (r) {
+		rc = sq_fail(err, name, r, "reading xattrs");
+		goto out;
+	}
+	for (uint32_t i = 0; i < desc.count && !rc; i++) {
+		sqfs_xattr_entry_t *key = NULL;
+		sqfs_xattr_value_t *val = NULL;
+		const char *prefix;
+		size_t klen;
+
+		r = sqfs_xattr_reader_read_key(xr, &key);
+		if (!r)
+			r = sqfs_xattr_reader_read_value(xr, key, &val);
+		if (r) {
+			rc = sq_fail(err, name, r, "reading xattrs");
+		} else {
+			/* the key comes with its prefix ("user.") */
+			prefix = sqfs_get_xattr_prefix(key->type &
+						       SQFS_XATTR_PREFIX_MASK);
+			klen = (prefix ? strlen(prefix) : 0) + key->size;
+			total += klen + val->size;
+			if (memchr(key->key, '\0', klen))
+				rc = fw_error_set(err, FW_EINPUT, name,
+						  "squashfs: an xattr name holds "
+						  "a NUL byte");
+			else if (total > SQ_XATTR_MAX_BYTES)
+				rc = fw_error_set(err, FW_EINPUT, name,
+						  "squashfs: more than %zu MiB "
+						  "of xattrs on one inode",
+						  SQ_XATTR_MAX_BYTES >> 20);
+			else if (fw_xattrs_add(v, n, (const char *)key->key,
+					       val->value, val->size) < 0)
+				rc = fw_error_set(err, FW_EIO, NULL,
+						  "out of memory");
+		}
+		sqfs_free(key);
+		sqfs_free(val);
+	}
+out:
+	sqfs_destroy(xr);	/* before its decompressor goes back */
+	sq_slot_put(p, s);
+	if (rc) {
+		fw_xattrs_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 static void sq_close(struct fw_image *img)
 {
 	struct sq_priv *p = img->priv;
@@ -1215,6 +1343,7 @@ const struct fw_format fw_format_squashfs = {
 	.bid = sq_bid,
 	.open = sq_open,
 	.read = sq_read,
+	.xattrs = sq_xattrs,
 	.out_begin = sq_out_begin,
 	.out_put = sq_out_put,
 	.out_commit = sq_out_commit,
