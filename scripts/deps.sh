@@ -24,6 +24,8 @@ PKGS=(
 	# OpenWrt image signatures: usign keys and signatures are signify's
 	# (tests/cli/blob-usign.sh makes and checks them with it)
 	signify-openbsd
+	# attestations: an independent DSSE/in-toto check (tests/cli/attest.sh)
+	python3-securesystemslib
 	clang lld llvm
 )
 SUDO=

@@ -21,6 +21,12 @@ void fw_cert_subject_name(X509_NAME *n, char *buf, size_t len);
 int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
 		  struct fw_error *err);
 
+/* attest.c: the digest of raw signatures (fwsign/attest.h) with key k,
+ * and the key id of a certificate (hex sha256 of its SubjectPublicKeyInfo
+ * DER). */
+const EVP_MD *fw_raw_md(EVP_PKEY *k);
+int fw_cert_keyid(X509 *x, char out[65], struct fw_error *err);
+
 /* report.c: s as a JSON string ("null" for NULL). */
 void fw_json_str(FILE *f, const char *s);
 

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
 #include "internal.h"
 
@@ -519,4 +520,46 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 		pthread_mutex_unlock(&s->lock);
 	BIO_free(out);
 	return rc;
+}
+
+/*
+ * A signature over plain bytes (a DSSE envelope's pre-authentication
+ * encoding): see fwsign/attest.h for the algorithms.
+ */
+int fw_sign_raw(struct fw_signer *s, const uint8_t *msg, size_t len,
+		uint8_t **sig, size_t *sig_len, struct fw_error *err)
+{
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pc = NULL;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int ok;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if (s->serialize)
+		pthread_mutex_lock(&s->lock);
+	ok = mc && EVP_DigestSignInit(mc, &pc, fw_raw_md(s->key), NULL,
+				      s->key) == 1;
+	if (ok && EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1;
+	ok = ok && EVP_DigestSign(mc, NULL, &n, msg, len) == 1 &&
+	     (out = malloc(n ? n : 1)) != NULL &&
+	     EVP_DigestSign(mc, out, &n, msg, len) == 1;
+	if (s->serialize)
+		pthread_mutex_unlock(&s->lock);
+	EVP_MD_CTX_free(mc);
+	if (!ok) {
+		free(out);
+		return fw_error_ssl(err, FW_EKEY, NULL, "signing failed");
+	}
+	*sig = out;
+	*sig_len = n;
+	return FW_OK;
+}
+
+int fw_signer_keyid(const struct fw_signer *s, char out[FW_SHA256_HEX],
+		    struct fw_error *err)
+{
+	return fw_cert_keyid(s->cert, out, err);
 }

@@ -13,6 +13,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
 #include "internal.h"
 
@@ -150,4 +151,47 @@ out:
 	BIO_free(data);
 	CMS_ContentInfo_free(cms);
 	return st;
+}
+
+/* One try of a raw signature: RSA with the padding given (0: not RSA). */
+static int raw_try(EVP_PKEY *k, int pad, const uint8_t *msg, size_t len,
+		   const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pc = NULL;
+	int ok = mc && EVP_DigestVerifyInit(mc, &pc, fw_raw_md(k), NULL,
+					    k) == 1;
+
+	if (ok && pad)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pc, pad) == 1 &&
+		     (pad != RSA_PKCS1_PSS_PADDING ||
+		      EVP_PKEY_CTX_set_rsa_pss_saltlen(pc,
+				RSA_PSS_SALTLEN_AUTO) == 1);
+	ok = ok && EVP_DigestVerify(mc, sig, sig_len, msg, len) == 1;
+	EVP_MD_CTX_free(mc);
+	ERR_clear_error();
+	return ok;
+}
+
+int fw_verify_raw(struct fw_verifier *v, const uint8_t *msg, size_t len,
+		  const uint8_t *sig, size_t sig_len)
+{
+	EVP_PKEY *k = X509_get0_pubkey(v->cert);
+
+	if (!k) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
+		return raw_try(k, RSA_PKCS1_PADDING, msg, len, sig, sig_len) ||
+		       raw_try(k, RSA_PKCS1_PSS_PADDING, msg, len, sig,
+			       sig_len);
+	return EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+	       raw_try(k, 0, msg, len, sig, sig_len);
+}
+
+int fw_verifier_keyid(const struct fw_verifier *v, char out[FW_SHA256_HEX],
+		      struct fw_error *err)
+{
+	return fw_cert_keyid(v->cert, out, err);
 }

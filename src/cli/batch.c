@@ -37,7 +37,7 @@
 static const char help[] =
 "usage: fwsign batch (DIR | LIST) -o OUTDIR --key KEY --cert CERT\n"
 "                    [--jobs N] [--shard I/N | --shards N] [--report FILE]\n"
-"                    [--json] [sign options]\n"
+"                    [--json] [--attest] [sign options]\n"
 "       fwsign batch --merge REPORT... [--report FILE] [--json]\n"
 "\n"
 "Signs every image of a release into OUTDIR (same names): the regular\n"
@@ -58,6 +58,8 @@ static const char help[] =
 "                      or JOB_COMPLETION_INDEX (0-based, Kubernetes)\n"
 "      --report FILE   the JSON report (default OUTDIR/fwsign-batch.json)\n"
 "      --json          the report on stdout too\n"
+"      --attest        an in-toto attestation beside each output,\n"
+"                      OUTDIR/NAME.intoto.json (see fwsign sign --attest)\n"
 "      --merge R...    join shard reports into one (with --report FILE)\n";
 
 struct image {
@@ -66,7 +68,7 @@ struct image {
 	int mine;		/* in this shard */
 	/* outcome */
 	enum { I_TODO, I_SIGNED, I_SKIPPED, I_FAILED } st;
-	char in_sha[65], out_sha[65];
+	char in_sha[65], out_sha[65], att_sha[65];
 	char *error;
 	json_object *summary;	/* the child's report summary */
 	double seconds;
@@ -81,6 +83,7 @@ struct batch {
 	const char *sign_args[MAX_ARGS];
 	int n_sign_args;
 	int jobs, json;
+	int attest;		/* sign --attest: OUTDIR/NAME.intoto.json */
 	int shard, shards;
 	char cert_sha[65], opts_sha[65];
 	struct image *img;
@@ -256,6 +259,15 @@ static int done_before(const struct batch *b, struct image *im)
 	       SAME("cert_sha256", b->cert_sha) &&
 	       SAME("options_sha256", b->opts_sha) &&
 	       !sha256_file(out, sha) && SAME("output_sha256", sha);
+	if (done && b->attest) {
+		char *att = cli_attest_path(out), asha[65];
+
+		done = att && !sha256_file(att, asha) &&
+		       SAME("attestation_sha256", asha);
+		if (done)
+			memcpy(im->att_sha, asha, sizeof(asha));
+		free(att);
+	}
 #undef SAME
 	if (done) {
 		memcpy(im->out_sha, sha, sizeof(sha));
@@ -284,6 +296,9 @@ static void save_state(const struct batch *b, const struct image *im)
 			       json_object_new_string(b->opts_sha));
 	json_object_object_add(j, "output_sha256",
 			       json_object_new_string(im->out_sha));
+	if (b->attest)
+		json_object_object_add(j, "attestation_sha256",
+				       json_object_new_string(im->att_sha));
 	if (im->summary)
 		json_object_object_add(j, "summary",
 				       json_object_get(im->summary));
@@ -338,6 +353,11 @@ static int start(struct batch *b, struct image *im, int child_jobs)
 	argv[k++] = jobs;
 	for (int i = 0; i < b->n_sign_args; i++)
 		argv[k++] = b->sign_args[i];
+	if (b->attest) {
+		/* the subject is the output's final name, not the temporary's */
+		argv[k++] = "--attest-name";
+		argv[k++] = im->name;
+	}
 	argv[k] = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &im->t0);
 	fflush(NULL);
@@ -413,6 +433,22 @@ static void finish(struct batch *b, struct image *im, int status)
 			 out, strerror(errno));
 		goto fail;
 	}
+	if (b->attest) {
+		char *ta = cli_attest_path(tmp), *oa = cli_attest_path(out);
+		int ok = ta && oa && rename(ta, oa) == 0 &&
+			 !sha256_file(oa, im->att_sha);
+
+		if (!ok)
+			snprintf(im->errbuf, sizeof(im->errbuf), "%s: cannot "
+				 "rename into place: %s", oa ? oa : out,
+				 strerror(errno));
+		if (ta)
+			unlink(ta);
+		free(ta);
+		free(oa);
+		if (!ok)
+			goto fail;
+	}
 	im->st = I_SIGNED;
 	save_state(b, im);
 	goto out;
@@ -421,8 +457,14 @@ fail:
 	im->error = strdup(!im->errbuf[0] ? "out of memory" :
 			   !strncmp(im->errbuf, "fwsign: ", 8) ? im->errbuf + 8 :
 			   im->errbuf);
-	if (tmp)
+	if (tmp) {
+		char *ta = cli_attest_path(tmp);
+
 		unlink(tmp);
+		if (ta)
+			unlink(ta);
+		free(ta);
+	}
 out:
 	if (rep)
 		unlink(rep);
@@ -528,6 +570,21 @@ static json_object *report(const struct batch *b)
 				       json_object_new_string(im->in_sha));
 		json_object_object_add(o, "output_sha256", im->out_sha[0] ?
 				       json_object_new_string(im->out_sha) : NULL);
+		if (b->attest) {
+			char *ap = NULL;
+
+			if (im->att_sha[0] &&
+			    asprintf(&ap, "%s/%s.intoto.json", b->outdir,
+				     im->name) < 0)
+				ap = NULL;
+			json_object_object_add(o, "attestation", ap ?
+					       json_object_new_string(ap) : NULL);
+			json_object_object_add(o, "attestation_sha256",
+					       im->att_sha[0] ?
+					       json_object_new_string(im->att_sha) :
+					       NULL);
+			free(ap);
+		}
 		json_object_object_add(o, "seconds",
 				       json_object_new_double(im->seconds));
 		json_object_object_add(o, "summary", im->summary ?
@@ -717,6 +774,7 @@ int cmd_batch(int argc, char **argv)
 		{ "report", required_argument, NULL, 3 },
 		{ "json", no_argument, NULL, 4 },
 		{ "merge", no_argument, NULL, 5 },
+		{ "attest", no_argument, NULL, 6 },
 		/* passed to each fwsign sign */
 		{ "hash", required_argument, NULL, 'H' },
 		{ "pass-env", required_argument, NULL, 'H' },
@@ -779,6 +837,12 @@ int cmd_batch(int argc, char **argv)
 		case 3: b.report = optarg; break;
 		case 4: b.json = 1; break;
 		case 5: do_merge = 1; break;
+		case 6:
+			b.attest = 1;
+			if (b.n_sign_args + 2 > MAX_ARGS - 4)
+				return cli_usage("too many options");
+			b.sign_args[b.n_sign_args++] = "--attest";
+			break;
 		case 'H':
 		case 'F':
 			if (b.n_sign_args + 2 > MAX_ARGS - 4)
@@ -874,6 +938,11 @@ int cmd_batch(int argc, char **argv)
 			char *tmp, *rep, *errf;
 
 			if (!child_paths(&b, im, &tmp, &rep, &errf)) {
+				char *ta = cli_attest_path(tmp);
+
+				if (ta)
+					unlink(ta);
+				free(ta);
 				unlink(tmp);
 				unlink(rep);
 				unlink(errf);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* sign, verify and info on a vendor blob: the tree of layers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -32,10 +33,12 @@ static void kernels_line(const struct fw_stack *s, const char *verb)
 		       "slot\n", n, n == 1 ? "" : "s", cert, verb, noslot);
 }
 
-int cli_stack_sign(struct fw_stack *s, int json, int strict)
+int cli_stack_sign(struct fw_stack *s, int json, int strict,
+		   const struct cli_attest *att)
 {
 	const struct fw_report *r;
 	struct fw_error err;
+	char *att_path = NULL;
 	int rc;
 
 	fw_error_clear(&err);
@@ -46,6 +49,11 @@ int cli_stack_sign(struct fw_stack *s, int json, int strict)
 		return cli_error(&err);
 	}
 	r = fw_stack_report(s);
+	/* a blob's files: the report and the whole image's sha256 only */
+	if (att && (rc = cli_attest_write(att, r, 0, &att_path))) {
+		fw_stack_close(s);
+		return rc;
+	}
 	cli_print_warnings(r);
 	if (json) {
 		fw_stack_json(s, NULL, stdout);
@@ -59,7 +67,10 @@ int cli_stack_sign(struct fw_stack *s, int json, int strict)
 		       r->counts[FW_KIND_MODULE], r->n,
 		       r->n_warn + r->n_warnings, r->seconds);
 		kernels_line(s, "hold");
+		if (att_path)
+			printf("attestation: %s\n", att_path);
 	}
+	free(att_path);
 	rc = strict && r->n_warn ? FW_EPROBLEM : FW_OK;
 	fw_stack_close(s);
 	return rc;

@@ -25,13 +25,33 @@ void cli_print_warnings(const struct fw_report *r);
 /* The files that are not good (unless quiet), then the summary line. */
 void cli_print_verify(const struct fw_report *r, int quiet);
 
+/* attest.c: an in-toto attestation of a signing in a DSSE envelope,
+ * OUTPUT.intoto.json (sign --attest, verify --attestation). */
+struct cli_attest {
+	const char *input;		/* the image signed */
+	const char *output;		/* the signed image */
+	const char *name;		/* the subject's name (NULL: OUTPUT's) */
+	struct fw_signer *signer;
+};
+char *cli_attest_path(const char *output);	/* malloc'ed */
+/* rep: the signing's report; file_digests: the sha256 of every file
+ * before and after (0 for a vendor blob).  Exit code (on failure the
+ * error is printed and OUTPUT removed); *written (may be NULL) gets the
+ * attestation's path, malloc'ed. */
+int cli_attest_write(const struct cli_attest *a, const struct fw_report *rep,
+		     int file_digests, char **written);
+int cli_attest_verify(const char *att, const char *image, const char *cert,
+		      int quiet);
+
 /* blob.c: a vendor blob (fwsign/stack.h).  open: -1 when the input is not
  * a blob, else 0 (then one of the others runs and closes it) or an exit
  * code. */
 struct fw_stack;
 struct fw_stack_opts;
 int cli_stack_open(struct fw_stack_opts *so, struct fw_stack **s);
-int cli_stack_sign(struct fw_stack *s, int json, int strict);
+/* att: also write an attestation (NULL: not asked) */
+int cli_stack_sign(struct fw_stack *s, int json, int strict,
+		   const struct cli_attest *att);
 int cli_stack_verify(struct fw_stack *s, int json, int quiet);
 int cli_stack_info(struct fw_stack *s, int json);
 

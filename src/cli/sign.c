@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -12,7 +14,7 @@ static const char help[] =
 "usage: fwsign sign INPUT (-o OUTPUT | --in-place) --key KEY --cert CERT\n"
 "                   [--hash sha256|sha384|sha512] [--keyid] [--jobs N]\n"
 "                   [--pass-env VAR | --pass-file FILE] [--sign-other]\n"
-"                   [--dry-run] [--json] [--strict]\n"
+"                   [--dry-run] [--json] [--strict] [--attest]\n"
 "\n"
 "Signs every ELF executable, shared library and kernel module (also\n"
 ".ko.gz/.ko.xz/.ko.zst) of INPUT, a directory tree or a single file, with\n"
@@ -32,6 +34,12 @@ static const char help[] =
 "  -n, --dry-run       print the plan, change nothing\n"
 "      --json          report as JSON on stdout\n"
 "      --strict        exit 1 when a file was left unsigned with a warning\n"
+"      --attest        also write OUTPUT.intoto.json: an in-toto attestation\n"
+"                      (subject: OUTPUT's sha256; every file's sha256 before\n"
+"                      and after) in a DSSE envelope signed with KEY; check\n"
+"                      it with fwsign verify --attestation\n"
+"      --attest-name N the attestation subject's name (default: OUTPUT's\n"
+"                      file name)\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
 "                      suffixes: powers of 1024), e.g. the flash partition\n"
 "      --kernel IN --kernel-out OUT\n"
@@ -86,6 +94,8 @@ int cmd_sign(int argc, char **argv)
 		{ "fit-keydir", required_argument, NULL, 8 },
 		{ "layout", required_argument, NULL, 9 },
 		{ "usign-key", required_argument, NULL, 10 },
+		{ "attest", no_argument, NULL, 11 },
+		{ "attest-name", required_argument, NULL, 12 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -98,7 +108,9 @@ int cmd_sign(int argc, char **argv)
 	struct fw_kernel_opts kopt = { .cert_pem_ok = 1 };
 	struct fw_kernel_info kinfo;
 	const char *kin = NULL, *kout = NULL;
-	int c, json = 0, strict = 0, rc;
+	struct cli_attest att = { 0 };
+	char *att_path = NULL;
+	int c, json = 0, strict = 0, attest = 0, rc;
 
 	fw_error_clear(&err);
 	optind = 1;
@@ -136,6 +148,8 @@ int cmd_sign(int argc, char **argv)
 		case 8: so.fit_keydir = optarg; break;
 		case 9: so.layout = optarg; break;
 		case 10: so.usign_key = optarg; break;
+		case 11: attest = 1; break;
+		case 12: att.name = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -152,6 +166,30 @@ int cmd_sign(int argc, char **argv)
 	if (so.usign_key && (ro.in_place || kin))
 		return cli_usage("sign: --usign-key takes -o OUTPUT, not "
 				 "--in-place or --kernel");
+	if (att.name && !attest)
+		return cli_usage("sign: --attest-name goes with --attest");
+	if (attest) {
+		struct stat st;
+
+		if (ro.dry_run || ro.in_place || !ro.output)
+			return cli_usage("sign: --attest takes -o OUTPUT, not "
+					 "--in-place or --dry-run");
+		if (stat(ro.input, &st) == 0 && S_ISDIR(st.st_mode))
+			return cli_usage("sign: --attest attests an image "
+					 "file; %s is a directory", ro.input);
+		att_path = cli_attest_path(ro.output);
+		if (!att_path)
+			return cli_usage("sign: out of memory");
+		if (access(att_path, F_OK) == 0) {
+			rc = cli_usage("sign: %s exists", att_path);
+			free(att_path);
+			return rc;
+		}
+		free(att_path);
+		att_path = NULL;
+		att.input = ro.input;
+		att.output = ro.output;
+	}
 	if (!ro.dry_run) {
 		if (!ro.output == !ro.in_place)
 			return cli_usage("sign: give either -o OUTPUT or --in-place");
@@ -161,6 +199,7 @@ int cmd_sign(int argc, char **argv)
 		rc = fw_signer_open(&ko, &ro.signer, &err);
 		if (rc)
 			return cli_error(&err);
+		att.signer = ro.signer;
 	}
 	/* A vendor blob: the tree of layers, signed whole. */
 	if (!ro.in_place && !kin) {
@@ -180,7 +219,8 @@ int cmd_sign(int argc, char **argv)
 				cli_progress(&ro, "signing");
 				so.progress = ro.progress;
 				so.progress_arg = ro.progress_arg;
-				rc = cli_stack_sign(stack, json, strict);
+				rc = cli_stack_sign(stack, json, strict,
+						    attest ? &att : NULL);
 			}
 			fw_signer_free(ro.signer);
 			return rc;
@@ -199,13 +239,22 @@ int cmd_sign(int argc, char **argv)
 	cli_progress(&ro, "signing");
 	rc = fw_sign_image(&ro, &rep, &err);
 	cli_progress_end();
-	fw_signer_free(ro.signer);
 	if (rc) {
+		fw_signer_free(ro.signer);
 		if (kin && !ro.dry_run)
 			unlink(kout);
 		fw_report_free(&rep);
 		return cli_error(&err);
 	}
+	/* the attestation reads both images: every file before and after */
+	if (attest && (rc = cli_attest_write(&att, &rep, 1, &att_path))) {
+		fw_signer_free(ro.signer);
+		if (kin)
+			unlink(kout);
+		fw_report_free(&rep);
+		return rc;
+	}
+	fw_signer_free(ro.signer);
 	if (kin && !ro.dry_run && !json)
 		printf("%s: certificate '%s' in the kernel's slot (%llu of "
 		       "%llu bytes)\n", kout, kinfo.subject,
@@ -237,7 +286,10 @@ int cmd_sign(int argc, char **argv)
 		       rep.counts[FW_KIND_MODULE], rep.n,
 		       (long long)rep.bytes_added, rep.n_warn + rep.n_warnings,
 		       rep.seconds);
+		if (att_path)
+			printf("attestation: %s\n", att_path);
 	}
+	free(att_path);
 	rc = strict && rep.n_warn ? FW_EPROBLEM : FW_OK;
 	fw_report_free(&rep);
 	return rc;

@@ -7,6 +7,7 @@
 
 static const char help[] =
 "usage: fwsign verify INPUT --cert CERT [--jobs N] [--sign-other] [--json]\n"
+"       fwsign verify --attestation FILE IMAGE --cert CERT [--quiet]\n"
 "\n"
 "Checks every ELF executable, shared library and kernel module of INPUT\n"
 "with the kernel's rules: each is good (signed by CERT), unsigned,\n"
@@ -17,7 +18,13 @@ static const char help[] =
 "  -j, --jobs N      threads (default: all cores)\n"
 "      --sign-other  other ELF files (objects, core dumps) must be signed too\n"
 "      --json        report as JSON on stdout\n"
-"  -q, --quiet       print only the summary\n";
+"  -q, --quiet       print only the summary\n"
+"      --attestation FILE\n"
+"                    check FILE, the in-toto attestation fwsign sign --attest\n"
+"                    wrote, instead: its DSSE envelope and payloadType, its\n"
+"                    signature with CERT's key, its subject against IMAGE's\n"
+"                    sha256, and every file it lists against IMAGE's; one\n"
+"                    line per problem, exit status 1 when there is one\n";
 
 int cmd_verify(int argc, char **argv)
 {
@@ -27,13 +34,14 @@ int cmd_verify(int argc, char **argv)
 		{ "sign-other", no_argument, NULL, 'O' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "attestation", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct fw_run_opts ro = { 0 };
 	struct fw_report rep;
 	struct fw_error err;
-	const char *cert = NULL;
+	const char *cert = NULL, *attestation = NULL;
 	int c, json = 0, quiet = 0, rc;
 
 	fw_error_clear(&err);
@@ -49,6 +57,7 @@ int cmd_verify(int argc, char **argv)
 		case 'O': ro.sign_other = 1; break;
 		case 'J': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'A': attestation = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("verify: bad option");
 		}
@@ -57,6 +66,11 @@ int cmd_verify(int argc, char **argv)
 		return cli_usage("verify: give exactly one INPUT");
 	if (!cert)
 		return cli_usage("verify: --cert is required");
+	if (attestation) {
+		if (json)
+			return cli_usage("verify: --attestation has no --json");
+		return cli_attest_verify(attestation, argv[optind], cert, quiet);
+	}
 	ro.input = argv[optind];
 	rc = fw_verifier_open(cert, &ro.verifier, &err);
 	if (rc)
