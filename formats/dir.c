@@ -608,7 +608,12 @@ static int write_file(struct dir_out *o, size_t idx, int dirfd,
 		      size_t tail_len, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
+	char where[4096];
 	int in, out, rc;
+
+	/* what is written is named as the output, not the input */
+	snprintf(where, sizeof(where), "%s/%s", o->final ? o->final :
+		 o->img->path, *e->path ? e->path : ".");
 
 	in = open_entry(o->img, idx, err);
 	if (in < 0)
@@ -617,16 +622,16 @@ static int write_file(struct dir_out *o, size_t idx, int dirfd,
 				   O_CLOEXEC, 0600);
 	if (out < 0) {
 		close(in);
-		return fw_error_set(err, FW_EIO, disp(o, idx), "cannot create: %s",
+		return fw_error_set(err, FW_EIO, where, "cannot create: %s",
 				    strerror(errno));
 	}
 	if (copy_fd(in, out, keep) || fw_write_all(out, tail, tail_len))
-		rc = fw_error_set(err, FW_EIO, disp(o, idx), "cannot write: %s",
+		rc = fw_error_set(err, FW_EIO, where, "cannot write: %s",
 				  strerror(errno));
 	else
 		rc = apply_meta(o, out, in, &e->st, disp(o, idx), err);
 	if (close(out) < 0 && rc == FW_OK)
-		rc = fw_error_set(err, FW_EIO, disp(o, idx), "cannot write: %s",
+		rc = fw_error_set(err, FW_EIO, where, "cannot write: %s",
 				  strerror(errno));
 	close(in);
 	if (rc)

@@ -40,10 +40,9 @@ int fw_blob_maybe_module(const uint8_t *in, size_t len)
 
 /*
  * The plain view of a file: *raw is in itself or a decompressed copy
- * (*owned set), *content_len excludes any signature trailer.  Returns 0,
- * or -1 when the file is to be left alone (reason in rec).
+ * (*owned set), *content_len excludes any signature trailer that parses.
  */
-static int unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
+static void unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
 		  uint8_t **owned, const uint8_t **raw, size_t *raw_len,
 		  size_t *content_len, int *had_sig, struct fw_record *rec)
 {
@@ -90,10 +89,14 @@ static int unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
 	}
 	fw_elf_classify(*raw, *content_len, &rec->elf);
 	if (rc < 0 && rec->elf.kind != FW_KIND_NOT_ELF) {
-		set_msg(rec, why);
-		return -1;
+		/* A trailer that does not parse is content: a new signature
+		 * covers it too (the kernel reads only the last trailer). */
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "a damaged signature trailer (%s) "
+			 "is kept as content and signed over", why);
+		set_msg(rec, msg);
 	}
-	return 0;
 }
 
 void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec)
@@ -125,12 +128,7 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 	memset(out, 0, sizeof(*out));
 	rec->action = FW_ACT_NONE;
 	rec->result = FW_RES_OK;
-	if (unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig,
-		   rec) < 0) {
-		rec->action = FW_ACT_SKIP;
-		rec->result = FW_RES_WARN;
-		goto done;
-	}
+	unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig, rec);
 	if (rec->elf.kind == FW_KIND_MALFORMED) {
 		rec->action = FW_ACT_SKIP;
 		rec->result = FW_RES_WARN;
@@ -202,12 +200,7 @@ void fw_blob_verify(struct fw_verifier *v, int sign_other, const uint8_t *in, si
 
 	rec->sig = FW_SIG_NONE;
 	rec->result = FW_RES_OK;
-	if (unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig,
-		   rec) < 0) {
-		rec->sig = FW_SIG_BAD;
-		rec->result = FW_RES_ERROR;
-		goto done;
-	}
+	unwrap(in, len, &cp, &owned, &raw, &raw_len, &clen, &had_sig, rec);
 	if (rec->elf.kind == FW_KIND_MALFORMED) {
 		rec->result = FW_RES_WARN;
 		set_msg(rec, rec->elf.why);

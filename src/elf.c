@@ -69,7 +69,9 @@ int fw_kind_signable(enum fw_kind kind, int sign_other)
 
 static void malformed(struct fw_elf_info *out, const char *what)
 {
-	const char *e = elf_errmsg(-1);
+	/* libelf says "no error" when it has none to say: then say nothing */
+	int en = elf_errno();
+	const char *e = en ? elf_errmsg(en) : NULL;
 
 	out->kind = FW_KIND_MALFORMED;
 	snprintf(out->why, sizeof(out->why), "%s%s%s", what,

@@ -33,7 +33,7 @@ static void kernels_line(const struct fw_stack *s, const char *verb)
 		       "slot\n", n, n == 1 ? "" : "s", cert, verb, noslot);
 }
 
-int cli_stack_sign(struct fw_stack *s, int json, int strict,
+int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 		   const struct cli_attest *att)
 {
 	const struct fw_report *r;
@@ -71,7 +71,7 @@ int cli_stack_sign(struct fw_stack *s, int json, int strict,
 			printf("attestation: %s\n", att_path);
 	}
 	free(att_path);
-	rc = strict && r->n_warn ? FW_EPROBLEM : FW_OK;
+	rc = cli_sign_status(r, pol);
 	fw_stack_close(s);
 	return rc;
 }

@@ -50,7 +50,16 @@ struct fw_stack;
 struct fw_stack_opts;
 int cli_stack_open(struct fw_stack_opts *so, struct fw_stack **s);
 /* att: also write an attestation (NULL: not asked) */
-int cli_stack_sign(struct fw_stack *s, int json, int strict,
+/* What makes a signing run fail. */
+struct cli_policy {
+	int strict;		/* any warning */
+	int allow_unsigned;	/* else a file that must run, left unsigned */
+	int sign_other;
+};
+/* The exit status a signing report earns; lists each file left unsigned
+ * (unless quiet). */
+int cli_sign_status(const struct fw_report *r, const struct cli_policy *p);
+int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 		   const struct cli_attest *att);
 int cli_stack_verify(struct fw_stack *s, int json, int quiet);
 int cli_stack_info(struct fw_stack *s, int json);

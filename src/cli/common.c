@@ -125,3 +125,27 @@ void cli_print_verify(const struct fw_report *r, int quiet)
 	       r->counts[FW_KIND_OTHER] + r->counts[FW_KIND_MALFORMED],
 	       r->n_error);
 }
+
+int cli_sign_status(const struct fw_report *r, const struct cli_policy *p)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct fw_record *c = &r->rec[i];
+
+		if (c->action != FW_ACT_SKIP || c->link_of ||
+		    !fw_kind_signable(c->elf.kind, p->sign_other))
+			continue;
+		left++;
+		fprintf(stderr, "fwsign: %s: %s left unsigned%s%s\n", c->path,
+			fw_kind_name(c->elf.kind), c->msg ? ": " : "",
+			c->msg ? c->msg : "");
+	}
+	if (left && !p->allow_unsigned) {
+		fprintf(stderr, "fwsign: %zu file%s that must run on the device "
+			"%s unsigned (--allow-unsigned accepts that)\n", left,
+			left == 1 ? "" : "s", left == 1 ? "is" : "are");
+		return FW_EPROBLEM;
+	}
+	return p->strict && r->n_warn ? FW_EPROBLEM : FW_OK;
+}

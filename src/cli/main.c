@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* fwsign: the command table is the map of the tool. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +30,25 @@ static void usage(FILE *f)
 		   "man fwsign for exit codes.\n");
 }
 
+/* A report that was never written is no success: stdout is flushed and
+ * closed with its errors checked (ENOSPC, EPIPE, EIO: exit 5). */
+static int finish(int rc)
+{
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+
+	if (fclose(stdout) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (bad) {
+		fprintf(stderr, "fwsign: standard output: %s\n",
+			strerror(e ? e : EIO));
+		return FW_EIO;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -43,8 +64,10 @@ int main(int argc, char **argv)
 		printf("fwsign %s\n", FWSIGN_VERSION);
 		return 0;
 	}
+	/* A closed pipe is an error to report (EPIPE), not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return finish(commands[i].fn(argc - 1, argv + 1));
 	return cli_usage("unknown command '%s'", argv[1]);
 }

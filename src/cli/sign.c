@@ -33,7 +33,10 @@ static const char help[] =
 "  -j, --jobs N        threads (default: all cores)\n"
 "  -n, --dry-run       print the plan, change nothing\n"
 "      --json          report as JSON on stdout\n"
-"      --strict        exit 1 when a file was left unsigned with a warning\n"
+"      --strict        exit 1 on any warning (a malformed ELF file too)\n"
+"      --allow-unsigned  exit 0 even when an executable, library or module\n"
+"                      is left unsigned (each is still listed); without\n"
+"                      it that is exit 1\n"
 "      --attest        also write OUTPUT.intoto.json: an in-toto attestation\n"
 "                      (subject: OUTPUT's sha256; every file's sha256 before\n"
 "                      and after) in a DSSE envelope signed with KEY; check\n"
@@ -83,6 +86,7 @@ int cmd_sign(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "allow-unsigned", no_argument, NULL, 'U' },
 		{ "max-size", required_argument, NULL, 'M' },
 		{ "kernel", required_argument, NULL, 1 },
 		{ "kernel-out", required_argument, NULL, 2 },
@@ -110,7 +114,8 @@ int cmd_sign(int argc, char **argv)
 	const char *kin = NULL, *kout = NULL;
 	struct cli_attest att = { 0 };
 	char *att_path = NULL;
-	int c, json = 0, strict = 0, attest = 0, rc;
+	struct cli_policy pol = { 0 };
+	int c, json = 0, attest = 0, rc;
 
 	fw_error_clear(&err);
 	optind = 1;
@@ -133,7 +138,8 @@ int cmd_sign(int argc, char **argv)
 			break;
 		case 'n': ro.dry_run = 1; break;
 		case 'J': json = 1; break;
-		case 'S': strict = 1; break;
+		case 'S': pol.strict = 1; break;
+		case 'U': pol.allow_unsigned = 1; break;
 		case 'M':
 			if (cli_size(optarg, &ro.max_size) < 0)
 				return cli_usage("bad --max-size '%s'", optarg);
@@ -154,6 +160,7 @@ int cmd_sign(int argc, char **argv)
 		default: return cli_usage("sign: bad option");
 		}
 	}
+	pol.sign_other = ro.sign_other;
 	if (optind != argc - 1)
 		return cli_usage("sign: give exactly one INPUT");
 	ro.input = argv[optind];
@@ -219,7 +226,7 @@ int cmd_sign(int argc, char **argv)
 				cli_progress(&ro, "signing");
 				so.progress = ro.progress;
 				so.progress_arg = ro.progress_arg;
-				rc = cli_stack_sign(stack, json, strict,
+				rc = cli_stack_sign(stack, json, &pol,
 						    attest ? &att : NULL);
 			}
 			fw_signer_free(ro.signer);
@@ -290,7 +297,7 @@ int cmd_sign(int argc, char **argv)
 			printf("attestation: %s\n", att_path);
 	}
 	free(att_path);
-	rc = strict && rep.n_warn ? FW_EPROBLEM : FW_OK;
+	rc = ro.dry_run ? FW_OK : cli_sign_status(&rep, &pol);
 	fw_report_free(&rep);
 	return rc;
 }
