@@ -221,7 +221,7 @@ static int su_open(struct fw_node *n, struct fw_error *err)
 		if (!t->m[i].part)
 			return err->code;
 	}
-	snprintf(n->desc, sizeof(n->desc), "%zu members%s%s", t->n,
+	snprintf(n->desc, sizeof(n->desc), "%zu members%s%.200s", t->n,
 		 board[0] ? ", BOARD=" : "", board);
 	return FW_OK;
 }
