@@ -13,6 +13,7 @@
 
 #include "layer.h"
 #include "format.h"
+#include "../src/internal.h"
 
 #define BLK 512
 #define MAX_MEMBERS 4096
@@ -31,14 +32,6 @@ struct tarc {
 	uint64_t end;		/* where the end-of-archive blocks start */
 	uint64_t record;	/* the archive is padded to this (0: not) */
 };
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
 
 /* An octal field (or GNU base-256); -1 if bad. */
 static int64_t num(const uint8_t *f, size_t w)
@@ -101,7 +94,7 @@ static int parse(const uint8_t *p, uint64_t len, struct tarc *t,
 		int64_t size;
 		struct member *m;
 
-		if (all_zero(h, BLK)) {
+		if (fw_all_zero(h, BLK)) {
 			t->end = off;
 			t->record = len % 10240 == 0 ? 10240 : 0;
 			return 0;
@@ -275,7 +268,7 @@ static int su_rebuild(struct fw_node *n, struct fw_error *err)
 	}
 	/* the end blocks and whatever followed them */
 	tail = n->len - t->end;
-	if (t->record && all_zero(n->p + t->end, tail)) {
+	if (t->record && fw_all_zero(n->p + t->end, tail)) {
 		uint64_t total = o->len + 2 * BLK;
 
 		total = (total + t->record - 1) / t->record * t->record;

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "fwsign/attest.h"
 #include "layer.h"
 #include "usign.h"
 
@@ -21,79 +22,6 @@
 #define PUBKEY_LEN 42
 #define SIG_LEN 74
 #define KEYFILE_MAX 4096
-
-/* ------------------------------------------------------------------ */
-/* base64, one line                                                    */
-
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes s[0..n) (padded base64); the length, or -1. */
-static long b64_decode(const char *s, size_t n, uint8_t *out, size_t cap)
-{
-	size_t o = 0;
-
-	while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	if (n % 4)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4], pad = 0;
-		uint32_t w;
-
-		for (int j = 0; j < 4; j++) {
-			if (s[i + j] == '=' && i + 4 == n && j >= 2) {
-				v[j] = 0;
-				pad++;
-			} else if (pad || (v[j] = b64_val((unsigned char)s[i + j])) < 0) {
-				return -1;
-			}
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if (o + 3 - pad > cap)
-			return -1;
-		out[o++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)w;
-	}
-	return (long)o;
-}
-
-static void b64_encode(const uint8_t *p, size_t n, char *out)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			w |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			w |= p[i + 2];
-		out[o++] = tab[w >> 18 & 63];
-		out[o++] = tab[w >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[w >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[w & 63] : '=';
-	}
-	out[o] = 0;
-}
 
 /* A usign file's text: the comment line, then the base64 line decoded;
  * the length, -1 without the comment line, -2 when not base64. */
@@ -113,7 +41,16 @@ static long usign_text(const char *t, size_t n, uint8_t *out, size_t cap)
 	/* a string from a blobmsg ends with its NUL */
 	while (end > nl && !end[-1])
 		end--;
-	return b64_decode(nl, (size_t)(end - nl), out, cap);
+	{
+		size_t len;
+		uint8_t *d = fw_base64_decode(nl, (size_t)(end - nl), 0, &len);
+		long r = d && len <= cap ? (long)len : -1;
+
+		if (d && r >= 0)
+			memcpy(out, d, len);
+		free(d);
+		return r;
+	}
 }
 
 void fw_usign_fp_hex(const uint8_t fp[8], char out[17])
@@ -374,7 +311,14 @@ int fw_usign_element(const struct fw_usign_key *k, const struct fw_out *o,
 	/* usign -S: the signature file */
 	memcpy(sig, "Ed", 2);
 	memcpy(sig + 2, k->fp, 8);
-	b64_encode(sig, sizeof(sig), b64);
+	{
+		char *enc = fw_base64_encode(sig, sizeof(sig));
+
+		if (!enc)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		snprintf(b64, sizeof(b64), "%s", enc);
+		free(enc);
+	}
 	fw_usign_fp_hex(k->fp, fp);
 	tn = (size_t)snprintf(text, sizeof(text), "%ssigned by key %s\n%s\n",
 			      COMMENT, fp, b64);

@@ -43,6 +43,8 @@ struct fw_bytes;
  * be worth it, else read; fw_bytes_release (format.h) frees. */
 int fw_map_fd(int fd, struct fw_bytes *b, size_t limit);
 char *fw_strdup(const char *s);
+/* 1 when the n bytes at p are all zero. */
+int fw_all_zero(const uint8_t *p, size_t n);
 
 /*
  * An output file that appears whole or not at all: written to a temporary

@@ -77,14 +77,6 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) / a * a;
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /*
  * The filler kernel/0001 puts in the slot: bits 16..23 of a 31-bit LCG
  * seeded with 1, as the assembler computes it.  Returns how many bytes of
@@ -443,7 +435,7 @@ static void slot_scan(const uint8_t *b, size_t len, int am, int w_hint,
 			if ((am == AM_BYTES && ai) || (am == AM_POW2 && !ai))
 				continue;
 			s.u = align_up(s.x + s.size, a4s[ai]);
-			if (s.u + 4 > len || !all_zero(b + s.x + s.size,
+			if (s.u + 4 > len || !fw_all_zero(b + s.x + s.size,
 						       s.u + 4 - s.x - s.size))
 				continue;
 			s.used = 0;
@@ -534,7 +526,7 @@ static int slot_use(struct kctx *c, const uint8_t *b, size_t len,
 			memcpy(*c->cert_out, b + s->x, s->used);
 			*c->cert_out_len = s->used;
 		}
-	} else if (all_zero(b + s->x, s->size)) {
+	} else if (fw_all_zero(b + s->x, s->size)) {
 		inf->state = FW_KSLOT_ZEROS;
 	} else if (filler_run(b + s->x, s->size) == s->size) {
 		inf->state = FW_KSLOT_FILLER;
@@ -647,7 +639,7 @@ static int slot_from_syms(struct kctx *c, const struct syms *sy,
 		size_t r = filler_run(b + s->x, s->size);
 
 		if (r + 16 > s->size && r >= 64 &&
-		    all_zero(b + s->x + r, s->size - r))
+		    fw_all_zero(b + s->x + r, s->size - r))
 			s->size = r;
 	}
 	snprintf(c->info->located, sizeof(c->info->located), "%s", src);

@@ -23,7 +23,7 @@ void fw_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static const char *action_name(enum fw_action a)
+const char *fw_action_name(enum fw_action a)
 {
 	switch (a) {
 	case FW_ACT_SIGN: return "sign";
@@ -90,7 +90,7 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 		fputs(",\"compression\":", f);
 		fw_json_str(f, c->codec);
 		fputs(",\"action\":", f);
-		fw_json_str(f, action_name(c->action));
+		fw_json_str(f, fw_action_name(c->action));
 		fputs(",\"result\":", f);
 		fw_json_str(f, result_name(c->result));
 		if (command && !strcmp(command, "verify")) {

@@ -366,3 +366,11 @@ void fw_outfile_abort(struct fw_outfile *o)
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 }
+
+int fw_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}

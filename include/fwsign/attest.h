@@ -71,6 +71,13 @@ const struct fw_file_digest *fw_digests_find(const struct fw_digests *d,
 					     const char *path);
 void fw_digests_free(struct fw_digests *d);
 
+/* Base64 (RFC 4648) as DSSE envelopes (and usign files) carry it: encode
+ * with the standard alphabet and padding (malloc'ed, NUL-terminated);
+ * decode n characters, padding optional, the URL-safe alphabet too when
+ * url is set (malloc'ed; NULL when it is not base64). */
+char *fw_base64_encode(const uint8_t *p, size_t n);
+uint8_t *fw_base64_decode(const char *s, size_t n, int url, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

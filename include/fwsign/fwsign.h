@@ -204,6 +204,8 @@ struct fw_report {
 };
 
 void fw_report_free(struct fw_report *r);
+/* "sign", "re-sign", "skip" or "none", as reports say it. */
+const char *fw_action_name(enum fw_action a);
 
 typedef void (*fw_progress_fn)(void *arg, size_t done, size_t total);
 

@@ -79,77 +79,8 @@ static const char *base_name(const char *path)
 	return s && s[1] ? s + 1 : path;
 }
 
-static const char *action_name(enum fw_action a)
-{
-	switch (a) {
-	case FW_ACT_SIGN: return "sign";
-	case FW_ACT_RESIGN: return "re-sign";
-	case FW_ACT_SKIP: return "skip";
-	default: return "none";
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* base64 and PAE                                                      */
-
-static char *b64_encode(const uint8_t *p, size_t n)
-{
-	char *s = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (s)
-		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Standard or URL-safe, padded or not; NULL when it is not base64. */
-static uint8_t *b64_decode(const char *s, size_t *out_len)
-{
-	size_t n = strlen(s), pad = 0, o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	uint8_t *out;
-
-	while (n && s[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	if ((pad && (n + pad) % 4) || n % 4 == 1)
-		return NULL;
-	out = malloc(n / 4 * 3 + 3);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value(s[i]);
-
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*out_len = o;
-	return out;
-}
 
 /* PAE(type, body) of DSSE v1, malloc'ed. */
 static uint8_t *pae(const char *type, const uint8_t *body, size_t len,
@@ -243,7 +174,7 @@ static json_object *statement(const struct cli_attest *a,
 		json_object_object_add(f, "kind", json_object_new_string(
 					       fw_kind_name(r->elf.kind)));
 		json_object_object_add(f, "action", json_object_new_string(
-					       action_name(r->action)));
+					       fw_action_name(r->action)));
 		json_object_object_add(f, "bytesAdded",
 				       json_object_new_int64(r->bytes_added));
 		if (before) {
@@ -364,7 +295,7 @@ int cli_attest_write(const struct cli_attest *a, const struct fw_report *rep,
 						 JSON_C_TO_STRING_NOSLASHESCAPE);
 	msg = pae(PAYLOAD_TYPE, (const uint8_t *)payload, strlen(payload),
 		  &msg_len);
-	b64 = b64_encode((const uint8_t *)payload, strlen(payload));
+	b64 = fw_base64_encode((const uint8_t *)payload, strlen(payload));
 	if (!msg || !b64) {
 		rc = fw_error_set(&err, FW_EIO, NULL, "out of memory");
 		goto out;
@@ -372,7 +303,7 @@ int cli_attest_write(const struct cli_attest *a, const struct fw_report *rep,
 	rc = fw_sign_raw(a->signer, msg, msg_len, &sig, &sig_len, &err);
 	if (rc)
 		goto out;
-	sig64 = b64_encode(sig, sig_len);
+	sig64 = fw_base64_encode(sig, sig_len);
 	if (!sig64) {
 		rc = fw_error_set(&err, FW_EIO, NULL, "out of memory");
 		goto out;
@@ -489,7 +420,7 @@ static void check_envelope(struct vctx *c, json_object *env,
 		problem(c, c->att, "envelope: no payload");
 		return;
 	}
-	*payload = b64_decode(p64, payload_len);
+	*payload = fw_base64_decode(p64, strlen(p64), 1, payload_len);
 	if (!*payload) {
 		problem(c, c->att, "envelope: the payload is not base64");
 		return;
@@ -514,7 +445,7 @@ static void check_envelope(struct vctx *c, json_object *env,
 				i + 1);
 			continue;
 		}
-		sig = b64_decode(s64, &sig_len);
+		sig = fw_base64_decode(s64, strlen(s64), 1, &sig_len);
 		if (!sig) {
 			problem(c, c->att, "envelope: signature %zu is not "
 				"base64", i + 1);
