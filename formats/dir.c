@@ -577,6 +577,8 @@ static int tmpfile_at(int dirfd, const char *base, char *name, size_t len)
 		snprintf(name, len, ".%.40s.fwsign-%08x", base, r);
 		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
 				   O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			fw_tmp_lock(fd);	/* ours while we live */
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}
@@ -686,6 +688,7 @@ static int dir_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		return fw_error_set(err, FW_EUSAGE, oo->path,
 				    "output is inside the input %s", img->path);
 	o->final = strdup(oo->path);
+	fw_tmp_sweep(oo->path);	/* what a killed run left */
 	if (asprintf(&o->tmp, "%s/.%.60s.fwsign-XXXXXX", real_parent, base) < 0)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	if (!o->final || !mkdtemp(o->tmp))
@@ -696,6 +699,7 @@ static int dir_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (o->outfd < 0)
 		return fw_error_set(err, FW_EIO, o->tmp, "cannot open: %s",
 				    strerror(errno));
+	fw_tmp_lock(o->outfd);
 	return FW_OK;
 }
 

@@ -69,6 +69,7 @@ struct fw_stack {
 	size_t der_len;
 	unsigned char der_sha[32];
 	char *tmpdir;
+	int tmpfd;		/* the temporary directory, locked */
 	unsigned tmp_seq;
 	size_t n_nodes;
 	uint64_t decoded;	/* bytes streams decoded, all told */
@@ -597,6 +598,7 @@ int fw_stack_open(const struct fw_stack_opts *o, struct fw_stack **out,
 	}
 	s->o = o;
 	s->root = r;
+	s->tmpfd = -1;
 	r->stack = s;
 	r->path = strdup("");
 	r->name = strdup("");
@@ -681,6 +683,8 @@ void fw_stack_close(struct fw_stack *s)
 		rmdir(s->tmpdir);
 		free(s->tmpdir);
 	}
+	if (s->tmpfd >= 0)
+		close(s->tmpfd);
 	free(s->der);
 	fw_report_free(&s->rep);
 	free(s);
@@ -712,6 +716,8 @@ static int tmp_dir(struct fw_stack *s, struct fw_error *err)
 	}
 	if (!s->tmpdir)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (out && !s->o->dry_run)
+		fw_tmp_sweep(out);	/* what a killed run left */
 	if (!mkdtemp(s->tmpdir)) {
 		int e = errno;
 
@@ -721,6 +727,10 @@ static int tmp_dir(struct fw_stack *s, struct fw_error *err)
 				    "cannot make a temporary directory: %s",
 				    strerror(e));
 	}
+	/* held locked while we live: a later run removes it if we die */
+	s->tmpfd = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->tmpfd >= 0)
+		fw_tmp_lock(s->tmpfd);
 	return FW_OK;
 }
 
@@ -1082,6 +1092,9 @@ static int run(struct fw_stack *s, enum mode m, const char *command,
 		free(s->tmpdir);
 		s->tmpdir = NULL;
 	}
+	if (s->tmpfd >= 0)
+		close(s->tmpfd);
+	s->tmpfd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->rep.seconds = (double)(t1.tv_sec - t0.tv_sec) +
 			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

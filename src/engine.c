@@ -382,6 +382,13 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	};
 	const int writing = mode == MODE_SIGN && !o->dry_run;
 
+	/* a killed --in-place run's temporaries are not files of the tree */
+	if (writing && o->in_place) {
+		struct stat ist;
+
+		if (lstat(o->input, &ist) == 0 && S_ISDIR(ist.st_mode))
+			fw_tmp_sweep_tree(o->input);
+	}
 	rc = fw_image_open(o->input, writing ? &oo : NULL, &r.img, err);
 	if (rc)
 		return rc;

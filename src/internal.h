@@ -47,6 +47,17 @@ char *fw_strdup(const char *s);
 int fw_all_zero(const uint8_t *p, size_t n);
 
 /*
+ * Temporaries: every one fwsign makes is named .BASE.fwsign-XXXXXX (or
+ * eight hex digits for a file replaced in place) and held with an flock
+ * for as long as its maker lives.  fw_tmp_sweep removes the temporaries
+ * of a dead maker beside final (a killed run's); fw_tmp_sweep_tree those
+ * inside a tree (a killed --in-place run's).  Both return how many.
+ */
+int fw_tmp_lock(int fd);
+int fw_tmp_sweep(const char *final);
+int fw_tmp_sweep_tree(const char *root);
+
+/*
  * An output file that appears whole or not at all: written to a temporary
  * sibling, renamed into place by commit (which checks max_size first);
  * abort removes the temporary.  Call abort after commit too, to free.

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -288,6 +291,143 @@ int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Temporaries                                                         */
+
+int fw_tmp_lock(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB);
+}
+
+/* ".BASE.fwsign-" then 6 or 8 letters and digits (mkstemp's or ours);
+ * base NULL: any BASE. */
+static int temp_name(const char *n, const char *base)
+{
+	const char *t = strstr(n, ".fwsign-"), *x;
+	size_t k;
+
+	if (n[0] != '.' || !t || t == n)
+		return 0;
+	while ((x = strstr(t + 1, ".fwsign-")))
+		t = x;
+	if (base && ((size_t)(t - n - 1) != strlen(base) ||
+		     strncmp(n + 1, base, strlen(base))))
+		return 0;
+	t += 8;
+	for (k = 0; t[k]; k++)
+		if (!((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
+		      (t[k] >= '0' && t[k] <= '9')))
+			return 0;
+	return k == 6 || k == 8;
+}
+
+static int sweep_chmod(const char *p, const struct stat *st, int type,
+		       struct FTW *f)
+{
+	(void)f;
+	if (type == FTW_D || type == FTW_DNR)
+		chmod(p, (st->st_mode & 07777) | 0700);
+	return 0;
+}
+
+static int sweep_rm(const char *p, const struct stat *st, int type,
+		   struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (type == FTW_DP || type == FTW_D)
+		rmdir(p);
+	else
+		unlink(p);
+	return 0;
+}
+
+/* Removes the temporary dir/name if its maker is gone (no lock on it). */
+static int sweep_one(int dirfd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, stale;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	stale = fw_tmp_lock(fd) == 0;
+	if (stale) {
+		if (S_ISDIR(st.st_mode) &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, name) <
+		    (int)sizeof(path)) {
+			nftw(path, sweep_chmod, 16, FTW_PHYS);
+			nftw(path, sweep_rm, 16, FTW_PHYS | FTW_DEPTH);
+		} else if (!S_ISDIR(st.st_mode)) {
+			unlinkat(dirfd, name, 0);
+		}
+	}
+	close(fd);
+	return stale;
+}
+
+int fw_tmp_sweep(const char *final)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(final, '/'), *base;
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - final), final);
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = final;
+	}
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (temp_name(e->d_name, base))
+			n += sweep_one(dirfd(d), dir, e->d_name);
+	closedir(d);
+	return n;
+}
+
+static int sweep_found;
+
+static int sweep_tree_fn(const char *p, const struct stat *st, int type,
+			 struct FTW *f)
+{
+	const char *name = p + f->base;
+
+	(void)st;
+	if (type == FTW_F && temp_name(name, NULL)) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", f->base ? f->base - 1 : 1,
+			 f->base ? p : ".");
+		sweep_found += sweep_one(AT_FDCWD, dir, p);
+	}
+	return 0;
+}
+
+int fw_tmp_sweep_tree(const char *root)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int n;
+
+	pthread_mutex_lock(&lock);
+	sweep_found = 0;
+	nftw(root, sweep_tree_fn, 16, FTW_PHYS | FTW_MOUNT);
+	n = sweep_found;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
 /* An output file that appears whole or not at all.                    */
 
 int fw_outfile_begin(struct fw_outfile *o, const char *final,
@@ -308,8 +448,10 @@ int fw_outfile_begin(struct fw_outfile *o, const char *final,
 		o->tmp = NULL;
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
+	fw_tmp_sweep(final);	/* what a killed run left */
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd >= 0) {
+		fw_tmp_lock(o->fd);	/* ours while we live */
 		/* mkostemp makes 0600; an image is a normal file: 0666 - umask */
 		mode_t mask = umask(0);
 
