@@ -149,6 +149,8 @@ void fw_elf_classify(const uint8_t *buf, size_t len, struct fw_elf_info *out)
 	if (len < 4 || memcmp(buf, ELFMAG, SELFMAG) != 0)
 		return;
 	pthread_once(&elf_once, elf_init);
+	/* an error an earlier call left is not this file's */
+	(void)elf_errno();
 
 	/* libelf only reads the buffer (ELF_C_READ_MMAP_PRIVATE semantics). */
 	elf = elf_memory((char *)buf, len);

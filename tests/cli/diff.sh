@@ -71,10 +71,13 @@ verdict "tar" 0 "only:signature added" t.tar t.signed.tar
 verdict "blob" 0 "only:kernel certificate" blob.bin blob.signed
 check "blob: the FIT and the tar are 'layer rebuilt'" sh -c \
 	"'$FWSIGN' diff blob.bin blob.signed --all | grep -c '^layer rebuilt' | grep -qx 3"
-"$FWSIGN" sign blob.signed -o blob.resigned --key "$K/other.key" --cert "$K/other.crt" >/dev/null
+# (the kernel keeps its certificate: a bzImage that already holds one may
+# not have room for another whose DER compresses worse; see kernel/README)
+"$FWSIGN" sign blob.signed -o blob.resigned --key "$K/other.key" --cert "$K/other.crt" \
+	--no-inject-cert >/dev/null || fail "re-signing the blob with another key failed"
 verdict "blob re-signed by another key" 0 "only:signature replaced" blob.signed blob.resigned
-check "... the kernel's certificate named before and after" sh -c \
-	"'$FWSIGN' diff blob.signed blob.resigned --all | grep -q \"kernel certificate.*'vendor' -> 'other'\""
+check "... both signers named" sh -c \
+	"'$FWSIGN' diff blob.signed blob.resigned --all | grep -q \"signature replaced .*'vendor'.* -> 'other'\""
 
 # --- planted changes: each reported as exactly that ---------------------------
 plant() {	# plant NAME KIND COMMAND...: on a copy of the signed tree
