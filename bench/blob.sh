@@ -447,7 +447,7 @@ for i in $(seq 1 "$RUNS"); do
 	awk -v l="$l" -v n="$NCPU" 'BEGIN { exit !(l > n + 1) }' && NOISY="$NOISY $i"
 done
 printf '  %-6s %14s %14s %14s %11sx %12s\n' "median" "$fb_w" "$fr_w" "$pp_w" "$x_pipe" "$x_bare"
-[ -z "$NOISY" ] || printf '  NOISY: other work ran (1-minute load above %d at the start of run%s); wall ratios then say little, rerun on an idle machine\n' \
+[ -z "$NOISY" ] || printf '  NOISY: other work ran (1-minute load above %d at the start of runs:%s); wall ratios then say little, rerun on an idle machine\n' \
 	"$((NCPU + 1))" "$NOISY"
 printf '\n  %-44s %8s %8s %8s\n' "median of $RUNS runs" "wall s" "CPU s" "RSS MiB"
 printf '  %-44s %8s %8s %8s\n' "fwsign sign BLOB (peak RSS: max)" "$fb_w" "$fb_c" "$fb_m"
