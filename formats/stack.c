@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static const struct fw_layer layer_kernel = { .name = "kernel",
 					      .kind = FW_LK_KERNEL };
 
 /* What the walk did to a leaf. */
+enum mode { M_SCAN, M_SIGN, M_VERIFY };
+
 struct leaf {
 	const char *fs;		/* the format that opened it */
 	struct fw_report rep;
@@ -58,6 +61,10 @@ struct leaf {
 	char note[512];
 	void *map;		/* the signed filesystem, mapped */
 	size_t map_len;
+	/* walked ahead of the tree's walk (see ahead()), with its outcome */
+	int done;
+	int done_rc;
+	struct fw_error done_err;
 };
 
 struct fw_stack {
@@ -78,6 +85,9 @@ struct fw_stack {
 	size_t n_bad;
 	int walked;
 	const char *command;
+	enum mode mode;
+	struct fw_node **kernels;	/* the kernel leaves, for the thread */
+	size_t n_kq;
 };
 
 /* ------------------------------------------------------------------ */
@@ -693,7 +703,6 @@ void fw_stack_close(struct fw_stack *s)
 /* ------------------------------------------------------------------ */
 /* The walk                                                            */
 
-enum mode { M_SCAN, M_SIGN, M_VERIFY };
 
 /* A private directory for the filesystems' bytes: beside the output when
  * signing (same filesystem, cleaned by name), else in TMPDIR. */
@@ -959,6 +968,102 @@ static int walk_kernel(struct fw_stack *s, struct fw_node *n, enum mode m,
 	return FW_OK;
 }
 
+/*
+ * The kernels are walked on a thread of their own while the filesystems
+ * are walked: a kernel's payload is decompressed and compressed again on
+ * one core (about 0.6 s of CPU for a 14 MB xz vmlinux), and signing a
+ * filesystem keeps the cores busy for longer.  Both record their outcome
+ * in the leaf; the tree's walk then takes them in its order, so the first
+ * error in that order is the one reported, as without the thread.
+ */
+static int collect(struct fw_node *n, struct fw_node ***v, size_t *nv,
+		   size_t *cap, size_t *n_fs)
+{
+	if (!n->lay)
+		return 0;
+	if (n->lay->kind == FW_LK_FS) {
+		(*n_fs)++;
+		return 0;
+	}
+	if (n->lay->kind == FW_LK_KERNEL) {
+		if (*nv == *cap) {
+			size_t c = *cap ? *cap * 2 : 4;
+			struct fw_node **t = realloc(*v, c * sizeof(*t));
+
+			if (!t)
+				return -1;
+			*v = t;
+			*cap = c;
+		}
+		(*v)[(*nv)++] = n;
+		return 0;
+	}
+	for (size_t i = 0; i < n->n_part; i++)
+		if (collect(n->part[i], v, nv, cap, n_fs))
+			return -1;
+	return 0;
+}
+
+static void *kernel_thread(void *arg)
+{
+	struct fw_stack *s = arg;
+
+	for (size_t i = 0; i < s->n_kq; i++) {
+		struct leaf *l = s->kernels[i]->leaf;
+
+		fw_error_clear(&l->done_err);
+		l->done_rc = walk_kernel(s, s->kernels[i], s->mode,
+					 &l->done_err);
+		l->done = 1;
+	}
+	return NULL;
+}
+
+/* Every filesystem leaf in the tree's order, up to the first error. */
+static void fs_ahead(struct fw_stack *s, struct fw_node *n, int *stop)
+{
+	struct leaf *l;
+
+	if (!n->lay || *stop)
+		return;
+	if (n->lay->kind == FW_LK_FS) {
+		l = n->leaf;
+		fw_error_clear(&l->done_err);
+		l->done_rc = walk_fs(s, n, s->mode, &l->done_err);
+		l->done = 1;
+		*stop = l->done_rc != FW_OK;
+		return;
+	}
+	for (size_t i = 0; i < n->n_part; i++)
+		fs_ahead(s, n->part[i], stop);
+}
+
+static void ahead(struct fw_stack *s)
+{
+	struct fw_node **v = NULL;
+	size_t nv = 0, cap = 0, n_fs = 0;
+	pthread_t t;
+	int stop = 0;
+
+	if (collect(s->root, &v, &nv, &cap, &n_fs) || !nv || !n_fs) {
+		free(v);
+		return;
+	}
+	s->kernels = v;
+	s->n_kq = nv;
+	if (pthread_create(&t, NULL, kernel_thread, s)) {
+		s->kernels = NULL;
+		s->n_kq = 0;
+		free(v);
+		return;
+	}
+	fs_ahead(s, s->root, &stop);
+	pthread_join(t, NULL);
+	s->kernels = NULL;
+	s->n_kq = 0;
+	free(v);
+}
+
 static int walk(struct fw_stack *s, struct fw_node *n, enum mode m,
 		struct fw_error *err)
 {
@@ -966,6 +1071,15 @@ static int walk(struct fw_stack *s, struct fw_node *n, enum mode m,
 
 	if (!n->lay)
 		return FW_OK;
+	if (n->lay->kind == FW_LK_FS || n->lay->kind == FW_LK_KERNEL) {
+		struct leaf *l = n->leaf;
+
+		if (l->done) {
+			if (l->done_rc)
+				*err = l->done_err;
+			return l->done_rc;
+		}
+	}
 	if (n->lay->kind == FW_LK_FS)
 		return walk_fs(s, n, m, err);
 	if (n->lay->kind == FW_LK_KERNEL)
@@ -1084,6 +1198,8 @@ static int run(struct fw_stack *s, enum mode m, const char *command,
 				     "not match (%s): a damaged image is not "
 				     "signed", b->lay->name, b->desc);
 	}
+	s->mode = m;
+	ahead(s);
 	rc = walk(s, s->root, m, err);
 	if (!rc && m == M_SIGN && !s->o->dry_run)
 		rc = commit(s, err);

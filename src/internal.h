@@ -124,6 +124,14 @@ size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 		size_t len, uint8_t **out, size_t *out_len,
 		char *why, size_t why_len);
+/*
+ * src/xzsplice.c: the xz stream in (one stream, len bytes) of oldp, made
+ * into one of newp (n bytes each) by keeping the LZMA2 chunks before the
+ * first difference and encoding only the rest.  0 with *out, 1 when the
+ * stream does not allow it (compress in full), -1 on an error.
+ */
+int fw_xz_splice(const uint8_t *in, size_t len, const uint8_t *oldp,
+		 const uint8_t *newp, size_t n, uint8_t **out, size_t *out_len);
 
 /*
  * formats/uimage.c: U-Boot legacy image headers, for the layer and for

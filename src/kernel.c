@@ -488,6 +488,7 @@ struct kctx {
 	uint8_t **cert_out;	/* fw_kernel_cert_buf: a copy of the slot's */
 	size_t *cert_out_len;
 	int no_slot;		/* a kernel, but it has no slot */
+	size_t fit;		/* the next compressed payload's room, or 0 */
 };
 
 static void fmt_add(struct kctx *c, const char *what)
@@ -875,16 +876,43 @@ static int kernel_level(enum fw_codec codec)
 	}
 }
 
+/* FWSIGN_XZ_SPLICE=0 compresses an xz payload again in full (tests). */
+static int xz_splice_off(void)
+{
+	const char *e = getenv("FWSIGN_XZ_SPLICE");
+
+	return e && !strcmp(e, "0");
+}
+
+/* What a boot loader will read of z is want, and z is one whole stream. */
+static int reads_back(enum fw_codec codec, const uint8_t *z, size_t zl,
+		      const uint8_t *want, size_t n)
+{
+	struct fw_codec_params q;
+	uint8_t *check = NULL;
+	size_t cl;
+	char why[200];
+	int ok;
+
+	ok = !fw_decompress_stream(codec, z, zl, KERNEL_LIMIT, &q, &check,
+				   &cl, why, sizeof(why)) && cl == n &&
+	     !memcmp(check, want, n) && q.consumed == zl;
+	free(check);
+	return ok;
+}
+
 static int do_compressed(struct kctx *c, enum fw_codec codec,
 			 const uint8_t *in, size_t len, uint8_t **out,
 			 size_t *out_len)
 {
-	struct fw_codec_params p, q;
-	uint8_t *plain = NULL, *inner = NULL, *z = NULL, *check = NULL, *o;
-	size_t plen, ilen, zl, cl, tail;
+	struct fw_codec_params p;
+	uint8_t *plain = NULL, *inner = NULL, *z = NULL, *o;
+	size_t plen, ilen, zl, tail;
+	size_t fit = c->fit;
 	char why[200];
 	int rc;
 
+	c->fit = 0;
 	fmt_add(c, fw_codec_name(codec));
 	if (fw_decompress_stream(codec, in, len, KERNEL_LIMIT, &p, &plain,
 				 &plen, why, sizeof(why)))
@@ -896,6 +924,17 @@ static int do_compressed(struct kctx *c, enum fw_codec codec,
 		return rc;
 	}
 	p.level = kernel_level(codec);
+	/*
+	 * An xz payload keeps its chunks before the change (src/xzsplice.c,
+	 * which reads the new chunks back); if that cannot be done or does
+	 * not fit where the payload must fit, all is compressed again.
+	 */
+	if (codec == FW_CODEC_XZ && ilen == plen && !xz_splice_off() &&
+	    fw_xz_splice(in, p.consumed, plain, inner, ilen, &z, &zl) == 0 &&
+	    (!fit || zl + (len - p.consumed) <= fit))
+		goto keep;
+	free(z);
+	z = NULL;
 	rc = fw_compress(&p, inner, ilen, &z, &zl, why, sizeof(why));
 	if (rc) {
 		rc = fw_error_set(c->err, FW_EIO, c->name, "recompressing "
@@ -903,14 +942,13 @@ static int do_compressed(struct kctx *c, enum fw_codec codec,
 		goto out;
 	}
 	/* Read back what a boot loader will read. */
-	if (fw_decompress_stream(codec, z, zl, KERNEL_LIMIT, &q, &check, &cl,
-				 why, sizeof(why)) || cl != ilen ||
-	    memcmp(check, inner, ilen) || q.consumed != zl) {
+	if (!reads_back(codec, z, zl, inner, ilen)) {
 		rc = fw_error_set(c->err, FW_EIO, c->name, "the recompressed "
 				  "%s stream does not read back: not written",
 				  fw_codec_name(codec));
 		goto out;
 	}
+keep:
 	/* Whatever followed the stream (kbuild's size word, ...) stays. */
 	tail = len - p.consumed;
 	o = realloc(z, zl + tail);
@@ -926,7 +964,6 @@ out:
 	free(plain);
 	free(inner);
 	free(z);
-	free(check);
 	return rc;
 }
 
@@ -1077,6 +1114,7 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 			n++;
 		}
 	}
+	c->fit = plen;
 	rc = do_compressed(c, codec, in + poff, plen, out ? &inner : NULL,
 			   &ilen);
 	if (rc || !out)
