@@ -21,7 +21,7 @@
 # /var/tmp/fwsign-bench/diff/in); --rebuild makes them again:
 #   u.sqfs     the tree, unsigned; it must reach --min-mb MiB (default 150)
 #   s.sqfs     fwsign sign u.sqfs (RSA-2048 key of fwsign keygen); made
-#              again when the fwsign binary changes
+#              again when fwsign or its libfwsign changes
 #   ucap.sqfs  the same tree but one binary of usr/bin (a copy, not a hard
 #              link; mode, owner and mtime kept, and its directory's mtime)
 #              has security.capability (setcap cap_net_raw+ep): an
@@ -154,7 +154,8 @@ U_MB=$(( $(stat -c %s "$IN/u.sqfs") >> 20 ))
 	die "u.sqfs is $U_MB MiB, under --min-mb $MIN_MB: give a bigger --mb"
 PLANT=$(cat "$IN/plant")
 [ -s "$IN/key.key" ] || "$FWSIGN" keygen -o "$IN/key" --rsa 2048 >/dev/null
-FW_SUM=$(sha256sum <"$FWSIGN" | cut -c1-64)
+# fwsign and its library (libfwsign, where the signing is)
+FW_SUM=$(cat "$FWSIGN" $(ldd "$FWSIGN" 2>/dev/null | awk '/libfwsign/ { print $3 }') | sha256sum | cut -c1-64)
 if [ "$(cat "$IN/fwsign.sha256" 2>/dev/null)" != "$FW_SUM" ] ||
    [ ! -s "$IN/s.sqfs" ] || [ ! -s "$IN/scap.sqfs" ]; then
 	for p in s:u scap:ucap; do
