@@ -968,6 +968,52 @@ static int walk_kernel(struct fw_stack *s, struct fw_node *n, enum mode m,
 	return FW_OK;
 }
 
+static int each_fs(struct fw_stack *s, struct fw_node *n, fw_stack_fs_fn fn,
+		   void *arg, struct fw_error *err)
+{
+	char *file = NULL;
+	int rc;
+
+	if (!n->lay)
+		return FW_OK;
+	if (n->lay->kind != FW_LK_FS) {
+		for (size_t i = 0; i < n->n_part; i++) {
+			rc = each_fs(s, n->part[i], fn, arg, err);
+			if (rc)
+				return rc;
+		}
+		return FW_OK;
+	}
+	rc = tmp_dir(s, err);
+	if (rc)
+		return rc;
+	s->tmp_seq++;
+	if (asprintf(&file, "%s/part-%u", s->tmpdir, s->tmp_seq) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	rc = write_file(file, n->p, n->len, err);
+	if (!rc)
+		rc = fn(arg, n->path, file, err);
+	unlink(file);
+	free(file);
+	return rc;
+}
+
+int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
+		     struct fw_error *err)
+{
+	int rc = each_fs(s, s->root, fn, arg, err);
+
+	if (s->tmpdir) {
+		rmdir(s->tmpdir);
+		free(s->tmpdir);
+		s->tmpdir = NULL;
+	}
+	if (s->tmpfd >= 0)
+		close(s->tmpfd);
+	s->tmpfd = -1;
+	return rc;
+}
+
 /*
  * The kernels are walked on a thread of their own while the filesystems
  * are walked: a kernel's payload is decompressed and compressed again on

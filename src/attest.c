@@ -2,9 +2,12 @@
 /*
  * What attestations need from the library (fwsign/attest.h): key ids, the
  * digest of raw signatures, and the sha256 of an image and of every
- * regular file in it, read through the formats as signing reads them.
+ * regular file in it, read through the formats as signing reads them (in
+ * a vendor blob: of every filesystem in it, "part:path").
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "fwsign/attest.h"
+#include "fwsign/stack.h"
 #include "internal.h"
 #include "../formats/format.h"
 
@@ -128,8 +132,69 @@ static int entry_sha256(struct fw_image *img, size_t idx,
 	return FW_OK;
 }
 
+static int image_digests(const char *path, struct fw_digests *d,
+			 struct fw_error *err);
+
+/* A blob's filesystems: their files, each path prefixed "part:". */
+static int part_digests(void *arg, const char *part, const char *file,
+			struct fw_error *err)
+{
+	struct fw_digests *d = arg, one;
+	struct fw_file_digest *v;
+	int rc = image_digests(file, &one, err);
+
+	if (rc) {
+		/* name the part, not the temporary copy */
+		snprintf(err->file, sizeof(err->file), "%s", part);
+		return rc;
+	}
+	v = realloc(d->v, (d->n + one.n + 1) * sizeof(*v));
+	if (!v) {
+		fw_digests_free(&one);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	d->v = v;
+	for (size_t i = 0; i < one.n; i++) {
+		struct fw_file_digest x = one.v[i];
+
+		if (asprintf(&x.path, "%s:%s", part, one.v[i].path) < 0) {
+			fw_digests_free(&one);
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+		d->v[d->n++] = x;
+	}
+	fw_digests_free(&one);
+	return FW_OK;
+}
+
 int fw_image_digests(const char *path, struct fw_digests *d,
 		     struct fw_error *err)
+{
+	struct fw_stack_opts so = { .input = path, .no_inject_cert = 1 };
+	struct fw_stack *s = NULL;
+	struct fw_error e;
+	int rc;
+
+	/* a vendor blob: the files of every filesystem in it */
+	fw_error_clear(&e);
+	if (fw_stack_open(&so, &s, &e) == FW_OK && fw_stack_composite(s)) {
+		memset(d, 0, sizeof(*d));
+		rc = fw_stack_each_fs(s, part_digests, d, err);
+		fw_stack_close(s);
+		if (rc) {
+			fw_digests_free(d);
+			return rc;
+		}
+		if (d->n)
+			qsort(d->v, d->n, sizeof(*d->v), by_path);
+		return FW_OK;
+	}
+	fw_stack_close(s);
+	return image_digests(path, d, err);
+}
+
+static int image_digests(const char *path, struct fw_digests *d,
+			 struct fw_error *err)
 {
 	struct fw_image *img = NULL;
 	size_t *first = NULL;	/* entry index -> digest index */

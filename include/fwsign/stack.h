@@ -53,6 +53,15 @@ int fw_stack_lone_kernel(const struct fw_stack *s);
 int fw_stack_sign(struct fw_stack *s, struct fw_error *err);
 int fw_stack_verify(struct fw_stack *s, struct fw_error *err);
 int fw_stack_scan(struct fw_stack *s, struct fw_error *err);
+/*
+ * Calls fn once per filesystem or archive in the tree, in the tree's
+ * order, with the part's path and a private temporary copy of its bytes
+ * (removed after fn returns); stops at fn's first error.
+ */
+typedef int (*fw_stack_fs_fn)(void *arg, const char *part, const char *file,
+			      struct fw_error *err);
+int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
+		     struct fw_error *err);
 /* What the walk found, per file of every filesystem (paths prefixed by
  * the part's path and ':'), summed. */
 const struct fw_report *fw_stack_report(const struct fw_stack *s);

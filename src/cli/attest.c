@@ -40,9 +40,9 @@
  * for files that are not ELF), keyid only on the files this signing
  * signed, hardlinkOf on later names of a hard link.  before and after are
  * the sha256 of the file's bytes as stored in the input and the output
- * image (a compressed module: its compressed bytes).  A vendor blob (a
- * tree of layers) has "fileDigests": false and no before/after: its
- * files are attested by the report and the whole image's sha256 only.
+ * image (a compressed module: its compressed bytes).  In a vendor blob
+ * (a tree of layers) a path is the part's path in the tree, ':', and the
+ * path in that filesystem, as in the sign report.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -50,7 +50,7 @@ int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 	}
 	r = fw_stack_report(s);
 	/* a blob's files: the report and the whole image's sha256 only */
-	if (att && (rc = cli_attest_write(att, r, 0, &att_path))) {
+	if (att && (rc = cli_attest_write(att, r, 1, &att_path))) {
 		fw_stack_close(s);
 		return rc;
 	}

@@ -194,7 +194,8 @@ expect_exit 2 "--attest on a directory refused" "$FWSIGN" sign tree2 -o tree2.ou
 	--key "$K/vendor.key" --cert "$K/vendor.crt" --attest
 expect_exit 3 "verify --attestation: a missing file" V nothing.json signed.sqfs --cert "$K/vendor.crt"
 
-# a vendor blob: the files by the report, the image by its sha256
+# a vendor blob: every file of its filesystem, before and after, and the
+# image by its sha256
 printf '/dts-v1/;\n/ { description = "nas"; #address-cells = <1>; images { rootfs-1 { data = /incbin/("rootfs.sqfs"); type = "filesystem"; arch = "arm64"; compression = "none"; hash-1 { algo = "sha256"; }; }; }; configurations { default = "c"; c { loadables = "rootfs-1"; }; }; };\n' >fit.its
 mkimage -f fit.its nas.itb >/dev/null
 expect_exit 0 "blob: sign --attest" "$FWSIGN" sign nas.itb -o nas.signed.itb \
@@ -202,15 +203,33 @@ expect_exit 0 "blob: sign --attest" "$FWSIGN" sign nas.itb -o nas.signed.itb \
 expect_exit 0 "blob: verify --attestation" V nas.signed.itb.intoto.json nas.signed.itb --cert "$K/vendor.crt"
 check "blob: securesystemslib" $PY sslib-check.py nas.signed.itb.intoto.json "$K/vendor.crt" \
 	nas.signed.itb rsa-pkcs1v15-sha256 "$KEYID"
-check "blob: the report's files, without per-file digests" $PY - nas.signed.itb.intoto.json <<'PY'
-import base64, json, sys
+# the digests, against the squashfs cut out of each FIT with dumpimage
+dumpimage -T flat_dt -p 0 -o in.sqfs nas.itb >/dev/null
+dumpimage -T flat_dt -p 0 -o out.sqfs nas.signed.itb >/dev/null
+rm -rf in.d out.d && unsquashfs -q -d in.d in.sqfs >/dev/null && unsquashfs -q -d out.d out.sqfs >/dev/null
+check "blob: every file of the rootfs, sha256 before and after" $PY - nas.signed.itb.intoto.json <<'PY'
+import base64, hashlib, json, os, sys
 p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))['payload']))['predicate']
-assert p['fileDigests'] is False and len(p['files']) == 5, p
-assert all('after' not in f for f in p['files'])
+assert p['fileDigests'] is True and len(p['files']) == 5, p
 assert sum(f['action'] in ('sign', 're-sign') for f in p['files']) == 4, p['files']
+def sha(d, path):
+    return hashlib.sha256(open(os.path.join(d, path), 'rb').read()).hexdigest()
+for f in p['files']:
+    part, path = f['path'].split(':', 1)
+    assert part == 'images/rootfs-1', f
+    assert f['before']['sha256'] == sha('in.d', path), f
+    assert f['after']['sha256'] == sha('out.d', path), f
+    assert (f['before'] != f['after']) == (f['action'] != 'none'), f
 PY
 cp nas.signed.itb nas.evil.itb && echo x >>nas.evil.itb
 expect_exit 1 "blob: image changed" V nas.signed.itb.intoto.json nas.evil.itb --cert "$K/vendor.crt"
+# one file of the rootfs changed and the FIT rebuilt around it, hashes
+# right: the image's sha256 and that file's are both reported
+cp -a out.d evil.d && printf x >>"evil.d/$(cd out.d && find . -type f | sort | head -1)"
+mksquashfs evil.d evil.sqfs -noappend -all-root -quiet >/dev/null
+sed 's|rootfs.sqfs|evil.sqfs|' fit.its >evil.its && mkimage -f evil.its nas.evil2.itb >/dev/null
+expect_exit 1 "blob: a file changed" V nas.signed.itb.intoto.json nas.evil2.itb --cert "$K/vendor.crt"
+check "blob: the changed file is named" grep -q "images/rootfs-1:.*sha256 is" "$WORK/out.txt"
 
 # batch --attest: one per image, in the report, resumable
 mkdir rel
