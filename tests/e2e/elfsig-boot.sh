@@ -60,6 +60,9 @@ $cc -o "$B/hello" "$progs/hello.c" &&
 	$cc -o "$B/dlo" "$progs/dlo.c" &&
 	$cc -o "$B/mprot" "$progs/mprot.c" &&
 	$cc -o "$B/memexec" "$progs/memexec.c" &&
+	$cc -o "$B/mfdrw" "$progs/mfdrw.c" &&
+	$cc -o "$B/pmem" "$progs/pmem.c" &&
+	$cc -o "$B/uffd" "$progs/uffd.c" &&
 	$cc -o "$B/spin" "$progs/spin.c" &&
 	$cc -static -o "$B/wopen" "$progs/wopen.c" &&
 	$cc -static -o "$B/bench" "$progs/bench.c" &&
@@ -88,7 +91,7 @@ for a in $(/bin/busybox --list); do
 	[ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"
 done
 cp /usr/bin/ls "$R/usr/bin/ls"
-cp "$B"/{hello,hello-static,hello-interp,dlo,needs,mprot,memexec,spin,wopen,bench,big,bigdata,libpreload.so} \
+cp "$B"/{hello,hello-static,hello-interp,dlo,needs,mprot,memexec,mfdrw,pmem,uffd,spin,wopen,bench,big,bigdata,libpreload.so} \
 	"$R/opt/t/"
 cp "$B/hello" "$R/opt/t/victim"
 cp "$B/hello" "$R/opt/t/hello-cold"
@@ -98,7 +101,7 @@ cp "$progs/ordinary.sh" "$R/etc/ordinary.sh"
 cp "$progs/script.sh" "$R/opt/t/script.sh"
 chmod 755 "$R/etc/rc" "$R/etc/ordinary.sh" "$R/opt/t/script.sh"
 # Every library the dynamic programs need, at the path ld.so looks in.
-for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,spin}; do
+for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,mfdrw,pmem,uffd,spin}; do
 	ldd "$f" | grep -o '/[^ ]*' | while read -r lib; do
 		mkdir -p "$R$(dirname "$lib")"
 		cp -L "$lib" "$R$lib"
@@ -168,6 +171,28 @@ cp "$B/hello" "$WORK/other/hello"
 "$FWSIGN" sign "$WORK/other" -o "$WORK/other-signed" --key "$K/other.key" \
 	--cert "$K/other.crt" >/dev/null 2>&1 || die "signing with the other key"
 cp "$WORK/other-signed/hello" "$bad/hello-otherkey"
+# Signed by the vendor, and bytes the signature does not cover in the
+# PKCS#7 message (2 KiB of code in an unauthenticated attribute; a
+# certificates field): openssl cms -verify still accepts both.
+python3 "$progs/pkcs7-extra.py" unauth "$S/opt/t/hello" "$bad/hello-unauthattr" &&
+	python3 "$progs/pkcs7-extra.py" certs "$S/opt/t/hello" "$bad/hello-certs" \
+		"$K/vendor.der" && chmod 755 "$bad/hello-unauthattr" "$bad/hello-certs" ||
+	die "pkcs7-extra.py failed"
+for f in hello-unauthattr hello-certs; do
+	python3 - "$bad/$f" "$K/vendor.crt" "$WORK/$f" <<'PY' && pass || fail "$f: openssl cms -verify"
+import struct, subprocess, sys
+d = open(sys.argv[1], "rb").read()
+m = b"~Module signature appended~\n"
+n = struct.unpack(">I", d[-len(m) - 4:-len(m)])[0]
+e = len(d) - len(m) - 12
+open(sys.argv[3] + ".c", "wb").write(d[:e - n])
+open(sys.argv[3] + ".p7", "wb").write(d[e - n:e])
+sys.exit(subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER",
+    "-in", sys.argv[3] + ".p7", "-content", sys.argv[3] + ".c", "-certfile",
+    sys.argv[2], "-nointern", "-noverify", "-out", "/dev/null"],
+    capture_output=True).returncode)
+PY
+done
 # squashfs: mksquashfs appends to fwsign's output (it must be able to).
 mksquashfs "$late" "$WORK/root.sqfs" -all-root -quiet >/dev/null ||
 	die "mksquashfs cannot append to fwsign's squashfs output"
@@ -210,12 +235,18 @@ boot() {	# boot NAME IMAGE FSTYPE rw|ro APPEND...
 	case "$*" in *elfsig_suite=enforce*|*elfsig_suite=off*)
 		[ "${ELFSIG_ICOUNT:-1}" = 1 ] && icount=(-icount shift=0) ;;
 	esac
-	local log=$WORK/$name.log start=$SECONDS
+	local log=$WORK/$name.log start=$SECONDS disk
+	disk=(-drive "file=$img,if=virtio,format=raw,readonly=$ro")
+	local root="root=/dev/vda rootfstype=$fstype $rw init=/etc/rc"
+	if [ "$fstype" = initramfs ]; then
+		disk=(-initrd "$img")
+		root="rdinit=/etc/rc"
+	fi
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg "${icount[@]}" -m 512M \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kernel" \
-		-append "console=ttyS0 panic=-1 loglevel=4 root=/dev/vda rootfstype=$fstype $rw init=/etc/rc $*" \
-		-drive "file=$img,if=virtio,format=raw,readonly=$ro" \
+		-append "console=ttyS0 panic=-1 loglevel=4 $root $*" \
+		"${disk[@]}" \
 		</dev/null >"$WORK/$name.qemu" 2>&1
 	local rc=$?
 	tr -d '\r' <"$log" >"$log.txt"
@@ -305,8 +336,23 @@ common() {	# common LOG
 	refused "$l" mprotect-unsigned rc=nz has='mprotect: Permission denied'
 	refused "$l" mmap-exec-unsigned rc=nz has='mmap: Permission denied'
 	allowed "$l" memfd-signed has="$HELLO"
+	refused "$l" memfd-unsealed rc=nz has='execveat: Permission denied' \
+		not="$HELLO"
 	refused "$l" memfd-unsigned rc=nz has='execveat: Permission denied' \
 		not="$HELLO"
+	refused "$l" memfd-rewrite rc=nz has='mmap exec: Permission denied' \
+		not='MAPPED-CODE-CHANGED'
+	allowed "$l" memfd-sealed-rewrite has='mapped executable' \
+		has='write refused: Operation not permitted' \
+		has='mapped code unchanged'
+	# /proc/self/mem does not override permissions: no elfsig refusal,
+	# the kernel's own.
+	expect "$l" procmem-self-write rc=0 denied=0 \
+		has='write refused: Input/output error' has='f returned 1'
+	refused "$l" unauth-attr rc=nz has='Permission denied' not="$HELLO"
+	refused "$l" extra-cert rc=nz has='Permission denied' not="$HELLO"
+	grep -Eq "ELFSIG-LOG .*elfsig: denied exec of /late/bad/hello-unauthattr .*: signature not in sign-file's form" "$l" &&
+		pass || fail "$l: no refusal of hello-unauthattr in the kernel log"
 	allowed "$l" script has='script ran'
 	allowed "$l" module-signed
 	expect "$l" module-unsigned rc=nz denied=0
@@ -325,6 +371,8 @@ grep -q '^ELFSIG-BOOT suite=enforce mode=enforce anon_exec=allow root=/dev/root 
 	pass || fail "enforce boot: $(grep '^ELFSIG-BOOT' "$L")"
 common "$L"
 allowed "$L" anon-exec has='mprotect: ok'
+# Anonymous code is allowed here, and userfaultfd with it.
+expect "$L" uffd rc=nz has='CHOSEN-CODE-RAN 42'
 for c in bench-dynamic bench-static bench-mmap small-first big-first big-second; do
 	allowed "$L" $c has='runs=[0-9]+ failed=0'
 done
@@ -338,6 +386,8 @@ grep -q '^ELFSIG-BOOT suite=ext4 mode=enforce anon_exec=deny root=/dev/root / ex
 	pass || fail "ext4 boot: $(grep '^ELFSIG-BOOT' "$L")"
 common "$L"
 refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
+refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
+	not='CHOSEN-CODE-RAN'
 expect "$L" etxtbsy-running-program rc=nz has='ETXTBSY'
 expect "$L" etxtbsy-mapped-library rc=nz has='ETXTBSY'
 refused "$L" mapx-while-open-for-writing rc=nz has='mmap: Text file busy'
@@ -348,6 +398,22 @@ allowed "$L" victim-write-after-exit has='open for writing: ok'
 refused "$L" victim-modified rc=nz has='Permission denied' not="$HELLO"
 e2fsck -fn "$WORK/rw.ext4" >/dev/null 2>&1 && pass ||
 	fail "ext4 image not clean after the boot"
+
+# The same signed tree and late files as an initramfs (cpio -H newc of
+# the tree fwsign signed), anonymous code denied.
+cp -a "$S" "$WORK/initramfs" && cp -a "$late/late" "$WORK/initramfs/" &&
+	rm -f "$WORK/initramfs/opt/t/bigdata" "$WORK/initramfs/opt/t/big" &&
+	(cd "$WORK/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) |
+	gzip -1 >"$WORK/initramfs.cpio.gz" || die "initramfs failed"
+boot initramfs "$WORK/initramfs.cpio.gz" initramfs rw elfsig_suite=initramfs \
+	elfsig.anon_exec=deny
+L=$WORK/initramfs.log.txt
+grep -q '^ELFSIG-BOOT suite=initramfs mode=enforce anon_exec=deny root=rootfs / rootfs' "$L" &&
+	pass || fail "initramfs boot: $(grep '^ELFSIG-BOOT' "$L")"
+common "$L"
+refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
+refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
+	not='CHOSEN-CODE-RAN'
 
 boot permissive "$WORK/root.sqfs" squashfs ro elfsig_suite=permissive \
 	elfsig.mode=permissive
