@@ -998,11 +998,9 @@ static int each_fs(struct fw_stack *s, struct fw_node *n, fw_stack_fs_fn fn,
 	return rc;
 }
 
-int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
-		     struct fw_error *err)
+/* The private directory goes once a walk is over. */
+static void tmp_dir_end(struct fw_stack *s)
 {
-	int rc = each_fs(s, s->root, fn, arg, err);
-
 	if (s->tmpdir) {
 		rmdir(s->tmpdir);
 		free(s->tmpdir);
@@ -1011,6 +1009,14 @@ int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
 	if (s->tmpfd >= 0)
 		close(s->tmpfd);
 	s->tmpfd = -1;
+}
+
+int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
+		     struct fw_error *err)
+{
+	int rc = each_fs(s, s->root, fn, arg, err);
+
+	tmp_dir_end(s);
 	return rc;
 }
 
@@ -1249,14 +1255,7 @@ static int run(struct fw_stack *s, enum mode m, const char *command,
 	rc = walk(s, s->root, m, err);
 	if (!rc && m == M_SIGN && !s->o->dry_run)
 		rc = commit(s, err);
-	if (s->tmpdir) {
-		rmdir(s->tmpdir);
-		free(s->tmpdir);
-		s->tmpdir = NULL;
-	}
-	if (s->tmpfd >= 0)
-		close(s->tmpfd);
-	s->tmpfd = -1;
+	tmp_dir_end(s);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->rep.seconds = (double)(t1.tv_sec - t0.tv_sec) +
 			 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

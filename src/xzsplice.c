@@ -184,6 +184,20 @@ static int raw_decode(const lzma_filter *f, const uint8_t *in, size_t len,
 	return 0;
 }
 
+/* The branch filter started at start, then a fast LZMA2 (preset 0). */
+static void bcj_chain(lzma_filter f[3], lzma_vli bcj, lzma_options_bcj *bo,
+		      size_t start, lzma_options_lzma *lo)
+{
+	memset(bo, 0, sizeof(*bo));
+	bo->start_offset = (uint32_t)start;
+	lzma_lzma_preset(lo, 0);
+	f[0].id = bcj;
+	f[0].options = bo;
+	f[1].id = LZMA_FILTER_LZMA2;
+	f[1].options = lo;
+	f[2].id = LZMA_VLI_UNKNOWN;
+}
+
 /*
  * The filtered bytes of plain[from..to) (the branch filter started at
  * from): liblzma runs a branch filter only before LZMA, so encode with a
@@ -192,18 +206,13 @@ static int raw_decode(const lzma_filter *f, const uint8_t *in, size_t len,
 static uint8_t *filtered(lzma_vli bcj, const uint8_t *plain, size_t from,
 			 size_t to)
 {
-	lzma_options_bcj bo = { .start_offset = (uint32_t)from };
+	lzma_options_bcj bo;
 	lzma_options_lzma lo;
 	lzma_filter f[3];
 	uint8_t *z = NULL, *r = malloc(to - from);
 	size_t zl;
 
-	lzma_lzma_preset(&lo, 0);
-	f[0].id = bcj;
-	f[0].options = &bo;
-	f[1].id = LZMA_FILTER_LZMA2;
-	f[1].options = &lo;
-	f[2].id = LZMA_VLI_UNKNOWN;
+	bcj_chain(f, bcj, &bo, from, &lo);
 	if (!r || raw_encode(f, plain + from, to - from, &z, &zl) ||
 	    raw_decode(f + 1, z, zl, r, to - from, 1)) {
 		free(r);
@@ -221,19 +230,14 @@ static uint8_t *filtered(lzma_vli bcj, const uint8_t *plain, size_t from,
 static int bcj_reads_back(lzma_vli bcj, size_t at, const uint8_t *fb,
 			  size_t n, const uint8_t *want)
 {
-	lzma_options_bcj bo = { .start_offset = (uint32_t)at };
+	lzma_options_bcj bo;
 	lzma_options_lzma lo;
 	lzma_filter f[3];
 	size_t sl = n + (n / 65536 + 1) * 3 + 1, o = 0;
 	uint8_t *st = malloc(sl), *got = malloc(n ? n : 1);
 	int ok = 0;
 
-	lzma_lzma_preset(&lo, 0);
-	f[0].id = bcj;
-	f[0].options = &bo;
-	f[1].id = LZMA_FILTER_LZMA2;
-	f[1].options = &lo;
-	f[2].id = LZMA_VLI_UNKNOWN;
+	bcj_chain(f, bcj, &bo, at, &lo);
 	if (!st || !got)
 		goto out;
 	for (size_t i = 0; i < n; i += 65536) {

@@ -379,15 +379,21 @@ done
 allowed "$L" big-read has='read bytes=10485760 '
 
 
+# A boot with anonymous code denied: its root, the common cases and the
+# anonymous ones.
+deny_anon_boot() {	# deny_anon_boot SUITE ROOT-IN-PROC-MOUNTS
+	L=$WORK/$1.log.txt
+	grep -q "^ELFSIG-BOOT suite=$1 mode=enforce anon_exec=deny root=$2" "$L" &&
+		pass || fail "$1 boot: $(grep '^ELFSIG-BOOT' "$L")"
+	common "$L"
+	refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
+	refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
+		not='CHOSEN-CODE-RAN'
+}
+
 cp "$WORK/root.ext4" "$WORK/rw.ext4"
 boot ext4 "$WORK/rw.ext4" ext4 rw elfsig_suite=ext4 elfsig.anon_exec=deny
-L=$WORK/ext4.log.txt
-grep -q '^ELFSIG-BOOT suite=ext4 mode=enforce anon_exec=deny root=/dev/root / ext4 rw' "$L" &&
-	pass || fail "ext4 boot: $(grep '^ELFSIG-BOOT' "$L")"
-common "$L"
-refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
-refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
-	not='CHOSEN-CODE-RAN'
+deny_anon_boot ext4 '/dev/root / ext4 rw'
 expect "$L" etxtbsy-running-program rc=nz has='ETXTBSY'
 expect "$L" etxtbsy-mapped-library rc=nz has='ETXTBSY'
 refused "$L" mapx-while-open-for-writing rc=nz has='mmap: Text file busy'
@@ -407,13 +413,7 @@ cp -a "$S" "$WORK/initramfs" && cp -a "$late/late" "$WORK/initramfs/" &&
 	gzip -1 >"$WORK/initramfs.cpio.gz" || die "initramfs failed"
 boot initramfs "$WORK/initramfs.cpio.gz" initramfs rw elfsig_suite=initramfs \
 	elfsig.anon_exec=deny
-L=$WORK/initramfs.log.txt
-grep -q '^ELFSIG-BOOT suite=initramfs mode=enforce anon_exec=deny root=rootfs / rootfs' "$L" &&
-	pass || fail "initramfs boot: $(grep '^ELFSIG-BOOT' "$L")"
-common "$L"
-refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
-refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
-	not='CHOSEN-CODE-RAN'
+deny_anon_boot initramfs 'rootfs / rootfs'
 
 boot permissive "$WORK/root.sqfs" squashfs ro elfsig_suite=permissive \
 	elfsig.mode=permissive

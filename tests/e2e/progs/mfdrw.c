@@ -7,39 +7,21 @@
  * a sealed one maps, and the write fails.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "copyfd.h"
 
 int main(int argc, char **argv)
 {
-	char buf[65536];
 	struct stat st;
 	unsigned char *map;
-	ssize_t n;
-	int in, mfd, seal;
+	int mfd;
 
 	if (argc != 3)
 		return 2;
-	seal = !strcmp(argv[1], "sealed");
-	in = open(argv[2], O_RDONLY);
-	mfd = memfd_create("elfsig-rw", MFD_ALLOW_SEALING);
-	if (in < 0 || mfd < 0 || fstat(in, &st) < 0) {
-		printf("setup: %s\n", strerror(errno));
+	mfd = memfd_of(argv[2], !strcmp(argv[1], "sealed"));
+	if (mfd < 0 || fstat(mfd, &st) < 0)
 		return 1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(mfd, buf, n) != n)
-			return 1;
-	if (seal && fcntl(mfd, F_ADD_SEALS,
-			  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) < 0) {
-		printf("seal: %s\n", strerror(errno));
-		return 1;
-	}
 	map = mmap(NULL, st.st_size, PROT_READ | PROT_EXEC, MAP_PRIVATE, mfd, 0);
 	if (map == MAP_FAILED) {
 		printf("mmap exec: %s\n", strerror(errno));

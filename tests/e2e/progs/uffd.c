@@ -5,16 +5,12 @@
  * "CHOSEN-CODE-RAN 42".  elfsig with anon_exec=deny refuses userfaultfd.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+
+#include "copyfd.h"
 
 int main(int argc, char **argv)
 {
@@ -23,23 +19,15 @@ int main(int argc, char **argv)
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg;
 	struct uffdio_copy cp;
-	char buf[65536];
 	unsigned char *map, *page;
 	int (*fn)(void);
-	ssize_t n;
-	int in, out, uffd;
+	int out, uffd;
 
 	if (argc != 2)
 		return 2;
-	in = open(argv[1], O_RDONLY);
 	out = open("/tmp/uffd-lib.so", O_RDWR | O_CREAT | O_TRUNC, 0755);
-	if (in < 0 || out < 0) {
-		printf("setup: %s\n", strerror(errno));
+	if (copy_to(argv[1], out) < 0)
 		return 1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return 1;
 	close(out);
 	out = open("/tmp/uffd-lib.so", O_RDONLY);
 	map = mmap(NULL, pg, PROT_READ | PROT_EXEC, MAP_PRIVATE, out, 0);
