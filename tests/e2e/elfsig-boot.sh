@@ -117,6 +117,9 @@ comment_off=$(readelf -SW "$B/hello" | awk '$2 == ".comment" { print $5 }')
 [ -n "$comment_off" ] || die "no .comment in hello"
 comment_off=$((0x$comment_off))
 echo "$comment_off" >"$R/opt/t/victim.offset"
+lib_off=$(readelf -SW "$B/libpreload.so" | awk '$2 == ".comment" { print $5 }')
+[ -n "$lib_off" ] || die "no .comment in libpreload.so"
+echo "$((0x$lib_off))" >"$R/opt/t/libpreload.offset"
 
 # The tree signed on its own: the reference, and the source of the
 # tampered and other-key copies below.
@@ -373,6 +376,16 @@ common "$L"
 allowed "$L" anon-exec has='mprotect: ok'
 # Anonymous code is allowed here, and userfaultfd with it.
 expect "$L" uffd rc=nz has='CHOSEN-CODE-RAN 42'
+# overlayfs over the squashfs root, tmpfs upper: the library mapped
+# through it stays closed to writers until unmapped, then is verified
+# again (a byte of .comment changed: refused, the program still runs).
+grep -q '^ELFSIG-OVERLAY' "$L" && fail "enforce: $(grep '^ELFSIG-OVERLAY' "$L")"
+allowed "$L" ovl-signed has="$HELLO"
+expect "$L" ovl-etxtbsy-through-overlay rc=nz has='ETXTBSY'
+expect "$L" ovl-etxtbsy-upper-layer rc=nz has='ETXTBSY'
+allowed "$L" ovl-write-after-exit has='open for writing: ok'
+refused "$L" ovl-modified-library has='cannot be preloaded' has="$HELLO" \
+	not='LIBRARY-CODE-RAN'
 for c in bench-dynamic bench-static bench-mmap small-first big-first big-second; do
 	allowed "$L" $c has='runs=[0-9]+ failed=0'
 done
