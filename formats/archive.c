@@ -80,7 +80,7 @@
 #include <zstd.h>
 
 #include "format.h"
-#include "../src/internal.h"
+#include "module.h"
 
 /* The uncompressed archive is kept in memory. */
 #define AR_MAX_INPUT ((size_t)2 << 30)

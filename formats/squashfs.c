@@ -375,8 +375,8 @@ int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
 int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
 		 const char *name, struct fw_error *err)
 {
-	uint64_t start;
-	uint32_t sw;
+	uint64_t start = 0;	/* for gcc: sq_frag_where sets both or fails */
+	uint32_t sw = 0;
 	int rc;
 
 	if (s->frag_idx == idx)

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "fwsign/fwsign.h"
+#include "../formats/module.h"
 
 /* signer.c */
 X509 *fw_cert_load(const char *path, struct fw_error *err);
@@ -32,7 +33,6 @@ void fw_json_str(FILE *f, const char *s);
 
 /* util.c */
 int fw_file_contains(const char *path, const char *needle);
-int fw_write_all(int fd, const void *buf, size_t len);
 /* Reads a whole file (opened by the caller) into a malloc'ed buffer. */
 int fw_read_fd(int fd, uint8_t **buf, size_t *len, size_t limit);
 /* n bytes at off, fewer only at the end of the file; -1 and errno. */
@@ -57,21 +57,7 @@ int fw_tmp_lock(int fd);
 int fw_tmp_sweep(const char *final);
 int fw_tmp_sweep_tree(const char *root);
 
-/*
- * An output file that appears whole or not at all: written to a temporary
- * sibling, renamed into place by commit (which checks max_size first);
- * abort removes the temporary.  Call abort after commit too, to free.
- */
-struct fw_outfile {
-	char *final;
-	char *tmp;
-	int fd;
-};
-int fw_outfile_begin(struct fw_outfile *o, const char *final,
-		     struct fw_error *err);
-int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
-		      struct fw_error *err);
-void fw_outfile_abort(struct fw_outfile *o);
+/* struct fw_outfile, fw_write_all: module.h. */
 int fw_ncpus(void);
 /* pthread_create, the thread started on another CPU than the caller's. */
 int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
@@ -82,8 +68,7 @@ int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
  * images (also lzma and lz4 legacy: fw_codec_detect_kernel,
  * fw_decompress_stream).
  */
-enum fw_codec { FW_CODEC_NONE = 0, FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD,
-		FW_CODEC_LZMA, FW_CODEC_LZ4 };
+/* enum fw_codec, fw_codec_detect, fw_decompress_head: module.h. */
 
 struct fw_codec_params {
 	enum fw_codec codec;
@@ -103,7 +88,6 @@ struct fw_codec_params {
 	size_t consumed;	/* input bytes the stream took (trailing data) */
 };
 
-enum fw_codec fw_codec_detect(const uint8_t *buf, size_t len);
 enum fw_codec fw_codec_detect_kernel(const uint8_t *buf, size_t len);
 const char *fw_codec_name(enum fw_codec c);
 int fw_decompress(const uint8_t *in, size_t len, size_t limit,
@@ -118,9 +102,6 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 			 size_t limit, struct fw_codec_params *p,
 			 uint8_t **out, size_t *out_len,
 			 char *why, size_t why_len);
-/* Up to want bytes of the start of a stream (a peek); returns how many. */
-size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
-			  uint8_t *out, size_t want);
 int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 		size_t len, uint8_t **out, size_t *out_len,
 		char *why, size_t why_len);
