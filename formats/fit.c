@@ -27,7 +27,7 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
+#include "../src/io.h"
 
 #define MAX_IMAGES 256
 

@@ -184,7 +184,7 @@ static int blobmsg_find(const uint8_t *p, size_t len, const char *name,
 
 	while (!attr_at(p, len, &a) && a.pad <= len) {
 		if (a.ext && a.id == type && a.n >= 2) {
-			size_t namelen = (size_t)a.d[0] << 8 | a.d[1];
+			size_t namelen = fw_be16(a.d);
 			size_t hdr = (2 + namelen + 1 + 3) & ~(size_t)3;
 
 			if (hdr <= a.n && namelen == nl &&

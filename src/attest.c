@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "fwsign/attest.h"
-#include "internal.h"
+#include "signer_int.h"
 #include "../formats/format.h"
 
 static void hex(const unsigned char *md, size_t n, char *out)

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "io.h"
+#include "codec.h"
+#include "signer_int.h"
+#include "fw_limits.h"
 #include "../formats/format.h"
 
 enum mode { MODE_SCAN, MODE_SIGN, MODE_VERIFY };

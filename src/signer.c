@@ -24,7 +24,8 @@
 
 #include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
-#include "internal.h"
+#include "io.h"
+#include "signer_int.h"
 
 struct fw_signer {
 	EVP_PKEY *key;

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "io.h"
 #include "../formats/format.h"
 
 int fw_file_contains(const char *path, const char *needle)
@@ -507,12 +507,4 @@ void fw_outfile_abort(struct fw_outfile *o)
 	free(o->final);
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
-}
-
-int fw_all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
 }
