@@ -165,6 +165,25 @@ void fw_image_close(struct fw_image *img);
 /*
  * The formats registry.c asks for bids, one per file in formats/.  No bid
  * is higher than FW_BID_MAX: once a format bids it, no later one is asked.
+ *
+ * What each provides of struct fw_format, in registry.c's order (keep the
+ * two in step; tests/format-table.sh checks this table):
+ *
+ *   format     file         bid open read peek map xattrs out append ordered
+ *   directory  dir.c         x   x    -    -    x    x     x    x      -
+ *   ext4       ext4.c        x   x    x    x    x    x     x    x      x
+ *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x
+ *   tar        archive.c     x   x    x    x    x    x     x    x      x
+ *   cpio       archive.c     x   x    x    x    x    x     x    x      x
+ *
+ * out: out_begin, out_put, out_commit, out_abort (squashfs writes in
+ * squashfs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
+ * Every format has close.  tar and cpio are the module's (below).
+ *
+ * The layers of a vendor blob (struct fw_layer, layer.h, in stack.c's
+ * list) each provide bid, open, rebuild and close: containers fwtool.c,
+ * chk.c, trx.c, fit.c, sysupgrade.c, flash.c, uimage.c and layout.c (a
+ * layout file's, never bid on), and one stream, stream.c (compressed).
  */
 #define FW_BID_MAX 200
 #define FW_BID_PLAIN 1		/* a plain file, signed as it is: last resort */
