@@ -1628,7 +1628,7 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	if (oo->in_place || !oo->path)
 		return fw_error_set(err, FW_EUSAGE, img->path,
 				    "a %s archive is signed into a new file: "
-				    "give -o OUTPUT, not --in-place",
+				    "give an output file, not in place",
 				    img->fmt->name);
 	o = calloc(1, sizeof(*o));
 	if (!o)

@@ -830,7 +830,7 @@ static int put(void *ctx, size_t idx, uint64_t keep, const uint8_t *tail,
 				    "cannot create special file: %s%s",
 				    strerror(errno),
 				    errno == EPERM ? " (devices need root, "
-						     "or use --in-place)" : "");
+						     "or sign in place)" : "");
 	{
 		struct timespec ts[2] = { e->st.st_atim, e->st.st_mtim };
 

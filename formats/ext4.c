@@ -1319,10 +1319,11 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	}
 	if (oo->in_place)
 		return fw_error_set(err, FW_EUSAGE, img->path,
-				    "images are never edited in place: use -o");
+				    "images are never edited in place: give an "
+				    "output file");
 	if (oo->max_size && (uint64_t)p->st.st_size > oo->max_size)
 		return fw_error_set(err, FW_EINPUT, oo->path,
-				    "output of %lld bytes exceeds --max-size %llu "
+				    "output of %lld bytes exceeds the size limit %llu "
 				    "by %llu bytes", (long long)p->st.st_size,
 				    (unsigned long long)oo->max_size,
 				    (unsigned long long)p->st.st_size - oo->max_size);

@@ -103,7 +103,7 @@ struct fw_node {
 	char desc[256];		/* what the layer says of it ("crc32 ok, ...") */
 	int bad;		/* a checksum in it does not match */
 	int hint_kernel;	/* its container says it is a kernel */
-	int opaque;		/* copied, never opened (--layout "data") */
+	int opaque;		/* copied, never opened (layout "data") */
 	/* During the walk: new bytes when changed; when a container is
 	 * rebuilt, every part's out holds its bytes, new or not. */
 	int changed;
@@ -125,7 +125,8 @@ int fw_node_error(const struct fw_node *n, struct fw_error *err, int code,
 /* The stack's options a layer may need. */
 int fw_node_drop_image_signature(const struct fw_node *n);
 const char *fw_node_fit_keydir(const struct fw_node *n);
-/* --usign-key: re-sign an fwtool signature block (NULL: not asked). */
+/* The usign secret key that re-signs an fwtool signature block (NULL:
+ * not asked). */
 const char *fw_node_usign_key(const struct fw_node *n);
 const char *fw_node_layout_file(const struct fw_node *n);
 /* Decoded bytes are budgeted over the whole tree (a stream in a stream in

@@ -1905,7 +1905,7 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (oo->in_place)
 		return fw_error_set(err, FW_EUSAGE, img->path,
 				    "a squashfs image cannot be signed in "
-				    "place; give -o OUTPUT");
+				    "place; give an output file");
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");

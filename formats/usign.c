@@ -89,7 +89,7 @@ int fw_usign_key_load(const char *path, struct fw_usign_key *k,
 	got = n > KEYFILE_MAX ? -2 : usign_text(text, n, b, sizeof(b));
 	if (got == PUBKEY_LEN && !memcmp(b, "Ed", 2)) {
 		fw_error_set(err, FW_EKEY, path, "a usign public key: "
-			     "--usign-key takes the secret key");
+			     "the usign secret key is needed");
 		goto out;
 	}
 	if (got != SECKEY_LEN || memcmp(b, "EdBK", 4)) {

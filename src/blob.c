@@ -141,7 +141,7 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		goto done;
 	if (!fw_kind_signable(rec->elf.kind, sign_other)) {
 		rec->action = FW_ACT_SKIP;
-		set_msg(rec, "not signed by default (--sign-other)");
+		set_msg(rec, "not signed by default (other ELF files on request)");
 		goto done;
 	}
 	const struct fw_seg all = { raw, raw_len };

@@ -479,7 +479,7 @@ int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
 				    strerror(errno));
 	if (max_size && (uint64_t)st.st_size > max_size)
 		return fw_error_set(err, FW_EINPUT, o->final,
-				    "output of %lld bytes exceeds --max-size %llu "
+				    "output of %lld bytes exceeds the size limit %llu "
 				    "by %llu bytes", (long long)st.st_size,
 				    (unsigned long long)max_size,
 				    (unsigned long long)st.st_size - max_size);

@@ -24,10 +24,11 @@ declared() {
 		}' | sort -u
 }
 
-# Defined, global dynamic symbols (functions and data).
+# Defined, global dynamic symbols (functions and data), but for what
+# AddressSanitizer adds beside exported data (__odr_asan.NAME).
 exported() {
 	nm -D --defined-only "$1" | awk '$2 ~ /^[TDBRVWiu]$/ { print $3 }' |
-		sed 's/@.*//' | sort -u
+		sed 's/@.*//' | grep -v '^__odr_asan' | sort -u
 }
 
 {
