@@ -80,11 +80,12 @@
 #include <zstd.h>
 
 #include "format.h"
-#include "../src/internal.h"
+#include "module.h"
+#include "../src/bytes.h"
+#include "../src/fw_limits.h"
 
 /* The uncompressed archive is kept in memory. */
-#define AR_MAX_INPUT ((size_t)2 << 30)
-#define AR_MAX_ENTRY ((int64_t)4 << 30)
+#define AR_MAX_ENTRY ((int64_t)FW_READ_MAX)
 #define AR_MAX_ENTRIES ((size_t)1 << 21)
 #define AR_HEAD 65536		/* compressed bytes looked at for settings */
 #define AR_NONE ((size_t)-1)
@@ -421,8 +422,7 @@ static void gzip_settings(struct ar_comp *c, const uint8_t *h, size_t n)
 		return;
 	flg = h[3];
 	c->gz.text = flg & 1;
-	c->gz.time = (uLong)h[4] | (uLong)h[5] << 8 | (uLong)h[6] << 16 |
-		     (uLong)h[7] << 24;
+	c->gz.time = fw_le32(h + 4);
 	c->gz_level = h[8] == 2 ? 9 : h[8] == 4 ? 1 : Z_DEFAULT_COMPRESSION;
 	c->gz.os = h[9];
 	if ((flg & 4) && pos + 2 <= n) {
@@ -602,14 +602,14 @@ static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 			size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
 			uint8_t *np;
 
-			if (cap >= AR_MAX_INPUT) {
+			if (cap >= FW_ARCHIVE_MAX) {
 				rc = fw_error_set(err, FW_EINPUT, img->path,
 						  "archive is bigger than %zu MiB "
-						  "uncompressed", AR_MAX_INPUT >> 20);
+						  "uncompressed", FW_ARCHIVE_MAX >> 20);
 				goto out;
 			}
-			if (ncap > AR_MAX_INPUT)
-				ncap = AR_MAX_INPUT;
+			if (ncap > FW_ARCHIVE_MAX)
+				ncap = FW_ARCHIVE_MAX;
 			np = realloc(p->raw, ncap);
 			if (!np) {
 				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -814,11 +814,11 @@ static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
 			/* Holes are expanded in memory: a sparse bomb must
 			 * not take it all. */
 			p->own_total += total - (span ? 0 : e->len);
-			if (p->own_total > AR_MAX_INPUT)
+			if (p->own_total > FW_ARCHIVE_MAX)
 				return fw_error_set(err, FW_EINPUT, path,
 						    "%s: sparse files expand to more "
 						    "than %zu MiB", name,
-						    AR_MAX_INPUT >> 20);
+						    FW_ARCHIVE_MAX >> 20);
 			np = realloc(e->own, total);
 			if (!np)
 				return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -836,10 +836,10 @@ static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
 		uint8_t *np;
 
 		p->own_total += (size_t)size - (span ? 0 : e->len);
-		if (p->own_total > AR_MAX_INPUT)
+		if (p->own_total > FW_ARCHIVE_MAX)
 			return fw_error_set(err, FW_EINPUT, path,
 					    "%s: sparse files expand to more "
-					    "than %zu MiB", name, AR_MAX_INPUT >> 20);
+					    "than %zu MiB", name, FW_ARCHIVE_MAX >> 20);
 		np = span ? calloc(1, (size_t)size) : realloc(e->own, (size_t)size);
 		if (!np)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -1554,7 +1554,7 @@ static int sink_write(struct sink *s, const uint8_t *in, size_t n)
 
 		while (cap < s->len + n)
 			cap *= 2;
-		if (cap > AR_MAX_INPUT * 2 || !(np = realloc(s->buf, cap))) {
+		if (cap > FW_ARCHIVE_MAX * 2 || !(np = realloc(s->buf, cap))) {
 			s->failed = ENOMEM;
 			return -1;
 		}
@@ -1628,7 +1628,7 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	if (oo->in_place || !oo->path)
 		return fw_error_set(err, FW_EUSAGE, img->path,
 				    "a %s archive is signed into a new file: "
-				    "give -o OUTPUT, not --in-place",
+				    "give an output file, not in place",
 				    img->fmt->name);
 	o = calloc(1, sizeof(*o));
 	if (!o)

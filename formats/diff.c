@@ -31,7 +31,9 @@
 #include "fwsign/stack.h"
 #include "format.h"
 #include "layer.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/codec.h"
+#include "../src/signer_int.h"
 
 struct dctx {
 	struct fw_diff *d;
@@ -324,9 +326,9 @@ static int cmp_compressed(struct dctx *c, const char *path,
 	if (ca == FW_CODEC_NONE || ca != cb ||
 	    !fw_blob_maybe_module(a, al) || !fw_blob_maybe_module(b, bl))
 		return FW_OK;
-	if (fw_decompress(a, al, (size_t)1 << 30, &pa, &da, &dal, why,
+	if (fw_decompress(a, al, FW_DECOMPRESS_MAX, &pa, &da, &dal, why,
 			  sizeof(why)) ||
-	    fw_decompress(b, bl, (size_t)1 << 30, &pb, &db, &dbl, why,
+	    fw_decompress(b, bl, FW_DECOMPRESS_MAX, &pb, &db, &dbl, why,
 			  sizeof(why)))
 		goto out;
 	snprintf(where, sizeof(where), "inside %s: ", fw_codec_name(ca));

@@ -24,10 +24,9 @@
 #include <unistd.h>
 
 #include "format.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/fw_limits.h"
 
-#define MAX_DEPTH 512
-#define READ_LIMIT ((size_t)4 << 30)
 
 struct dir_priv {
 	int rootfd;		/* the input directory, or -1 for a single file */
@@ -106,7 +105,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 	size_t n = 0, cap = 0;
 	int rc = FW_OK;
 
-	if (depth > MAX_DEPTH)
+	if (depth > FW_TREE_DEPTH_MAX)
 		return fw_error_set(w->err, FW_EINPUT, rel,
 				    "directories nested too deep");
 	d = fdopendir(dfd);
@@ -260,7 +259,7 @@ static int dir_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 
 	if (fd < 0)
 		return -fd;
-	if (fw_map_fd(fd, b, READ_LIMIT) < 0)
+	if (fw_map_fd(fd, b, FW_READ_MAX) < 0)
 		rc = fw_error_set(err, FW_EIO, img->ent[idx].path,
 				  "cannot read: %s", strerror(errno));
 	close(fd);
@@ -831,7 +830,7 @@ static int put(void *ctx, size_t idx, uint64_t keep, const uint8_t *tail,
 				    "cannot create special file: %s%s",
 				    strerror(errno),
 				    errno == EPERM ? " (devices need root, "
-						     "or use --in-place)" : "");
+						     "or sign in place)" : "");
 	{
 		struct timespec ts[2] = { e->st.st_atim, e->st.st_mtim };
 

@@ -40,11 +40,12 @@
 #include <linux/fs.h>
 
 #include "format.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/signer_int.h"
+#include "../src/bytes.h"
+#include "../src/fw_limits.h"
 
-#define MAX_DEPTH 512
 #define MAX_ENTRIES ((size_t)1 << 24)
-#define READ_LIMIT ((uint64_t)4 << 30)
 #define SB_OFFSET 1024
 
 struct ext4_priv {
@@ -702,7 +703,7 @@ static int walk_dir(struct walk *w, ext2_ino_t dir,
 	errcode_t ec;
 	int rc = FW_OK;
 
-	if (depth > MAX_DEPTH)
+	if (depth > FW_TREE_DEPTH_MAX)
 		return fw_error_set(w->err, FW_EINPUT, w->img->path,
 				    "%s: directories nested too deep", rel);
 	ec = dir_check(w->p->fs, dir, din);
@@ -1007,14 +1008,14 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	int too_big = 0;
 
 	fw_bytes_init(b);
-	ec = xmap_entry(p, idx, ino, READ_LIMIT, &m);
+	ec = xmap_entry(p, idx, ino, FW_READ_MAX, &m);
 	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE) {
 		pthread_mutex_lock(&p->lock);
-		ec = read_data(p->fs, ino, READ_LIMIT, &b->owned, &b->len,
+		ec = read_data(p->fs, ino, FW_READ_MAX, &b->owned, &b->len,
 			       &too_big);
 		pthread_mutex_unlock(&p->lock);
 		b->p = b->owned;
-	} else if (!ec && m.size > READ_LIMIT) {
+	} else if (!ec && m.size > FW_READ_MAX) {
 		too_big = 1;
 	} else if (!ec && may_map && m.size == (uint64_t)e->st.st_size &&
 		   xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
@@ -1039,7 +1040,7 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	if (too_big)
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "larger than %llu bytes",
-				    (unsigned long long)READ_LIMIT);
+				    (unsigned long long)FW_READ_MAX);
 	if (ec == EXT2_ET_NO_MEMORY)
 		return fw_error_set(err, FW_EIO, e->path, "out of memory");
 	if (ec)
@@ -1318,10 +1319,11 @@ static int ext_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	}
 	if (oo->in_place)
 		return fw_error_set(err, FW_EUSAGE, img->path,
-				    "images are never edited in place: use -o");
+				    "images are never edited in place: give an "
+				    "output file");
 	if (oo->max_size && (uint64_t)p->st.st_size > oo->max_size)
 		return fw_error_set(err, FW_EINPUT, oo->path,
-				    "output of %lld bytes exceeds --max-size %llu "
+				    "output of %lld bytes exceeds the size limit %llu "
 				    "by %llu bytes", (long long)p->st.st_size,
 				    (unsigned long long)oo->max_size,
 				    (unsigned long long)p->st.st_size - oo->max_size);
@@ -1601,23 +1603,6 @@ static errcode_t out_first_difference(struct ext4_out *o, ext2_ino_t ino,
 #define QT_ENTRY 72
 #define QT_CURSPACE 48
 
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int add_qdelta(struct ext4_out *o, int type, uint32_t id,
 		      int64_t bytes)
 {
@@ -1661,14 +1646,14 @@ static errcode_t quota_move(ext2_filsys fs, ext2_ino_t ino, int type,
 	if (ec)
 		return ec;
 	ec = qread(f, 0, buf, 8);
-	if (!ec && (le32(buf) != magic[type] || le32(buf + 4) != 1))
+	if (!ec && (fw_le32(buf) != magic[type] || fw_le32(buf + 4) != 1))
 		ec = EXT2_ET_BAD_MAGIC;	/* not v2r1: left alone */
 	for (int depth = 0; !ec && depth < QT_DEPTH && blk; depth++) {
 		unsigned i = (id >> ((QT_DEPTH - depth - 1) * 8)) & 0xff;
 
 		ec = qread(f, (uint64_t)blk * QT_BLK, buf, QT_BLK);
 		if (!ec)
-			blk = le32(buf + 4 * i);
+			blk = fw_le32(buf + 4 * i);
 	}
 	if (!ec && blk)
 		ec = qread(f, (uint64_t)blk * QT_BLK, buf, QT_BLK);
@@ -1676,15 +1661,15 @@ static errcode_t quota_move(ext2_filsys fs, ext2_ino_t ino, int type,
 			     QT_DATA_HDR + (e + 1) * QT_ENTRY <= QT_BLK; e++) {
 		uint8_t *d = buf + QT_DATA_HDR + e * QT_ENTRY;
 		static const uint8_t zero[QT_ENTRY];
-		uint64_t space = le64(d + QT_CURSPACE);
+		uint64_t space = fw_le64(d + QT_CURSPACE);
 		unsigned int put = 0;
 
 		/* an unused entry is all zeros; id 0 has dqb_itime = 1 */
-		if (le32(d) != id || !memcmp(d, zero, QT_ENTRY))
+		if (fw_le32(d) != id || !memcmp(d, zero, QT_ENTRY))
 			continue;
 		*found = 1;
 		space = bytes < 0 && (uint64_t)-bytes > space ? 0 : space + (uint64_t)bytes;
-		put_le64(d + QT_CURSPACE, space);
+		fw_put_le64(d + QT_CURSPACE, space);
 		ec = ext2fs_file_llseek(f, (uint64_t)blk * QT_BLK + QT_DATA_HDR +
 					   e * QT_ENTRY + QT_CURSPACE,
 					EXT2_SEEK_SET, NULL);

@@ -27,7 +27,7 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
+#include "../src/io.h"
 
 #define MAX_IMAGES 256
 
@@ -387,8 +387,8 @@ static int fit_rebuild(struct fw_node *n, struct fw_error *err)
 	if (f->signatures && !fw_node_fit_keydir(n))
 		return fw_node_error(n, err, FW_EINPUT, "FIT with signature "
 				     "nodes: its signatures cannot survive "
-				     "signing; give --fit-keydir DIR with the "
-				     "keys mkimage -k signed it with");
+				     "signing; give the FIT keys directory, "
+				     "with the keys mkimage -k signed it with");
 	for (int i = 0; i < f->n; i++)
 		if (!f->img[i].external)
 			room += f->img[i].part->out.len + 64;

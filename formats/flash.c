@@ -15,8 +15,6 @@
 #include "layer.h"
 #include "format.h"
 
-uint64_t fw_uimage_size(const uint8_t *p, size_t len);
-
 struct flash {
 	uint64_t kend;		/* end of the uImage */
 	uint64_t root;		/* offset of the rootfs */
@@ -26,16 +24,11 @@ struct flash {
 	uint64_t align;		/* of the image length, when not padded */
 };
 
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)fw_le32(p + 4) << 32 | fw_le32(p);
-}
-
 /* Bytes of the filesystem at p (its own idea of its size), 0: none. */
 static uint64_t fs_size(const uint8_t *p, uint64_t len)
 {
 	if (len >= 96 && !memcmp(p, "hsqs", 4)) {
-		uint64_t used = le64(p + 40);
+		uint64_t used = fw_le64(p + 40);
 
 		return used && used <= len ? used : 0;
 	}

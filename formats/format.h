@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "fwsign/fwsign.h"
+#include "module.h"
 
 #define FW_NO_LINK ((size_t)-1)
 
@@ -34,10 +35,7 @@ struct fw_xattr {
 	uint8_t *value;
 	size_t len;
 };
-void fw_xattrs_free(struct fw_xattr *v, size_t n);
-/* Appends one (name and value copied); 0 or -1 (no memory). */
-int fw_xattrs_add(struct fw_xattr **v, size_t *n, const char *name,
-		  const void *value, size_t len);
+/* fw_xattrs_add and fw_xattrs_free: module.h. */
 
 struct fw_image {
 	const struct fw_format *fmt;
@@ -54,22 +52,10 @@ struct fw_image {
 	const struct fw_out_opts *will_write;
 };
 
-/* Records a warning (an entry skipped, an option that could not be kept);
- * the engine hands them to the report, the tool prints them. */
-void fw_image_warn(struct fw_image *img, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* fw_image_warn, fw_image_add, fw_path_clean, fw_image_link_hardlinks:
+ * module.h (the tar/cpio module calls them too). */
 /* Room for n entries in all, ahead of the adds; 0 or -1 (no memory). */
 int fw_image_reserve(struct fw_image *img, size_t n);
-/* Appends an entry (path and link_target are copied); FW_OK or FW_EIO. */
-int fw_image_add(struct fw_image *img, const char *path,
-		 const struct stat *st, const char *link_target,
-		 struct fw_error *err);
-/* A path from inside an image is safe: relative, no "." or ".." or empty
- * components, no NUL; leading "./" and "/" are stripped into out. */
-int fw_path_clean(const char *in, char *out, size_t out_len);
-/* Points later names of an inode (same st_dev/st_ino, not directories)
- * at their first name through link_of. */
-int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err);
 
 /*
  * Memory a reader thread lends to each file it reads in turn: a fresh
@@ -179,6 +165,25 @@ void fw_image_close(struct fw_image *img);
 /*
  * The formats registry.c asks for bids, one per file in formats/.  No bid
  * is higher than FW_BID_MAX: once a format bids it, no later one is asked.
+ *
+ * What each provides of struct fw_format, in registry.c's order (keep the
+ * two in step; tests/format-table.sh checks this table):
+ *
+ *   format     file         bid open read peek map xattrs out append ordered
+ *   directory  dir.c         x   x    -    -    x    x     x    x      -
+ *   ext4       ext4.c        x   x    x    x    x    x     x    x      x
+ *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x
+ *   tar        archive.c     x   x    x    x    x    x     x    x      x
+ *   cpio       archive.c     x   x    x    x    x    x     x    x      x
+ *
+ * out: out_begin, out_put, out_commit, out_abort (squashfs writes in
+ * squashfs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
+ * Every format has close.  tar and cpio are the module's (below).
+ *
+ * The layers of a vendor blob (struct fw_layer, layer.h, in stack.c's
+ * list) each provide bid, open, rebuild and close: containers fwtool.c,
+ * chk.c, trx.c, fit.c, sysupgrade.c, flash.c, uimage.c and layout.c (a
+ * layout file's, never bid on), and one stream, stream.c (compressed).
  */
 #define FW_BID_MAX 200
 #define FW_BID_PLAIN 1		/* a plain file, signed as it is: last resort */
@@ -190,11 +195,11 @@ extern const struct fw_format fw_format_squashfs;
  * fwsign-archive.so beside the library, loaded only when no built-in
  * format is sure: libarchive brings ten more libraries (libxml2, ICU,
  * libstdc++ among them) and 2-3 ms of start-up to every run.  The module
- * exports the NULL-terminated list fw_plugin_formats.
+ * exports the NULL-terminated list fw_plugin_formats and calls back into
+ * the library only through module.h.
  */
 #define FW_PLUGIN_DIR "libfwsign"
 #define FW_PLUGIN_ARCHIVE "fwsign-archive.so"
 extern const struct fw_format fw_format_tar, fw_format_cpio;
-extern const struct fw_format *const fw_plugin_formats[];
 
 #endif

@@ -200,11 +200,10 @@ static int fwt_rebuild(struct fw_node *n, struct fw_error *err)
 			return fw_node_error(n, err, FW_EINPUT,
 					     "a usign signature block covers "
 					     "the image and cannot survive "
-					     "signing: pass --usign-key KEY "
-					     "(the vendor's usign secret key) "
-					     "or --drop-image-signature (and "
-					     "sign the result with usign and "
-					     "fwtool -S)");
+					     "signing: give the vendor's usign "
+					     "secret key, or drop the image "
+					     "signature (and sign the result "
+					     "with usign and fwtool -S)");
 	if (fw_out_cat(o, &n->part[0]->out))
 		goto oom;
 	t = malloc((size_t)f->n * TRAILER);

@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #include "fwsign/fwsign.h"
+#include "../src/bytes.h"
+#include "../src/fw_limits.h"
 
 /* Output bytes as a list of pieces, so that big parts are never copied. */
 struct fw_piece {
@@ -101,7 +103,7 @@ struct fw_node {
 	char desc[256];		/* what the layer says of it ("crc32 ok, ...") */
 	int bad;		/* a checksum in it does not match */
 	int hint_kernel;	/* its container says it is a kernel */
-	int opaque;		/* copied, never opened (--layout "data") */
+	int opaque;		/* copied, never opened (layout "data") */
 	/* During the walk: new bytes when changed; when a container is
 	 * rebuilt, every part's out holds its bytes, new or not. */
 	int changed;
@@ -123,45 +125,31 @@ int fw_node_error(const struct fw_node *n, struct fw_error *err, int code,
 /* The stack's options a layer may need. */
 int fw_node_drop_image_signature(const struct fw_node *n);
 const char *fw_node_fit_keydir(const struct fw_node *n);
-/* --usign-key: re-sign an fwtool signature block (NULL: not asked). */
+/* The usign secret key that re-signs an fwtool signature block (NULL:
+ * not asked). */
 const char *fw_node_usign_key(const struct fw_node *n);
 const char *fw_node_layout_file(const struct fw_node *n);
 /* Decoded bytes are budgeted over the whole tree (a stream in a stream in
- * ... cannot take all memory): records spent, returns what is left. */
-#define FW_DECODE_LIMIT ((uint64_t)4 << 30)
+ * ... cannot take all memory, FW_DECODE_LIMIT): records spent, returns
+ * what is left. */
 uint64_t fw_node_decode_budget(struct fw_node *n, uint64_t spent);
 
 /* The tree's root (diff.c walks two trees side by side). */
 struct fw_node *fw_stack_root(struct fw_stack *s);
 
-/* Byte order helpers. */
-static inline uint32_t fw_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void fw_put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline uint32_t fw_le32(const uint8_t *p)
-{
-	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[1] << 8 | p[0];
-}
-
-static inline void fw_put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
+/*
+ * uimage.c: U-Boot legacy image headers, for the layer and for kernel.c.
+ * check: magic, header CRC, size (and the data CRC when data is set); 0 or
+ * -1 with why.  header: a new 64-byte header from the old one for new
+ * data (ih_time from SOURCE_DATE_EPOCH when it is set).
+ */
+int fw_uimage_check(const uint8_t *p, size_t len, int data, char *why,
+		    size_t why_len);
+uint32_t fw_uimage_dcrc(const uint8_t *p, uint64_t n);
+/* The size of the image a valid header describes: header + data. */
+uint64_t fw_uimage_size(const uint8_t *p, size_t len);
+void fw_uimage_header(uint8_t *h, const uint8_t *old, uint32_t size,
+		      uint32_t dcrc);
 
 /* The layers, one per file in formats/. */
 extern const struct fw_layer fw_layer_fwtool, fw_layer_sysupgrade,

@@ -21,7 +21,6 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
 
 #define MAX_PARTS 64
 

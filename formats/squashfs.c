@@ -37,10 +37,10 @@
 #include <openssl/evp.h>
 
 #include "squashfs.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/bytes.h"
+#include "../src/fw_limits.h"
 
-#define MAX_DEPTH 1024
-#define READ_LIMIT ((uint64_t)4 << 30)
 
 /* ---------------------------------------------------------------- */
 /* I/O                                                              */
@@ -375,8 +375,8 @@ int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
 int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
 		 const char *name, struct fw_error *err)
 {
-	uint64_t start;
-	uint32_t sw;
+	uint64_t start = 0;	/* for gcc: sq_frag_where sets both or fails */
+	uint32_t sw = 0;
 	int rc;
 
 	if (s->frag_idx == idx)
@@ -717,10 +717,10 @@ static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
 	int rc = FW_OK, r;
 	const char *disp = *path ? path : s->img->path;
 
-	if (depth > MAX_DEPTH)
+	if (depth > FW_TREE_DEPTH_MAX)
 		return fw_error_set(s->err, FW_EINPUT, disp,
 				    "squashfs: directories nested deeper than %d",
-				    MAX_DEPTH);
+				    FW_TREE_DEPTH_MAX);
 	r = sqfs_readdir_state_init(&st, &p->super, p->ino[p->node[d].ino].in);
 	if (r)
 		return sq_fail(s->err, disp, r, "reading a directory");
@@ -932,26 +932,21 @@ static int open_compressor(struct sq_priv *p, const char *name,
 		switch (p->super.compression_id) {
 		case SQFS_COMP_GZIP:	/* level, window, strategies */
 			if (len >= 8) {
-				p->opt.level = o[0] | o[1] << 8 | o[2] << 16 |
-					       (uint32_t)o[3] << 24;
-				p->opt.window = o[4] | o[5] << 8;
-				p->opt.strategies = o[6] | o[7] << 8;
+				p->opt.level = fw_le32(o);
+				p->opt.window = fw_le16(o + 4);
+				p->opt.strategies = fw_le16(o + 6);
 			}
 			break;
 		case SQFS_COMP_ZSTD:	/* level */
 			if (len >= 4)
-				p->opt.level = o[0] | o[1] << 8 | o[2] << 16 |
-					       (uint32_t)o[3] << 24;
+				p->opt.level = fw_le32(o);
 			break;
 		case SQFS_COMP_XZ:	/* dictionary, BCJ filters */
 		case SQFS_COMP_LZ4:	/* version, flags */
 			if (len >= 8) {
 				if (p->super.compression_id == SQFS_COMP_XZ)
-					p->opt.dict = o[0] | o[1] << 8 |
-						      o[2] << 16 |
-						      (uint32_t)o[3] << 24;
-				p->opt.flags = o[4] | o[5] << 8 | o[6] << 16 |
-					       (uint32_t)o[7] << 24;
+					p->opt.dict = fw_le32(o);
+				p->opt.flags = fw_le32(o + 4);
 			}
 			break;
 		}
@@ -1116,7 +1111,7 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	*len = 0;
 	if (!sq_is_file(si))
 		return fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
-	if (si->size > READ_LIMIT)
+	if (si->size > FW_READ_MAX)
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "squashfs: file of %llu bytes is too large "
 				    "to sign", (unsigned long long)si->size);

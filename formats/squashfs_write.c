@@ -50,7 +50,8 @@
 #include <sqfs/table.h>
 
 #include "squashfs.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/bytes.h"
 
 /* A file's tail: none, in an input fragment block, at a packer serial,
  * or at its final fragment index. */
@@ -954,11 +955,6 @@ static int write_unchanged(struct sq_out *o, size_t ino, struct fw_error *err)
 	return rc;
 }
 
-static int all_zero(const uint8_t *b, size_t n)
-{
-	return n == 0 || (b[0] == 0 && !memcmp(b, b + 1, n - 1));
-}
-
 /* How a signed file's content splits into blocks, as mksquashfs would
  * store it: a tail goes into a fragment when fragments are on and the
  * file is smaller than a block, or always with -always-use-fragments. */
@@ -1035,7 +1031,7 @@ static int take_changed(struct sq_out *o, size_t ino, const uint8_t *data,
 				continue;
 			}
 		}
-		if (n == bs && all_zero(chunk, n))
+		if (n == bs && fw_all_zero(chunk, n))
 			w->bkind[k] = B_SPARSE;
 		else
 			keep += n;
@@ -1590,25 +1586,13 @@ struct listing {
 	size_t n_idx, cap_idx;
 };
 
-static void le16(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void le32(uint8_t *b, uint32_t v)
-{
-	le16(b, v);
-	le16(b + 2, v >> 16);
-}
-
 static void close_header(struct listing *l)
 {
 	if (l->hdr == SQ_NONE)
 		return;
-	le32(l->buf + l->hdr, l->count - 1);
-	le32(l->buf + l->hdr + 4, l->start_block);
-	le32(l->buf + l->hdr + 8, l->inum);
+	fw_put_le32(l->buf + l->hdr, l->count - 1);
+	fw_put_le32(l->buf + l->hdr + 4, l->start_block);
+	fw_put_le32(l->buf + l->hdr + 8, l->inum);
 }
 
 /*
@@ -1658,10 +1642,10 @@ static int listing_add(struct listing *l, const char *name, uint32_t inum,
 		l->inum = inum;
 		l->len += 12;
 	}
-	le16(l->buf + l->len, ref & 0xFFFF);
-	le16(l->buf + l->len + 2, (uint16_t)(int16_t)(inum - l->inum));
-	le16(l->buf + l->len + 4, type);
-	le16(l->buf + l->len + 6, (uint32_t)(size - 1));
+	fw_put_le16(l->buf + l->len, ref & 0xFFFF);
+	fw_put_le16(l->buf + l->len + 2, (uint16_t)(int16_t)(inum - l->inum));
+	fw_put_le16(l->buf + l->len + 4, type);
+	fw_put_le16(l->buf + l->len + 6, (uint32_t)(size - 1));
 	memcpy(l->buf + l->len + 8, name, size);
 	l->len += 8 + size;
 	l->count++;
@@ -1921,7 +1905,7 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (oo->in_place)
 		return fw_error_set(err, FW_EUSAGE, img->path,
 				    "a squashfs image cannot be signed in "
-				    "place; give -o OUTPUT");
+				    "place; give an output file");
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");

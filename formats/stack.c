@@ -25,9 +25,10 @@
 #include "fwsign/stack.h"
 #include "format.h"
 #include "layer.h"
-#include "../src/internal.h"
+#include "../src/io.h"
+#include "../src/codec.h"
 
-#define MAX_DEPTH 16
+#define MAX_DEPTH FW_LAYER_DEPTH_MAX
 #define MAX_NODES 100000
 
 /* Every layer that bids on bytes, containers first. */

@@ -15,7 +15,7 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
+#include "../src/codec.h"
 
 struct stream {
 	struct fw_codec_params cp;

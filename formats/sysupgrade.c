@@ -13,7 +13,6 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
 
 #define BLK 512
 #define MAX_MEMBERS 4096

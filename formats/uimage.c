@@ -17,7 +17,6 @@
 
 #include "layer.h"
 #include "format.h"
-#include "../src/internal.h"
 
 #define UIMAGE_MAGIC 0x27051956u
 #define HLEN 64

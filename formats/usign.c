@@ -89,7 +89,7 @@ int fw_usign_key_load(const char *path, struct fw_usign_key *k,
 	got = n > KEYFILE_MAX ? -2 : usign_text(text, n, b, sizeof(b));
 	if (got == PUBKEY_LEN && !memcmp(b, "Ed", 2)) {
 		fw_error_set(err, FW_EKEY, path, "a usign public key: "
-			     "--usign-key takes the secret key");
+			     "the usign secret key is needed");
 		goto out;
 	}
 	if (got != SECKEY_LEN || memcmp(b, "EdBK", 4)) {
@@ -184,7 +184,7 @@ static int blobmsg_find(const uint8_t *p, size_t len, const char *name,
 
 	while (!attr_at(p, len, &a) && a.pad <= len) {
 		if (a.ext && a.id == type && a.n >= 2) {
-			size_t namelen = (size_t)a.d[0] << 8 | a.d[1];
+			size_t namelen = fw_be16(a.d);
 			size_t hdr = (2 + namelen + 1 + 3) & ~(size_t)3;
 
 			if (hdr <= a.n && namelen == nl &&

@@ -19,7 +19,7 @@
 
 #include "fwsign/attest.h"
 #include "fwsign/stack.h"
-#include "internal.h"
+#include "signer_int.h"
 #include "../formats/format.h"
 
 static void hex(const unsigned char *md, size_t n, char *out)

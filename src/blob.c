@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "io.h"
+#include "codec.h"
+#include "signer_int.h"
+#include "bytes.h"
+#include "fw_limits.h"
 
-#define DECOMPRESS_LIMIT ((size_t)1 << 30)
 
 static void set_msg(struct fw_record *rec, const char *msg)
 {
@@ -20,7 +23,7 @@ static void set_msg(struct fw_record *rec, const char *msg)
 /*
  * A compressed file is worth decompressing whole only when its first bytes
  * are those of a relocatable ELF (a module): most are compressed data.
- * The start of the stream is usually enough to tell (internal.h).
+ * The start of the stream is usually enough to tell (FW_PEEK_LEN).
  */
 int fw_blob_maybe_module(const uint8_t *in, size_t len)
 {
@@ -33,8 +36,7 @@ int fw_blob_maybe_module(const uint8_t *in, size_t len)
 		return 1;
 	if (memcmp(h, "\x7f" "ELF", 4) != 0)
 		return 0;
-	type = h[5] == 2 ? (unsigned)h[16] << 8 | h[17]
-			 : (unsigned)h[17] << 8 | h[16];
+	type = h[5] == 2 ? fw_be16(h + 16) : fw_le16(h + 16);
 	return type == 1;	/* ET_REL */
 }
 
@@ -60,7 +62,7 @@ static void unwrap(const uint8_t *in, size_t len, struct fw_codec_params *cp,
 		size_t dlen;
 		struct fw_elf_info ei;
 
-		if (fw_decompress(in, len, DECOMPRESS_LIMIT, cp, &d, &dlen, why,
+		if (fw_decompress(in, len, FW_DECOMPRESS_MAX, cp, &d, &dlen, why,
 				  sizeof(why)) == 0) {
 			size_t clen = dlen;
 
@@ -139,7 +141,7 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		goto done;
 	if (!fw_kind_signable(rec->elf.kind, sign_other)) {
 		rec->action = FW_ACT_SKIP;
-		set_msg(rec, "not signed by default (--sign-other)");
+		set_msg(rec, "not signed by default (other ELF files on request)");
 		goto done;
 	}
 	const struct fw_seg all = { raw, raw_len };

@@ -22,7 +22,8 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
 #include <zstd.h>
 
-#include "internal.h"
+#include "codec.h"
+#include "bytes.h"
 
 enum fw_codec fw_codec_detect(const uint8_t *b, size_t len)
 {
@@ -37,19 +38,6 @@ enum fw_codec fw_codec_detect(const uint8_t *b, size_t len)
 
 #define LZ4_LEGACY_MAGIC 0x184c2102u
 #define LZ4_LEGACY_CHUNK (8u << 20)	/* lz4 -l: 8 MiB of input per chunk */
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /*
  * The .lzma (LZMA_Alone) header has no magic: a properties byte, a
@@ -66,7 +54,7 @@ static int lzma_alone_header(const uint8_t *b, size_t len)
 		return 0;
 	if (b[0] % 9 + b[0] / 9 % 5 > 4)
 		return 0;
-	dict = get_le32(b + 1);
+	dict = fw_le32(b + 1);
 	if (dict < 4096)
 		return 0;
 	d = dict;
@@ -85,7 +73,7 @@ enum fw_codec fw_codec_detect_kernel(const uint8_t *b, size_t len)
 
 	if (c != FW_CODEC_NONE)
 		return c;
-	if (len >= 8 && get_le32(b) == LZ4_LEGACY_MAGIC)
+	if (len >= 8 && fw_le32(b) == LZ4_LEGACY_MAGIC)
 		return FW_CODEC_LZ4;
 	if (lzma_alone_header(b, len))
 		return FW_CODEC_LZMA;
@@ -421,7 +409,7 @@ static int lz4_legacy_decompress(const uint8_t *in, size_t len, struct obuf *o,
 	size_t pos = 4;
 
 	while (len - pos >= 4) {
-		uint32_t n = get_le32(in + pos);
+		uint32_t n = fw_le32(in + pos);
 		int r;
 
 		if (n == LZ4_LEGACY_MAGIC) {
@@ -468,7 +456,7 @@ static int lz4_legacy_compress(int level, const uint8_t *in, size_t len,
 		return -1;
 	}
 	o->cap = cap;
-	put_le32(o->p, LZ4_LEGACY_MAGIC);
+	fw_put_le32(o->p, LZ4_LEGACY_MAGIC);
 	o->len = 4;
 	for (pos = 0; pos < len; pos += LZ4_LEGACY_CHUNK) {
 		size_t n = len - pos < LZ4_LEGACY_CHUNK ? len - pos : LZ4_LEGACY_CHUNK;
@@ -480,7 +468,7 @@ static int lz4_legacy_compress(int level, const uint8_t *in, size_t len,
 			snprintf(why, why_len, "lz4 compression failed");
 			return -1;
 		}
-		put_le32(o->p + o->len, (uint32_t)r);
+		fw_put_le32(o->p + o->len, (uint32_t)r);
 		o->len += 4 + (size_t)r;
 	}
 	return 0;
@@ -517,7 +505,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 				break;
 			}
 			p->lzma_props = in[0];
-			p->dict_size = get_le32(in + 1);
+			p->dict_size = fw_le32(in + 1);
 			r = lzma_alone_decoder(&s, UINT64_MAX);
 		}
 		if (r != LZMA_OK) {
@@ -545,7 +533,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 		break;
 	}
 	case FW_CODEC_LZ4:
-		if (len < 4 || get_le32(in) != LZ4_LEGACY_MAGIC) {
+		if (len < 4 || fw_le32(in) != LZ4_LEGACY_MAGIC) {
 			snprintf(why, why_len, "not an lz4 legacy stream");
 			break;
 		}
@@ -627,9 +615,9 @@ size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 		uint32_t n;
 		int r;
 
-		if (len < 8 || get_le32(in) != LZ4_LEGACY_MAGIC)
+		if (len < 8 || fw_le32(in) != LZ4_LEGACY_MAGIC)
 			return 0;
-		n = get_le32(in + 4);
+		n = fw_le32(in + 4);
 		if (n > len - 8)
 			n = (uint32_t)(len - 8);
 		r = LZ4_decompress_safe_partial((const char *)in + 8, (char *)out,

@@ -13,7 +13,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "io.h"
+#include "signer_int.h"
 
 #define HEAD_LEN 4096		/* ELF header, usually the program headers */
 #define TAIL_LEN 4096		/* the signature trailer's end */

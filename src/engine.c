@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "io.h"
+#include "codec.h"
+#include "signer_int.h"
+#include "fw_limits.h"
 #include "../formats/format.h"
 
 enum mode { MODE_SCAN, MODE_SIGN, MODE_VERIFY };
@@ -503,7 +506,7 @@ int fw_sign_image(const struct fw_run_opts *o, struct fw_report *rep,
 		return fw_error_set(err, FW_EUSAGE, NULL, "no signing key");
 	if (!o->dry_run && !o->in_place && !o->output)
 		return fw_error_set(err, FW_EUSAGE, NULL,
-				    "give -o OUTPUT or --in-place");
+				    "give an output file, or sign in place");
 	return run(o, o->dry_run ? MODE_SCAN : MODE_SIGN, rep, err);
 }
 

@@ -48,11 +48,14 @@
 #include <zlib.h>
 
 #include "fwsign/kernel.h"
-#include "internal.h"
+#include "io.h"
+#include "codec.h"
+#include "signer_int.h"
+#include "../formats/layer.h"
 #include "../formats/format.h"
 
-#define KERNEL_LIMIT ((size_t)1 << 30)	/* input, and any decompressed layer */
-#define MAX_DEPTH 4
+#define KERNEL_LIMIT FW_DECOMPRESS_MAX	/* input, and any decompressed layer */
+#define MAX_DEPTH FW_KERNEL_DEPTH_MAX
 
 /* ------------------------------------------------------------------ */
 /* Bytes                                                               */
@@ -971,11 +974,6 @@ out:
 #define UIMAGE_MAGIC 0x27051956u
 #define UIMAGE_HLEN 64
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)rd(p, 4, 1);
-}
-
 static int do_uimage(struct kctx *c, const uint8_t *in, size_t len,
 		     uint8_t **out, size_t *out_len)
 {
@@ -987,7 +985,7 @@ static int do_uimage(struct kctx *c, const uint8_t *in, size_t len,
 		"none", "gzip", "bzip2", "lzma", "lzo", "lz4", "zstd",
 	};
 	uint8_t *inner = NULL, *o;
-	uint32_t size = be32(in + 12), type = in[30], cm = in[31];
+	uint32_t size = fw_be32(in + 12), type = in[30], cm = in[31];
 	size_t ilen, tail;
 	char why[160];
 	int rc;
@@ -1040,11 +1038,6 @@ static int do_uimage(struct kctx *c, const uint8_t *in, size_t len,
 	return FW_OK;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)rd(p, 4, 0);
-}
-
 /* A PE/COFF header (EFI stub) with a certificate table: Secure Boot signed. */
 static int pe_signed(const uint8_t *in, size_t len)
 {
@@ -1053,7 +1046,7 @@ static int pe_signed(const uint8_t *in, size_t len)
 
 	if (len < 0x40 || in[0] != 'M' || in[1] != 'Z')
 		return 0;
-	pe = le32(in + 0x3c);
+	pe = fw_le32(in + 0x3c);
 	if (pe > len - 24 - 2 || memcmp(in + pe, "PE\0\0", 4))
 		return 0;
 	opt = pe + 24;
@@ -1061,7 +1054,7 @@ static int pe_signed(const uint8_t *in, size_t len)
 	dd = opt + (magic == 0x20b ? 112 : 96);	/* data directories */
 	if (dd + 5 * 8 > len)
 		return 0;
-	return le32(in + dd + 4 * 8 + 4) != 0;	/* [4] = certificate table */
+	return fw_le32(in + dd + 4 * 8 + 4) != 0;	/* [4] = certificate table */
 }
 
 static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
@@ -1081,15 +1074,15 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 				    "bzImage boot protocol %u.%02u has no "
 				    "payload fields (2.08 or later needed)",
 				    version >> 8, version & 0xff);
-	poff = pm + le32(in + 0x248);
-	plen = le32(in + 0x24c);
+	poff = pm + fw_le32(in + 0x248);
+	plen = fw_le32(in + 0x24c);
 	if (pm > len || poff > len - 4 || plen > len - 4 - poff || plen < 8)
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "bzImage payload lies outside the file: "
 				    "truncated or corrupt");
 	/* build.c's CRC32 over all but the last 4 bytes (no final xor) */
 	if (!is_signed && (~crc32(0, in, (uInt)(len - 4)) & 0xffffffffu) !=
-	    le32(in + len - 4))
+	    fw_le32(in + len - 4))
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "bzImage CRC32 does not match: corrupt or "
 				    "truncated image");
@@ -1193,7 +1186,7 @@ static int layer(struct kctx *c, const uint8_t *in, size_t len,
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "layers nested too deep");
 	c->depth++;
-	if (len >= UIMAGE_HLEN && be32(in) == UIMAGE_MAGIC)
+	if (len >= UIMAGE_HLEN && fw_be32(in) == UIMAGE_MAGIC)
 		rc = do_uimage(c, in, len, out, out_len);
 	else if (is_bzimage(in, len))
 		rc = do_bzimage(c, in, len, out, out_len);
@@ -1473,7 +1466,7 @@ int fw_kernel_probe_buf(const uint8_t *b, size_t len)
 	enum fw_codec codec;
 	int kernel = 0;
 
-	if (len >= UIMAGE_HLEN && be32(b) == UIMAGE_MAGIC) {
+	if (len >= UIMAGE_HLEN && fw_be32(b) == UIMAGE_MAGIC) {
 		kernel = b[30] == 2 || b[30] == 14 || b[30] == 4;
 	} else if (len > 0x400 && is_bzimage(b, len)) {
 		kernel = 1;

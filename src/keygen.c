@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "fwsign/fwsign.h"
-#include "internal.h"
+#include "signer_int.h"
 
 static int add_ext(X509 *x, int nid, const char *value)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fwsign/fwsign.h"
+#include "bytes.h"
 
 #define PKEY_ID_PKCS7 2
 
@@ -29,8 +30,7 @@ int fw_modsig_find(const uint8_t *buf, size_t len, struct fw_modsig *ms,
 	}
 	body = len - tail;
 	info = buf + body;
-	sig_len = (size_t)info[8] << 24 | (size_t)info[9] << 16 |
-		  (size_t)info[10] << 8 | info[11];
+	sig_len = fw_be32(info + 8);
 	/* mod_check_sig(): sig_len >= file_len - sizeof(*ms) is rejected */
 	if (sig_len == 0 || sig_len >= body) {
 		snprintf(why, why_len, "signature length %zu out of bounds",

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "io.h"
 
 void fw_json_str(FILE *f, const char *s)
 {

@@ -24,7 +24,8 @@
 
 #include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
-#include "internal.h"
+#include "io.h"
+#include "signer_int.h"
 
 struct fw_signer {
 	EVP_PKEY *key;
@@ -173,8 +174,7 @@ static EVP_PKEY *load_pem_key(const char *path, const char *pass,
 		ERR_clear_error();
 		if (enc && (!pass || !*pass))
 			fw_error_set(err, FW_EKEY, path,
-				     "key is encrypted; give the passphrase "
-				     "with --pass-env VAR or --pass-file FILE");
+				     "key is encrypted: give its passphrase");
 		else if (enc)
 			fw_error_set(err, FW_EKEY, path,
 				     "cannot decrypt key: wrong passphrase");
@@ -230,7 +230,8 @@ int fw_signer_open(const struct fw_key_opts *o, struct fw_signer **out,
 	*out = NULL;
 	if (!o->key || !o->cert)
 		return fw_error_set(err, FW_EUSAGE, NULL,
-				    "--key and --cert are required");
+				    "a signing key and a certificate are both "
+				    "required");
 	if (strcmp(hash, "sha256") && strcmp(hash, "sha384") &&
 	    strcmp(hash, "sha512"))
 		return fw_error_set(err, FW_EUSAGE, hash,

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "io.h"
 #include "../formats/format.h"
 
 int fw_file_contains(const char *path, const char *needle)
@@ -479,7 +479,7 @@ int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
 				    strerror(errno));
 	if (max_size && (uint64_t)st.st_size > max_size)
 		return fw_error_set(err, FW_EINPUT, o->final,
-				    "output of %lld bytes exceeds --max-size %llu "
+				    "output of %lld bytes exceeds the size limit %llu "
 				    "by %llu bytes", (long long)st.st_size,
 				    (unsigned long long)max_size,
 				    (unsigned long long)st.st_size - max_size);
@@ -507,12 +507,4 @@ void fw_outfile_abort(struct fw_outfile *o)
 	free(o->final);
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
-}
-
-int fw_all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
 }

@@ -15,7 +15,7 @@
 
 #include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
-#include "internal.h"
+#include "signer_int.h"
 
 /* The kernel refuses PKCS#7 messages bigger than this for modules. */
 #define FW_SIG_MAX (64 * 1024)

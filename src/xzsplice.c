@@ -37,7 +37,7 @@
 
 #include <lzma.h>
 
-#include "internal.h"
+#include "codec.h"
 
 #define SPLICE_CHUNKS_MAX 65536
 

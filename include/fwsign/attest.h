@@ -35,21 +35,21 @@ extern "C" {
 #define FW_SHA256_HEX 65	/* 64 hex digits and a NUL */
 
 /* Signs msg (*sig malloc'ed).  Thread-safe. */
-int fw_sign_raw(struct fw_signer *s, const uint8_t *msg, size_t len,
-		uint8_t **sig, size_t *sig_len, struct fw_error *err);
-int fw_signer_keyid(const struct fw_signer *s, char out[FW_SHA256_HEX],
-		    struct fw_error *err);
+FW_API int fw_sign_raw(struct fw_signer *s, const uint8_t *msg, size_t len,
+		       uint8_t **sig, size_t *sig_len, struct fw_error *err);
+FW_API int fw_signer_keyid(const struct fw_signer *s, char out[FW_SHA256_HEX],
+			   struct fw_error *err);
 
 /* 1 when sig is a signature of msg by the verifier's certificate's key,
  * else 0. */
-int fw_verify_raw(struct fw_verifier *v, const uint8_t *msg, size_t len,
-		  const uint8_t *sig, size_t sig_len);
-int fw_verifier_keyid(const struct fw_verifier *v, char out[FW_SHA256_HEX],
-		      struct fw_error *err);
+FW_API int fw_verify_raw(struct fw_verifier *v, const uint8_t *msg, size_t len,
+			 const uint8_t *sig, size_t sig_len);
+FW_API int fw_verifier_keyid(const struct fw_verifier *v,
+			     char out[FW_SHA256_HEX], struct fw_error *err);
 
 /* The sha256 of a whole file. */
-int fw_sha256_file(const char *path, char out[FW_SHA256_HEX],
-		   struct fw_error *err);
+FW_API int fw_sha256_file(const char *path, char out[FW_SHA256_HEX],
+			  struct fw_error *err);
 
 /* The regular files of an image fwsign reads (a tree, a filesystem image,
  * an archive, a single file: its path is then ""), sorted by path. */
@@ -64,19 +64,20 @@ struct fw_digests {
 	size_t n;
 };
 
-int fw_image_digests(const char *path, struct fw_digests *d,
-		     struct fw_error *err);
+FW_API int fw_image_digests(const char *path, struct fw_digests *d,
+			    struct fw_error *err);
 /* NULL when the image has no regular file of that path. */
-const struct fw_file_digest *fw_digests_find(const struct fw_digests *d,
-					     const char *path);
-void fw_digests_free(struct fw_digests *d);
+FW_API const struct fw_file_digest *fw_digests_find(const struct fw_digests *d,
+						    const char *path);
+FW_API void fw_digests_free(struct fw_digests *d);
 
 /* Base64 (RFC 4648) as DSSE envelopes (and usign files) carry it: encode
  * with the standard alphabet and padding (malloc'ed, NUL-terminated);
  * decode n characters, padding optional, the URL-safe alphabet too when
  * url is set (malloc'ed; NULL when it is not base64). */
-char *fw_base64_encode(const uint8_t *p, size_t n);
-uint8_t *fw_base64_decode(const char *s, size_t n, int url, size_t *out_len);
+FW_API char *fw_base64_encode(const uint8_t *p, size_t n);
+FW_API uint8_t *fw_base64_decode(const char *s, size_t n, int url,
+				 size_t *out_len);
 
 #ifdef __cplusplus
 }

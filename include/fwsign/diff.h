@@ -46,14 +46,14 @@ struct fw_diff {
 };
 
 /* 1 for the kinds that signing makes (and that it implies). */
-int fw_change_expected(enum fw_change k);
-const char *fw_change_name(enum fw_change k);
+FW_API int fw_change_expected(enum fw_change k);
+FW_API const char *fw_change_name(enum fw_change k);
 
-int fw_diff(const char *old_path, const char *new_path, struct fw_diff *d,
-	    struct fw_error *err);
-void fw_diff_free(struct fw_diff *d);
-void fw_diff_json(const struct fw_diff *d, const char *old_path,
-		  const char *new_path, FILE *f);
+FW_API int fw_diff(const char *old_path, const char *new_path,
+		   struct fw_diff *d, struct fw_error *err);
+FW_API void fw_diff_free(struct fw_diff *d);
+FW_API void fw_diff_json(const struct fw_diff *d, const char *old_path,
+			 const char *new_path, FILE *f);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fwsign/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,12 +36,14 @@ struct fw_error {
 	char msg[1024];
 };
 
-void fw_error_clear(struct fw_error *e);
-int fw_error_set(struct fw_error *e, int code, const char *file,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+FW_API void fw_error_clear(struct fw_error *e);
+FW_API int fw_error_set(struct fw_error *e, int code, const char *file,
+			const char *fmt, ...)
+			__attribute__((format(printf, 4, 5)));
 /* Appends OpenSSL's queued errors to e->msg and clears the queue. */
-int fw_error_ssl(struct fw_error *e, int code, const char *file,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+FW_API int fw_error_ssl(struct fw_error *e, int code, const char *file,
+			const char *fmt, ...)
+			__attribute__((format(printf, 4, 5)));
 
 /* ------------------------------------------------------------------ */
 /* ELF classification                                                  */
@@ -61,12 +65,13 @@ struct fw_elf_info {
 	char why[128];		/* for FW_KIND_MALFORMED */
 };
 
-const char *fw_kind_name(enum fw_kind kind);
-const char *fw_machine_name(unsigned e_machine);
-int fw_kind_signable(enum fw_kind kind, int sign_other);
+FW_API const char *fw_kind_name(enum fw_kind kind);
+FW_API const char *fw_machine_name(unsigned e_machine);
+FW_API int fw_kind_signable(enum fw_kind kind, int sign_other);
 
 /* Classifies buf (the unsigned content, without a signature trailer). */
-void fw_elf_classify(const uint8_t *buf, size_t len, struct fw_elf_info *out);
+FW_API void fw_elf_classify(const uint8_t *buf, size_t len,
+			    struct fw_elf_info *out);
 
 /* ------------------------------------------------------------------ */
 /* The module-signature trailer                                        */
@@ -88,8 +93,8 @@ struct fw_modsig {
  * rules, 0 when there is no magic, -1 (with why) when the magic is there
  * but the trailer is malformed.
  */
-int fw_modsig_find(const uint8_t *buf, size_t len, struct fw_modsig *ms,
-		   char *why, size_t why_len);
+FW_API int fw_modsig_find(const uint8_t *buf, size_t len, struct fw_modsig *ms,
+			  char *why, size_t why_len);
 
 /* ------------------------------------------------------------------ */
 /* Keys and signing                                                    */
@@ -108,18 +113,18 @@ struct fw_key_opts {
 				 * OpenSSL's CMS (the same bytes; tests) */
 };
 
-int fw_signer_open(const struct fw_key_opts *opts, struct fw_signer **out,
-		   struct fw_error *err);
-void fw_signer_free(struct fw_signer *s);
-const char *fw_signer_subject(const struct fw_signer *s);
+FW_API int fw_signer_open(const struct fw_key_opts *opts,
+			  struct fw_signer **out, struct fw_error *err);
+FW_API void fw_signer_free(struct fw_signer *s);
+FW_API const char *fw_signer_subject(const struct fw_signer *s);
 
 /*
  * Builds the full trailer (PKCS#7 DER + info + magic) over content.
  * *trailer is malloc'ed.  Thread-safe.
  */
-int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
-		    uint8_t **trailer, size_t *trailer_len,
-		    struct fw_error *err);
+FW_API int fw_sign_trailer(struct fw_signer *s, const uint8_t *content,
+			   size_t len, uint8_t **trailer, size_t *trailer_len,
+			   struct fw_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Verification                                                        */
@@ -132,17 +137,18 @@ enum fw_sigstate {
 	FW_SIG_BAD,		/* trailer or signature does not verify */
 };
 
-const char *fw_sigstate_name(enum fw_sigstate st);
+FW_API const char *fw_sigstate_name(enum fw_sigstate st);
 
 struct fw_verifier;
 
-int fw_verifier_open(const char *cert_path, struct fw_verifier **out,
-		     struct fw_error *err);
-void fw_verifier_free(struct fw_verifier *v);
+FW_API int fw_verifier_open(const char *cert_path, struct fw_verifier **out,
+			    struct fw_error *err);
+FW_API void fw_verifier_free(struct fw_verifier *v);
 
 /* Checks the trailer of buf (the full file).  why gets the reason. */
-enum fw_sigstate fw_verify_buffer(struct fw_verifier *v, const uint8_t *buf,
-				  size_t len, char *why, size_t why_len);
+FW_API enum fw_sigstate fw_verify_buffer(struct fw_verifier *v,
+					 const uint8_t *buf, size_t len,
+					 char *why, size_t why_len);
 
 /* ------------------------------------------------------------------ */
 /* Key generation                                                      */
@@ -158,7 +164,7 @@ struct fw_keygen_opts {
 	const char *pass_file;
 };
 
-int fw_keygen(const struct fw_keygen_opts *opts, struct fw_error *err);
+FW_API int fw_keygen(const struct fw_keygen_opts *opts, struct fw_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Trees and images                                                    */
@@ -203,9 +209,9 @@ struct fw_report {
 	int64_t bytes_added;	/* negative when a bigger old trailer was replaced */
 };
 
-void fw_report_free(struct fw_report *r);
+FW_API void fw_report_free(struct fw_report *r);
 /* "sign", "re-sign", "skip" or "none", as reports say it. */
-const char *fw_action_name(enum fw_action a);
+FW_API const char *fw_action_name(enum fw_action a);
 
 typedef void (*fw_progress_fn)(void *arg, size_t done, size_t total);
 
@@ -224,17 +230,18 @@ struct fw_run_opts {
 };
 
 /* Signs every signable ELF of opts->input into opts->output. */
-int fw_sign_image(const struct fw_run_opts *opts, struct fw_report *rep,
-		  struct fw_error *err);
+FW_API int fw_sign_image(const struct fw_run_opts *opts, struct fw_report *rep,
+			 struct fw_error *err);
 /* Verifies every ELF of opts->input against opts->verifier. */
-int fw_verify_image(const struct fw_run_opts *opts, struct fw_report *rep,
-		    struct fw_error *err);
+FW_API int fw_verify_image(const struct fw_run_opts *opts,
+			   struct fw_report *rep, struct fw_error *err);
 /* Classifies only (info, dry runs). */
-int fw_scan_image(const struct fw_run_opts *opts, struct fw_report *rep,
-		  struct fw_error *err);
+FW_API int fw_scan_image(const struct fw_run_opts *opts, struct fw_report *rep,
+			 struct fw_error *err);
 
 /* Writes the report as JSON (one object) to the stream. */
-void fw_report_json(const struct fw_report *r, const char *command, FILE *f);
+FW_API void fw_report_json(const struct fw_report *r, const char *command,
+			   FILE *f);
 
 #ifdef __cplusplus
 }

@@ -49,23 +49,23 @@ struct fw_kernel_opts {
 };
 
 /* The state of a slot as a word ("zeros", "filler", "unused", "certificate"). */
-const char *fw_kslot_state_name(enum fw_kslot_state st);
+FW_API const char *fw_kslot_state_name(enum fw_kslot_state st);
 
 /*
  * 1 when the file looks like a Linux kernel image (vmlinux, bzImage,
  * uImage, arm64/riscv Image, or one of these compressed), else 0.  Cheap:
  * reads the headers only.
  */
-int fw_kernel_probe(const char *path);
+FW_API int fw_kernel_probe(const char *path);
 /* The same on bytes in memory. */
-int fw_kernel_probe_buf(const uint8_t *buf, size_t len);
+FW_API int fw_kernel_probe_buf(const uint8_t *buf, size_t len);
 
 /*
  * Finds and describes the slot of the kernel in path.  A kernel without a
  * slot is not an error here: state FW_KSLOT_NONE, note says why.
  */
-int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
-		   struct fw_kernel_info *info, struct fw_error *err);
+FW_API int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
+			  struct fw_kernel_info *info, struct fw_error *err);
 
 /*
  * Writes to out (which must not exist; it appears whole or not at all) the
@@ -76,25 +76,30 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
  * The result is read back and checked before it is committed.  info
  * describes the result.
  */
-int fw_kernel_inject_cert(const char *in, const char *cert_path,
-			  const char *out, const struct fw_kernel_opts *opts,
-			  struct fw_kernel_info *info, struct fw_error *err);
+FW_API int fw_kernel_inject_cert(const char *in, const char *cert_path,
+				 const char *out,
+				 const struct fw_kernel_opts *opts,
+				 struct fw_kernel_info *info,
+				 struct fw_error *err);
 
 /* fw_kernel_info on bytes in memory; name is used in messages. */
-int fw_kernel_info_buf(const uint8_t *in, size_t len, const char *name,
-		       const struct fw_kernel_opts *opts,
-		       struct fw_kernel_info *info, struct fw_error *err);
+FW_API int fw_kernel_info_buf(const uint8_t *in, size_t len, const char *name,
+			      const struct fw_kernel_opts *opts,
+			      struct fw_kernel_info *info,
+			      struct fw_error *err);
 
 /* A copy of the certificate(s) in the slot (*der malloc'ed). */
-int fw_kernel_cert_buf(const uint8_t *in, size_t len, const char *name,
-		       uint8_t **der, size_t *der_len, struct fw_error *err);
+FW_API int fw_kernel_cert_buf(const uint8_t *in, size_t len, const char *name,
+			      uint8_t **der, size_t *der_len,
+			      struct fw_error *err);
 
 /* The same on buffers; *out is malloc'ed.  name is used in messages. */
-int fw_kernel_inject_buf(const uint8_t *in, size_t len, const char *name,
-			 const uint8_t *der, size_t der_len,
-			 const struct fw_kernel_opts *opts, uint8_t **out,
-			 size_t *out_len, struct fw_kernel_info *info,
-			 struct fw_error *err);
+FW_API int fw_kernel_inject_buf(const uint8_t *in, size_t len, const char *name,
+				const uint8_t *der, size_t der_len,
+				const struct fw_kernel_opts *opts,
+				uint8_t **out, size_t *out_len,
+				struct fw_kernel_info *info,
+				struct fw_error *err);
 
 #ifdef __cplusplus
 }

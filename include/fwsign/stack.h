@@ -43,16 +43,16 @@ struct fw_stack_opts {
 struct fw_stack;
 
 /* Opens the tree of input.  Cheap for an input that is not a blob. */
-int fw_stack_open(const struct fw_stack_opts *o, struct fw_stack **out,
-		  struct fw_error *err);
+FW_API int fw_stack_open(const struct fw_stack_opts *o, struct fw_stack **out,
+			 struct fw_error *err);
 /* 1 when the input is a blob of layers (its top is a wrapper), 0 when it
  * is a plain filesystem, archive, kernel or file for the other calls. */
-int fw_stack_composite(const struct fw_stack *s);
+FW_API int fw_stack_composite(const struct fw_stack *s);
 /* 1 when the blob is just a uImage around a kernel. */
-int fw_stack_lone_kernel(const struct fw_stack *s);
-int fw_stack_sign(struct fw_stack *s, struct fw_error *err);
-int fw_stack_verify(struct fw_stack *s, struct fw_error *err);
-int fw_stack_scan(struct fw_stack *s, struct fw_error *err);
+FW_API int fw_stack_lone_kernel(const struct fw_stack *s);
+FW_API int fw_stack_sign(struct fw_stack *s, struct fw_error *err);
+FW_API int fw_stack_verify(struct fw_stack *s, struct fw_error *err);
+FW_API int fw_stack_scan(struct fw_stack *s, struct fw_error *err);
 /*
  * Calls fn once per filesystem or archive in the tree, in the tree's
  * order, with the part's path and a private temporary copy of its bytes
@@ -60,20 +60,21 @@ int fw_stack_scan(struct fw_stack *s, struct fw_error *err);
  */
 typedef int (*fw_stack_fs_fn)(void *arg, const char *part, const char *file,
 			      struct fw_error *err);
-int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
-		     struct fw_error *err);
+FW_API int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
+			    struct fw_error *err);
 /* What the walk found, per file of every filesystem (paths prefixed by
  * the part's path and ':'), summed. */
-const struct fw_report *fw_stack_report(const struct fw_stack *s);
+FW_API const struct fw_report *fw_stack_report(const struct fw_stack *s);
 /* Kernels: how many, how many hold the certificate (after sign: got it). */
-void fw_stack_kernels(const struct fw_stack *s, size_t *n, size_t *with_cert,
-		      size_t *without_slot);
+FW_API void fw_stack_kernels(const struct fw_stack *s, size_t *n,
+			     size_t *with_cert, size_t *without_slot);
 /* Layers whose checksums do not match (input damaged). */
-size_t fw_stack_bad(const struct fw_stack *s);
+FW_API size_t fw_stack_bad(const struct fw_stack *s);
 /* The tree, as text or JSON (an object with "tree", then the report). */
-void fw_stack_print(const struct fw_stack *s, FILE *f);
-void fw_stack_json(const struct fw_stack *s, const char *command, FILE *f);
-void fw_stack_close(struct fw_stack *s);
+FW_API void fw_stack_print(const struct fw_stack *s, FILE *f);
+FW_API void fw_stack_json(const struct fw_stack *s, const char *command,
+			  FILE *f);
+FW_API void fw_stack_close(struct fw_stack *s);
 
 #ifdef __cplusplus
 }

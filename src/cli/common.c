@@ -3,18 +3,70 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
+/*
+ * The library's messages name concepts ("give an output file"); the tool
+ * adds which of its options give them.  An option may stand for several
+ * phrasings.
+ */
+static const struct {
+	const char *concept;
+	const char *option;
+} hints[] = {
+	{ "output file", "-o OUTPUT" },
+	{ "sign in place", "--in-place" },
+	{ "signed in place", "--in-place" },
+	{ "edited in place", "--in-place" },
+	{ "not in place", "--in-place" },
+	{ "size limit", "--max-size" },
+	{ "give its passphrase", "--pass-env VAR, --pass-file FILE" },
+	{ "signing key and a certificate", "--key, --cert" },
+	{ "FIT keys directory", "--fit-keydir DIR" },
+	{ "usign secret key", "--usign-key KEY" },
+	{ "drop the image signature", "--drop-image-signature" },
+	{ "other ELF files on request", "--sign-other" },
+};
+
+/* Whether an earlier hint that msg matched named the same option. */
+static int hinted(const char *msg, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(hints[j].option, hints[i].option) &&
+		    strstr(msg, hints[j].concept))
+			return 1;
+	return 0;
+}
+
+/* msg, then " (see OPTION, ...)" for the options it speaks of. */
+static void put_msg(FILE *f, const char *msg)
+{
+	const char *sep = " (see ";
+
+	fputs(msg, f);
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		if (!strstr(msg, hints[i].concept) || hinted(msg, i))
+			continue;
+		fprintf(f, "%s%s", sep, hints[i].option);
+		sep = ", ";
+	}
+	if (*sep == ',')
+		fputc(')', f);
+}
+
 int cli_error(const struct fw_error *e)
 {
 	cli_progress_end();
 	if (e->file[0])
-		fprintf(stderr, "fwsign: %s: %s\n", e->file, e->msg);
+		fprintf(stderr, "fwsign: %s: ", e->file);
 	else
-		fprintf(stderr, "fwsign: %s\n", e->msg);
+		fputs("fwsign: ", stderr);
+	put_msg(stderr, e->msg);
+	fputc('\n', stderr);
 	return e->code ? e->code : FW_EIO;
 }
 
@@ -99,10 +151,12 @@ void cli_print_warnings(const struct fw_report *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct fw_record *c = &r->rec[i];
 
-		if (c->result == FW_RES_WARN && !c->link_of)
-			fprintf(stderr, "fwsign: %s: warning: %s: %s\n", c->path,
-				fw_kind_name(c->elf.kind),
-				c->msg ? c->msg : "left unchanged");
+		if (c->result != FW_RES_WARN || c->link_of)
+			continue;
+		fprintf(stderr, "fwsign: %s: warning: %s: ", c->path,
+			fw_kind_name(c->elf.kind));
+		put_msg(stderr, c->msg ? c->msg : "left unchanged");
+		fputc('\n', stderr);
 	}
 }
 
@@ -113,10 +167,12 @@ void cli_print_verify(const struct fw_report *r, int quiet)
 
 		if (c->result == FW_RES_OK || c->link_of)
 			continue;
-		printf("%s: %s%s%s\n", c->path,
+		printf("%s: %s%s", c->path,
 		       c->sig != FW_SIG_NONE ? fw_sigstate_name(c->sig)
 					     : fw_kind_name(c->elf.kind),
-		       c->msg ? ": " : "", c->msg ? c->msg : "");
+		       c->msg ? ": " : "");
+		put_msg(stdout, c->msg ? c->msg : "");
+		putchar('\n');
 	}
 	printf("%zu good, %zu unsigned, %zu foreign-key, %zu bad-signature, "
 	       "%zu not signable, %zu errors\n",
@@ -137,9 +193,10 @@ int cli_sign_status(const struct fw_report *r, const struct cli_policy *p)
 		    !fw_kind_signable(c->elf.kind, p->sign_other))
 			continue;
 		left++;
-		fprintf(stderr, "fwsign: %s: %s left unsigned%s%s\n", c->path,
-			fw_kind_name(c->elf.kind), c->msg ? ": " : "",
-			c->msg ? c->msg : "");
+		fprintf(stderr, "fwsign: %s: %s left unsigned%s", c->path,
+			fw_kind_name(c->elf.kind), c->msg ? ": " : "");
+		put_msg(stderr, c->msg ? c->msg : "");
+		fputc('\n', stderr);
 	}
 	if (left && !p->allow_unsigned) {
 		fprintf(stderr, "fwsign: %zu file%s that must run on the device "

@@ -271,10 +271,10 @@ fi
 
 # Refusals: nothing is written.
 expect_exit 2 "--in-place" "$FWSIGN" sign "$I" --in-place --key $K.key --cert $K.crt
-check "--in-place: says why" grep -q 'images are never edited in place: use -o' "$WORK/err.txt"
+check "--in-place: says why" grep -q 'images are never edited in place: give an output file (see -o OUTPUT, --in-place)' "$WORK/err.txt"
 size=$(stat -c %s "$I")
 expect_exit 3 "--max-size below the image" "$FWSIGN" sign "$I" -o "$WORK/max.img" --max-size $((size - 1)) --key $K.key --cert $K.crt
-check "--max-size: says by how much" grep -q 'exceeds --max-size .* by 1 bytes' "$WORK/err.txt"
+check "--max-size: says by how much" grep -q 'exceeds the size limit .* by 1 bytes (see --max-size)' "$WORK/err.txt"
 check "--max-size: no output, no temporary" no_output "$WORK/max.img"
 expect_exit 0 "--max-size of the image" "$FWSIGN" sign "$I" -o "$WORK/max.img" --max-size "$size" --key $K.key --cert $K.crt
 

@@ -235,7 +235,7 @@ EOF
 mk_image "$WORK/t" "$WORK/m.sqfs" -comp zstd
 size=$(stat -c %s "$WORK/m.sqfs")
 expect_exit 3 "max-size" "$FWSIGN" sign "$WORK/m.sqfs" -o "$WORK/m-out.sqfs" --key $K.key --cert $K.crt --max-size "$size"
-check "max-size: says so" grep -q 'exceeds --max-size' "$WORK/err.txt"
+check "max-size: says so" grep -q 'exceeds the size limit .*(see --max-size)' "$WORK/err.txt"
 check "max-size: no output" [ ! -e "$WORK/m-out.sqfs" ]
 check "max-size: no temporary" [ -z "$(ls -A "$WORK" | grep '\.fwsign-')" ]
 expect_exit 0 "max-size with room" "$FWSIGN" sign "$WORK/m.sqfs" -o "$WORK/m-out.sqfs" --key $K.key --cert $K.crt --max-size $((size + 65536))

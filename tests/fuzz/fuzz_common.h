@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../../formats/format.h"
-#include "../../src/internal.h"
+#include "../../src/signer_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

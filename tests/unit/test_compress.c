@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/internal.h"
+#include "../../src/codec.h"
+#include "../../src/signer_int.h"
+#include "../../src/fw_limits.h"
 #include "t.h"
 
 int main(void)

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/internal.h"
+#include "../../src/signer_int.h"
 #include "t.h"
 
 static int n_elf, n_filled, n_whole;

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "fwsign/fwsign.h"
-#include "../../src/internal.h"
+#include "../../src/signer_int.h"
 #include "t.h"
 
 static struct fw_signer *signer(const char *dir, const char *name,

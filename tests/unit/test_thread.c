@@ -8,7 +8,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "../../src/internal.h"
+#include "../../src/io.h"
 #include "t.h"
 
 struct seen {

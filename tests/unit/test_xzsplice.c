@@ -14,7 +14,7 @@
 
 #include <lzma.h>
 
-#include "../../src/internal.h"
+#include "../../src/codec.h"
 #include "t.h"
 
 #define N (1u << 20)

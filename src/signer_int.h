@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Signing inside the library: certificates and passphrases (signer.c),
+ * key ids (attest.c), one file's bytes signed, verified or scanned
+ * (blob.c), content given as segments, and the sparse ELF view that lets
+ * a big file be signed where it lies (elfview.c).
+ */
+#ifndef FWSIGN_SIGNER_INT_H
+#define FWSIGN_SIGNER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "fwsign/fwsign.h"
+#include "io.h"
+
+/* signer.c */
+X509 *fw_cert_load(const char *path, struct fw_error *err);
+void fw_cert_subject(X509 *x, char *buf, size_t len);
+/* The CN of a name, else all of it. */
+void fw_cert_subject_name(X509_NAME *n, char *buf, size_t len);
+int fw_passphrase(const char *env, const char *file, char *buf, size_t len,
+		  struct fw_error *err);
+/* Whether RSA signatures come from the proven template. */
+int fw_signer_has_template(struct fw_signer *s);
+
+/* attest.c: the digest of raw signatures (fwsign/attest.h) with key k,
+ * and the key id of a certificate (hex sha256 of its SubjectPublicKeyInfo
+ * DER). */
+const EVP_MD *fw_raw_md(EVP_PKEY *k);
+int fw_cert_keyid(X509 *x, char out[65], struct fw_error *err);
+
+/* A piece of a file's content: len bytes at p, or len zeros (p NULL). */
+struct fw_seg {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* fw_sign_trailer over the first len bytes of the segments. */
+int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
+			 size_t n_seg, size_t len, uint8_t **trailer,
+			 size_t *trailer_len, struct fw_error *err);
+
+/*
+ * blob.c: one file's bytes in, the signed bytes out.  The new file is the
+ * first keep bytes of the input followed by tail (keep is the content
+ * without an old trailer; 0 when a compressed module was rewritten whole);
+ * tail NULL: leave the file alone.
+ */
+struct fw_signed {
+	size_t keep;
+	uint8_t *tail;
+	size_t tail_len;
+};
+/* seg: the content as segments, in a sparse view (fw_elf_fill); NULL:
+ * it is all in. */
+int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
+		 size_t len, const struct fw_seg *seg, size_t n_seg,
+		 struct fw_signed *out, struct fw_record *rec,
+		 struct fw_error *err);
+void fw_blob_verify(struct fw_verifier *v, int sign_other,
+		    const uint8_t *in, size_t len, struct fw_record *rec);
+void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
+/* Whether compressed bytes (the whole file, or just its start) may hold a
+ * kernel module: they decompress to the start of a relocatable ELF. */
+int fw_blob_maybe_module(const uint8_t *in, size_t len);
+
+/*
+ * Fills what fw_elf_classify and fw_modsig_find read of an ELF file of len
+ * bytes into view (len bytes of zeros): 0.  1: not an ELF file or tables
+ * too odd or big, read it whole instead.  -1: rd failed.  (elfview.c)
+ */
+int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd, void *ctx);
+
+#endif
