@@ -551,6 +551,13 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 	return 0;
 }
 
+/*
+ * The decoder memory a peek may take: xz -9 and lzma -9 need 65 MiB.  The
+ * lzma header is a loose match, and one that asks for a 2 GiB dictionary
+ * (13 bytes of anything) made every bid of a blob allocate it.
+ */
+#define HEAD_MEMLIMIT ((uint64_t)256 << 20)
+
 size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 			  uint8_t *out, size_t want)
 {
@@ -580,8 +587,8 @@ size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 		lzma_stream s = LZMA_STREAM_INIT;
 		lzma_ret r;
 
-		r = codec == FW_CODEC_XZ ? lzma_stream_decoder(&s, UINT64_MAX, 0)
-					 : lzma_alone_decoder(&s, UINT64_MAX);
+		r = codec == FW_CODEC_XZ ? lzma_stream_decoder(&s, HEAD_MEMLIMIT, 0)
+					 : lzma_alone_decoder(&s, HEAD_MEMLIMIT);
 		if (r != LZMA_OK)
 			return 0;
 		s.next_in = in;

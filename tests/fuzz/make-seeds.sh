@@ -3,15 +3,21 @@
 # the tree): squashfs images of every compressor fwsign writes, small ext2
 # and ext4 images, tar and cpio archives, all of one tiny tree with an ELF,
 # a module, a symlink, a hard link, an xattr, a FIFO and, as root, a
-# device node; and vendor blobs of nested layers (FIT, uImage, sysupgrade
-# tar, fwtool trailers, flash image) around a tiny squashfs and kernel.
-# Usage: make-seeds.sh OUTDIR (makes OUTDIR/{squashfs,ext4,archive,stack}).
+# device node; vendor blobs of nested layers (FIT, uImage, sysupgrade
+# tar, fwtool trailers, flash image) around a tiny squashfs and kernel;
+# ELF files with and without signature trailers; tiny kernels with an
+# extra-certificate slot in every layer src/kernel.c peels.
+# Usage: make-seeds.sh OUTDIR (makes OUTDIR/{squashfs,ext4,archive,stack,
+# elf,kernel}).  $FWSIGN (the fwsign program) signs a module; without it
+# that seed and the ones made from it are left out.  Real modules come
+# from $FIXTURES (tests/fixtures/fetch.sh) when it is there.
 set -euo pipefail
 out=${1:?usage: make-seeds.sh OUTDIR}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 E2FSPROGS_FAKE_TIME=1700000000
-mkdir -p "$out/squashfs" "$out/ext4" "$out/archive" "$out/stack"
+mkdir -p "$out/squashfs" "$out/ext4" "$out/archive" "$out/stack" \
+	"$out/elf" "$out/kernel"
 
 t=$work/tree
 mkdir -p "$t/lib/modules" "$t/bin" "$t/etc" "$t/empty-dir"
@@ -206,4 +212,246 @@ xz -9 --check=crc32 <"$out/stack/sysupgrade.tar" >"$out/stack/sysupgrade.tar.xz"
 { printf '# layout\nhdr 0 64 data # a vendor header\nfs 0x40 rest auto\n\n'
   head -c 64 /dev/zero | tr '\0' 'H'
   cat "$s/root.sqfs"; } >"$out/stack/layout-header.bin"
+# ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
+# clang and ld.lld when there, five more targets, 32/64-bit, both byte
+# orders), a library, a PIE, modules (relocatable, with .modinfo and
+# .gnu.linkonce.this_module), compressed modules, a module signed by
+# fwsign and copies with damaged trailers; the smallest real module of
+# every architecture of the fixtures, signed by Debian, when they are there.
+e=$work/elf
+mkdir -p "$e/mod"
+cat >"$e/t.c" <<'EOF'
+int seed_data = 1;
+void _start(void) { for (;;) ; }
+EOF
+cat >"$e/lib.c" <<'EOF'
+int seed_fn(int x) { return x + 1; }
+EOF
+cat >"$e/mod.c" <<'EOF'
+static const char modinfo[] __attribute__((section(".modinfo"), used)) =
+	"license=GPL";
+struct module { char name[56]; };
+struct module this_module __attribute__((section(".gnu.linkonce.this_module")))
+	= { "seed" };
+EOF
+small="-Os -ffreestanding -fno-asynchronous-unwind-tables -nostdlib
+	-Wl,-z,max-page-size=16 -Wl,--build-id=none"
+gcc $small -static -Wl,-z,noseparate-code -o "$out/elf/x86_64-exec" "$e/t.c"
+gcc $small -fPIC -shared -Wl,-soname,libseed.so.1 -Wl,-z,noseparate-code \
+	-o "$out/elf/x86_64-lib.so" "$e/lib.c"
+gcc $small -fPIE -pie -Wl,-z,noseparate-code -o "$out/elf/x86_64-pie" "$e/t.c"
+gcc -Os -fno-asynchronous-unwind-tables -c -o "$e/mod/seed.ko" "$e/mod.c"
+cp "$e/mod/seed.ko" "$out/elf/x86_64-module.ko"
+xz -C crc32 <"$e/mod/seed.ko" >"$out/elf/module.ko.xz"
+gzip -9n <"$e/mod/seed.ko" >"$out/elf/module.ko.gz"
+if command -v clang >/dev/null && command -v ld.lld >/dev/null; then
+	for t in aarch64-linux-gnu arm-linux-gnueabihf mips-linux-gnu \
+		 powerpc64-linux-gnu riscv64-linux-gnu i386-linux-gnu; do
+		clang --target=$t $small -fuse-ld=lld -static -Wl,-e,_start \
+			-o "$out/elf/${t%%-*}-exec" "$e/t.c"
+	done
+	clang --target=aarch64-linux-gnu $small -fuse-ld=lld -fPIC -shared \
+		-o "$out/elf/aarch64-lib.so" "$e/lib.c"
+	for t in s390x-linux-gnu mips-linux-gnu; do
+		clang --target=$t -Os -c -o "$out/elf/${t%%-*}-module.ko" "$e/mod.c"
+	done
+fi
+if [ -n "${FWSIGN:-}" ] && [ -x "$FWSIGN" ]; then
+	"$FWSIGN" keygen -o "$e/key" --ec p256 --subject seed >/dev/null
+	"$FWSIGN" sign "$e/mod" -o "$e/signed" --key "$e/key.key" \
+		--cert "$e/key.crt" >/dev/null
+	cp "$e/signed/seed.ko" "$out/elf/module-signed.ko"
+	zstd -q -19 <"$e/signed/seed.ko" >"$out/elf/module-signed.ko.zst"
+	# damaged trailers: struct module_signature is the 12 bytes before
+	# the 28-byte magic, sig_len its last 4 (big-endian)
+	python3 - "$e/signed/seed.ko" "$out/elf" <<'PY'
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+d = sys.argv[2]
+info = len(b) - 40
+def put(name, data):
+    open(d + '/trailer-' + name + '.ko', 'wb').write(data)
+def with_info(i):
+    return b[:info] + i + b[info + 12:]
+put('siglen-huge', b[:info + 8] + struct.pack('>I', 0x7fffffff) + b[info + 12:])
+put('siglen-zero', b[:info + 8] + bytes(4) + b[info + 12:])
+put('siglen-all', b[:info + 8] + struct.pack('>I', info) + b[info + 12:])
+put('id-type-1', with_info(b[info:info + 2] + b'\x01' + b[info + 3:info + 12]))
+put('pad-set', with_info(b[info:info + 5] + b'\x01' + b[info + 6:info + 12]))
+sl = struct.unpack('>I', b[info + 8:info + 12])[0]
+# the PKCS#7 message cut short by 16 bytes, sig_len to match
+put('pkcs7-cut', b[:info - 16] + b[info:info + 8] + struct.pack('>I', sl - 16)
+    + b[info + 12:])
+put('magic-only', b[-28:])
+put('twice', b + b[info - sl:])
+PY
+fi
+fx=${FIXTURES:-/var/cache/fwsign-fixtures}
+for a in amd64 arm64 armhf mips64el s390x; do
+	[ -d "$fx/$a/modules" ] || continue
+	m=$(find "$fx/$a/modules" -name '*.ko' -size -7k -printf '%s %p\n' |
+		sort -n | head -1 | cut -d' ' -f2-)
+	[ -n "$m" ] && cp "$m" "$out/elf/debian-$a-$(basename "$m")"
+	l=$(find "$fx/$a/lib" -maxdepth 1 -name 'libBrokenLocale.so*' | head -1)
+	[ -n "$l" ] && head -c 4096 "$l" >"$out/elf/debian-$a-lib-head.so"
+done
+
+# Kernels (fuzz_kernel): the layout of certs/system_certificates.S (one
+# builtin certificate, the extra-certificate slot of 1 KiB, the used word,
+# the list size, module_cert_size) in a fake arm64 and riscv Image (slot
+# found by the layout scan; filler of kernel/0001, a certificate in it),
+# compressed with every codec, in uImages, as a vmlinux ELF (symbols;
+# stripped; big-endian and 32-bit ones by clang), in a bzImage, and raw
+# images and vmlinux with a System.map ("# map" inputs).  1-4 KiB each.
+k=$work/kernel
+mkdir -p "$k"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$k/key.pem" -subj /CN=seed-builtin -days 1 -outform DER \
+	-out "$k/cert.der" 2>/dev/null
+python3 - "$k" <<'PY'
+import struct, sys
+d = sys.argv[1]
+cert = open(d + '/cert.der', 'rb').read()
+SLOT = 1024
+def filler(n):
+    seed, b = 1, bytearray()
+    for _ in range(n):
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff
+        b.append((seed >> 16) & 0xff)
+    return bytes(b)
+open(d + '/filler.bin', 'wb').write(filler(SLOT))
+def pad(b, a):
+    return b + bytes(-len(b) % a)
+def certs(b, a4, a8, w, be, in_slot):
+    """system_certificates.S after b; returns the image and the offsets."""
+    o = '>' if be else '<'
+    b = pad(b, a8)
+    sym = {'system_certificate_list': len(b)}
+    b += cert
+    sym['system_extra_cert'] = len(b)
+    used = len(cert) if in_slot else 0
+    b += cert + bytes(SLOT - len(cert)) if in_slot else filler(SLOT)
+    b = pad(b, a4)
+    sym['system_extra_cert_used'] = len(b)
+    b += struct.pack(o + 'I', used)
+    b = pad(b, a8)
+    sym['system_certificate_list_size'] = len(b)
+    b += struct.pack(o + ('Q' if w == 8 else 'I'), len(cert) + used)
+    b = pad(b, a8)
+    b += struct.pack(o + ('Q' if w == 8 else 'I'), len(cert))
+    sym['linux_banner'] = len(b)
+    b += b'Linux version 6.1.0-seed (fuzz) #1 SMP\n\0'
+    return b, sym
+def image(magic, flags):
+    h = bytearray(64)
+    struct.pack_into('<IIQQQ', h, 0, 0x91005a4d, 0x14000000, 0, 0, flags)
+    h[0x38:0x3c] = magic
+    return bytes(h)
+for name, magic, flags, be, slot in (
+        ('Image', b'ARM\x64', 0xa, 0, 0), ('Image-cert', b'ARM\x64', 0xa, 0, 1),
+        ('Image-be', b'ARM\x64', 0xb, 1, 0), ('riscv-Image', b'RSC\x05', 0, 0, 0)):
+    b, sym = certs(image(magic, flags), 16, 256, 8, be, slot)
+    b = bytearray(b)
+    struct.pack_into('<Q', b, 16, len(b))	# image_size
+    open(d + '/' + name, 'wb').write(b)
+# a raw image whose slot is zeros: found only through a System.map
+b, sym = certs(b'\0' * 64, 4, 8, 8, 0, 0)
+x = sym['system_extra_cert']
+b = b[:x] + bytes(SLOT) + b[x + SLOT:]
+sym['_text'] = 0
+with open(d + '/raw-map', 'wb') as f:
+    f.write(b'# map\n')
+    for n, a in sorted(sym.items(), key=lambda s: s[1]):
+        f.write(b'%016x D %s\n' % (0xffffffff81000000 + a, n.encode()))
+    f.write(b'\n' + b)
+PY
+ko=$out/kernel
+cp "$k/Image" "$k/Image-cert" "$k/Image-be" "$k/riscv-Image" "$k/raw-map" "$ko/"
+gzip -9n <"$k/Image" >"$ko/Image.gz"
+xz -6 --check=crc32 <"$k/Image" >"$ko/Image.xz"
+lzma -9 <"$k/Image" >"$ko/Image.lzma"
+zstd -q -19 <"$k/Image" >"$ko/Image.zst"
+{ lz4 -l -9 -q -c <"$k/Image"
+  python3 -c "import os,sys; sys.stdout.buffer.write(os.path.getsize(sys.argv[1]).to_bytes(4, 'little'))" "$k/Image"
+} >"$ko/Image.lz4"
+gzip -9n <"$k/Image-cert" >"$ko/Image-cert.gz"
+for c in none:Image gzip:Image.gz lzma:Image.lzma zstd:Image.zst lz4:Image.lz4; do
+	mkimage -A arm64 -O linux -T kernel -C "${c%%:*}" -a 0x80000 -e 0x80000 \
+		-n seed -d "$ko/${c#*:}" "$ko/uImage-${c%%:*}" >/dev/null 2>&1 ||
+		rm -f "$ko/uImage-${c%%:*}"
+done
+cat >"$k/certs.S" <<'EOF'
+	.section .init.text,"ax"
+	.globl _text
+_text:
+	.long 0
+	.section .rodata,"a"
+	.globl linux_banner
+linux_banner:
+	.asciz "Linux version 6.1.0-seed (fuzz) #1 SMP\n"
+	.section .init.rodata,"a"
+	.balign A8
+	.globl system_certificate_list
+system_certificate_list:
+1:	.incbin CERT
+2:
+	.globl system_extra_cert
+	.size system_extra_cert, 1024
+system_extra_cert:
+	.incbin FILLER
+	.balign A4
+	.globl system_extra_cert_used
+system_extra_cert_used:
+	.long 0
+	.balign A8
+	.globl system_certificate_list_size
+system_certificate_list_size:
+	WORD 2b - 1b
+	.balign A8
+	.globl module_cert_size
+module_cert_size:
+	WORD 2b - 1b
+EOF
+kdefs="-DCERT=\"$k/cert.der\" -DFILLER=\"$k/filler.bin\""
+klink="-nostdlib -static -Wl,-e,_text -Wl,-z,max-page-size=16 -Wl,--build-id=none"
+gcc -c $kdefs -DA4=4 -DA8=8 -DWORD=.quad -o "$k/x86.o" "$k/certs.S"
+gcc $klink -Wl,-z,noseparate-code -o "$k/vmlinux" "$k/x86.o"
+cp "$k/vmlinux" "$ko/vmlinux-x86_64"
+strip -o "$ko/vmlinux-x86_64-stripped" "$k/vmlinux"
+{ echo '# map'; nm -n "$k/vmlinux"; echo; cat "$ko/vmlinux-x86_64-stripped"; } \
+	>"$ko/vmlinux-x86_64-map"
+if command -v clang >/dev/null && command -v ld.lld >/dev/null; then
+	for t in powerpc64-linux-gnu:.quad arm-linux-gnueabihf:.long \
+		 mips-linux-gnu:.long; do
+		a=${t%%-*}
+		clang --target=${t%%:*} -c $kdefs -DA4=16 -DA8=256 -DWORD=${t#*:} \
+			-o "$k/$a.o" "$k/certs.S"
+		clang --target=${t%%:*} -fuse-ld=lld $klink -o "$k/vmlinux-$a" "$k/$a.o"
+		llvm-objcopy --strip-all "$k/vmlinux-$a" "$ko/vmlinux-$a-stripped"
+	done
+	cp "$k/vmlinux-powerpc64" "$ko/"
+fi
+# bzImage: one setup sector, a stub holding mkpiggy's input_len and
+# output_len, the payload (the stripped vmlinux, xz or gzip, then its
+# size as kbuild appends it), the CRC32 of build.c
+for c in xz gzip; do
+	{ if [ $c = xz ]; then xz -6 --check=crc32 -c "$ko/vmlinux-x86_64-stripped"
+	  else gzip -9n -c "$ko/vmlinux-x86_64-stripped"; fi
+	  python3 -c "import os,sys; sys.stdout.buffer.write(os.path.getsize(sys.argv[1]).to_bytes(4, 'little'))" \
+		"$ko/vmlinux-x86_64-stripped"; } >"$k/payload.$c"
+	python3 - "$k/payload.$c" "$ko/bzImage-$c" <<'PY'
+import struct, sys, zlib
+p = open(sys.argv[1], 'rb').read()
+setup = bytearray(1024)
+setup[0x1f1] = 1
+setup[0x1fe:0x200] = b'\x55\xaa'
+setup[0x202:0x206] = b'HdrS'
+struct.pack_into('<H', setup, 0x206, 0x020f)
+stub = bytearray(256)
+stub[16:24] = struct.pack('<I', len(p)) + p[-4:]
+struct.pack_into('<II', setup, 0x248, len(stub), len(p))
+img = bytes(setup) + bytes(stub) + p
+open(sys.argv[2], 'wb').write(img + struct.pack('<I', ~zlib.crc32(img) & 0xffffffff))
+PY
+done
 find "$out" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d seeds, %d bytes\n", n, s }'
