@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../../src/signer_int.h"
+#include "fuzz_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,32 +41,21 @@ static struct fw_verifier *verifier;
 static void fuzz_init(void)
 {
 	static int done;
-	char prefix[64], key[80], crt[80], der[80];
-	struct fw_keygen_opts ko = { .prefix = prefix, .ec = "p256",
-				     .subject = "fuzz" };
-	struct fw_key_opts so = { .key = key, .cert = crt };
+	struct fuzz_key k;
+	struct fw_key_opts so = { .key = k.key, .cert = k.crt };
 	struct fw_error err;
 
 	if (done)
 		return;
 	done = 1;
-	snprintf(prefix, sizeof(prefix), "/dev/shm/fuzz-elf-key.%d",
-		 (int)getpid());
-	snprintf(key, sizeof(key), "%s.key", prefix);
-	snprintf(crt, sizeof(crt), "%s.crt", prefix);
-	snprintf(der, sizeof(der), "%s.der", prefix);
-	unlink(key);
-	unlink(crt);
-	unlink(der);
+	fuzz_key_make("elf", &k);
 	fw_error_clear(&err);
-	if (fw_keygen(&ko, &err) || fw_signer_open(&so, &signer, &err) ||
-	    fw_verifier_open(der, &verifier, &err)) {
+	if (fw_signer_open(&so, &signer, &err) ||
+	    fw_verifier_open(k.der, &verifier, &err)) {
 		fprintf(stderr, "fuzz: no key: %s\n", err.msg);
 		abort();
 	}
-	unlink(key);
-	unlink(crt);
-	unlink(der);
+	fuzz_key_drop(&k);
 }
 
 struct mem {

@@ -31,6 +31,7 @@
 
 #include "fwsign/kernel.h"
 #include "../../src/signer_int.h"
+#include "fuzz_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,30 +42,15 @@ static unsigned char cert_sha[32];
 static void fuzz_init(void)
 {
 	static int done;
-	char prefix[64], key[80], crt[80], der[80];
-	struct fw_keygen_opts ko = { .prefix = prefix, .ec = "p256",
-				     .subject = "fuzz" };
-	struct fw_error err;
+	struct fuzz_key k;
 	FILE *f;
 
 	if (done)
 		return;
 	done = 1;
-	snprintf(prefix, sizeof(prefix), "/dev/shm/fuzz-kernel-key.%d",
-		 (int)getpid());
-	snprintf(key, sizeof(key), "%s.key", prefix);
-	snprintf(crt, sizeof(crt), "%s.crt", prefix);
-	snprintf(der, sizeof(der), "%s.der", prefix);
-	unlink(key);
-	unlink(crt);
-	unlink(der);
-	fw_error_clear(&err);
-	if (fw_keygen(&ko, &err)) {
-		fprintf(stderr, "fuzz: no key: %s\n", err.msg);
-		abort();
-	}
+	fuzz_key_make("kernel", &k);
 	cert = malloc(4096);
-	f = fopen(der, "rb");
+	f = fopen(k.der, "rb");
 	if (!cert || !f)
 		abort();
 	cert_len = fread(cert, 1, 4096, f);
@@ -72,9 +58,7 @@ static void fuzz_init(void)
 	if (cert_len < 64 || cert_len == 4096)
 		abort();
 	SHA256(cert, cert_len, cert_sha);
-	unlink(key);
-	unlink(crt);
-	unlink(der);
+	fuzz_key_drop(&k);
 }
 
 /* What info says must hold together. */

@@ -17,6 +17,7 @@
 /* only fuzz_input of it */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "fuzz_common.h"
+#include "fuzz_key.h"
 
 #include "fwsign/stack.h"
 
@@ -29,10 +30,8 @@ static int check_out;
 static void fuzz_init(void)
 {
 	static int done;
-	char prefix[64], key[80], crt[80], der[80];
-	struct fw_keygen_opts ko = { .prefix = prefix, .ec = "p256",
-				     .subject = "fuzz" };
-	struct fw_key_opts so = { .key = key, .cert = crt };
+	struct fuzz_key k;
+	struct fw_key_opts so = { .key = k.key, .cert = k.crt };
 	struct fw_error err;
 	const char *c = getenv("FWSIGN_FUZZ_CHECK");
 
@@ -44,22 +43,13 @@ static void fuzz_init(void)
 	null_out = fopen("/dev/null", "w");
 	if (!null_out)
 		abort();
-	snprintf(prefix, sizeof(prefix), "/dev/shm/fuzz-stack-key.%d",
-		 (int)getpid());
-	snprintf(key, sizeof(key), "%s.key", prefix);
-	snprintf(crt, sizeof(crt), "%s.crt", prefix);
-	snprintf(der, sizeof(der), "%s.der", prefix);
-	unlink(key);
-	unlink(crt);
-	unlink(der);
+	fuzz_key_make("stack", &k);
 	fw_error_clear(&err);
-	if (fw_keygen(&ko, &err) || fw_signer_open(&so, &signer, &err)) {
+	if (fw_signer_open(&so, &signer, &err)) {
 		fprintf(stderr, "fuzz: no key: %s\n", err.msg);
 		abort();
 	}
-	unlink(key);
-	unlink(crt);
-	unlink(der);
+	fuzz_key_drop(&k);
 }
 
 /* Opens and scans (or plans) the tree of path; prints it.  0 when both
