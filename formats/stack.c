@@ -36,6 +36,7 @@ static const struct fw_layer *const layers[] = {
 	&fw_layer_fwtool,
 	&fw_layer_chk,
 	&fw_layer_trx,
+	&fw_layer_ubi,
 	&fw_layer_fit,
 	&fw_layer_sysupgrade,
 	&fw_layer_flash,
