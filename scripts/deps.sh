@@ -11,6 +11,7 @@ PKGS=(
 	linux-kbuild-6.1 openssl kmod binutils file
 	xz-utils zstd gzip lz4 python3 attr libcap2-bin faketime util-linux
 	# image tools the format tests build images with and check them against
+	mtd-utils fdisk gdisk dosfstools mtools
 	squashfs-tools e2fsprogs libarchive-tools cpio
 	# pkcs11: a real software token
 	softhsm2 opensc gnutls-bin libengine-pkcs11-openssl

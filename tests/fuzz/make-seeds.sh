@@ -212,6 +212,27 @@ xz -9 --check=crc32 <"$out/stack/sysupgrade.tar" >"$out/stack/sysupgrade.tar.xz"
 { printf '# layout\nhdr 0 64 data # a vendor header\nfs 0x40 rest auto\n\n'
   head -c 64 /dev/zero | tr '\0' 'H'
   cat "$s/root.sqfs"; } >"$out/stack/layout-header.bin"
+# UBI (formats/ubi.c): 4 KiB PEBs, a static volume holding the Image and
+# a dynamic one holding the squashfs; the same with a free PEB at the end
+cat >"$s/ubi.ini" <<EOF
+[kernel]
+mode=ubi
+image=$s/Image
+vol_id=0
+vol_type=static
+vol_name=kernel
+[rootfs]
+mode=ubi
+image=$s/root.sqfs
+vol_id=1
+vol_type=dynamic
+vol_name=rootfs
+vol_flags=autoresize
+EOF
+ubinize -o "$out/stack/ubi.bin" -p 4KiB -m 512 -s 512 -Q 1 "$s/ubi.ini" \
+	>/dev/null 2>&1
+{ cat "$out/stack/ubi.bin"; head -c 4096 /dev/zero | tr '\0' '\377'; } \
+	>"$out/stack/ubi-free.bin"
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
