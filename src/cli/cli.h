@@ -64,4 +64,19 @@ int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 int cli_stack_verify(struct fw_stack *s, int json, int quiet);
 int cli_stack_info(struct fw_stack *s, int json);
 
+/* verity.c: sign --verity, after OUTPUT is written. */
+struct cli_verity {
+	int on;
+	const char *device;	/* in the table; NULL: "DEVICE" */
+	uint8_t salt[256];
+	size_t salt_len;	/* 0: derived from the image */
+};
+int cli_verity_parse_salt(const char *s, struct cli_verity *v);
+/* 0 when none of the files beside out exists, else an exit code. */
+int cli_verity_check(const char *out);
+/* Appends the tree, writes the files beside out; on failure removes out
+ * and them and returns the exit code. */
+int cli_verity_finish(const struct cli_verity *o, const char *out,
+		      struct fw_signer *signer, int json);
+
 #endif

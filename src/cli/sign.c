@@ -45,6 +45,13 @@ static const char help[] =
 "                      file name)\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
 "                      suffixes: powers of 1024), e.g. the flash partition\n"
+"      --verity        append a dm-verity hash tree to the signed squashfs\n"
+"                      or ext2/3/4 image (as veritysetup format writes it)\n"
+"                      and write OUTPUT.roothash.p7s (the root hash signed\n"
+"                      with KEY), OUTPUT.verity (table, dm-mod.create=,\n"
+"                      veritysetup open) and OUTPUT.ipe (an IPE policy)\n"
+"      --verity-salt HEX  the salt (default: derived from the image)\n"
+"      --verity-device DEV  the block device in the table (default DEVICE)\n"
 "      --kernel IN --kernel-out OUT\n"
 "                      also put CERT in the kernel IN's extra-certificate\n"
 "                      slot, written to OUT (see fwsign inject-cert); with\n"
@@ -100,6 +107,9 @@ int cmd_sign(int argc, char **argv)
 		{ "usign-key", required_argument, NULL, 10 },
 		{ "attest", no_argument, NULL, 11 },
 		{ "attest-name", required_argument, NULL, 12 },
+		{ "verity", no_argument, NULL, 13 },
+		{ "verity-salt", required_argument, NULL, 14 },
+		{ "verity-device", required_argument, NULL, 15 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -115,6 +125,7 @@ int cmd_sign(int argc, char **argv)
 	struct cli_attest att = { 0 };
 	char *att_path = NULL;
 	struct cli_policy pol = { 0 };
+	struct cli_verity ver = { 0 };
 	int c, json = 0, attest = 0, rc;
 
 	fw_error_clear(&err);
@@ -156,6 +167,13 @@ int cmd_sign(int argc, char **argv)
 		case 10: so.usign_key = optarg; break;
 		case 11: attest = 1; break;
 		case 12: att.name = optarg; break;
+		case 13: ver.on = 1; break;
+		case 14:
+			if (cli_verity_parse_salt(optarg, &ver))
+				return cli_usage("bad --verity-salt '%s': hex, "
+						 "256 bytes at most", optarg);
+			break;
+		case 15: ver.device = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -173,6 +191,21 @@ int cmd_sign(int argc, char **argv)
 	if (so.usign_key && (ro.in_place || kin))
 		return cli_usage("sign: --usign-key takes -o OUTPUT, not "
 				 "--in-place or --kernel");
+	if ((ver.salt_len || ver.device) && !ver.on)
+		return cli_usage("sign: --verity-salt and --verity-device go "
+				 "with --verity");
+	if (ver.on) {
+		struct stat st;
+
+		if (ro.dry_run || ro.in_place || !ro.output || kin)
+			return cli_usage("sign: --verity takes -o OUTPUT, not "
+					 "--in-place, --dry-run or --kernel");
+		if (stat(ro.input, &st) == 0 && S_ISDIR(st.st_mode))
+			return cli_usage("sign: --verity takes a filesystem "
+					 "image; %s is a directory", ro.input);
+		if ((rc = cli_verity_check(ro.output)))
+			return rc;
+	}
 	if (att.name && !attest)
 		return cli_usage("sign: --attest-name goes with --attest");
 	if (attest) {
@@ -221,6 +254,14 @@ int cmd_sign(int argc, char **argv)
 		if (so.dry_run)
 			so.no_inject_cert = !ko.cert;
 		rc = cli_stack_open(&so, &stack);
+		if (rc >= 0 && ver.on) {
+			if (!rc)
+				fw_stack_close(stack);
+			fw_signer_free(ro.signer);
+			return rc ? rc : cli_usage("sign: --verity takes a bare "
+						   "squashfs or ext2/3/4 "
+						   "image, not a blob");
+		}
 		if (rc >= 0) {
 			if (!rc) {
 				cli_progress(&ro, "signing");
@@ -252,6 +293,12 @@ int cmd_sign(int argc, char **argv)
 			unlink(kout);
 		fw_report_free(&rep);
 		return cli_error(&err);
+	}
+	if (ver.on && (rc = cli_verity_finish(&ver, ro.output, ro.signer,
+					      json))) {
+		fw_signer_free(ro.signer);
+		fw_report_free(&rep);
+		return rc;
 	}
 	/* the attestation reads both images: every file before and after */
 	if (attest && (rc = cli_attest_write(&att, &rep, 1, &att_path))) {

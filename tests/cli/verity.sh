@@ -1,0 +1,102 @@
+#!/bin/bash
+# sign --verity: a squashfs and an ext4 image of real binaries (arm64
+# fixtures) get a dm-verity hash tree after them.
+#  - the tree (superblock and levels) is byte for byte what cryptsetup's
+#    veritysetup format writes for the same data, salt and UUID; with the
+#    derived salt and with --verity-salt;
+#  - veritysetup verify accepts the image with the root hash we print, and
+#    refuses it after one data byte changed;
+#  - OUTPUT.roothash.p7s is a detached PKCS#7 of the hex root hash that
+#    openssl cms -verify accepts with the vendor certificate and refuses
+#    with another; OUTPUT.verity's table holds the numbers the superblock
+#    says (veritysetup dump); OUTPUT.ipe allows execution only from signed
+#    verity volumes and the initramfs;
+#  - the image before the tree is a signed filesystem (unsquashfs, e2fsck,
+#    fwsign verify); two runs give the same bytes, side files too;
+#  - misuse is refused with nothing left behind: a directory, a blob, a tar
+#    archive (exit 3, output removed), a side file that exists.
+. "$(dirname "$0")/lib.sh"
+need_fixtures
+key vendor --rsa 2048
+key other --rsa 2048
+K=$WORK/keys/vendor
+F=$FIXTURES/arm64
+W=$WORK/verity
+mkdir -p "$W/tree/bin" "$W/tree/lib"
+cp "$F/bin/busybox" "$W/tree/bin/"
+cp -a "$F/lib/." "$W/tree/lib/"
+mksquashfs "$W/tree" "$W/root.sqfs" -comp xz -all-root -noappend -quiet \
+	-mkfs-time 1000000 >/dev/null
+mke2fs -q -F -t ext4 -d "$W/tree" -U 11111111-2222-3333-4444-555555555555 \
+	-E hash_seed=11111111-2222-3333-4444-555555555555 "$W/root.ext4" 40M
+export SOURCE_DATE_EPOCH=1700000000
+sign() { "$FWSIGN" sign --key "$K.key" --cert "$K.crt" "$@"; }
+
+for fs in sqfs ext4; do
+	in=$W/root.$fs out=$W/v.$fs
+	sign --verity --verity-device /dev/vda "$in" -o "$out" >"$W/log.$fs" 2>&1 ||
+		fail "$fs: sign --verity: $(cat "$W/log.$fs")"
+	check "$fs: the report names the root hash" grep -q "^dm-verity: root hash [0-9a-f]\{64\}" "$W/log.$fs"
+	# shellcheck disable=SC1090
+	. "$out.verity"
+	head -c "$VERITY_HASH_OFFSET" "$out" >"$W/data.$fs"
+	tail -c +$((VERITY_HASH_OFFSET + 1)) "$out" >"$W/tree.$fs"
+	veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" \
+		"$W/data.$fs" "$W/ref.$fs" >"$W/fmt.$fs"
+	check "$fs: tree byte for byte veritysetup format's" cmp -s "$W/tree.$fs" "$W/ref.$fs"
+	check "$fs: veritysetup's root hash is ours" \
+		grep -q "Root hash:[[:space:]]*$VERITY_ROOT_HASH" "$W/fmt.$fs"
+	check "$fs: veritysetup verify accepts the appended tree" \
+		veritysetup verify --hash-offset="$VERITY_HASH_OFFSET" "$out" "$out" "$VERITY_ROOT_HASH"
+	cp "$out" "$W/bad.$fs"
+	printf '\x5a' | dd of="$W/bad.$fs" bs=1 seek=$((VERITY_HASH_OFFSET / 2)) conv=notrunc 2>/dev/null
+	check "$fs: one changed data byte fails verify" sh -c \
+		"! veritysetup verify --hash-offset=$VERITY_HASH_OFFSET '$W/bad.$fs' '$W/bad.$fs' $VERITY_ROOT_HASH 2>/dev/null"
+	veritysetup dump --hash-offset="$VERITY_HASH_OFFSET" "$out" >"$W/dump.$fs"
+	check "$fs: superblock: data blocks" grep -q "Data blocks:[[:space:]]*$VERITY_DATA_BLOCKS" "$W/dump.$fs"
+	check "$fs: superblock: UUID" grep -q "UUID:[[:space:]]*$VERITY_UUID" "$W/dump.$fs"
+	set -- $VERITY_TABLE
+	check "$fs: table: sectors, blocks, hash start" test "$2 $9 ${10}" = \
+		"$((VERITY_HASH_OFFSET / 512)) $VERITY_DATA_BLOCKS $((VERITY_HASH_OFFSET / 4096 + 1))"
+	printf '%s' "$VERITY_ROOT_HASH" >"$W/rh.$fs"
+	check "$fs: root hash signature verifies with the vendor cert" \
+		openssl cms -verify -binary -inform DER -in "$out.roothash.p7s" \
+		-content "$W/rh.$fs" -certfile "$K.crt" -CAfile "$K.crt" -purpose any -out /dev/null 2>/dev/null
+	check "$fs: ... and not with another" sh -c "! openssl cms -verify -binary -inform DER \
+		-in '$out.roothash.p7s' -content '$W/rh.$fs' -certfile '$WORK/keys/other.crt' \
+		-CAfile '$WORK/keys/other.crt' -purpose any -out /dev/null 2>/dev/null"
+	check "$fs: IPE policy denies execution but from signed volumes" sh -c \
+		"grep -qx 'DEFAULT op=EXECUTE action=DENY' '$out.ipe' &&
+		 grep -qx 'op=EXECUTE dmverity_signature=TRUE action=ALLOW' '$out.ipe'"
+	"$FWSIGN" verify --cert "$K.crt" "$W/data.$fs" >"$W/ver.$fs" 2>&1
+	check "$fs: the filesystem is signed" grep -q " 0 unsigned, 0 foreign-key, 0 bad-signature" "$W/ver.$fs"
+	sign --verity --verity-device /dev/vda "$in" -o "$out.2" >/dev/null 2>&1
+	check "$fs: reproducible (image, signature, table)" sh -c \
+		"cmp -s '$out' '$out.2' && cmp -s '$out.roothash.p7s' '$out.2.roothash.p7s' &&
+		 [ \"\$(grep -v '^#\|^VERITY_OPEN' '$out.verity')\" = \"\$(grep -v '^#\|^VERITY_OPEN' '$out.2.verity')\" ]"
+done
+check "squashfs: unsquashfs reads it" sh -c "unsquashfs -l '$W/data.sqfs' | grep -q bin/busybox"
+check "ext4: e2fsck finds it clean" e2fsck -fn "$W/data.ext4"
+
+# a salt of our own
+sign --verity --verity-salt 00112233445566778899aabbccddeeff "$W/root.sqfs" \
+	-o "$W/s.sqfs" >/dev/null 2>&1
+. "$W/s.sqfs.verity"
+check "--verity-salt: the salt is used" test "$VERITY_SALT" = 00112233445566778899aabbccddeeff
+head -c "$VERITY_HASH_OFFSET" "$W/s.sqfs" >"$W/s.data"
+tail -c +$((VERITY_HASH_OFFSET + 1)) "$W/s.sqfs" >"$W/s.tree"
+veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" "$W/s.data" "$W/s.ref" >/dev/null
+check "--verity-salt: tree byte for byte veritysetup's" cmp -s "$W/s.tree" "$W/s.ref"
+
+# misuse
+expect_exit 2 "a directory refused" sign --verity "$W/tree" -o "$W/x1"
+check "nothing written for a directory" test ! -e "$W/x1"
+tar -C "$W" -cf "$W/t.tar" tree
+expect_exit 3 "a tar archive refused" sign --verity "$W/t.tar" -o "$W/x2.tar"
+check "says what it takes" grep -q "squashfs or ext2/3/4" <<<"$ERR"
+check "no output for a tar" sh -c "! ls '$W'/x2.tar* 2>/dev/null"
+: >"$W/y.sqfs.verity"
+expect_exit 2 "an existing OUTPUT.verity refused" sign --verity "$W/root.sqfs" -o "$W/y.sqfs"
+check "no output when a side file exists" test ! -e "$W/y.sqfs"
+expect_exit 2 "a bad salt refused" sign --verity --verity-salt xyz "$W/root.sqfs" -o "$W/z.sqfs"
+done_tests
