@@ -7,6 +7,7 @@
  * pkcs11 provider, so its sign-file cannot use a token at all. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -563,4 +564,48 @@ int fw_signer_keyid(const struct fw_signer *s, char out[FW_SHA256_HEX],
 		    struct fw_error *err)
 {
 	return fw_cert_keyid(s->cert, out, err);
+}
+
+/*
+ * A PKCS#7 (CMS SignedData) that holds the content itself, signed by the
+ * key, no certificates and no attributes: what the kernel's
+ * verify_pkcs7_signature() takes without detached data (an IPE policy).
+ */
+int fw_sign_attached(struct fw_signer *s, const uint8_t *content, size_t len,
+		     uint8_t **der, size_t *der_len, struct fw_error *err)
+{
+	const unsigned int flags = CMS_NOCERTS | CMS_BINARY | CMS_NOSMIMECAP |
+		CMS_NOATTR | CMS_PARTIAL | (s->keyid ? CMS_USE_KEYID : 0);
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = BIO_new_mem_buf(content, (int)len);
+	unsigned char *p = NULL;
+	int n = -1;
+
+	*der = NULL;
+	*der_len = 0;
+	if (len > INT_MAX)
+		goto fail;
+	if (s->serialize)
+		pthread_mutex_lock(&s->lock);
+	cms = in ? CMS_sign(NULL, NULL, NULL, NULL, flags) : NULL;
+	if (cms && CMS_add1_signer(cms, s->cert, s->key, s->md, flags) &&
+	    CMS_final(cms, in, NULL, flags) == 1)
+		n = i2d_CMS_ContentInfo(cms, &p);
+	if (s->serialize)
+		pthread_mutex_unlock(&s->lock);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	if (n <= 0)
+		goto fail;
+	*der = malloc((size_t)n);
+	if (!*der) {
+		OPENSSL_free(p);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	memcpy(*der, p, (size_t)n);
+	*der_len = (size_t)n;
+	OPENSSL_free(p);
+	return FW_OK;
+fail:
+	return fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
 }

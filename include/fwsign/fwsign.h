@@ -125,6 +125,11 @@ FW_API const char *fw_signer_subject(const struct fw_signer *s);
 FW_API int fw_sign_trailer(struct fw_signer *s, const uint8_t *content,
 			   size_t len, uint8_t **trailer, size_t *trailer_len,
 			   struct fw_error *err);
+/* A PKCS#7 holding content itself (no certificates, no attributes), as
+ * the kernel verifies an IPE policy.  *der is malloc'ed. */
+FW_API int fw_sign_attached(struct fw_signer *s, const uint8_t *content,
+			    size_t len, uint8_t **der, size_t *der_len,
+			    struct fw_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Verification                                                        */

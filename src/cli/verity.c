@@ -11,6 +11,8 @@
  *   OUTPUT.ipe           an IPE policy: execution only from a volume
  *                        whose root hash signature the kernel checked,
  *                        and from the initramfs
+ *   OUTPUT.ipe.p7s       the same signed (PKCS#7 holding it), as IPE
+ *                        takes a policy through securityfs
  * Written through temporaries; on any failure OUTPUT and all of them go.
  */
 #define _GNU_SOURCE
@@ -85,11 +87,13 @@ int cli_verity_parse_salt(const char *s, struct cli_verity *v)
 	return 0;
 }
 
-static const char *const exts[] = { ".roothash.p7s", ".verity", ".ipe" };
+static const char *const exts[] = { ".roothash.p7s", ".verity", ".ipe",
+				     ".ipe.p7s" };
+#define N_EXTS 4
 
 int cli_verity_check(const char *out)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < N_EXTS; i++) {
 		char *p = path_of(out, exts[i]);
 		int there = p && access(p, F_OK) == 0;
 		int rc = there ? cli_usage("sign: %s exists", p) : 0;
@@ -109,10 +113,10 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 	const char *dev = o->device ? o->device : "DEVICE";
 	struct fw_verity v;
 	struct fw_error err;
-	uint8_t salt[FW_VERITY_MAX_SALT], uuid[16], *der = NULL;
+	uint8_t salt[FW_VERITY_MAX_SALT], uuid[16], *der = NULL, *pol = NULL;
 	char salt_hex[2 * FW_VERITY_MAX_SALT + 1], uuid_s[37], desc[32];
-	char *paths[3] = { 0 }, *env = NULL, *ipe = NULL, *table = NULL;
-	size_t salt_len, der_len;
+	char *paths[N_EXTS] = { 0 }, *env = NULL, *ipe = NULL, *table = NULL;
+	size_t salt_len, der_len, pol_len;
 	uint64_t hoff, hstart;
 	int rc, done = 0;
 
@@ -168,14 +172,19 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 		     "op=EXECUTE boot_verified=TRUE action=ALLOW\n"
 		     "op=EXECUTE dmverity_signature=TRUE action=ALLOW\n") < 0)
 		ipe = NULL;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < N_EXTS; i++)
 		if (!(paths[i] = path_of(out, exts[i])))
 			break;
-	if (!ipe || !paths[2]) {
+	if (!ipe || !paths[N_EXTS - 1]) {
 		rc = fw_error_set(&err, FW_EIO, NULL, "out of memory");
 		goto fail;
 	}
-	if (write_file(paths[0], der, der_len) ||
+	rc = fw_sign_attached(signer, (const uint8_t *)ipe, strlen(ipe), &pol,
+			      &pol_len, &err);
+	if (rc)
+		goto fail;
+	if (write_file(paths[3], pol, pol_len) ||
+	    write_file(paths[0], der, der_len) ||
 	    write_file(paths[1], env, strlen(env)) ||
 	    write_file(paths[2], ipe, strlen(ipe))) {
 		rc = fw_error_set(&err, FW_EIO, out, "cannot write beside it: "
@@ -186,22 +195,23 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 	if (!json)
 		printf("dm-verity: root hash %s, %llu data blocks of %u, tree "
 		       "at byte %llu (%zu bytes); signature %s, table and boot "
-		       "line %s, IPE policy %s\n", v.root_hex,
+		       "line %s, IPE policy %s (signed: %s)\n", v.root_hex,
 		       (unsigned long long)v.data_blocks, v.block,
 		       (unsigned long long)hoff, v.area_len, paths[0],
-		       paths[1], paths[2]);
+		       paths[1], paths[2], paths[3]);
 fail:
 	if (!done) {
 		unlink(out);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < N_EXTS; i++)
 			if (paths[i])
 				unlink(paths[i]);
 		rc = cli_error(&err);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < N_EXTS; i++)
 		free(paths[i]);
 	fw_verity_free(&v);
 	free(der);
+	free(pol);
 	free(table);
 	free(env);
 	free(ipe);

@@ -10,7 +10,7 @@
 #    openssl cms -verify accepts with the vendor certificate and refuses
 #    with another; OUTPUT.verity's table holds the numbers the superblock
 #    says (veritysetup dump); OUTPUT.ipe allows execution only from signed
-#    verity volumes and the initramfs;
+#    verity volumes and the initramfs, and OUTPUT.ipe.p7s holds it signed;
 #  - the image before the tree is a signed filesystem (unsquashfs, e2fsck,
 #    fwsign verify); two runs give the same bytes, side files too;
 #  - misuse is refused with nothing left behind: a directory, a blob, a tar
@@ -68,6 +68,9 @@ for fs in sqfs ext4; do
 	check "$fs: IPE policy denies execution but from signed volumes" sh -c \
 		"grep -qx 'DEFAULT op=EXECUTE action=DENY' '$out.ipe' &&
 		 grep -qx 'op=EXECUTE dmverity_signature=TRUE action=ALLOW' '$out.ipe'"
+	openssl cms -verify -binary -inform DER -in "$out.ipe.p7s" -certfile "$K.crt" \
+		-CAfile "$K.crt" -purpose any -out "$W/ipe.$fs" 2>/dev/null
+	check "$fs: the signed IPE policy verifies and holds the policy" cmp -s "$W/ipe.$fs" "$out.ipe"
 	"$FWSIGN" verify --cert "$K.crt" "$W/data.$fs" >"$W/ver.$fs" 2>&1
 	check "$fs: the filesystem is signed" grep -q " 0 unsigned, 0 foreign-key, 0 bad-signature" "$W/ver.$fs"
 	sign --verity --verity-device /dev/vda "$in" -o "$out.2" >/dev/null 2>&1
