@@ -56,7 +56,7 @@ struct ub_out {
 	const char *final;
 	uint64_t max_size;
 	size_t n_label;		/* entries with a security.selinux */
-	size_t n_put;
+	size_t n_labelable;	/* entries mkfs.ubifs labels: not fifos, sockets */
 	int favor_lzo;
 };
 
@@ -118,6 +118,32 @@ static int favors_lzo(const struct ub_priv *p)
 	return 0;
 }
 
+/* mkfs.ubifs's scale for -R: its add_space_overhead for the fanout. */
+static uint64_t rp_factor(const struct ub_super *s)
+{
+	uint64_t f = s->fanout > 3 ? s->fanout >> 1 : 2;
+	uint64_t idx = 28 + (uint64_t)(12 + UB_SK_LEN) * s->fanout;
+
+	return UB_DATA_SZ + UB_BLOCK + idx * 3 / (f - 1);
+}
+
+/*
+ * The -R that makes mkfs.ubifs store rp_size: it scales its argument,
+ * rounding down, so the smallest argument that reaches rp_size is taken
+ * (a few sizes cannot be reached; the next one up is).
+ */
+static uint64_t reserved_arg(const struct ub_super *s)
+{
+	uint64_t factor = rp_factor(s);
+	uint64_t r = (s->rp_size * UB_BLOCK + factor - 1) / factor;
+
+	while (r && (r - 1) * factor / UB_BLOCK >= s->rp_size)
+		r--;
+	while (r * factor / UB_BLOCK < s->rp_size)
+		r++;
+	return r;
+}
+
 int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		 void **ctx, struct fw_error *err)
 {
@@ -145,6 +171,17 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->final = oo->path;
 	o->max_size = oo->max_size;
 	o->favor_lzo = favors_lzo(o->p);
+	if (o->p->sb.rp_size) {
+		const struct ub_super *s = &o->p->sb;
+		uint64_t factor = rp_factor(s);
+
+		if (reserved_arg(s) * factor / UB_BLOCK != s->rp_size)
+			fw_image_warn(img, "ubifs: reserved space of %llu bytes "
+				      "becomes %llu (mkfs.ubifs rounds it)",
+				      (unsigned long long)s->rp_size,
+				      (unsigned long long)(reserved_arg(s) *
+							   factor / UB_BLOCK));
+	}
 	if (asprintf(&o->dir, "%s/fwsign-ubifs-XXXXXX",
 		     tmp && *tmp ? tmp : "/tmp") < 0) {
 		o->dir = NULL;
@@ -244,6 +281,13 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		(unsigned)st->st_gid, major(st->st_rdev), minor(st->st_rdev),
 		(long long)st->st_atim.tv_sec, (long long)st->st_mtim.tv_sec,
 		(long long)st->st_ctim.tv_sec);
+	if (label && (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
+		fw_xattrs_free(all, n);
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: fifo or socket '%s' has an SELinux "
+				    "label, which mkfs.ubifs never writes",
+				    e->path);
+	}
 	if (label) {
 		fputc('l', o->man);
 		hex(o->man, label->value, label->len - 1);
@@ -332,8 +376,9 @@ int ub_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	free(path);
 	if (!rc)
 		rc = manifest(o, idx, err);
-	if (!rc)
-		o->n_put++;
+	if (!rc && !S_ISFIFO(o->img->ent[idx].st.st_mode) &&
+	    !S_ISSOCK(o->img->ent[idx].st.st_mode))
+		o->n_labelable++;
 	return rc;
 }
 
@@ -361,7 +406,7 @@ static char **mkfs_args(struct ub_out *o, const char *out, const char *man)
 	ARG("-l%u", s->log_lebs);
 	ARG("-p%u", s->orph_lebs);
 	if (s->rp_size)
-		ARG("-R%llu", (unsigned long long)s->rp_size);
+		ARG("-R%llu", (unsigned long long)reserved_arg(s));
 	if (s->flags & UB_FLG_SPACE_FIXUP)
 		ARG("-F");
 	if (o->n_label) {
@@ -569,11 +614,12 @@ int ub_out_commit(void *ctx, struct fw_error *err)
 	char *made = NULL;
 	int rc = FW_OK;
 
-	if (o->n_label && o->n_label != o->n_put)
+	/* mkfs.ubifs labels every inode but fifos and sockets, or none */
+	if (o->n_label && o->n_label != o->n_labelable)
 		rc = fw_error_set(err, FW_EINPUT, o->img->path,
 				  "ubifs: %zu of %zu entries have an SELinux "
 				  "label; mkfs.ubifs labels all or none",
-				  o->n_label, o->n_put);
+				  o->n_label, o->n_labelable);
 	if (!rc && (fclose(o->man) != 0))
 		rc = fw_error_set(err, FW_EIO, NULL,
 				  "ubifs: cannot write the manifest");

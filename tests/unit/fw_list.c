@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * fw_list INPUT: what a format reads from an image, one line per entry,
+ * fw_list INPUT [DIR]: what a format reads from an image, one line per entry,
  * for command tests to compare with the tree the image was built from:
  *
  *   path TAB mode(octal) TAB uid:gid TAB mtime TAB size-or-major:minor
  *   TAB link target TAB sha256 of the bytes or - TAB xattrs (name=hex,...)
  *   TAB hard-link group (the first name) or -
+ *
+ * With DIR, every regular file's bytes are also written to DIR/path
+ * (the directories made as needed).
  *
  * Exit status: fwsign's codes, the error on stderr as the tool prints it.
  */
@@ -15,10 +18,36 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "../../formats/format.h"
+
+static const char *dump_dir;
+
+/* b into dump_dir/path, making the directories. */
+static int dump(const char *path, const uint8_t *b, size_t n)
+{
+	char *p, *s;
+	FILE *f;
+	int rc = 0;
+
+	if (asprintf(&p, "%s/%s", dump_dir, path) < 0)
+		return -1;
+	for (s = strchr(p + strlen(dump_dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	f = fopen(p, "wb");
+	if (!f || fwrite(b, 1, n, f) != n)
+		rc = -1;
+	if (f && fclose(f))
+		rc = -1;
+	free(p);
+	return rc;
+}
 
 static int one(struct fw_image *img, size_t i, struct fw_error *err)
 {
@@ -47,6 +76,11 @@ static int one(struct fw_image *img, size_t i, struct fw_error *err)
 		if (rc)
 			return rc;
 		EVP_Digest(b, n, md, NULL, EVP_sha256(), NULL);
+		if (dump_dir && dump(e->path, b, n)) {
+			free(b);
+			return fw_error_set(err, FW_EIO, e->path,
+					    "cannot write a copy");
+		}
 		free(b);
 		for (int k = 0; k < 32; k++)
 			printf("%02x", md[k]);
@@ -76,10 +110,13 @@ int main(int argc, char **argv)
 	struct fw_image *img = NULL;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fw_list INPUT\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: fw_list INPUT [DIR]\n");
 		return FW_EUSAGE;
 	}
+	dump_dir = argc == 3 ? argv[2] : NULL;
+	if (dump_dir)
+		mkdir(dump_dir, 0755);
 	rc = fw_image_open(argv[1], NULL, &img, &err);
 	for (size_t i = 0; !rc && i < img->n; i++)
 		rc = one(img, i, &err);
