@@ -107,6 +107,15 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 			     "%u", what, lnum, offs, n[20]);
 		return NULL;
 	}
+	/* each node once in a sound volume: more means shared or
+	 * overlapping nodes, which could make the walk read forever */
+	if (nlen > p->budget) {
+		fw_error_set(err, FW_EINPUT, p->name,
+			     "ubifs: the index refers to more node bytes than "
+			     "the image holds (shared or overlapping nodes)");
+		return NULL;
+	}
+	p->budget -= nlen;
 	if (ub_crc(n + 8, nlen - 8) != le32(n + 4)) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: bad CRC in the %s at LEB %u offset %u",
@@ -224,27 +233,76 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 	return FW_OK;
 }
 
-/* The log after the commit start: anything but padding is a journal. */
+/*
+ * Nothing written since the last commit: each journal head's bud that the
+ * log names after the commit start node holds no node from the offset
+ * given.  mkfs.ubifs writes no reference nodes at all.
+ */
+static int bud_empty(struct ub_priv *p, const uint8_t *ref,
+		     struct fw_error *err)
+{
+	uint32_t lnum = le32(ref + 24), offs = le32(ref + 28);
+
+	if (lnum >= p->leb_cnt || offs >= p->leb_size || (offs & 7))
+		return lnum >= p->leb_cnt && lnum < p->sb.leb_cnt ? FW_OK :
+		       fw_error_set(err, FW_EINPUT, p->name,
+				    "ubifs: a log reference past the image");
+	while (offs + UB_CH_SZ <= p->leb_size) {
+		const uint8_t *n = p->map + (uint64_t)lnum * p->leb_size + offs;
+
+		if (le32(n) != UB_MAGIC)
+			return FW_OK;
+		if (n[20] != UB_PAD_NODE)
+			return fw_error_set(err, FW_EINPUT, p->name,
+					    "ubifs: the journal holds changes "
+					    "not yet committed (LEB %u); "
+					    "only committed volumes are read",
+					    lnum);
+		n = node_at(p, lnum, offs, 0, p->leb_size, UB_PAD_NODE,
+			    "padding node", err);
+		if (!n)
+			return err->code;
+		offs += (le32(n + 16) + le32(n + 24) + 7) & ~7u;
+	}
+	return FW_OK;
+}
+
+/* The log from the commit start node: reference nodes, padding. */
 static int check_journal(struct ub_priv *p, struct fw_error *err)
 {
-	const uint8_t *cs;
+	const uint8_t *n;
 	uint32_t offs, lnum = p->log_lnum;
 
 	if (lnum < UB_LOG_LNUM || lnum >= UB_LOG_LNUM + p->sb.log_lebs)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: the master node's log LEB %u is not "
 				    "in the log", lnum);
-	cs = node_at(p, lnum, 0, UB_CS_SZ, 0, UB_CS_NODE, "commit start node",
-		     err);
-	if (!cs)
+	n = node_at(p, lnum, 0, UB_CS_SZ, 0, UB_CS_NODE, "commit start node",
+		    err);
+	if (!n)
 		return err->code;
-	offs = (UB_CS_SZ + p->sb.min_io - 1) & ~(p->sb.min_io - 1);
-	if (offs + UB_CH_SZ <= p->leb_size &&
-	    le32(p->map + (uint64_t)lnum * p->leb_size + offs) == UB_MAGIC)
-		return fw_error_set(err, FW_EINPUT, p->name,
-				    "ubifs: the journal holds changes not yet "
-				    "committed; mount and unmount the volume "
-				    "once, then sign it");
+	for (offs = UB_CS_SZ; offs + UB_CH_SZ <= p->leb_size;) {
+		int rc;
+
+		if (le32(p->map + (uint64_t)lnum * p->leb_size + offs) != UB_MAGIC)
+			break;
+		n = node_at(p, lnum, offs, 0, p->leb_size, -1, "log node", err);
+		if (!n)
+			return err->code;
+		if (n[20] == UB_REF_NODE && le32(n + 16) == UB_REF_SZ)
+			rc = bud_empty(p, n, err);
+		else if (n[20] == UB_PAD_NODE && le32(n + 16) >= 28)
+			rc = FW_OK;
+		else
+			rc = fw_error_set(err, FW_EINPUT, p->name,
+					  "ubifs: node type %u in the log",
+					  n[20]);
+		if (rc)
+			return rc;
+		offs += n[20] == UB_PAD_NODE ? le32(n + 16) + le32(n + 24)
+					     : le32(n + 16);
+		offs = (offs + 7) & ~7u;
+	}
 	return FW_OK;
 }
 
@@ -646,6 +704,7 @@ static int map_input(struct ub_priv *p, const char *path, struct fw_error *err)
 				    "ubifs: volume too large");
 	}
 	p->size = (uint64_t)st.st_size;
+	p->budget = 2 * p->size + ((uint64_t)1 << 20);
 	p->map = p->size ? mmap(NULL, p->size, PROT_READ, MAP_PRIVATE, fd, 0)
 			 : MAP_FAILED;
 	close(fd);

@@ -16,6 +16,7 @@
 #define UB_SB_MIN 4096		/* the superblock node */
 #define UB_MST_SZ 512
 #define UB_CS_SZ 32
+#define UB_REF_SZ 64
 #define UB_INO_SZ 160		/* then data: symlink target, device, xattr value */
 #define UB_DATA_SZ 48
 #define UB_DENT_SZ 56		/* then the name and a NUL */
@@ -74,6 +75,7 @@ struct ub_priv {
 	uint32_t log_lnum, root_lnum, root_offs, root_len;
 	struct ub_leaf *leaf;	/* sorted by key after open */
 	size_t n_leaf, cap_leaf, n_idx;
+	uint64_t budget;	/* node bytes node_at may still check */
 	uint64_t *ent_inum;	/* each entry's inode number */
 	size_t cap_inum;
 };

@@ -222,9 +222,9 @@ check "volume: the used LEBs as for the bare image" \
 check "volume: erased after" sh -c "tail -c 2539520 '$WORK/vol.out' | tr -d '\377' | wc -c | grep -qx 0"
 check "volume: fw_list reads it" diff <(img_list "$WORK/zlib.out") <(img_list "$WORK/vol.out")
 
-# Hostile volumes: one line naming the file, exit 3, no output.
-hostile() {	# hostile NAME WHAT  (edits $WORK/bad.img with Python)
-	python3 - "$WORK/bad.img" "$2" <<'EOF'
+# Volumes edited by Python (node CRCs made right again where it says).
+edit_img() {	# edit_img IMG WHAT
+	python3 - "$1" "$2" <<'EOF'
 import struct, sys, zlib
 path, what = sys.argv[1], sys.argv[2]
 b = bytearray(open(path, "rb").read())
@@ -252,22 +252,49 @@ elif what == "datacrc":    # a leaf's CRC (the first branch's node, at level 0)
         lvl = struct.unpack_from("<H", b, off + 26)[0]
     l, o = struct.unpack_from("<II", b, off + 28)
     b[l * leb + o + 30] ^= 0x40
+elif what in ("journal", "ref-empty"):
+    # a reference node after the commit start, to a bud holding a node (the
+    # index root) or to an erased LEB: written since the commit, or not
+    log, = struct.unpack_from("<I", b, m + 44)
+    if what == "journal":
+        bl, bo = rl, ro
+    else:
+        bl = next(l for l in range(len(b) // leb - 1, 3, -1)
+                  if b[l * leb:(l + 1) * leb].count(0xff) == leb)
+        bo = 0
+    at = log * leb + 32
+    b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, 999, 64, 8, 0, 0) + \
+        struct.pack("<III", bl, bo, 1) + bytes(28)
+    crc(at)
 elif what == "sb":
     b[100] ^= 1
 elif what == "truncate":
     b = b[:leb * 4]
 open(path, "wb").write(b)
 EOF
+}
+
+# Hostile volumes: one line naming the file, exit 3, no output.
+hostile() {	# hostile NAME WHAT WHY
+	check "$1: edited" edit_img "$WORK/bad.img" "$2"
 	expect_exit 3 "$1" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
 	check "$1: one line naming the file" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "bad.img" <<<"$ERR")" ]
 	check "$1: no output" [ ! -e "$WORK/bad.out" ]
 	check "$1: says why ($3)" grep -q -- "$3" <<<"$ERR"
 }
 for h in "crc:bad CRC in the index node" "loop:has level" "past:past the image" \
-	 "datacrc:bad CRC in the" "sb:bad CRC in the superblock" "truncate:truncated"; do
+	 "datacrc:bad CRC in the" "sb:bad CRC in the superblock" "truncate:truncated" \
+	 "journal:not yet committed"; do
 	cp "$WORK/zlib.img" "$WORK/bad.img"
 	hostile "hostile ${h%%:*}" "${h%%:*}" "${h#*:}"
 done
+
+# A reference to an erased bud: nothing written since the commit.
+cp "$WORK/zlib.img" "$WORK/bad.img"
+check "log reference to an erased bud: written" edit_img "$WORK/bad.img" ref-empty
+check "log reference to an erased bud: the image changed" sh -c "! cmp -s '$WORK/bad.img' '$WORK/zlib.img'"
+check "log reference to an erased bud: read as committed" \
+	diff <(img_list "$WORK/zlib.img") <(img_list "$WORK/bad.img")
 
 # No --in-place: the volume is regenerated.
 cp "$WORK/zlib.img" "$WORK/ip.img"
