@@ -222,6 +222,16 @@ check "volume: the used LEBs as for the bare image" \
 check "volume: erased after" sh -c "tail -c 2539520 '$WORK/vol.out' | tr -d '\377' | wc -c | grep -qx 0"
 check "volume: fw_list reads it" diff <(img_list "$WORK/zlib.out") <(img_list "$WORK/vol.out")
 
+# In a vendor blob (OpenWrt sysupgrade: FIT kernel, UBIFS root, fwtool
+# trailer): the root is the volume signed on its own, byte for byte.
+head -c 4096 /dev/zero | tr '\0' 'k' >"$WORK/kernel"
+bash "$SRCDIR/scripts/make-sysupgrade.sh" "$WORK/kernel" "$WORK/zlib.img" "$WORK/su.bin" >/dev/null 2>&1
+expect_exit 0 "sysupgrade: sign" "$FWSIGN" sign "$WORK/su.bin" -o "$WORK/su.out" \
+	--key $K.key --cert $K.crt --skip-kernels-without-slot
+check "sysupgrade: the root is a UBIFS layer" grep -q "root  ubifs" "$WORK/out.txt"
+tar -xOf "$WORK/su.out" sysupgrade-acme_router/root >"$WORK/su-root.img" 2>/dev/null
+check "sysupgrade: its root is the volume signed alone" cmp "$WORK/su-root.img" "$WORK/zlib.out"
+
 # Volumes edited by Python (node CRCs made right again where it says).
 edit_img() {	# edit_img IMG WHAT
 	python3 - "$1" "$2" <<'EOF'
