@@ -194,7 +194,7 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		free(o->dir);
 		o->dir = NULL;
 		out_free(o);
-		return fw_error_set(err, FW_EIO, NULL,
+		return fw_error_set(err, FW_EIO, tmp && *tmp ? tmp : "/tmp",
 				    "ubifs: cannot make a temporary directory: "
 				    "%s", strerror(e));
 	}
@@ -204,9 +204,12 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
 	if (mkdir(o->root, 0700) < 0) {
+		int e = errno;
+
+		fw_error_set(err, FW_EIO, o->root, "ubifs: cannot stage: %s",
+			     strerror(e));
 		out_free(o);
-		return fw_error_set(err, FW_EIO, NULL,
-				    "ubifs: cannot stage: %s", strerror(errno));
+		return err->code;
 	}
 	{
 		char *m;
@@ -354,9 +357,8 @@ static int stage(struct ub_out *o, size_t idx, const char *path,
 		r = write_file(path, NULL, 0);
 	}
 	if (r < 0)
-		return fw_error_set(err, FW_EIO, NULL,
-				    "ubifs: cannot stage '%s': %s", e->path,
-				    strerror(errno));
+		return fw_error_set(err, FW_EIO, path, "ubifs: cannot stage "
+				    "'%s': %s", e->path, strerror(errno));
 	return FW_OK;
 }
 
@@ -523,7 +525,7 @@ static int run_mkfs(struct ub_out *o, const char *out, struct fw_error *err)
 	}
 	errno = posix_spawnp(&pid, "mkfs.ubifs", &fa, NULL, args, env);
 	if (errno) {
-		rc = fw_error_set(err, FW_EIO, NULL,
+		rc = fw_error_set(err, FW_EIO, o->final,
 				  "ubifs: cannot run mkfs.ubifs (mtd-utils): "
 				  "%s", strerror(errno));
 		goto out;
@@ -564,7 +566,7 @@ static int deliver(struct ub_out *o, const char *made, struct fw_error *err)
 	if (fd < 0 || fw_read_fd(fd, &buf, &len, (size_t)FW_READ_MAX)) {
 		if (fd >= 0)
 			close(fd);
-		return fw_error_set(err, FW_EIO, NULL,
+		return fw_error_set(err, FW_EIO, made,
 				    "ubifs: cannot read what mkfs.ubifs made");
 	}
 	close(fd);

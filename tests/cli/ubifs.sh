@@ -276,6 +276,14 @@ elif what in ("journal", "ref-empty"):
     b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, 999, 64, 8, 0, 0) + \
         struct.pack("<III", bl, bo, 1) + bytes(28)
     crc(at)
+elif what == "xattr":
+    # the first xattr entry renamed (same length): an xattr mkfs.ubifs
+    # cannot write back
+    off = next(o for o in range(0, len(b) - 64, 8)
+               if b[o:o + 4] == b"\x31\x18\x10\x06" and b[o + 20] == 3)
+    assert bytes(b[off + 56:off + 72]) == b"security.selinux"
+    b[off + 56:off + 72] = b"user.vendor12345"
+    crc(off)
 elif what == "sb":
     b[100] ^= 1
 elif what == "truncate":
@@ -298,6 +306,15 @@ for h in "crc:bad CRC in the index node" "loop:has level" "past:past the image" 
 	cp "$WORK/zlib.img" "$WORK/bad.img"
 	hostile "hostile ${h%%:*}" "${h%%:*}" "${h#*:}"
 done
+
+# An xattr other than security.selinux: refused, mkfs.ubifs drops them.
+cp "$WORK/label.img" "$WORK/bad.img"
+check "xattr: edited" edit_img "$WORK/bad.img" xattr
+check "xattr: fw_list shows it" grep -q "user.vendor12345=" <("$FW_LIST" "$WORK/bad.img")
+expect_exit 3 "xattr: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "xattr: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "has xattr user.vendor12345, which mkfs.ubifs cannot store" <<<"$ERR")" ]
+check "xattr: no output" [ ! -e "$WORK/bad.out" ]
+check "xattr: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
 
 # A reference to an erased bud: nothing written since the commit.
 cp "$WORK/zlib.img" "$WORK/bad.img"
