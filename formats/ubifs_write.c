@@ -13,7 +13,9 @@
  * output differ from run to run (a random UUID, readdir order) are
  * answered by an LD_PRELOAD library (src/ubifs_shim/) from a manifest
  * written here: its stat and lstat report each staged path's original
- * mode, owner, device number and times, readdir returns names sorted,
+ * mode, owner, device number and times, its FS_IOC_GETFLAGS the
+ * original inode flags (sync, immutable, append, dirsync, compress)
+ * rather than the staging filesystem's, readdir returns names sorted,
  * uuid_generate_random the original UUID and selabel_lookup the original
  * security.selinux.  A device table (-D) could set owners and devices but
  * neither times nor labels, and nothing there fixes the UUID or order.
@@ -198,6 +200,20 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 				    "ubifs: cannot make a temporary directory: "
 				    "%s", strerror(e));
 	}
+	{
+		/* the shim matches the paths /proc/self/fd gives: canonical */
+		char *real = realpath(o->dir, NULL);
+
+		if (!real) {
+			rm_tree(o->dir);
+			free(o->dir);
+			o->dir = NULL;
+			out_free(o);
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+		free(o->dir);
+		o->dir = real;
+	}
 	if (asprintf(&o->root, "%s/root", o->dir) < 0) {
 		o->root = NULL;
 		out_free(o);
@@ -267,6 +283,19 @@ static int entry_label(struct ub_out *o, size_t idx, struct fw_xattr **label,
 	return rc;
 }
 
+/* The inode's flags as FS_IOC_GETFLAGS says them (linux/fs.h values),
+ * those mkfs.ubifs turns back into UBIFS flags. */
+static unsigned fs_flags(const uint8_t *ino)
+{
+	uint32_t f = fw_le32(ino + 108);
+
+	return (f & 0x01 ? 0x00000004u : 0) |	/* COMPR */
+	       (f & 0x02 ? 0x00000008u : 0) |	/* SYNC */
+	       (f & 0x04 ? 0x00000010u : 0) |	/* IMMUTABLE */
+	       (f & 0x08 ? 0x00000020u : 0) |	/* APPEND */
+	       (f & 0x10 ? 0x00010000u : 0);	/* DIRSYNC */
+}
+
 static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
@@ -279,11 +308,12 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		return rc;
 	fputc('p', o->man);
 	hex(o->man, (const uint8_t *)e->path, strlen(e->path));
-	fprintf(o->man, " %o %u %u %u %u %lld %lld %lld ",
+	fprintf(o->man, " %o %u %u %u %u %lld %lld %lld %x ",
 		(unsigned)st->st_mode, (unsigned)st->st_uid,
 		(unsigned)st->st_gid, major(st->st_rdev), minor(st->st_rdev),
 		(long long)st->st_atim.tv_sec, (long long)st->st_mtim.tv_sec,
-		(long long)st->st_ctim.tv_sec);
+		(long long)st->st_ctim.tv_sec,
+		fs_flags(ub_inode(o->p, o->p->ent_inum[idx])));
 	if (label && (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
 		fw_xattrs_free(all, n);
 		return fw_error_set(err, FW_EINPUT, o->img->path,

@@ -8,6 +8,8 @@
  *   stat, lstat      a staged path's original mode (devices, fifos and
  *                    sockets are staged as empty files), owner, device
  *                    number and times, from the manifest
+ *   ioctl FS_IOC_GETFLAGS   the original inode flags, not the staging
+ *                    filesystem's (an fd is matched through /proc/self/fd)
  *   readdir          names in byte order, not the host's hash order
  *                    (mkfs.ubifs numbers inodes in readdir order)
  *   uuid_generate_random   the original volume's UUID
@@ -16,13 +18,14 @@
  * Environment: FWSIGN_UBIFS_MANIFEST, FWSIGN_UBIFS_ROOT (the staged
  * root) and FWSIGN_UBIFS_UUID (32 hex digits).  Manifest lines:
  *   p<hex path> <octal mode> <uid> <gid> <major> <minor> <atime> <mtime>
- *   <ctime> <l<hex label> or ->
+ *   <ctime> <hex FS_*_FL flags> <l<hex label> or ->
  * A path outside the root, or not in the manifest, is the host's.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -40,6 +44,7 @@ struct rec {
 	gid_t gid;
 	dev_t rdev;
 	time_t atime, mtime, ctime;
+	unsigned flags;		/* FS_IOC_GETFLAGS */
 	char *label;		/* NULL: none */
 };
 
@@ -96,14 +101,14 @@ static void load(void)
 	root_len = strlen(root);
 	while (getline(&line, &cap, f) > 0) {
 		char lab[8];
-		unsigned mode, uid, gid, ma, mi;
+		unsigned mode, uid, gid, ma, mi, fl;
 		long long at, mt, ct;
 		struct rec r = { 0 }, *p;
 		char *sp = strchr(line, ' ');
 
 		if (line[0] != 'p' || !sp ||
-		    sscanf(sp, " %o %u %u %u %u %lld %lld %lld %1s", &mode,
-			   &uid, &gid, &ma, &mi, &at, &mt, &ct, lab) != 9)
+		    sscanf(sp, " %o %u %u %u %u %lld %lld %lld %x %1s", &mode,
+			   &uid, &gid, &ma, &mi, &at, &mt, &ct, &fl, lab) != 10)
 			continue;
 		*sp = '\0';
 		r.path = hexdup(line + 1);
@@ -114,6 +119,7 @@ static void load(void)
 		r.atime = (time_t)at;
 		r.mtime = (time_t)mt;
 		r.ctime = (time_t)ct;
+		r.flags = fl;
 		if (lab[0] == 'l') {
 			char *l = strrchr(sp + 1, ' ');
 
@@ -198,6 +204,41 @@ EXPORT int stat(const char *path, struct stat *st)
 EXPORT int lstat(const char *path, struct stat *st)
 {
 	return any_stat("lstat", path, st);
+}
+
+/* FS_IOC_GETFLAGS on a staged file or directory: its original flags. */
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	static int (*real)(int, unsigned long, ...);
+	char link[64], path[4096];
+	const struct rec *r;
+	void *arg;
+	va_list ap;
+	ssize_t n;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		real = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT,
+								"ioctl");
+	if (req == FS_IOC_GETFLAGS) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		if (n > 0) {
+			path[n] = '\0';
+			r = find(path);
+			if (r) {
+				*(int *)arg = (int)r->flags;
+				return 0;
+			}
+		}
+	}
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(fd, req, arg);
 }
 
 /* readdir, sorted: each open directory read whole on its first call. */

@@ -46,6 +46,7 @@ mk_tree() {	# mk_tree DIR
 	ln -s "$(printf '../%.0s' {1..40})usr/bin/env" "$t/etc/long"
 	mkfifo "$t/dev/fifo"
 	mknod "$t/dev/sda" b 8 0
+	chattr +S "$t/etc/passwd" "$t/etc/deep"	# inode flags mkfs.ubifs keeps
 	chmod 4755 "$t/bin/busybox"
 	chmod 0750 "$t/etc"
 	chown 1234:5678 "$t/lib/libc.so.6"
@@ -143,6 +144,21 @@ print("key_hash=%d key_fmt=%d flags=%#x min_io=%d leb_size=%d max_leb_cnt=%d "
 EOF
 }
 
+# Inode flags (sync, immutable, append, dirsync, compress) by mode, sorted.
+iflags() {	# iflags IMG
+	python3 - "$1" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+out = []
+for o in range(0, len(b) - 160, 8):
+    if b[o:o + 4] == b"\x31\x18\x10\x06" and b[o + 20] == 0:
+        mode, flags = struct.unpack_from("<II", b, o + 104)
+        if not flags & 0x20:        # not an xattr's inode
+            out.append("%o %#x" % (mode, flags))
+print("\n".join(sorted(out)))
+EOF
+}
+
 # The output's files: ELF files are the input's plus a trailer, the rest
 # the same bytes; everything else fw_list shows is the same.
 same_but_signed() {	# same_but_signed IN OUT
@@ -187,6 +203,9 @@ for v in "lzo:-m 2048 -e 126976 -c 400" \
 	check "$n: input untouched" cmp -s "$WORK/$n.img" "$WORK/$n.orig"
 	check "$n: ELF files signed, the rest the same" same_but_signed "$WORK/$n.img" "$WORK/$n.out"
 	check "$n: superblock settings and UUID kept" diff <(sb "$WORK/$n.img") <(sb "$WORK/$n.out")
+	check "$n: inode flags kept (chattr +S too)" diff <(iflags "$WORK/$n.img") <(iflags "$WORK/$n.out")
+	check "$n: two inodes with the sync flag in the input" \
+		[ "$(iflags "$WORK/$n.img" | python3 -c 'import sys; print(sum(int(l.split()[1], 16) >> 1 & 1 for l in sys.stdin))')" = 2 ]
 	expect_exit 0 "$n: verify the output" "$FWSIGN" verify "$WORK/$n.out" --cert $K.crt
 	expect_exit 1 "$n: verify the input finds unsigned files" "$FWSIGN" verify "$WORK/$n.img" --cert $K.crt
 	expect_exit 0 "$n: sign again" "$FWSIGN" sign "$WORK/$n.img" -o "$WORK/$n.out2" --key $K.key --cert $K.crt
