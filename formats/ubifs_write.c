@@ -29,6 +29,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -81,14 +82,22 @@ static int shim_path(char *out, size_t len)
 	return access(out, R_OK);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The staging directory, whatever is in it; never following a link. */
 static void rm_tree(const char *path)
 {
-	char *cmd[] = { "rm", "-rf", "--", (char *)path, NULL };
-	pid_t pid;
-	int st;
-
-	if (!posix_spawnp(&pid, "rm", NULL, NULL, cmd, environ))
-		waitpid(pid, &st, 0);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void out_free(struct ub_out *o)
