@@ -155,101 +155,82 @@ static uint64_t reserved_arg(const struct ub_super *s)
 	return r;
 }
 
+/* dir (canonical: the shim matches paths from /proc/self/fd), dir/root
+ * and dir/manifest; on failure, whatever was made is left to out_free. */
+static int make_staging(struct ub_out *o, struct fw_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *made = NULL, *m = NULL;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (asprintf(&made, "%s/fwsign-ubifs-XXXXXX", tmp) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (!mkdtemp(made)) {
+		free(made);
+		return fw_error_set(err, FW_EIO, tmp, "ubifs: cannot make a "
+				    "temporary directory: %s", strerror(errno));
+	}
+	o->dir = realpath(made, NULL);
+	if (!o->dir) {
+		rm_tree(made);
+		free(made);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	free(made);
+	if (asprintf(&o->root, "%s/root", o->dir) < 0) {
+		o->root = NULL;
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	if (mkdir(o->root, 0700) < 0)
+		return fw_error_set(err, FW_EIO, o->root, "ubifs: cannot stage: "
+				    "%s", strerror(errno));
+	if (asprintf(&m, "%s/manifest", o->dir) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	o->man = fopen(m, "wxe");
+	if (!o->man)
+		fw_error_set(err, FW_EIO, m, "ubifs: cannot write the manifest: "
+			     "%s", strerror(errno));
+	free(m);
+	return o->man ? FW_OK : err->code;
+}
+
 int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		 void **ctx, struct fw_error *err)
 {
-	struct ub_out *o = calloc(1, sizeof(*o));
-	const char *tmp = getenv("TMPDIR");
+	struct ub_out *o;
+	const struct ub_super *s = &((struct ub_priv *)img->priv)->sb;
 	char shim[PATH_MAX];
+	int rc;
 
 	*ctx = NULL;
-	if (!o)
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	if (oo->in_place || !oo->path) {
-		free(o);
+	if (oo->in_place || !oo->path)
 		return fw_error_set(err, FW_EUSAGE, img->path,
 				    "ubifs: a UBIFS volume is regenerated; "
 				    "name an output instead of --in-place");
-	}
-	if (shim_path(shim, sizeof(shim))) {
-		free(o);
+	if (shim_path(shim, sizeof(shim)))
 		return fw_error_set(err, FW_EIO, NULL,
 				    "ubifs: %s is missing beside libfwsign",
 				    SHIM_NAME);
-	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	o->img = img;
 	o->p = img->priv;
 	o->final = oo->path;
 	o->max_size = oo->max_size;
 	o->favor_lzo = favors_lzo(o->p);
-	if (o->p->sb.rp_size) {
-		const struct ub_super *s = &o->p->sb;
-		uint64_t factor = rp_factor(s);
-
-		if (reserved_arg(s) * factor / UB_BLOCK != s->rp_size)
-			fw_image_warn(img, "ubifs: reserved space of %llu bytes "
-				      "becomes %llu (mkfs.ubifs rounds it)",
-				      (unsigned long long)s->rp_size,
-				      (unsigned long long)(reserved_arg(s) *
-							   factor / UB_BLOCK));
-	}
-	if (asprintf(&o->dir, "%s/fwsign-ubifs-XXXXXX",
-		     tmp && *tmp ? tmp : "/tmp") < 0) {
-		o->dir = NULL;
+	if (s->rp_size &&
+	    reserved_arg(s) * rp_factor(s) / UB_BLOCK != s->rp_size)
+		fw_image_warn(img, "ubifs: reserved space of %llu bytes becomes "
+			      "%llu (mkfs.ubifs rounds it)",
+			      (unsigned long long)s->rp_size,
+			      (unsigned long long)(reserved_arg(s) *
+						   rp_factor(s) / UB_BLOCK));
+	rc = make_staging(o, err);
+	if (rc) {
 		out_free(o);
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
-	if (!mkdtemp(o->dir)) {
-		int e = errno;
-
-		free(o->dir);
-		o->dir = NULL;
-		out_free(o);
-		return fw_error_set(err, FW_EIO, tmp && *tmp ? tmp : "/tmp",
-				    "ubifs: cannot make a temporary directory: "
-				    "%s", strerror(e));
-	}
-	{
-		/* the shim matches the paths /proc/self/fd gives: canonical */
-		char *real = realpath(o->dir, NULL);
-
-		if (!real) {
-			rm_tree(o->dir);
-			free(o->dir);
-			o->dir = NULL;
-			out_free(o);
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		}
-		free(o->dir);
-		o->dir = real;
-	}
-	if (asprintf(&o->root, "%s/root", o->dir) < 0) {
-		o->root = NULL;
-		out_free(o);
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
-	if (mkdir(o->root, 0700) < 0) {
-		int e = errno;
-
-		fw_error_set(err, FW_EIO, o->root, "ubifs: cannot stage: %s",
-			     strerror(e));
-		out_free(o);
-		return err->code;
-	}
-	{
-		char *m;
-
-		if (asprintf(&m, "%s/manifest", o->dir) < 0) {
-			out_free(o);
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		}
-		o->man = fopen(m, "wxe");
-		free(m);
-		if (!o->man) {
-			out_free(o);
-			return fw_error_set(err, FW_EIO, NULL,
-					    "ubifs: cannot write the manifest");
-		}
+		return rc;
 	}
 	*ctx = o;
 	return FW_OK;
