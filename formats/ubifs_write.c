@@ -294,8 +294,10 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 	size_t n = 0;
 	int rc = entry_label(o, idx, &label, &all, &n, err);
 
-	if (rc)
+	if (rc) {
+		fw_xattrs_free(all, n);
 		return rc;
+	}
 	fputc('p', o->man);
 	hex(o->man, (const uint8_t *)e->path, strlen(e->path));
 	fprintf(o->man, " %o %u %u %u %u %lld %lld %lld %x ",
