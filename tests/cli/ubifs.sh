@@ -191,6 +191,7 @@ for v in "lzo:-m 2048 -e 126976 -c 400" \
 	 "zstd:-m 4096 -e 253952 -c 100 -x zstd -k test -f 16" \
 	 "favor:-m 512 -e 15872 -c 4000 -x favor_lzo -j 1MiB -l 6 -p 2 -R 100KiB" \
 	 "none:-m 2048 -e 126976 -c 400 -x none" \
+	 "nor:-m 8 -e 15360 -c 2000 -x zlib" \
 	 "label:-m 2048 -e 126976 -c 400 --selinux=$WORK/file_contexts"; do
 	n=${v%%:*}
 	# shellcheck disable=SC2086
