@@ -213,6 +213,10 @@ for v in "lzo:-m 2048 -e 126976 -c 400" \
 	expect_exit 1 "$n: verify the input finds unsigned files" "$FWSIGN" verify "$WORK/$n.img" --cert $K.crt
 	expect_exit 0 "$n: sign again" "$FWSIGN" sign "$WORK/$n.img" -o "$WORK/$n.out2" --key $K.key --cert $K.crt
 	check "$n: the same bytes twice" cmp "$WORK/$n.out" "$WORK/$n.out2"
+	# regenerating fwsign's own output (re-signed with the same key) gives
+	# it back: nothing mkfs.ubifs encodes is lost on the way
+	expect_exit 0 "$n: re-sign the output" "$FWSIGN" sign "$WORK/$n.out" -o "$WORK/$n.out3" --key $K.key --cert $K.crt
+	check "$n: re-signed, the same bytes" cmp "$WORK/$n.out" "$WORK/$n.out3"
 	check "$n: no temporary left" no_temp "$WORK/$n.out"
 done
 
