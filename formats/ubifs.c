@@ -227,9 +227,6 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 	p->root_lnum = le32(m + 48);
 	p->root_offs = le32(m + 52);
 	p->root_len = le32(m + 56);
-	if (le32(m + 40) & UB_MST_NO_ORPHS) {
-		/* fine: mkfs.ubifs sets it */
-	}
 	return FW_OK;
 }
 

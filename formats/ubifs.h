@@ -40,7 +40,6 @@ enum { UB_COMPR_NONE, UB_COMPR_LZO, UB_COMPR_ZLIB, UB_COMPR_ZSTD,
 #define UB_FLG_ENCRYPTION 0x10u
 #define UB_FLG_AUTHENTICATION 0x20u
 #define UB_XATTR_FL 0x20u	/* inode flag: the inode is an xattr's */
-#define UB_MST_NO_ORPHS 0x1u
 
 struct ub_super {
 	uint8_t key_hash, key_fmt;
