@@ -173,11 +173,12 @@ void fw_image_close(struct fw_image *img);
  *   directory  dir.c         x   x    -    -    x    x     x    x      -
  *   ext4       ext4.c        x   x    x    x    x    x     x    x      x
  *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x
+ *   ubifs      ubifs.c       x   x    x    -    -    x     x    -      x
  *   tar        archive.c     x   x    x    x    x    x     x    x      x
  *   cpio       archive.c     x   x    x    x    x    x     x    x      x
  *
  * out: out_begin, out_put, out_commit, out_abort (squashfs writes in
- * squashfs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
+ * squashfs_write.c, ubifs by mkfs.ubifs in ubifs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
  * Every format has close.  tar and cpio are the module's (below).
  *
  * The layers of a vendor blob (struct fw_layer, layer.h, in stack.c's
@@ -190,6 +191,7 @@ void fw_image_close(struct fw_image *img);
 extern const struct fw_format fw_format_dir;
 extern const struct fw_format fw_format_ext4;
 extern const struct fw_format fw_format_squashfs;
+extern const struct fw_format fw_format_ubifs;
 /*
  * tar and cpio (archive.c) live in a module of their own, FW_PLUGIN_DIR/
  * fwsign-archive.so beside the library, loaded only when no built-in

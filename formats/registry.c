@@ -19,6 +19,7 @@ static const struct fw_format *const builtin[] = {
 	&fw_format_dir,
 	&fw_format_ext4,
 	&fw_format_squashfs,
+	&fw_format_ubifs,
 #ifdef FWSIGN_ARCHIVE_BUILTIN
 	&fw_format_tar,
 	&fw_format_cpio,

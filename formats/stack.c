@@ -424,6 +424,9 @@ static const char *fs_magic(const uint8_t *p, size_t len)
 	if (len >= 2048 && p[1024 + 0x38] == 0x53 && p[1024 + 0x39] == 0xef &&
 	    p[1024 + 24] <= 6)
 		return "ext2/3/4";
+	/* a UBIFS volume: its superblock node (formats/ubifs.c) */
+	if (len >= 4096 && !memcmp(p, "\x31\x18\x10\x06", 4) && p[20] == 6)
+		return "ubifs";
 	if (len >= 512 && !memcmp(p + 257, "ustar", 5))
 		return "tar";
 	if (len >= 6 && (!memcmp(p, "070701", 6) || !memcmp(p, "070702", 6) ||

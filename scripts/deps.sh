@@ -7,12 +7,15 @@ PKGS=(
 	build-essential cmake pkg-config
 	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev liblz4-dev
 	libsquashfs-dev libext2fs-dev libarchive-dev libfdt-dev libjson-c-dev
+	liblzo2-dev
 	# reference tools the tests compare against
 	linux-kbuild-6.1 openssl kmod binutils file
 	xz-utils zstd gzip lz4 python3 attr libcap2-bin faketime util-linux
 	# image tools the format tests build images with and check them against
 	mtd-utils fdisk gdisk dosfstools mtools
 	squashfs-tools e2fsprogs libarchive-tools cpio
+	# UBIFS: mkfs.ubifs rebuilds volumes (formats/ubifs_write.c)
+	mtd-utils
 	# pkcs11: a real software token
 	softhsm2 opensc gnutls-bin libengine-pkcs11-openssl
 	# the demo's sample firmware

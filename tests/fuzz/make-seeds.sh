@@ -8,7 +8,7 @@
 # ELF files with and without signature trailers; tiny kernels with an
 # extra-certificate slot in every layer src/kernel.c peels.
 # Usage: make-seeds.sh OUTDIR (makes OUTDIR/{squashfs,ext4,archive,stack,
-# elf,kernel}).  $FWSIGN (the fwsign program) signs a module; without it
+# elf,kernel,ubifs}).  $FWSIGN (the fwsign program) signs a module; without it
 # that seed and the ones made from it are left out.  Real modules come
 # from $FIXTURES (tests/fixtures/fetch.sh) when it is there.
 set -euo pipefail
@@ -17,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 E2FSPROGS_FAKE_TIME=1700000000
 mkdir -p "$out/squashfs" "$out/ext4" "$out/archive" "$out/stack" \
-	"$out/elf" "$out/kernel"
+	"$out/elf" "$out/kernel" "$out/ubifs"
 
 t=$work/tree
 mkdir -p "$t/lib/modules" "$t/bin" "$t/etc" "$t/empty-dir"
@@ -77,6 +77,20 @@ mkdir -p "$big/bin"
 truncate -s 100000 "$big/bin/holes"
 touch -d @1700000000 "$big/bin/big" "$big/bin/holes" "$big/bin" "$big"
 (t=$big; ext ext4-sparse 96 -t ext4 -O ^has_journal,^resize_inode)
+
+# UBIFS volumes of the tree (NOR geometry: the smallest LEBs), every
+# compressor, favor_lzo, the test key hash, space fixup, a fanout of 3.
+ub() {	# NAME, mkfs.ubifs options
+	local name=$1
+	shift
+	mkfs.ubifs -r "$t" -m 8 -e 15360 -c 64 "$@" -o "$out/ubifs/$name.ubifs" \
+		>/dev/null
+}
+ub lzo
+ub zlib -x zlib -F
+ub zstd -x zstd -k test
+ub none -x none -f 3
+ub favor -x favor_lzo -X 1
 
 (cd "$t" && find . | LC_ALL=C sort >"$work/list")
 tar -C "$t" --format=gnu --no-recursion --mtime=@1700000000 --owner=0 \
