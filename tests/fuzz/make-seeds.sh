@@ -212,6 +212,29 @@ xz -9 --check=crc32 <"$out/stack/sysupgrade.tar" >"$out/stack/sysupgrade.tar.xz"
 { printf '# layout\nhdr 0 64 data # a vendor header\nfs 0x40 rest auto\n\n'
   head -c 64 /dev/zero | tr '\0' 'H'
   cat "$s/root.sqfs"; } >"$out/stack/layout-header.bin"
+# partitioned disks (formats/disk.c), by sfdisk, tiny: an MBR with the
+# squashfs in p1 and an extended partition whose EBR chain holds p5 (text)
+# and p6 (the Image); a GPT of a 4-entry table (one sector) with the
+# squashfs in p1 and text in p2; the MBR one gzip'ed
+d=$out/stack/disk-mbr.img
+truncate -s 12K "$d"
+printf 'label: dos\nlabel-id: 0x0badf00d\ndevice: %s\n%s\n%s\n%s\n%s\n' "$d" \
+	"${d}1 : start=1, size=9, type=83" "${d}2 : start=10, size=14, type=5" \
+	"${d}5 : start=12, size=4, type=da" "${d}6 : start=18, size=4, type=da" |
+	sfdisk -q "$d"
+dd if="$s/root.sqfs" of="$d" bs=512 seek=1 conv=notrunc status=none
+printf 'partition five\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
+dd if="$s/Image" of="$d" bs=512 seek=18 conv=notrunc status=none
+gzip -9n <"$d" >"$d.gz"
+d=$out/stack/disk-gpt.img
+truncate -s 10K "$d"
+printf 'label: gpt\nlabel-id: %s\ntable-length: 4\nfirst-lba: 3\n%s\n%s\n' \
+	11111111-2222-3333-4444-555555555555 \
+	"start=3, size=9, type=L, name=root, uuid=11111111-2222-3333-4444-000000000001" \
+	"start=12, size=4, type=L, name=data, uuid=11111111-2222-3333-4444-000000000002" |
+	sfdisk -q "$d"
+dd if="$s/root.sqfs" of="$d" bs=512 seek=3 conv=notrunc status=none
+printf 'partition two\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
