@@ -276,5 +276,61 @@ refuse "gpt past end" "$W/gpast.img" "bad GPT partition table: p2 (LBA 18432-.*)
 # a truncated GPT image: its backup header is gone
 head -c 30M "$W/gpt.img" >"$W/gshort.img"
 refuse "gpt cut" "$W/gshort.img" "the backup GPT header is at LBA 65535, not at the disk's last (61439)"
-# the distinct messages, one per problem
+# --- kernel files in an ext2 boot partition: the test kernel (a bzImage
+# with kernel/0001's slot) as /vmlinuz gets the certificate; Debian's
+# bzImage (no slot) in /boot is refused, or left alone with
+# --skip-kernels-without-slot; --no-inject-cert leaves both alone
+KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
+DEB=$("$SRCDIR/tests/e2e/fetch-debian-kernels.sh" amd64) ||
+	{ echo "cannot fetch Debian kernels" >&2; exit 1; }
+command -v debugfs >/dev/null || { echo "debugfs missing (e2fsprogs)" >&2; exit 1; }
+mkdir -p "$W/boottree/boot"
+cp "$KTREE/arch/x86/boot/bzImage" "$W/boottree/vmlinuz"
+cp "$DEB/amd64/vmlinuz" "$W/boottree/boot/vmlinuz-deb"
+printf 'linux /vmlinuz root=/dev/sda2\n' >"$W/boottree/boot/grub.cfg"
+E2FSPROGS_FAKE_TIME=1600000000 mke2fs -q -t ext2 -d "$W/boottree" \
+	-E root_owner=0:0 "$W/boot.img" 16M >/dev/null || exit 1
+truncate -s 40M "$W/kd.img"
+printf 'label: dos\n2048,32768,83\n34816,16384,83\n' | sfdisk -q "$W/kd.img"
+gap "$W/kd.img" 1
+put "$W/kd.img" "$W/boot.img" 2048
+put "$W/kd.img" "$W/ext4.img" 34816
+"$FWSIGN" inject-cert "$W/boottree/vmlinuz" --cert "$K.der" -o "$W/ref.bzImage" >/dev/null
+refuse "kernel without slot" "$W/kd.img" "kd.img: p1: boot/vmlinuz-deb: kernel without an extra-certificate slot"
+"$FWSIGN" sign "$W/kd.img" -o "$W/kd.signed.img" -k "$K.key" -c "$K.crt" \
+	--skip-kernels-without-slot >"$W/sign.txt" 2>&1
+check "kd: signed ($(tail -3 "$W/sign.txt"))" [ -s "$W/kd.signed.img" ]
+check "kd: kernels counted" grep -q '^2 kernels: 1 hold the certificate, 1 without a slot' "$W/sign.txt"
+check "kd: sfdisk -d identical" cmp -s <(table "$W/kd.img") <(table "$W/kd.signed.img")
+check "kd: bytes outside partitions identical" cmp_outside "$W/kd.img" "$W/kd.signed.img"
+part "$W/kd.signed.img" 1 "$W/p1"
+check "kd p1: e2fsck -fn" quiet e2fsck -fn "$W/p1"
+debugfs -R "dump /vmlinuz $W/vmlinuz.out" "$W/p1" >/dev/null 2>&1
+debugfs -R "dump /boot/vmlinuz-deb $W/deb.out" "$W/p1" >/dev/null 2>&1
+check "kd: /vmlinuz is inject-cert's output" cmp -s "$W/vmlinuz.out" "$W/ref.bzImage"
+check "kd: /vmlinuz changed" not cmp -s "$W/vmlinuz.out" "$W/boottree/vmlinuz"
+check "kd: Debian's kernel untouched" cmp -s "$W/deb.out" "$DEB/amd64/vmlinuz"
+# the certificate in the slot, read without fwsign: the bzImage's CRC
+# and payload (setup header), the xz payload decoded, the DER in it once
+cat >"$W/slot.py" <<'EOF'
+import struct, subprocess, sys, zlib
+b = open(sys.argv[1], "rb").read()
+der = open(sys.argv[2], "rb").read()
+if (~zlib.crc32(b[:-4]) & 0xffffffff) != struct.unpack_from("<I", b, len(b) - 4)[0]:
+    sys.exit("slot.py: bzImage CRC32 wrong")
+pm = ((b[0x1f1] or 4) + 1) * 512
+poff, plen = struct.unpack_from("<II", b, 0x248)
+raw = subprocess.run(["xz", "-dc", "--single-stream"], input=b[pm + poff:pm + poff + plen],
+                     stdout=subprocess.PIPE, check=True).stdout
+if raw.count(der) != 1:
+    sys.exit("slot.py: the certificate is not in the kernel once")
+EOF
+check "kd: the certificate in /vmlinuz's slot (xz, CRC)" python3 "$W/slot.py" "$W/vmlinuz.out" "$K.der"
+check "kd: no certificate in the input's kernel" not quiet python3 "$W/slot.py" "$W/boottree/vmlinuz" "$K.der"
+"$FWSIGN" verify "$W/kd.signed.img" -c "$K.crt" >"$W/v.txt" 2>&1
+check "kd: verify sees the kernel's certificate" grep -q '^2 kernels: 1 hold the certificate, 1 without a slot' "$W/v.txt"
+"$FWSIGN" sign "$W/kd.img" -o "$W/kd.noinj.img" -k "$K.key" -c "$K.crt" \
+	--no-inject-cert >"$W/sign.txt" 2>&1
+part "$W/kd.img" 1 "$W/a"; part "$W/kd.noinj.img" 1 "$W/b"
+check "kd: --no-inject-cert leaves the boot partition alone" cmp -s "$W/a" "$W/b"
 done_tests
