@@ -42,6 +42,7 @@ static const struct fw_layer *const layers[] = {
 	&fw_layer_flash,
 	&fw_layer_uimage,
 	&fw_layer_disk,
+	&fw_layer_fat,
 	&fw_layer_stream,
 	NULL
 };

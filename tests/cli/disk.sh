@@ -333,4 +333,80 @@ check "kd: verify sees the kernel's certificate" grep -q '^2 kernels: 1 hold the
 	--no-inject-cert >"$W/sign.txt" 2>&1
 part "$W/kd.img" 1 "$W/a"; part "$W/kd.noinj.img" 1 "$W/b"
 check "kd: --no-inject-cert leaves the boot partition alone" cmp -s "$W/a" "$W/b"
+# --- a FAT32 boot partition, as a Raspberry Pi's (mkfs.vfat, mcopy): the
+# test kernel as kernel8.img, fragmented (a file deleted before it left a
+# hole), and as overlays/vmlinuz in one run; Debian's kernel (no slot) and
+# config.txt beside them.  Each kernel file is rewritten in place at its
+# size: fsck.fat is clean, mcopy reads inject-cert's output, the rest and
+# the directory listing are as they were.
+for t in mkfs.vfat mcopy mdir mdel mmd fsck.fat; do
+	command -v $t >/dev/null || { echo "$t missing (dosfstools, mtools)" >&2; exit 1; }
+done
+rm -f "$W/fat.img"
+mkfs.vfat -C -F 32 -n BOOT -i 12345678 "$W/fat.img" 65536 >/dev/null
+head -c 300000 /dev/urandom >"$W/hole.bin"
+printf 'arm_64bit=1\nkernel=kernel8.img\n' >"$W/config.txt"
+mcopy -i "$W/fat.img" "$W/hole.bin" ::hole.bin
+mcopy -i "$W/fat.img" "$W/config.txt" ::config.txt
+mdel -i "$W/fat.img" ::hole.bin
+# FSInfo (sector 1)'s next-free hint "unknown": mcopy then fills the hole
+printf '\xff\xff\xff\xff' | dd of="$W/fat.img" bs=1 seek=$((512 + 492)) conv=notrunc status=none
+mcopy -i "$W/fat.img" "$W/boottree/vmlinuz" ::kernel8.img
+mmd -i "$W/fat.img" ::overlays
+mcopy -i "$W/fat.img" "$W/boottree/vmlinuz" ::overlays/vmlinuz
+mcopy -i "$W/fat.img" "$DEB/amd64/vmlinuz" ::vmlinuz.deb
+truncate -s 100M "$W/pi.img"
+printf 'label: dos\nlabel-id: 0x5452574f\n8192,131072,c\n139264,16384,83\n' | sfdisk -q "$W/pi.img"
+gap "$W/pi.img" 1
+put "$W/pi.img" "$W/fat.img" 8192
+put "$W/pi.img" "$W/ext4.img" 139264
+"$FWSIGN" info "$W/pi.img" >"$W/info.txt" 2>&1
+check "pi info: FAT32 with 3 kernel files" grep -q '^  p1  FAT .*(FAT32, .* 3 kernel files)' "$W/info.txt"
+check "pi info: kernel8.img fragmented" grep -q '^    kernel8.img  kernel  decoded' "$W/info.txt"
+check "pi info: overlays/vmlinuz in one run" grep -q '^    overlays/vmlinuz  kernel  at 0x' "$W/info.txt"
+refuse "pi: kernel without slot" "$W/pi.img" "pi.img: p1/vmlinuz.deb: kernel without an extra-certificate slot"
+"$FWSIGN" sign "$W/pi.img" -o "$W/pi.signed.img" -k "$K.key" -c "$K.crt" \
+	--skip-kernels-without-slot >"$W/sign.txt" 2>&1
+check "pi: signed ($(tail -3 "$W/sign.txt"))" [ -s "$W/pi.signed.img" ]
+check "pi: kernels counted" grep -q '^3 kernels: 2 hold the certificate, 1 without a slot' "$W/sign.txt"
+check "pi: sfdisk -d identical" cmp -s <(table "$W/pi.img") <(table "$W/pi.signed.img")
+check "pi: bytes outside partitions identical" cmp_outside "$W/pi.img" "$W/pi.signed.img"
+part "$W/pi.signed.img" 1 "$W/p1"
+check "pi p1: fsck.fat -n clean" quiet fsck.fat -n "$W/p1"
+check "pi p1: same listing" cmp -s <(mdir -i "$W/fat.img" -/ -a ::) <(mdir -i "$W/p1" -/ -a ::)
+rm -f "$W/k8" "$W/ov" "$W/deb" "$W/cfg"
+mcopy -i "$W/p1" ::kernel8.img "$W/k8"
+mcopy -i "$W/p1" ::overlays/vmlinuz "$W/ov"
+mcopy -i "$W/p1" ::vmlinuz.deb "$W/deb"
+mcopy -i "$W/p1" ::config.txt "$W/cfg"
+check "pi: kernel8.img (fragmented) is inject-cert's output" cmp -s "$W/k8" "$W/ref.bzImage"
+check "pi: overlays/vmlinuz is inject-cert's output" cmp -s "$W/ov" "$W/ref.bzImage"
+check "pi: the certificate in kernel8.img's slot" python3 "$W/slot.py" "$W/k8" "$K.der"
+check "pi: Debian's kernel untouched" cmp -s "$W/deb" "$DEB/amd64/vmlinuz"
+check "pi: config.txt untouched" cmp -s "$W/cfg" "$W/config.txt"
+part "$W/pi.signed.img" 2 "$W/x"
+check "pi p2: e2fsck -fn" quiet e2fsck -fn "$W/x"
+# the FAT volume longer than its partition
+cp "$W/pi.img" "$W/picut.img"
+printf '\x00\x00\x01\x00' | dd of="$W/picut.img" bs=1 seek=$((446 + 12)) conv=notrunc status=none
+refuse "pi: FAT cut short" "$W/picut.img" "picut.img: p1: bad FAT: the volume (67108864 bytes) is cut short at 33554432"
+# bare FAT12 and FAT16 volumes (no partition table), the kernel
+# fragmented around a deleted file; zImage is read by its 8.3 name
+for b in 12 16; do
+	rm -f "$W/f$b.img"
+	mkfs.vfat -C -F $b -i 12345678 "$W/f$b.img" $((b == 12 ? 8192 : 16384)) >/dev/null
+	mcopy -i "$W/f$b.img" "$W/hole.bin" ::hole.bin
+	mcopy -i "$W/f$b.img" "$W/config.txt" ::config.txt
+	mdel -i "$W/f$b.img" ::hole.bin
+	mcopy -i "$W/f$b.img" "$W/boottree/vmlinuz" ::zImage
+	"$FWSIGN" info "$W/f$b.img" >"$W/info.txt" 2>&1
+	check "fat$b: info" grep -q "FAT$b, .*1 kernel file" "$W/info.txt"
+	check "fat$b: fragmented" grep -q "ZIMAGE  kernel  decoded" "$W/info.txt"
+	expect_exit 0 "fat$b: sign" sign "$W/f$b.img" "$W/f$b.signed.img"
+	check "fat$b: fsck.fat -n clean" quiet fsck.fat -n "$W/f$b.signed.img"
+	rm -f "$W/z"
+	mcopy -i "$W/f$b.signed.img" ::zImage "$W/z"
+	check "fat$b: the kernel is inject-cert's output" cmp -s "$W/z" "$W/ref.bzImage"
+	check "fat$b: same size" [ "$(stat -c %s "$W/f$b.img")" -eq "$(stat -c %s "$W/f$b.signed.img")" ]
+done
 done_tests
