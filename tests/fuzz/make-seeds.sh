@@ -235,6 +235,19 @@ printf 'label: gpt\nlabel-id: %s\ntable-length: 4\nfirst-lba: 3\n%s\n%s\n' \
 	sfdisk -q "$d"
 dd if="$s/root.sqfs" of="$d" bs=512 seek=3 conv=notrunc status=none
 printf 'partition two\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
+# a FAT12 volume (formats/fat.c; mkfs.vfat and mcopy, 64 KiB: mtools
+# takes no smaller) of 512-byte clusters: the Image in one run, again in a
+# subdirectory fragmented around a deleted file, and text
+d=$out/stack/fat12.img
+mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
+head -c 1024 /dev/zero | tr '\0' 'h' >"$s/hole"
+mcopy -i "$d" "$s/hole" ::hole
+mcopy -i "$d" "$s/tree/bin/hello" ::hello.txt
+mcopy -i "$d" "$s/Image" ::Image
+mdel -i "$d" ::hole
+mmd -i "$d" ::sub
+{ cat "$s/Image"; head -c 1000 /dev/zero | tr '\0' 'k'; } >"$s/Image3"
+mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
