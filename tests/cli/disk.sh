@@ -1,20 +1,27 @@
 #!/bin/bash
 # Partitioned disk images, made by sfdisk (MBR with an extended partition
-# and logical ones; GPT) and sgdisk (GPT), holding an ext4 root (mke2fs -d
-# from real Debian binaries), a squashfs and random bytes where a
-# bootloader would be (MBR boot code, the gap before the first partition).
-# fwsign info shows the partitions; sign rewrites them in place: sfdisk -d
-# and sgdisk -p/-v are the same before and after, every byte outside the
-# partitions is the same (cmp on each range), each partition cut out with
-# dd passes e2fsck -fn or unsquashfs -l and fwsign verify; gzip'ed images
-# come out gzip'ed with the same inside.  A squashfs that grows past its
-# partition, overlapping partitions, a partition past the end, bad GPT
-# CRCs (header, entries, backup) and an EBR chain that loops are refused
-# in one line each, exit 3, no output; a FAT boot sector is no disk.
+# and logical ones; GPT), sgdisk (GPT) and fdisk -b 4096 (GPT of 4 KiB
+# sectors), holding an ext4 root (mke2fs -d from real Debian binaries), a
+# squashfs and random bytes where a bootloader would be (MBR boot code,
+# the gap before the first partition).  fwsign info shows the partitions;
+# sign rewrites them in place: sfdisk -d, sgdisk -p/-v and fdisk -l are the
+# same before and after, every byte outside the partitions is the same (cmp
+# on each range), each partition cut out with dd passes e2fsck -fn or
+# unsquashfs -l and fwsign verify; gzip'ed images come out gzip'ed with the
+# same inside.  A squashfs that grows past its partition, overlapping
+# partitions, a partition past the end, bad GPT CRCs (header, entries,
+# backup), an EBR chain that loops and a FAT volume longer than its
+# partition are refused in one line each, exit 3, no output; a FAT boot
+# sector is no disk.  Kernel files: the test kernel (a bzImage with a
+# slot) in an ext2 boot partition and in FAT32 (Pi-like), FAT16 and FAT12
+# volumes, fragmented or not, comes out as fwsign inject-cert makes it
+# (the certificate found in its xz payload by a Python check), read back
+# by debugfs and mcopy, fsck.fat clean; Debian's bzImage (no slot) is
+# refused, or left alone with --skip-kernels-without-slot.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
-for t in sfdisk sgdisk mke2fs e2fsck mksquashfs unsquashfs mkfs.vfat gzip; do
-	command -v $t >/dev/null || { echo "$t missing (fdisk, gdisk, e2fsprogs, squashfs-tools, dosfstools)" >&2; exit 1; }
+for t in sfdisk sgdisk fdisk jq mke2fs e2fsck mksquashfs unsquashfs mkfs.vfat gzip; do
+	command -v $t >/dev/null || { echo "$t missing (fdisk, gdisk, jq, e2fsprogs, squashfs-tools, dosfstools)" >&2; exit 1; }
 done
 key vendor --rsa 2048
 K=$WORK/keys/vendor
@@ -190,6 +197,26 @@ check "sgd: the overlay bytes are there" cmp -s -i $((SQ * 512)):0 -n 1048576 "$
 # reproducible
 sign "$W/gpt.img" "$W/again.img"
 check "gpt: reproducible" cmp -s "$W/gpt.signed.img" "$W/again.img"
+
+# a GPT of 4096-byte sectors (fdisk -b 4096): ext4 in p1, squashfs in p2
+rm -f "$W/g4.img"
+truncate -s 24M "$W/g4.img"
+printf 'g\nn\n1\n256\n+2047\nn\n2\n2304\n\nw\n' | fdisk -b 4096 "$W/g4.img" >/dev/null 2>&1
+dd if="$W/ext4.img" of="$W/g4.img" bs=4096 seek=256 conv=notrunc status=none
+dd if="$W/sq.img" of="$W/g4.img" bs=4096 seek=2304 conv=notrunc status=none
+"$FWSIGN" info "$W/g4.img" >"$W/info.txt" 2>&1
+check "gpt 4k: info" grep -q "GPT, 4096-byte sectors, 2 partitions" "$W/info.txt"
+expect_exit 0 "gpt 4k: sign" sign "$W/g4.img" "$W/g4.signed.img"
+check "gpt 4k: fdisk -l identical" cmp -s <(fdisk -b 4096 -l "$W/g4.img" | sed "s|$W/g4.img|IMG|" | tr -s ' ') \
+	<(fdisk -b 4096 -l "$W/g4.signed.img" | sed "s|$W/g4.signed.img|IMG|" | tr -s ' ')
+check "gpt 4k: tables and gap identical" cmp -s -n $((256 * 4096)) "$W/g4.img" "$W/g4.signed.img"
+check "gpt 4k: backup table identical" cmp -s -i $((5888 * 4096)):$((5888 * 4096)) "$W/g4.img" "$W/g4.signed.img"
+dd if="$W/g4.signed.img" of="$W/x" bs=4096 skip=256 count=2048 status=none
+check "gpt 4k p1: e2fsck -fn" quiet e2fsck -fn "$W/x"
+expect_exit 0 "gpt 4k p1: verify" "$FWSIGN" verify "$W/x" -c "$K.crt"
+dd if="$W/g4.signed.img" of="$W/x" bs=4096 skip=2304 count=3584 status=none
+check "gpt 4k p2: unsquashfs -l" quiet unsquashfs -l "$W/x"
+expect_exit 0 "gpt 4k p2: verify" "$FWSIGN" verify "$W/x" -c "$K.crt"
 
 # --- gzip'ed
 gzip -n -9 -c "$W/gpt.img" >"$W/gpt.img.gz"
