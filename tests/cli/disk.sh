@@ -10,8 +10,9 @@
 # unsquashfs -l and fwsign verify; gzip'ed images come out gzip'ed with the
 # same inside.  A squashfs that grows past its partition, overlapping
 # partitions, a partition past the end, bad GPT CRCs (header, entries,
-# backup), an EBR chain that loops and a FAT volume longer than its
-# partition are refused in one line each, exit 3, no output; a FAT boot
+# backup), an EBR chain that loops, a FAT volume longer than its
+# partition and two kernel files sharing clusters are refused in one
+# line each, exit 3, no output; a FAT boot
 # sector is no disk.  Kernel files: the test kernel (a bzImage with a
 # slot) in an ext2 boot partition and in FAT32 (Pi-like), FAT16 and FAT12
 # volumes, fragmented or not, comes out as fwsign inject-cert makes it
@@ -436,4 +437,22 @@ for b in 12 16; do
 	check "fat$b: the kernel is inject-cert's output" cmp -s "$W/z" "$W/ref.bzImage"
 	check "fat$b: same size" [ "$(stat -c %s "$W/f$b.img")" -eq "$(stat -c %s "$W/f$b.signed.img")" ]
 done
+# two kernel files sharing their clusters (B.IMG's entry given A.IMG's
+# first cluster): written back twice, so refused
+rm -f "$W/xl.img"
+mkfs.vfat -C -F 16 -i 12345678 "$W/xl.img" 16384 >/dev/null
+mcopy -i "$W/xl.img" "$W/boottree/vmlinuz" ::A.IMG
+mcopy -i "$W/xl.img" "$W/boottree/vmlinuz" ::B.IMG
+python3 - "$W/xl.img" <<'EOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+bps, spc, rsvd, nfats, roots = struct.unpack_from('<HBHBH', b, 11)
+fatsz = struct.unpack_from('<H', b, 22)[0]
+root = (rsvd + nfats * fatsz) * bps
+ents = {bytes(b[o:o + 11]): o for o in range(root, root + roots * 32, 32)}
+a, bb = ents[b'A       IMG'], ents[b'B       IMG']
+b[bb + 26:bb + 28] = b[a + 26:a + 28]
+open(sys.argv[1], 'wb').write(b)
+EOF
+refuse "fat: cross-linked kernels" "$W/xl.img" "xl.img: bad FAT: B.IMG shares cluster [0-9]* with another file or directory"
 done_tests
