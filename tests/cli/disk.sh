@@ -12,8 +12,7 @@
 # partitions, a partition past the end, bad GPT CRCs (header, entries,
 # backup), an EBR chain that loops, a FAT volume longer than its
 # partition and two kernel files sharing clusters are refused in one
-# line each, exit 3, no output; a FAT boot
-# sector is no disk.  Kernel files: the test kernel (a bzImage with a
+# line each, exit 3, no output; a FAT boot sector is no disk.  Kernel files: the test kernel (a bzImage with a
 # slot) in an ext2 boot partition and in FAT32 (Pi-like), FAT16 and FAT12
 # volumes, fragmented or not, comes out as fwsign inject-cert makes it
 # (the certificate found in its xz payload by a Python check), read back
