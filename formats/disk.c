@@ -309,7 +309,7 @@ static int gpt_parse(const uint8_t *p, size_t len, struct disk *d, char *why,
 		     size_t why_len)
 {
 	const uint8_t *h, *t;
-	uint64_t alt, first, last, tab, bt;
+	uint64_t alt, first, last, tab, pt, bt;
 	uint32_t n, es;
 
 	d->gpt = 1;
@@ -347,16 +347,20 @@ static int gpt_parse(const uint8_t *p, size_t len, struct disk *d, char *why,
 	}
 	n = fw_le32(h + 80);
 	es = fw_le32(h + 84);
+	/* the entry arrays (gpt_header saw them on the disk) and both
+	 * headers lie outside the usable LBAs */
 	tab = ((uint64_t)n * es + d->ss - 1) / d->ss;
+	pt = fw_le64(h + 72);
 	bt = fw_le64(p + alt * d->ss + 72);
-	if (first <= fw_le64(h + 72) + tab - 1 || first < 2 ||
-	    last >= alt || (bt <= last && bt + tab > first)) {
+	if (first < 2 || last >= alt ||
+	    (tab && pt <= last && pt + tab > first) ||
+	    (tab && bt <= last && bt + tab > first)) {
 		snprintf(why, why_len, "usable LBAs %llu-%llu overlap the "
 			 "GPT's own headers or entries",
 			 (unsigned long long)first, (unsigned long long)last);
 		return -1;
 	}
-	t = p + fw_le64(h + 72) * d->ss;
+	t = p + pt * d->ss;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = t + (uint64_t)i * es;
 		uint64_t a = fw_le64(e + 32), b = fw_le64(e + 40);
