@@ -92,11 +92,19 @@ int fw_disk_probe(const uint8_t *p, size_t len)
 	return used > 0;
 }
 
+/*
+ * stack.c takes a filesystem by its magic only while no layer bids 100 or
+ * more, so this bids 150: a disk's first sectors hold boot code and GRUB's
+ * core.img, where an ext superblock's magic (at 1080) may lie by chance.
+ * What else ends its first sector in 55 aa is told apart by fw_disk_probe:
+ * a bare ext2/3/4 does not (its first 1 KiB is zeros, or an extlinux boot
+ * sector whose "entries" are code), a FAT, NTFS or exFAT boot sector has a
+ * BIOS parameter block, a squashfs starts with its magic; and an MBR's
+ * four entries must each be unused or boot flag 0 or 0x80 with a size.
+ */
 static int disk_bid(const uint8_t *p, size_t len, const struct fw_node *parent)
 {
 	(void)parent;
-	/* above a filesystem's magic (100): the disk's first 2 KiB may hold
-	 * anything, an ext superblock's magic by chance included */
 	return fw_disk_probe(p, len) ? 150 : 0;
 }
 

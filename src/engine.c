@@ -2,7 +2,8 @@
 /*
  * Walk an image, classify every regular file, and sign or verify the ELF
  * files on all cores.  Output order, and so the report, never depends on
- * the number of threads.
+ * the number of threads.  In a vendor blob (fw_run_image_kernels) the
+ * kernel files of the image get the certificate in their slot too.
  */
 #include <pthread.h>
 #include <stdarg.h>
