@@ -267,8 +267,9 @@ static int kernel_file(struct run *r, size_t idx, const struct fw_bytes *b,
 	if (ki.state == FW_KSLOT_NONE) {
 		noslot = 1;
 		/* the path in the message too: a blob's walk names the
-		 * filesystem, not the file, in err->file */
-		if (r->mode == MODE_SIGN && kf->inject && !kf->skip_noslot)
+		 * filesystem, not the file, in err->file; a plan (inject set,
+		 * mode scan) fails as the signing would */
+		if (kf->inject && !kf->skip_noslot)
 			return fw_error_set(err, FW_EINPUT, rec->path,
 					    "%s: kernel without an extra-"
 					    "certificate slot (%s); build it "

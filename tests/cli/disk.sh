@@ -324,6 +324,9 @@ put "$W/kd.img" "$W/boot.img" 2048
 put "$W/kd.img" "$W/ext4.img" 34816
 "$FWSIGN" inject-cert "$W/boottree/vmlinuz" --cert "$K.der" -o "$W/ref.bzImage" >/dev/null
 refuse "kernel without slot" "$W/kd.img" "kd.img: p1: boot/vmlinuz-deb: kernel without an extra-certificate slot"
+expect_exit 3 "kd: the plan refuses it too" "$FWSIGN" sign -n "$W/kd.img" -k "$K.key" -c "$K.crt"
+"$FWSIGN" sign -n "$W/kd.img" -k "$K.key" -c "$K.crt" --skip-kernels-without-slot >"$W/plan.txt" 2>&1
+check "kd: the plan counts the kernels" grep -q '^2 kernels: 0 hold the certificate, 1 without a slot' "$W/plan.txt"
 "$FWSIGN" sign "$W/kd.img" -o "$W/kd.signed.img" -k "$K.key" -c "$K.crt" \
 	--skip-kernels-without-slot >"$W/sign.txt" 2>&1
 check "kd: signed ($(tail -3 "$W/sign.txt"))" [ -s "$W/kd.signed.img" ]
