@@ -217,6 +217,7 @@ xz -9 --check=crc32 <"$out/stack/sysupgrade.tar" >"$out/stack/sysupgrade.tar.xz"
 # and p6 (the Image); a GPT of a 4-entry table (one sector) with the
 # squashfs in p1 and text in p2; the MBR one gzip'ed
 d=$out/stack/disk-mbr.img
+rm -f "$d"	# a run before left it: start from zeros
 truncate -s 12K "$d"
 printf 'label: dos\nlabel-id: 0x0badf00d\ndevice: %s\n%s\n%s\n%s\n%s\n' "$d" \
 	"${d}1 : start=1, size=9, type=83" "${d}2 : start=10, size=14, type=5" \
@@ -227,6 +228,7 @@ printf 'partition five\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
 dd if="$s/Image" of="$d" bs=512 seek=18 conv=notrunc status=none
 gzip -9n <"$d" >"$d.gz"
 d=$out/stack/disk-gpt.img
+rm -f "$d"
 truncate -s 10K "$d"
 printf 'label: gpt\nlabel-id: %s\ntable-length: 4\nfirst-lba: 3\n%s\n%s\n' \
 	11111111-2222-3333-4444-555555555555 \
@@ -239,6 +241,7 @@ printf 'partition two\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
 # takes no smaller) of 512-byte clusters: the Image in one run, again in a
 # subdirectory fragmented around a deleted file, and text
 d=$out/stack/fat12.img
+rm -f "$d"	# mkfs.vfat -C makes a new file only
 mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
 head -c 1024 /dev/zero | tr '\0' 'h' >"$s/hole"
 mcopy -i "$d" "$s/hole" ::hole
