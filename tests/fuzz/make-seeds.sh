@@ -242,15 +242,16 @@ printf 'partition two\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
 # subdirectory fragmented around a deleted file, and text
 d=$out/stack/fat12.img
 rm -f "$d"	# mkfs.vfat -C makes a new file only
-mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
+ft() { faketime -f '2023-11-14 22:13:20' "$@"; }	# mkfs.vfat and mtools stamp entries with the clock
+ft mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
 head -c 1024 /dev/zero | tr '\0' 'h' >"$s/hole"
-mcopy -i "$d" "$s/hole" ::hole
-mcopy -i "$d" "$s/tree/bin/hello" ::hello.txt
-mcopy -i "$d" "$s/Image" ::Image
-mdel -i "$d" ::hole
-mmd -i "$d" ::sub
+ft mcopy -i "$d" "$s/hole" ::hole
+ft mcopy -i "$d" "$s/tree/bin/hello" ::hello.txt
+ft mcopy -i "$d" "$s/Image" ::Image
+ft mdel -i "$d" ::hole
+ft mmd -i "$d" ::sub
 { cat "$s/Image"; head -c 1000 /dev/zero | tr '\0' 'k'; } >"$s/Image3"
-mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
+ft mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
