@@ -13,7 +13,8 @@
 # backup), an EBR chain that loops, a FAT volume longer than its
 # partition and two kernel files sharing clusters are refused in one
 # line each, exit 3, no output; a FAT boot sector is no disk.  Kernel files: the test kernel (a bzImage with a
-# slot) in an ext2 boot partition and in FAT32 (Pi-like), FAT16 and FAT12
+# slot) in an ext2 boot partition, a squashfs root and in FAT32 (Pi-like),
+# FAT16 and FAT12
 # volumes, fragmented or not, comes out as fwsign inject-cert makes it
 # (the certificate found in its xz payload by a Python check), read back
 # by debugfs and mcopy, fsck.fat clean; Debian's bzImage (no slot) is
@@ -363,6 +364,19 @@ check "kd: verify sees the kernel's certificate" grep -q '^2 kernels: 1 hold the
 	--no-inject-cert >"$W/sign.txt" 2>&1
 part "$W/kd.img" 1 "$W/a"; part "$W/kd.noinj.img" 1 "$W/b"
 check "kd: --no-inject-cert leaves the boot partition alone" cmp -s "$W/a" "$W/b"
+# a kernel file in a squashfs root (GPT), rewritten by the squashfs writer
+mkdir -p "$W/ksq/boot"
+cp "$W/boottree/vmlinuz" "$W/ksq/boot/vmlinuz"
+cp "$F/amd64/bin/busybox" "$W/ksq/boot/"
+mksquashfs "$W/ksq" "$W/ksq.img" -quiet -noappend -all-root >/dev/null
+truncate -s 8M "$W/ks.img"
+printf 'label: gpt\nstart=2048, size=12000, type=L, name=root\n' | sfdisk -q "$W/ks.img"
+put "$W/ks.img" "$W/ksq.img" 2048
+expect_exit 0 "ks: sign" sign "$W/ks.img" "$W/ks.signed.img"
+check "ks: kernel counted" grep -q '^1 kernel: 1 hold the certificate, 0 without a slot' "$W/sign.txt"
+part "$W/ks.signed.img" 1 "$W/x"
+unsquashfs -cat "$W/x" boot/vmlinuz >"$W/kv" 2>/dev/null
+check "ks: /boot/vmlinuz is inject-cert's output" cmp -s "$W/kv" "$W/ref.bzImage"
 # --- a FAT32 boot partition, as a Raspberry Pi's (mkfs.vfat, mcopy): the
 # test kernel as kernel8.img, fragmented (a file deleted before it left a
 # hole), and as overlays/vmlinuz in one run; Debian's kernel (no slot) and
