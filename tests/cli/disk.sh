@@ -11,14 +11,15 @@
 # same inside.  A squashfs that grows past its partition, overlapping
 # partitions, a partition past the end, bad GPT CRCs (header, entries,
 # backup), an EBR chain that loops, a FAT volume longer than its
-# partition and two kernel files sharing clusters are refused in one
-# line each, exit 3, no output; a FAT boot sector is no disk.  Kernel files: the test kernel (a bzImage with a
-# slot) in an ext2 boot partition, a squashfs root and in FAT32 (Pi-like),
-# FAT16 and FAT12
-# volumes, fragmented or not, comes out as fwsign inject-cert makes it
-# (the certificate found in its xz payload by a Python check), read back
-# by debugfs and mcopy, fsck.fat clean; Debian's bzImage (no slot) is
-# refused, or left alone with --skip-kernels-without-slot.
+# partition and two kernel files sharing clusters are refused in one line
+# each, exit 3, no output; a FAT boot sector is no disk.  Kernel files:
+# the test kernel (a bzImage with a slot) in an ext2 boot partition, in a
+# squashfs root, and in FAT32 (Pi-like), FAT16 and FAT12 volumes,
+# fragmented or not, comes out as fwsign inject-cert makes it (the
+# certificate found in its xz payload by a Python check), read back by
+# debugfs, unsquashfs and mcopy, fsck.fat clean; Debian's bzImage (no
+# slot) is refused, also by a plan, or left alone with
+# --skip-kernels-without-slot.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 for t in sfdisk sgdisk fdisk jq mke2fs e2fsck mksquashfs unsquashfs mkfs.vfat gzip; do
