@@ -154,6 +154,11 @@ void fw_uimage_header(uint8_t *h, const uint8_t *old, uint32_t size,
 /* The layers, one per file in formats/. */
 extern const struct fw_layer fw_layer_fwtool, fw_layer_sysupgrade,
 	fw_layer_uimage, fw_layer_fit, fw_layer_flash, fw_layer_trx,
-	fw_layer_chk, fw_layer_layout, fw_layer_stream, fw_layer_ubi;
+	fw_layer_chk, fw_layer_layout, fw_layer_stream, fw_layer_disk,
+	fw_layer_fat, fw_layer_ubi;
+
+/* disk.c: whether p starts with an MBR (or a GPT's protective MBR), not
+ * a FAT boot sector: for the stream layer's look at decoded bytes. */
+int fw_disk_probe(const uint8_t *p, size_t len);
 
 #endif

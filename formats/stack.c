@@ -27,6 +27,7 @@
 #include "layer.h"
 #include "../src/io.h"
 #include "../src/codec.h"
+#include "../src/signer_int.h"
 
 #define MAX_DEPTH FW_LAYER_DEPTH_MAX
 #define MAX_NODES 100000
@@ -41,6 +42,8 @@ static const struct fw_layer *const layers[] = {
 	&fw_layer_sysupgrade,
 	&fw_layer_flash,
 	&fw_layer_uimage,
+	&fw_layer_disk,
+	&fw_layer_fat,
 	&fw_layer_stream,
 	NULL
 };
@@ -60,6 +63,9 @@ struct leaf {
 	struct fw_kernel_info kinfo;
 	int have_kinfo;
 	int kernel_ok;		/* holds the certificate */
+	/* a filesystem's kernel files (engine.c), summed after the walk:
+	 * the kernel layers are counted on a thread of their own */
+	size_t kn, kn_cert, kn_noslot;
 	char note[512];
 	void *map;		/* the signed filesystem, mapped */
 	size_t map_len;
@@ -825,6 +831,11 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 {
 	struct leaf *l = n->leaf;
 	struct fw_run_opts ro = { 0 };
+	struct fw_kernel_files kf = {
+		.der = s->der, .der_len = s->der_len, .der_sha256 = s->der_sha,
+		.inject = m == M_SIGN && !s->o->no_inject_cert,
+		.skip_noslot = s->o->skip_kernels_without_slot,
+	};
 	char *in = NULL, *out = NULL;
 	int rc;
 
@@ -849,14 +860,17 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 		ro.dry_run = s->o->dry_run;
 		ro.output = ro.dry_run ? NULL : out;
 		ro.signer = s->o->signer;
-		rc = fw_sign_image(&ro, &l->rep, err);
+		rc = fw_run_image_kernels(&ro, 1, &kf, &l->rep, err);
 	} else if (m == M_VERIFY) {
 		ro.verifier = s->o->verifier;
-		rc = fw_verify_image(&ro, &l->rep, err);
+		rc = fw_run_image_kernels(&ro, 2, &kf, &l->rep, err);
 	} else {
-		rc = fw_scan_image(&ro, &l->rep, err);
+		rc = fw_run_image_kernels(&ro, 0, &kf, &l->rep, err);
 	}
 	l->have_rep = 1;
+	l->kn = kf.n;
+	l->kn_cert = kf.n_cert;
+	l->kn_noslot = kf.n_noslot;
 	if (rc) {
 		/* the message names the part, not the temporary file */
 		char msg[sizeof(err->msg)];
@@ -872,7 +886,7 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 		goto done;
 	}
 	if (m == M_SIGN && !s->o->dry_run &&
-	    l->rep.n_signed + l->rep.n_resigned) {
+	    l->rep.n_signed + l->rep.n_resigned + kf.n_injected) {
 		int fd = open(out, O_RDONLY | O_CLOEXEC);
 		struct stat st;
 
@@ -1214,6 +1228,20 @@ out:
 	return rc;
 }
 
+/* The filesystems' kernel files, counted as the kernel layers are. */
+static void fs_kernels(struct fw_stack *s, const struct fw_node *n)
+{
+	const struct leaf *l = n->leaf;
+
+	if (n->lay && n->lay->kind == FW_LK_FS && l) {
+		s->n_kernels += l->kn;
+		s->n_kernels_cert += l->kn_cert;
+		s->n_kernels_noslot += l->kn_noslot;
+	}
+	for (size_t i = 0; i < n->n_part; i++)
+		fs_kernels(s, n->part[i]);
+}
+
 static const struct fw_node *first_bad(const struct fw_node *n)
 {
 	if (n->bad)
@@ -1258,6 +1286,7 @@ static int run(struct fw_stack *s, enum mode m, const char *command,
 	s->mode = m;
 	ahead(s);
 	rc = walk(s, s->root, m, err);
+	fs_kernels(s, s->root);
 	if (!rc && m == M_SIGN && !s->o->dry_run)
 		rc = commit(s, err);
 	tmp_dir_end(s);

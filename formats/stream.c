@@ -31,6 +31,8 @@ static int container_head(const uint8_t *h, size_t n)
 		       fw_be32(h) == 0x2a23245eu ||	/* CHK */
 		       !memcmp(h, "HDR0", 4)))		/* TRX */
 		return 1;
+	if (fw_disk_probe(h, n))
+		return 1;
 	return n >= 512 && !memcmp(h + 257, "ustar", 5) &&
 	       !strncmp((const char *)h, "sysupgrade-", 11);
 }

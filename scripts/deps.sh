@@ -28,6 +28,9 @@ PKGS=(
 	# OpenWrt image signatures: usign keys and signatures are signify's
 	# (tests/cli/blob-usign.sh makes and checks them with it)
 	signify-openbsd
+	# partitioned disk images: made and checked by sfdisk, sgdisk, jq,
+	# mkfs.vfat/fsck.fat and mtools (tests/cli/disk.sh)
+	fdisk gdisk jq dosfstools mtools
 	# attestations: an independent DSSE/in-toto check (tests/cli/attest.sh)
 	python3-securesystemslib
 	clang lld llvm

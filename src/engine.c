@@ -2,15 +2,18 @@
 /*
  * Walk an image, classify every regular file, and sign or verify the ELF
  * files on all cores.  Output order, and so the report, never depends on
- * the number of threads.
+ * the number of threads.  In a vendor blob (fw_run_image_kernels) the
+ * kernel files of the image get the certificate in their slot too.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fwsign/kernel.h"
 #include "io.h"
 #include "codec.h"
 #include "signer_int.h"
@@ -40,6 +43,7 @@ struct run {
 	uint64_t held;		/* bytes in res not yet put */
 	pthread_cond_t drained;	/* held went down, or the run failed */
 	struct fw_report *rep;
+	struct fw_kernel_files *kf;	/* blob mode: kernel files */
 	atomic_size_t next;
 	atomic_size_t done;
 	atomic_int failed;
@@ -207,6 +211,108 @@ static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
 	return rc;
 }
 
+/*
+ * A kernel file, by its first bytes: a bzImage's setup header ("HdrS" at
+ * 0x202), an arm64 or riscv Image's magic at 0x38, a uImage of a kernel
+ * type, one of these Images compressed (kernel.c's probe).  Not a
+ * vmlinux: an ELF file is signed as one.
+ */
+static int kernel_head(const uint8_t *h, size_t n)
+{
+	if (n >= 4 && !memcmp(h, "\x7f" "ELF", 4))
+		return 0;
+	if (n >= 0x206 && !memcmp(h + 0x202, "HdrS", 4))
+		return 1;
+	return fw_kernel_probe_buf(h, n);
+}
+
+static void kernel_msg(struct fw_record *rec, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void kernel_msg(struct fw_record *rec, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(rec->msg);
+	rec->msg = fw_strdup(msg);
+}
+
+/* A kernel file: its slot read, the certificate put in it when signing
+ * (the format writes the new bytes as those of any signed file). */
+static int kernel_file(struct run *r, size_t idx, const struct fw_bytes *b,
+		       struct fw_record *rec, struct fw_error *err)
+{
+	struct fw_kernel_files *kf = r->kf;
+	struct fw_kernel_opts ko = { .replace = 1 };
+	struct fw_kernel_info ki;
+	struct fw_signed sg = { 0 };
+	int rc, ours, noslot = 0, inj = 0;
+
+	rec->size = (int64_t)b->len;
+	rc = fw_kernel_info_buf(b->p, b->len, rec->path, NULL, &ki, err);
+	if (rc == FW_EINPUT) {
+		/* kernel-like bytes kernel.c does not take: data */
+		kernel_msg(rec, "looks like a kernel, left as it is: %s",
+			   err->msg);
+		fw_error_clear(err);
+		return r->out ? put_signed(r, idx, b, &sg, err) : FW_OK;
+	}
+	if (rc)
+		return rc;
+	ours = ki.state == FW_KSLOT_CERT && kf->der &&
+	       !memcmp(ki.cert_sha256, kf->der_sha256, 32);
+	if (ki.state == FW_KSLOT_NONE) {
+		noslot = 1;
+		/* the path in the message too: a blob's walk names the
+		 * filesystem, not the file, in err->file; a plan (inject set,
+		 * mode scan) fails as the signing would */
+		if (kf->inject && !kf->skip_noslot)
+			return fw_error_set(err, FW_EINPUT, rec->path,
+					    "%s: kernel without an extra-"
+					    "certificate slot (%s); build it "
+					    "with CONFIG_SYSTEM_EXTRA_"
+					    "CERTIFICATE, or pass "
+					    "--skip-kernels-without-slot",
+					    rec->path, ki.note);
+		kernel_msg(rec, "kernel (%s) without a certificate slot, "
+			   "left as it is", ki.format);
+	} else if (!kf->inject || ours || !kf->der) {
+		kernel_msg(rec, "kernel (%s), slot: %s%s", ki.format,
+			   fw_kslot_state_name(ki.state),
+			   ours ? ", our certificate" : "");
+	} else if (r->mode != MODE_SIGN) {
+		kernel_msg(rec, "kernel (%s): would get the certificate",
+			   ki.format);
+	} else {
+		rc = fw_kernel_inject_buf(b->p, b->len, rec->path, kf->der,
+					  kf->der_len, &ko, &sg.tail,
+					  &sg.tail_len, &ki, err);
+		if (rc) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return fw_error_set(err, rc, rec->path, "%s: %s",
+					    rec->path, msg);
+		}
+		ours = inj = 1;
+		rec->bytes_added = (int64_t)sg.tail_len - (int64_t)b->len;
+		kernel_msg(rec, "kernel (%s): certificate put in the slot",
+			   ki.format);
+	}
+	pthread_mutex_lock(&r->lock);
+	kf->n++;
+	kf->n_cert += ours;
+	kf->n_noslot += noslot;
+	kf->n_injected += inj;
+	pthread_mutex_unlock(&r->lock);
+	rc = r->out ? put_signed(r, idx, b, &sg, err) : FW_OK;
+	free(sg.tail);
+	return rc;
+}
+
 static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
@@ -218,15 +324,17 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 		.sparse_ok = r->mode == MODE_SIGN && r->img->fmt->out_put_append,
 	};
 	struct fw_signed sg = { 0 };
-	int rc;
+	int rc, kernel = 0;
 
 	fw_error_clear(&err);
 	/* Most files of an image are data: their first bytes say so, and
 	 * the rest is never read (formats without peek map cheaply). */
 	if (r->img->fmt->peek) {
-		uint8_t head[FW_PEEK_LEN];
-		ssize_t n = r->img->fmt->peek(r->img, idx, head, sizeof(head),
-					      &err);
+		/* a bzImage says so at 0x202: look that far for kernels */
+		uint8_t head[2 * FW_PEEK_LEN];
+		ssize_t n = r->img->fmt->peek(r->img, idx, head,
+					      r->kf ? sizeof(head) :
+						      FW_PEEK_LEN, &err);
 		/* compressed: a module only if its start says so */
 		int data = n >= 0 &&
 			   (n < 4 || memcmp(head, "\x7f" "ELF", 4) != 0) &&
@@ -237,6 +345,8 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 			rc = err.code ? err.code : FW_EIO;
 			goto read_failed;
 		}
+		if (data && r->kf && kernel_head(head, (size_t)n))
+			data = 0, kernel = 1;
 		if (data) {
 			/* Not ELF, not a compressed module: nothing to read. */
 			rec->size = r->img->ent[idx].st.st_size;
@@ -263,6 +373,18 @@ read_failed:
 		return;
 	}
 	rec->size = (int64_t)b.len;
+	if (r->kf && (kernel || (!r->img->fmt->peek &&
+				 kernel_head(b.p, b.len)))) {
+		rc = kernel_file(r, idx, &b, rec, &err);
+		if (rc) {
+			if (!err.file[0])
+				snprintf(err.file, sizeof(err.file), "%s",
+					 rec->path);
+			fail(r, &err);
+		}
+		fw_bytes_release(&b);
+		return;
+	}
 	switch (r->mode) {
 	case MODE_SCAN:
 		fw_blob_scan(b.p, b.len, rec);
@@ -362,7 +484,8 @@ static void tally(struct fw_report *rep)
 }
 
 static int run(const struct fw_run_opts *o, enum mode mode,
-	       struct fw_report *rep, struct fw_error *err)
+	       struct fw_kernel_files *kf, struct fw_report *rep,
+	       struct fw_error *err)
 {
 	struct run r;
 	struct timespec t0, t1;
@@ -375,6 +498,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	r.o = o;
 	r.mode = mode;
 	r.rep = rep;
+	r.kf = kf;
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.drained, NULL);
 	fw_error_clear(&r.err);
@@ -507,7 +631,7 @@ int fw_sign_image(const struct fw_run_opts *o, struct fw_report *rep,
 	if (!o->dry_run && !o->in_place && !o->output)
 		return fw_error_set(err, FW_EUSAGE, NULL,
 				    "give an output file, or sign in place");
-	return run(o, o->dry_run ? MODE_SCAN : MODE_SIGN, rep, err);
+	return run(o, o->dry_run ? MODE_SCAN : MODE_SIGN, NULL, rep, err);
 }
 
 int fw_verify_image(const struct fw_run_opts *o, struct fw_report *rep,
@@ -515,13 +639,33 @@ int fw_verify_image(const struct fw_run_opts *o, struct fw_report *rep,
 {
 	if (!o->verifier)
 		return fw_error_set(err, FW_EUSAGE, NULL, "no certificate");
-	return run(o, MODE_VERIFY, rep, err);
+	return run(o, MODE_VERIFY, NULL, rep, err);
 }
 
 int fw_scan_image(const struct fw_run_opts *o, struct fw_report *rep,
 		  struct fw_error *err)
 {
-	return run(o, MODE_SCAN, rep, err);
+	return run(o, MODE_SCAN, NULL, rep, err);
+}
+
+int fw_run_image_kernels(const struct fw_run_opts *o, int what,
+			 struct fw_kernel_files *kf, struct fw_report *rep,
+			 struct fw_error *err)
+{
+	if (what == 2 && !o->verifier)
+		return fw_error_set(err, FW_EUSAGE, NULL, "no certificate");
+	if (what == 2)
+		return run(o, MODE_VERIFY, kf, rep, err);
+	if (what == 1 && !o->dry_run) {
+		if (!o->signer)
+			return fw_error_set(err, FW_EUSAGE, NULL,
+					    "no signing key");
+		if (!o->in_place && !o->output)
+			return fw_error_set(err, FW_EUSAGE, NULL, "give an "
+					    "output file, or sign in place");
+		return run(o, MODE_SIGN, kf, rep, err);
+	}
+	return run(o, MODE_SCAN, kf, rep, err);
 }
 
 void fw_report_free(struct fw_report *rep)

@@ -68,6 +68,27 @@ void fw_blob_scan(const uint8_t *in, size_t len, struct fw_record *rec);
 int fw_blob_maybe_module(const uint8_t *in, size_t len);
 
 /*
+ * engine.c: the kernel files of an image (a bzImage or an arm64 Image in
+ * /boot, a Pi's kernel8.img) in blob mode: each gets the certificate in
+ * its extra-certificate slot (kernel.c) when inject is set, and is counted
+ * as the stack counts its kernel layers.
+ */
+struct fw_kernel_files {
+	const uint8_t *der;	/* the certificate (NULL: none given) */
+	size_t der_len;
+	const unsigned char *der_sha256;
+	int inject;		/* sign: put der in each slot */
+	int skip_noslot;	/* a kernel without a slot is no error */
+	/* out, under the run's lock */
+	size_t n, n_cert, n_noslot, n_injected;
+};
+/* fw_scan_image, fw_sign_image or fw_verify_image (what: 0, 1, 2) with
+ * the kernel files done as kf says. */
+int fw_run_image_kernels(const struct fw_run_opts *o, int what,
+			 struct fw_kernel_files *kf, struct fw_report *rep,
+			 struct fw_error *err);
+
+/*
  * Fills what fw_elf_classify and fw_modsig_find read of an ELF file of len
  * bytes into view (len bytes of zeros): 0.  1: not an ELF file or tables
  * too odd or big, read it whole instead.  -1: rd failed.  (elfview.c)

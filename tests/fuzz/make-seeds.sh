@@ -247,6 +247,46 @@ ubinize -o "$out/stack/ubi.bin" -p 4KiB -m 512 -s 512 -Q 1 "$s/ubi.ini" \
 	>/dev/null 2>&1
 { cat "$out/stack/ubi.bin"; head -c 4096 /dev/zero | tr '\0' '\377'; } \
 	>"$out/stack/ubi-free.bin"
+# partitioned disks (formats/disk.c), by sfdisk, tiny: an MBR with the
+# squashfs in p1 and an extended partition whose EBR chain holds p5 (text)
+# and p6 (the Image); a GPT of a 4-entry table (one sector) with the
+# squashfs in p1 and text in p2; the MBR one gzip'ed
+d=$out/stack/disk-mbr.img
+rm -f "$d"	# a run before left it: start from zeros
+truncate -s 12K "$d"
+printf 'label: dos\nlabel-id: 0x0badf00d\ndevice: %s\n%s\n%s\n%s\n%s\n' "$d" \
+	"${d}1 : start=1, size=9, type=83" "${d}2 : start=10, size=14, type=5" \
+	"${d}5 : start=12, size=4, type=da" "${d}6 : start=18, size=4, type=da" |
+	sfdisk -q "$d"
+dd if="$s/root.sqfs" of="$d" bs=512 seek=1 conv=notrunc status=none
+printf 'partition five\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
+dd if="$s/Image" of="$d" bs=512 seek=18 conv=notrunc status=none
+gzip -9n <"$d" >"$d.gz"
+d=$out/stack/disk-gpt.img
+rm -f "$d"
+truncate -s 10K "$d"
+printf 'label: gpt\nlabel-id: %s\ntable-length: 4\nfirst-lba: 3\n%s\n%s\n' \
+	11111111-2222-3333-4444-555555555555 \
+	"start=3, size=9, type=L, name=root, uuid=11111111-2222-3333-4444-000000000001" \
+	"start=12, size=4, type=L, name=data, uuid=11111111-2222-3333-4444-000000000002" |
+	sfdisk -q "$d"
+dd if="$s/root.sqfs" of="$d" bs=512 seek=3 conv=notrunc status=none
+printf 'partition two\n' | dd of="$d" bs=512 seek=12 conv=notrunc status=none
+# a FAT12 volume (formats/fat.c; mkfs.vfat and mcopy, 64 KiB: mtools
+# takes no smaller) of 512-byte clusters: the Image in one run, again in a
+# subdirectory fragmented around a deleted file, and text
+d=$out/stack/fat12.img
+rm -f "$d"	# mkfs.vfat -C makes a new file only
+ft() { faketime -f '2023-11-14 22:13:20' "$@"; }	# mkfs.vfat and mtools stamp entries with the clock
+ft mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
+head -c 1024 /dev/zero | tr '\0' 'h' >"$s/hole"
+ft mcopy -i "$d" "$s/hole" ::hole
+ft mcopy -i "$d" "$s/tree/bin/hello" ::hello.txt
+ft mcopy -i "$d" "$s/Image" ::Image
+ft mdel -i "$d" ::hole
+ft mmd -i "$d" ::sub
+{ cat "$s/Image"; head -c 1000 /dev/zero | tr '\0' 'k'; } >"$s/Image3"
+ft mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
