@@ -23,6 +23,7 @@
 
 #include "fwsign/kernel.h"
 #include "fwsign/stack.h"
+#include "fwsign/verity.h"
 #include "format.h"
 #include "layer.h"
 #include "../src/io.h"
@@ -69,6 +70,7 @@ struct leaf {
 	char note[512];
 	void *map;		/* the signed filesystem, mapped */
 	size_t map_len;
+	struct fw_verity_info *vi;	/* its dm-verity tree (sign --verity) */
 	/* walked ahead of the tree's walk (see ahead()), with its outcome */
 	int done;
 	int done_rc;
@@ -408,6 +410,7 @@ static void node_free(struct fw_node *n)
 		fw_report_free(&l->rep);
 		if (l->map)
 			munmap(l->map, l->map_len);
+		free(l->vi);
 		free(l);
 	}
 	fw_out_free(&n->out);
@@ -837,7 +840,7 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 		.skip_noslot = s->o->skip_kernels_without_slot,
 	};
 	char *in = NULL, *out = NULL;
-	int rc;
+	int rc, verity;
 
 	rc = tmp_dir(s, err);
 	if (rc)
@@ -885,8 +888,29 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto done;
 	}
+	/* a dm-verity tree after a read-only filesystem, changed or not */
+	verity = m == M_SIGN && !s->o->dry_run && s->o->verity &&
+		 fw_verity_fs(n->p, n->len);
+	if (verity) {
+		if (!(l->rep.n_signed + l->rep.n_resigned + kf.n_injected))
+			rc = write_file(out, n->p, n->len, err);
+		l->vi = rc ? NULL : calloc(1, sizeof(*l->vi));
+		if (!rc && !l->vi)
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		if (!rc)
+			rc = fw_verity_append(out, s->o->verity_salt,
+					      s->o->verity_salt_len, l->vi,
+					      err);
+		if (rc) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			fw_node_error(n, err, err->code, "%s", msg);
+			goto done;
+		}
+	}
 	if (m == M_SIGN && !s->o->dry_run &&
-	    l->rep.n_signed + l->rep.n_resigned + kf.n_injected) {
+	    (verity || l->rep.n_signed + l->rep.n_resigned + kf.n_injected)) {
 		int fd = open(out, O_RDONLY | O_CLOEXEC);
 		struct stat st;
 
@@ -1028,6 +1052,28 @@ static void tmp_dir_end(struct fw_stack *s)
 	if (s->tmpfd >= 0)
 		close(s->tmpfd);
 	s->tmpfd = -1;
+}
+
+static int each_verity(struct fw_node *n, fw_stack_verity_fn fn, void *arg,
+		       struct fw_error *err)
+{
+	const struct leaf *l = n->leaf;
+
+	if (l && l->vi)
+		return fn(arg, n->path, l->vi, err);
+	for (size_t i = 0; i < n->n_part; i++) {
+		int rc = each_verity(n->part[i], fn, arg, err);
+
+		if (rc)
+			return rc;
+	}
+	return FW_OK;
+}
+
+int fw_stack_each_verity(struct fw_stack *s, fw_stack_verity_fn fn, void *arg,
+			 struct fw_error *err)
+{
+	return each_verity(s->root, fn, arg, err);
 }
 
 int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,

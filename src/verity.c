@@ -170,20 +170,18 @@ static int digest2(const char *label, const uint8_t *p, uint64_t n,
 	return ok ? 0 : -1;
 }
 
-static int is_ro_fs(const uint8_t *p, uint64_t n)
+int fw_verity_fs(const uint8_t *p, uint64_t n)
 {
 	if (n >= 4 && !memcmp(p, "hsqs", 4))
 		return 1;
 	return n >= 1082 && p[1080] == 0x53 && p[1081] == 0xef;
 }
 
-int fw_verity_append(const char *path, const char *hash, const uint8_t *salt,
-		     size_t salt_len, struct fw_verity *v,
-		     uint64_t *hash_offset, uint8_t salt_out[FW_VERITY_MAX_SALT],
-		     size_t *salt_out_len, uint8_t uuid_out[16],
-		     struct fw_error *err)
+int fw_verity_append(const char *path, const uint8_t *salt, size_t salt_len,
+		     struct fw_verity_info *vi, struct fw_error *err)
 {
-	struct fw_verity_params vp = { .hash = hash, .block = 4096 };
+	struct fw_verity_params vp = { .block = 4096 };
+	struct fw_verity tree, *v = &tree;
 	uint8_t derived[32], u[32];
 	uint64_t size, padded;
 	struct stat st;
@@ -191,6 +189,7 @@ int fw_verity_append(const char *path, const char *hash, const uint8_t *salt,
 	int fd, rc;
 
 	memset(v, 0, sizeof(*v));
+	memset(vi, 0, sizeof(*vi));
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		rc = fw_error_set(err, FW_EIO, path, "cannot open for the "
@@ -213,7 +212,7 @@ int fw_verity_append(const char *path, const char *hash, const uint8_t *salt,
 				  strerror(errno));
 		goto undo;
 	}
-	if (!is_ro_fs(map, padded)) {
+	if (!fw_verity_fs(map, padded)) {
 		rc = fw_error_set(err, FW_EINPUT, path, "--verity takes a "
 				  "squashfs or ext2/3/4 image");
 		goto undo;
@@ -248,10 +247,15 @@ int fw_verity_append(const char *path, const char *hash, const uint8_t *salt,
 		fw_verity_free(v);
 		goto undo;
 	}
-	*hash_offset = padded;
-	memcpy(salt_out, salt, salt_len);
-	*salt_out_len = salt_len;
-	memcpy(uuid_out, vp.uuid, 16);
+	memcpy(vi->root_hex, v->root_hex, sizeof(vi->root_hex));
+	memcpy(vi->salt, salt, salt_len);
+	vi->salt_len = salt_len;
+	memcpy(vi->uuid, vp.uuid, 16);
+	vi->block = v->block;
+	vi->data_blocks = v->data_blocks;
+	vi->hash_offset = padded;
+	vi->tree_len = v->area_len;
+	fw_verity_free(v);
 	rc = FW_OK;
 	goto out;
 undo:

@@ -36,6 +36,11 @@ struct fw_stack_opts {
 	const char *usign_key;		/* re-sign an fwtool signature block with
 					 * this usign secret key file */
 	uint64_t max_size;
+	/* a dm-verity tree after every squashfs and ext2/3/4 signed (see
+	 * fwsign/verity.h); salt NULL: each derived from its image */
+	int verity;
+	const uint8_t *verity_salt;
+	size_t verity_salt_len;
 	fw_progress_fn progress;
 	void *progress_arg;
 };
@@ -62,6 +67,14 @@ typedef int (*fw_stack_fs_fn)(void *arg, const char *part, const char *file,
 			      struct fw_error *err);
 FW_API int fw_stack_each_fs(struct fw_stack *s, fw_stack_fs_fn fn, void *arg,
 			    struct fw_error *err);
+/* After sign with verity: fn once per filesystem that got a tree, in the
+ * tree's order, with the part's path; stops at fn's first error. */
+struct fw_verity_info;
+typedef int (*fw_stack_verity_fn)(void *arg, const char *part,
+				  const struct fw_verity_info *vi,
+				  struct fw_error *err);
+FW_API int fw_stack_each_verity(struct fw_stack *s, fw_stack_verity_fn fn,
+				void *arg, struct fw_error *err);
 /* What the walk found, per file of every filesystem (paths prefixed by
  * the part's path and ':'), summed. */
 FW_API const struct fw_report *fw_stack_report(const struct fw_stack *s);

@@ -42,19 +42,30 @@ FW_API int fw_verity_build(const uint8_t *data, uint64_t len,
 			   struct fw_verity *v, struct fw_error *err);
 FW_API void fw_verity_free(struct fw_verity *v);
 
+/* What a device needs to know of a tree put after an image. */
+struct fw_verity_info {
+	char root_hex[129];
+	uint8_t salt[FW_VERITY_MAX_SALT];
+	size_t salt_len;
+	uint8_t uuid[16];	/* the superblock's */
+	uint32_t block;		/* data and hash block size */
+	uint64_t data_blocks;
+	uint64_t hash_offset;	/* where the superblock lies */
+	size_t tree_len;	/* superblock's block and tree */
+};
+
 /*
  * Appends the tree to the image at path (a squashfs or ext2/3/4 made by
  * this run): zeros up to a whole block, then the superblock and the tree.
  * salt NULL: derived from the image (SHA-256 of a label and its bytes),
- * so that the same image gets the same tree.  On failure the file is
- * left as it was.  *hash_offset: where the superblock lies.
+ * so that the same image gets the same tree; the UUID is derived from the
+ * salt.  On failure the file is left as it was.
  */
-FW_API int fw_verity_append(const char *path, const char *hash,
-			    const uint8_t *salt, size_t salt_len,
-			    struct fw_verity *v, uint64_t *hash_offset,
-			    uint8_t salt_out[FW_VERITY_MAX_SALT],
-			    size_t *salt_out_len, uint8_t uuid_out[16],
+FW_API int fw_verity_append(const char *path, const uint8_t *salt,
+			    size_t salt_len, struct fw_verity_info *vi,
 			    struct fw_error *err);
+/* 1 when p starts a filesystem --verity takes (squashfs, ext2/3/4). */
+FW_API int fw_verity_fs(const uint8_t *p, uint64_t len);
 
 /* The root hash as the table gives it, signed: a detached PKCS#7 (DER,
  * malloc'ed) for root_hash_sig_key_desc. */

@@ -34,7 +34,8 @@ static void kernels_line(const struct fw_stack *s, const char *verb)
 }
 
 int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
-		   const struct cli_attest *att)
+		   const struct cli_attest *att, const struct cli_verity *ver,
+		   const char *output, struct fw_signer *signer)
 {
 	const struct fw_report *r;
 	struct fw_error err;
@@ -49,6 +50,11 @@ int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 		return cli_error(&err);
 	}
 	r = fw_stack_report(s);
+	if (ver && ver->on && (rc = cli_verity_blob(ver, s, output, signer,
+						    json))) {
+		fw_stack_close(s);
+		return rc;
+	}
 	/* a blob's files: the report and the whole image's sha256 only */
 	if (att && (rc = cli_attest_write(att, r, 1, &att_path))) {
 		fw_stack_close(s);

@@ -59,8 +59,11 @@ struct cli_policy {
 /* The exit status a signing report earns; lists each file left unsigned
  * (unless quiet). */
 int cli_sign_status(const struct fw_report *r, const struct cli_policy *p);
+struct cli_verity;
+/* ver: also the dm-verity files of each filesystem (NULL: not asked) */
 int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
-		   const struct cli_attest *att);
+		   const struct cli_attest *att, const struct cli_verity *ver,
+		   const char *output, struct fw_signer *signer);
 int cli_stack_verify(struct fw_stack *s, int json, int quiet);
 int cli_stack_info(struct fw_stack *s, int json);
 
@@ -78,5 +81,9 @@ int cli_verity_check(const char *out);
  * and them and returns the exit code. */
 int cli_verity_finish(const struct cli_verity *o, const char *out,
 		      struct fw_signer *signer, int json);
+/* After a blob's signing: the files beside OUTPUT.PART for every
+ * filesystem that got a tree; on failure OUTPUT and they are removed. */
+int cli_verity_blob(const struct cli_verity *o, struct fw_stack *s,
+		    const char *out, struct fw_signer *signer, int json);
 
 #endif

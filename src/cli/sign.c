@@ -49,7 +49,8 @@ static const char help[] =
 "                      or ext2/3/4 image (as veritysetup format writes it)\n"
 "                      and write OUTPUT.roothash.p7s (the root hash signed\n"
 "                      with KEY), OUTPUT.verity (table, dm-mod.create=,\n"
-"                      veritysetup open) and OUTPUT.ipe (an IPE policy)\n"
+"                      veritysetup open) and OUTPUT.ipe (an IPE policy);\n"
+"                      in a blob, for each such filesystem, OUTPUT.PART.*\n"
 "      --verity-salt HEX  the salt (default: derived from the image)\n"
 "      --verity-device DEV  the block device in the table (default DEVICE)\n"
 "      --kernel IN --kernel-out OUT\n"
@@ -253,22 +254,18 @@ int cmd_sign(int argc, char **argv)
 		so.max_size = ro.max_size;
 		if (so.dry_run)
 			so.no_inject_cert = !ko.cert;
+		so.verity = ver.on;
+		so.verity_salt = ver.salt_len ? ver.salt : NULL;
+		so.verity_salt_len = ver.salt_len;
 		rc = cli_stack_open(&so, &stack);
-		if (rc >= 0 && ver.on) {
-			if (!rc)
-				fw_stack_close(stack);
-			fw_signer_free(ro.signer);
-			return rc ? rc : cli_usage("sign: --verity takes a bare "
-						   "squashfs or ext2/3/4 "
-						   "image, not a blob");
-		}
 		if (rc >= 0) {
 			if (!rc) {
 				cli_progress(&ro, "signing");
 				so.progress = ro.progress;
 				so.progress_arg = ro.progress_arg;
 				rc = cli_stack_sign(stack, json, &pol,
-						    attest ? &att : NULL);
+						    attest ? &att : NULL, &ver,
+						    ro.output, ro.signer);
 			}
 			fw_signer_free(ro.signer);
 			return rc;

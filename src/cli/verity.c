@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fwsign/stack.h"
 #include "fwsign/verity.h"
 
 static char *path_of(const char *out, const char *ext)
@@ -107,40 +108,36 @@ int cli_verity_check(const char *out)
 	return 0;
 }
 
-int cli_verity_finish(const struct cli_verity *o, const char *out,
-		      struct fw_signer *signer, int json)
+/* The files beside base for one image's tree; 0, or an error in err
+ * (then none of them is left). */
+static int write_side(const struct cli_verity *o, const char *base,
+		      const char *image, const struct fw_verity_info *vi,
+		      struct fw_signer *signer, int json, struct fw_error *err)
 {
 	const char *dev = o->device ? o->device : "DEVICE";
-	struct fw_verity v;
-	struct fw_error err;
-	uint8_t salt[FW_VERITY_MAX_SALT], uuid[16], *der = NULL, *pol = NULL;
+	uint8_t *der = NULL, *pol = NULL;
 	char salt_hex[2 * FW_VERITY_MAX_SALT + 1], uuid_s[37], desc[32];
 	char *paths[N_EXTS] = { 0 }, *env = NULL, *ipe = NULL, *table = NULL;
-	size_t salt_len, der_len, pol_len;
-	uint64_t hoff, hstart;
+	const uint8_t *uuid = vi->uuid;
+	size_t der_len, pol_len;
+	uint64_t hstart = vi->hash_offset / vi->block + 1;
 	int rc, done = 0;
 
-	fw_error_clear(&err);
-	rc = fw_verity_append(out, NULL, o->salt_len ? o->salt : NULL,
-			      o->salt_len, &v, &hoff, salt, &salt_len, uuid,
-			      &err);
+	rc = fw_verity_sign_root(signer, vi->root_hex, &der, &der_len, err);
 	if (rc)
-		goto fail;
-	rc = fw_verity_sign_root(signer, v.root_hex, &der, &der_len, &err);
-	if (rc)
-		goto fail;
-	hex(salt_hex, salt, salt_len);
+		goto out;
+	hex(salt_hex, vi->salt, vi->salt_len);
 	snprintf(uuid_s, sizeof(uuid_s), "%02x%02x%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x-%02x%02x%02x%02x%02x%02x", uuid[0], uuid[1],
 		 uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8],
 		 uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14],
 		 uuid[15]);
-	snprintf(desc, sizeof(desc), "fwsign:%.16s", v.root_hex);
-	hstart = hoff / v.block + 1;	/* after the superblock's block */
+	snprintf(desc, sizeof(desc), "fwsign:%.16s", vi->root_hex);
 	if (asprintf(&table, "0 %llu verity 1 %s %s %u %u %llu %llu sha256 "
-		     "%s %s", (unsigned long long)(hoff / 512), dev, dev,
-		     v.block, v.block, (unsigned long long)v.data_blocks,
-		     (unsigned long long)hstart, v.root_hex, salt_hex) < 0)
+		     "%s %s", (unsigned long long)(vi->hash_offset / 512), dev,
+		     dev, vi->block, vi->block,
+		     (unsigned long long)vi->data_blocks,
+		     (unsigned long long)hstart, vi->root_hex, salt_hex) < 0)
 		table = NULL;
 	if (!table ||
 	    asprintf(&env,
@@ -159,10 +156,11 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 		     "root=/dev/dm-0'\n"
 		     "VERITY_OPEN='veritysetup open --hash-offset=%llu "
 		     "--root-hash-signature=%s.roothash.p7s %s fwsign-root %s "
-		     "%s'\n", out, v.root_hex, salt_hex, uuid_s, v.block,
-		     (unsigned long long)v.data_blocks,
-		     (unsigned long long)hoff, desc, table, table, desc, table,
-		     (unsigned long long)hoff, out, dev, dev, v.root_hex) < 0)
+		     "%s'\n", image, vi->root_hex, salt_hex, uuid_s, vi->block,
+		     (unsigned long long)vi->data_blocks,
+		     (unsigned long long)vi->hash_offset, desc, table, table,
+		     desc, table, (unsigned long long)vi->hash_offset, base,
+		     dev, dev, vi->root_hex) < 0)
 		env = NULL;
 	if (!env ||
 	    asprintf(&ipe,
@@ -173,47 +171,155 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 		     "op=EXECUTE dmverity_signature=TRUE action=ALLOW\n") < 0)
 		ipe = NULL;
 	for (int i = 0; i < N_EXTS; i++)
-		if (!(paths[i] = path_of(out, exts[i])))
+		if (!(paths[i] = path_of(base, exts[i])))
 			break;
 	if (!ipe || !paths[N_EXTS - 1]) {
-		rc = fw_error_set(&err, FW_EIO, NULL, "out of memory");
-		goto fail;
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
 	}
 	rc = fw_sign_attached(signer, (const uint8_t *)ipe, strlen(ipe), &pol,
-			      &pol_len, &err);
+			      &pol_len, err);
 	if (rc)
-		goto fail;
+		goto out;
 	if (write_file(paths[3], pol, pol_len) ||
 	    write_file(paths[0], der, der_len) ||
 	    write_file(paths[1], env, strlen(env)) ||
 	    write_file(paths[2], ipe, strlen(ipe))) {
-		rc = fw_error_set(&err, FW_EIO, out, "cannot write beside it: "
+		rc = fw_error_set(err, FW_EIO, base, "cannot write beside it: "
 				  "%s", strerror(errno));
-		goto fail;
+		goto out;
 	}
 	done = 1;
 	if (!json)
-		printf("dm-verity: root hash %s, %llu data blocks of %u, tree "
-		       "at byte %llu (%zu bytes); signature %s, table and boot "
-		       "line %s, IPE policy %s (signed: %s)\n", v.root_hex,
-		       (unsigned long long)v.data_blocks, v.block,
-		       (unsigned long long)hoff, v.area_len, paths[0],
-		       paths[1], paths[2], paths[3]);
-fail:
-	if (!done) {
-		unlink(out);
+		printf("dm-verity: %s: root hash %s, %llu data blocks of %u, "
+		       "tree at byte %llu (%zu bytes); signature %s, table and "
+		       "boot line %s, IPE policy %s (signed: %s)\n", image,
+		       vi->root_hex, (unsigned long long)vi->data_blocks,
+		       vi->block, (unsigned long long)vi->hash_offset,
+		       vi->tree_len, paths[0], paths[1], paths[2], paths[3]);
+out:
+	if (!done)
 		for (int i = 0; i < N_EXTS; i++)
 			if (paths[i])
 				unlink(paths[i]);
-		rc = cli_error(&err);
-	}
 	for (int i = 0; i < N_EXTS; i++)
 		free(paths[i]);
-	fw_verity_free(&v);
 	free(der);
 	free(pol);
 	free(table);
 	free(env);
 	free(ipe);
 	return done ? FW_OK : rc;
+}
+
+int cli_verity_finish(const struct cli_verity *o, const char *out,
+		      struct fw_signer *signer, int json)
+{
+	struct fw_verity_info vi;
+	struct fw_error err;
+	int rc;
+
+	fw_error_clear(&err);
+	rc = fw_verity_append(out, o->salt_len ? o->salt : NULL, o->salt_len,
+			      &vi, &err);
+	if (!rc)
+		rc = write_side(o, out, out, &vi, signer, json, &err);
+	if (rc) {
+		unlink(out);
+		return cli_error(&err);
+	}
+	return FW_OK;
+}
+
+static int side_exists(const char *base)
+{
+	for (int i = 0; i < N_EXTS; i++) {
+		char *p = path_of(base, exts[i]);
+		int there = !p || access(p, F_OK) == 0;
+
+		free(p);
+		if (there)
+			return 1;
+	}
+	return 0;
+}
+
+/* A blob: the files beside OUTPUT.PART for each filesystem's tree, PART
+ * its path in the tree with '/' as '_'. */
+struct blob_arg {
+	const struct cli_verity *o;
+	const char *out;
+	struct fw_signer *signer;
+	int json;
+	char **written;
+	size_t n;
+};
+
+static int blob_one(void *arg, const char *part, const struct fw_verity_info *vi,
+		    struct fw_error *err)
+{
+	struct blob_arg *a = arg;
+	char *base = NULL, *img = NULL, **w;
+
+	if (asprintf(&base, "%s.%s", a->out, part) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (char *p = base + strlen(a->out) + 1; *p; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+	if (asprintf(&img, "%s:%s", a->out, part) < 0) {
+		free(base);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	w = realloc(a->written, (a->n + 1) * sizeof(*w));
+	if (!w || side_exists(base)) {
+		int rc = w ? fw_error_set(err, FW_EUSAGE, base, "a file beside "
+					  "it exists") :
+			     fw_error_set(err, FW_EIO, NULL, "out of memory");
+		if (w)
+			a->written = w;
+		free(base);
+		free(img);
+		return rc;
+	}
+	a->written = w;
+	if (write_side(a->o, base, img, vi, a->signer, a->json, err)) {
+		free(base);
+		free(img);
+		return err->code;
+	}
+	a->written[a->n++] = base;
+	free(img);
+	return FW_OK;
+}
+
+int cli_verity_blob(const struct cli_verity *o, struct fw_stack *s,
+		    const char *out, struct fw_signer *signer, int json)
+{
+	struct blob_arg a = { .o = o, .out = out, .signer = signer,
+			      .json = json };
+	struct fw_error err;
+	int rc;
+
+	fw_error_clear(&err);
+	rc = fw_stack_each_verity(s, blob_one, &a, &err);
+	if (!rc && !a.n)
+		rc = fw_error_set(&err, FW_EINPUT, out, "--verity: no squashfs "
+				  "or ext2/3/4 filesystem in the blob");
+	for (size_t i = 0; i < a.n; i++) {
+		if (rc)
+			for (int k = 0; k < N_EXTS; k++) {
+				char *p = path_of(a.written[i], exts[k]);
+
+				if (p)
+					unlink(p);
+				free(p);
+			}
+		free(a.written[i]);
+	}
+	free(a.written);
+	if (rc) {
+		unlink(out);
+		return cli_error(&err);
+	}
+	return FW_OK;
 }

@@ -13,7 +13,9 @@
 #    verity volumes and the initramfs, and OUTPUT.ipe.p7s holds it signed;
 #  - the image before the tree is a signed filesystem (unsquashfs, e2fsck,
 #    fwsign verify); two runs give the same bytes, side files too;
-#  - misuse is refused with nothing left behind: a directory, a blob, a tar
+#  - inside a sysupgrade blob the root gets its tree where it lies (tar
+#    member), byte for byte veritysetup's, and its files beside OUTPUT;
+#  - misuse is refused with nothing left behind: a directory, a tar
 #    archive (exit 3, output removed), a side file that exists.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
@@ -36,7 +38,7 @@ for fs in sqfs ext4; do
 	in=$W/root.$fs out=$W/v.$fs
 	sign --verity --verity-device /dev/vda "$in" -o "$out" >"$W/log.$fs" 2>&1 ||
 		fail "$fs: sign --verity: $(cat "$W/log.$fs")"
-	check "$fs: the report names the root hash" grep -q "^dm-verity: root hash [0-9a-f]\{64\}" "$W/log.$fs"
+	check "$fs: the report names the root hash" grep -q "^dm-verity: .*: root hash [0-9a-f]\{64\}" "$W/log.$fs"
 	# shellcheck disable=SC1090
 	. "$out.verity"
 	head -c "$VERITY_HASH_OFFSET" "$out" >"$W/data.$fs"
@@ -90,6 +92,27 @@ head -c "$VERITY_HASH_OFFSET" "$W/s.sqfs" >"$W/s.data"
 tail -c +$((VERITY_HASH_OFFSET + 1)) "$W/s.sqfs" >"$W/s.tree"
 veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" "$W/s.data" "$W/s.ref" >/dev/null
 check "--verity-salt: tree byte for byte veritysetup's" cmp -s "$W/s.tree" "$W/s.ref"
+
+# inside a blob: an OpenWrt sysupgrade (kernel in a FIT, squashfs root)
+# (the kernel: bytes without a slot, skipped)
+head -c 4096 /dev/urandom >"$W/kernel.bin"
+"$SRCDIR/scripts/make-sysupgrade.sh" "$W/kernel.bin" "$W/root.sqfs" "$W/fw.bin" >/dev/null
+sign --verity --skip-kernels-without-slot "$W/fw.bin" -o "$W/fw.out" >"$W/fw.log" 2>&1 ||
+	fail "sign --verity of a sysupgrade: $(cat "$W/fw.log")"
+side=$(ls "$W"/fw.out.*root.verity 2>/dev/null | head -1)
+check "blob: the root's files are beside the output" test -n "$side" -a -e "${side%.verity}.roothash.p7s"
+mkdir -p "$W/fw.x"
+tar -xf "$W/fw.out" -C "$W/fw.x"
+root=$(find "$W/fw.x" -name root -type f | head -1)
+. "$side"
+check "blob: the root in the tar holds its tree: veritysetup verify" \
+	veritysetup verify --hash-offset="$VERITY_HASH_OFFSET" "$root" "$root" "$VERITY_ROOT_HASH"
+head -c "$VERITY_HASH_OFFSET" "$root" >"$W/fw.data"
+tail -c +$((VERITY_HASH_OFFSET + 1)) "$root" >"$W/fw.tree"
+veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" "$W/fw.data" "$W/fw.ref" >/dev/null
+check "blob: tree byte for byte veritysetup's" cmp -s "$W/fw.tree" "$W/fw.ref"
+"$FWSIGN" verify --cert "$K.crt" "$W/fw.out" >"$W/fw.v" 2>&1
+check "blob: fwsign verify reads the signed root" grep -q " 0 unsigned, 0 foreign-key, 0 bad-signature" "$W/fw.v"
 
 # misuse
 expect_exit 2 "a directory refused" sign --verity "$W/tree" -o "$W/x1"
