@@ -21,8 +21,9 @@ PKGS=(
 	# the demo's sample firmware
 	busybox-static
 	# kernel tests: the test kernel (tests/e2e/build-kernel.sh), booting it,
-	# uImages, kernel-like images for other targets (tests/cli/kernel.sh)
-	linux-source-6.1 bc bison flex qemu-system-x86 u-boot-tools
+	# uImages, kernel-like images for other targets (tests/cli/kernel.sh);
+	# 6.12 (bookworm-security) for FWSIGN_KVERSION=6.12
+	linux-source-6.1 linux-source-6.12 bc bison flex qemu-system-x86 u-boot-tools
 	# vendor blobs: FIT trees (dtc, fdtget)
 	device-tree-compiler
 	# OpenWrt image signatures: usign keys and signatures are signify's

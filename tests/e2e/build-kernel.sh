@@ -3,15 +3,16 @@
 # tree on stdout (progress goes to stderr).
 #
 # The tree is Debian's linux-source-6.1 with the patches of kernel/series
-# applied, configured with `make tinyconfig` plus kernel/test.config, and
+# applied (FWSIGN_KVERSION=6.12: linux-source-6.12 with kernel/6.12/series),
+# configured with `make tinyconfig` plus kernel/test.config, and
 # built with `make all`: it holds arch/x86/boot/bzImage, vmlinux,
 # System.map, Module.symvers and is ready for out-of-tree test modules
 # (`make -C TREE M=DIR modules`).
 #
-# It is cached in ${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}/HASH, HASH
-# covering this script, the series, every patch in it, test.config, the
-# linux-source package version and the compiler: anything else changing
-# does not rebuild.  The build runs under a lock, so concurrent callers
+# It is cached in ${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}/HASH (6.12:
+# .../6.12/HASH), HASH covering this script, the kernel version, the
+# series, every patch in it, test.config, the linux-source package version
+# and the compiler: anything else changing does not rebuild.  The build runs under a lock, so concurrent callers
 # build once, and in its final directory: a tree is complete when its
 # .fwsign-built marker exists (written last; a directory without it is an
 # interrupted build, removed by the next run).  Not in a temporary
@@ -25,18 +26,36 @@
 # Options:
 #   --hash     print the cache key and exit
 #   --cached   print the path if the tree is built, else exit 1 (no build)
-#   --prune    remove the cached trees of other hashes (1.6 GB each) that
-#              nobody is building, then build or print as usual
-# Environment: FWSIGN_KCACHE (cache root), FWSIGN_KJOBS (make -j, default
-# nproc), FWSIGN_KSRC (source tarball, default
-# /usr/src/linux-source-6.1.tar.xz).
+#   --prune    remove the cached trees of other hashes (1.6 GB each) of
+#              the same kernel version that nobody is building, then build
+#              or print as usual
+# Environment: FWSIGN_KVERSION (6.1, the default, or 6.12), FWSIGN_KCACHE
+# (cache root), FWSIGN_KJOBS (make -j, default nproc), FWSIGN_KSRC (source
+# tarball, default /usr/src/linux-source-VERSION.tar.xz).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
-kdir=$srcdir/kernel
-cache=${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}
-tarball=${FWSIGN_KSRC:-/usr/src/linux-source-6.1.tar.xz}
+kver=${FWSIGN_KVERSION:-6.1}
+# 6.1 keeps the places it always had, so that its cached trees and the
+# paths other scripts name stay valid; other versions live in a
+# subdirectory of both.
+case "$kver" in
+6.1)
+	kdir=$srcdir/kernel
+	cache=${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}
+	;;
+6.12)
+	kdir=$srcdir/kernel/$kver
+	cache=${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}/$kver
+	;;
+*)
+	echo "build-kernel: FWSIGN_KVERSION=$kver: only 6.1 and 6.12" >&2
+	exit 1
+	;;
+esac
+config=$srcdir/kernel/test.config
+tarball=${FWSIGN_KSRC:-/usr/src/linux-source-$kver.tar.xz}
 jobs=${FWSIGN_KJOBS:-$(nproc)}
 
 die() {
@@ -47,9 +66,9 @@ log() {
 	echo "build-kernel: $*" >&2
 }
 
-[ -r "$tarball" ] || die "$tarball missing (apt-get install linux-source-6.1)"
+[ -r "$tarball" ] || die "$tarball missing (apt-get install linux-source-$kver)"
 [ -r "$kdir/series" ] || die "$kdir/series missing"
-[ -r "$kdir/test.config" ] || die "$kdir/test.config missing"
+[ -r "$config" ] || die "$config missing"
 
 # The series: one patch file name per line, '#' comments and blank lines
 # ignored.
@@ -58,11 +77,11 @@ while read -r line; do
 	line=${line%%#*}
 	line=$(echo "$line" | tr -d '[:space:]')
 	[ -n "$line" ] || continue
-	[ -r "$kdir/$line" ] || die "kernel/series names $line, which is missing"
+	[ -r "$kdir/$line" ] || die "$kdir/series names $line, which is missing"
 	patches+=("$line")
 done <"$kdir/series"
 
-srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null ||
+srcver=$(dpkg-query -W -f='${Version}' "linux-source-$kver" 2>/dev/null ||
 	 stat -c '%s %Y' "$tarball")
 ccver=$(${CC:-gcc} --version 2>/dev/null | head -n1 || true)
 
@@ -70,11 +89,12 @@ ccver=$(${CC:-gcc} --version 2>/dev/null | head -n1 || true)
 hash=$(
 	{
 		echo "script"; cat "${BASH_SOURCE[0]}"
+		echo "kernel $kver"
 		echo "series"; cat "$kdir/series"
 		for p in "${patches[@]}"; do
 			echo "patch $p"; cat "$kdir/$p"
 		done
-		echo "config"; cat "$kdir/test.config"
+		echo "config"; cat "$config"
 		echo "source $srcver"
 		echo "cc $ccver"
 	} | sha256sum | cut -c1-16
@@ -161,7 +181,7 @@ apply_config() {
 		\"*\") val=${val#\"}; args+=(--set-str "$name" "${val%\"}") ;;
 		*) args+=(--set-val "$name" "$val") ;;
 		esac
-	done <"$kdir/test.config"
+	done <"$config"
 	"$tree/scripts/config" --file "$tree/.config" "${args[@]}"
 }
 
@@ -191,7 +211,7 @@ check_config() {
 			log "config: wanted $line, got: $(grep -E "^$name=|^# $name is not set" "$tree/.config" || echo 'absent (dependency missing?)')"
 			bad=1
 		fi
-	done <"$kdir/test.config"
+	done <"$config"
 	return $bad
 }
 
@@ -203,7 +223,7 @@ for round in 1 2; do
 	make -C "$tree" -s olddefconfig >>"$buildlog" 2>&1 ||
 		die "make olddefconfig failed (see $buildlog)"
 done
-check_config || die "kernel/test.config does not hold after olddefconfig (see above)"
+check_config || die "$config does not hold after olddefconfig (see above)"
 
 log "compiling (about 6-7 minutes on 2 idle cores)"
 if ! make -C "$tree" -j"$jobs" all >>"$buildlog" 2>&1; then

@@ -13,6 +13,7 @@
 # bzImage refusal gives (inject into vmlinux, `make bzImage` from it) is
 # followed in a copy of the build tree and its bzImage booted
 # (FWSIGN_E2E_REBUILD=0 skips that: it copies the 1.6 GB tree, ~1 minute).
+# FWSIGN_KVERSION=6.12 does it all with the 6.12 test kernel (kernel/6.12/).
 . "$(dirname "$0")/../cli/lib.sh"
 
 for t in qemu-system-x86_64 cpio gzip timeout make; do
@@ -25,6 +26,9 @@ file -L "$BUSYBOX" | grep -q "statically linked" || { echo "need a static busybo
 t0=$(date +%s)
 KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
 echo "kernel tree: $KTREE ($(($(date +%s) - t0)) s to get it)"
+KREL=$(cat "$KTREE/include/config/kernel.release" 2>/dev/null)
+check "the tree is Linux ${FWSIGN_KVERSION:-6.1} ($KREL)" \
+	sh -c "case '$KREL' in '${FWSIGN_KVERSION:-6.1}'.*) ;; *) exit 1 ;; esac"
 cd "$WORK" || exit 1
 
 CN=fwsign-e2e-vendor
@@ -72,6 +76,7 @@ cat >ir/init <<'EOF'
 /bin/busybox mount -t devtmpfs dev /dev
 /bin/busybox mount -t proc proc /proc
 echo "FWSIGN-BOOTED"
+echo "FWSIGN-UNAME $(/bin/busybox uname -r) ."
 # the same module name three times: the one that loads goes last
 for m in unsigned other signed; do
 	/bin/busybox insmod /mod/$m.ko
@@ -95,6 +100,7 @@ boot() {
 	e=$(date +%s.%N)
 	echo "boot $1: $(echo "$e - $s" | bc) s"
 	check "$1: booted to /init and finished" grep -q FWSIGN-DONE "$1.log"
+	check "$1: the guest ran Linux $KREL" grep -qF "FWSIGN-UNAME $KREL ." "$1.log"
 }
 expect_trusted() {	# NAME: our cert loaded, modules judged by it
 	local n=$1
@@ -137,7 +143,8 @@ if [ "${FWSIGN_E2E_REBUILD:-1}" != 0 ]; then
 	touch tree/vmlinux
 	echo "tree copied in $(($(date +%s) - s)) s"
 	s=$(date +%s)
-	if make -s -C tree bzImage >rebuild.log 2>&1; then
+	# Under the lock of kernel builds: it is one, if a small one.
+	if flock /tmp/fwsign-kbuild.lock make -s -C tree bzImage >rebuild.log 2>&1; then
 		echo "make bzImage from the injected vmlinux: $(($(date +%s) - s)) s"
 		check "make bzImage kept the injected vmlinux" cmp -s tree/vmlinux vmlinux.cert
 		boot rebuilt tree/arch/x86/boot/bzImage

@@ -20,6 +20,9 @@
 #
 # The guest's init (progs/rc) prints one "ELFSIG case=NAME rc=.. denied=..
 # permissive=.. out=.." line per case; this script judges them.
+#
+# FWSIGN_KVERSION=6.12 runs it all on the 6.12 test kernel (kernel/6.12/)
+# instead of the 6.1 one; the cases and their verdicts are the same.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${SRCDIR:=$(cd "$here/../.." && pwd)}"
@@ -44,7 +47,13 @@ done
 
 # ELFSIG_KTREE: a built tree to use instead (debugging only).
 ktree=${ELFSIG_KTREE:-$("$here/build-kernel.sh")} || die "test kernel build failed"
-echo "kernel tree: $ktree"
+kver=${FWSIGN_KVERSION:-6.1}
+krel=$(cat "$ktree/include/config/kernel.release" 2>/dev/null)
+echo "kernel tree: $ktree ($krel)"
+case "$krel" in
+"$kver".*) pass ;;
+*) die "the tree is Linux ${krel:-?}, FWSIGN_KVERSION wants $kver" ;;
+esac
 
 # --- keys -------------------------------------------------------------------
 key vendor
@@ -372,6 +381,9 @@ boot enforce "$WORK/root.sqfs" squashfs ro elfsig_suite=enforce
 L=$WORK/enforce.log.txt
 grep -q '^ELFSIG-BOOT suite=enforce mode=enforce anon_exec=allow root=/dev/root / squashfs ro' "$L" &&
 	pass || fail "enforce boot: $(grep '^ELFSIG-BOOT' "$L")"
+# The guest runs the kernel of the tree (6.1 or 6.12).
+grep -q "^ELFSIG-BOOT .* kernel=$krel\$" "$L" &&
+	pass || fail "enforce boot: not $krel: $(grep '^ELFSIG-BOOT' "$L")"
 common "$L"
 allowed "$L" anon-exec has='mprotect: ok'
 # Anonymous code is allowed here, and userfaultfd with it.
