@@ -29,7 +29,9 @@
 #   --prune    remove the cached trees of other hashes (1.6 GB each) of
 #              the same kernel version that nobody is building, then build
 #              or print as usual
-# Environment: FWSIGN_KVERSION (6.1, the default, or 6.12), FWSIGN_KCACHE
+# Environment: FWSIGN_KVERSION (6.1, the default, or 6.12), FWSIGN_KVARIANT
+# (NAME: kernel/NAME/series and kernel/NAME/test.config instead, e.g. a
+# stock kernel for IMA or dm-verity + IPE), FWSIGN_KCACHE
 # (cache root), FWSIGN_KJOBS (make -j, default nproc), FWSIGN_KSRC (source
 # tarball, default /usr/src/linux-source-VERSION.tar.xz).
 set -euo pipefail
@@ -55,6 +57,20 @@ case "$kver" in
 	;;
 esac
 config=$srcdir/kernel/test.config
+# A variant: kernel/NAME holds its own series (may name no patch: a stock
+# kernel) and test.config, for FWSIGN_KVERSION's source; cached apart.
+if [ -n "${FWSIGN_KVARIANT:-}" ]; then
+	case "$FWSIGN_KVARIANT" in
+	*/* | .* | "") die_early=1 ;;
+	esac
+	if [ -n "${die_early:-}" ] || [ ! -d "$srcdir/kernel/$FWSIGN_KVARIANT" ]; then
+		echo "build-kernel: FWSIGN_KVARIANT=$FWSIGN_KVARIANT: no kernel/$FWSIGN_KVARIANT" >&2
+		exit 1
+	fi
+	kdir=$srcdir/kernel/$FWSIGN_KVARIANT
+	config=$kdir/test.config
+	cache=${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}/$FWSIGN_KVARIANT
+fi
 tarball=${FWSIGN_KSRC:-/usr/src/linux-source-$kver.tar.xz}
 jobs=${FWSIGN_KJOBS:-$(nproc)}
 
