@@ -152,6 +152,12 @@ struct fw_format {
 	int (*out_put_append)(void *ctx, size_t idx, uint64_t keep,
 			      const uint8_t *tail, size_t tail_len,
 			      struct fw_error *err);
+	/* Optional: sets an xattr (added, or replacing one of that name) on
+	 * regular file idx; called just before its out_put or out_put_append,
+	 * from the same thread.  Without it, a format cannot carry IMA
+	 * signatures. */
+	int (*out_xattr)(void *ctx, size_t idx, const struct fw_xattr *x,
+			 struct fw_error *err);
 	int (*out_commit)(void *ctx, struct fw_error *err);
 	void (*out_abort)(void *ctx);
 	void (*close)(struct fw_image *img);

@@ -38,6 +38,8 @@ struct fw_stack_opts {
 	uint64_t max_size;
 	fw_progress_fn progress;
 	void *progress_arg;
+	int ima;			/* as struct fw_run_opts */
+	int ima_modules;
 };
 
 struct fw_stack;

@@ -24,6 +24,7 @@ int cli_size(const char *s, uint64_t *out);
 void cli_print_warnings(const struct fw_report *r);
 /* The files that are not good (unless quiet), then the summary line. */
 void cli_print_verify(const struct fw_report *r, int quiet);
+void cli_print_ima(const struct fw_report *r);
 
 /* attest.c: an in-toto attestation of a signing in a DSSE envelope,
  * OUTPUT.intoto.json (sign --attest, verify --attestation). */
