@@ -108,6 +108,7 @@ struct fw_out_opts {
 	int in_place;
 	uint64_t max_size;	/* refuse an output bigger than this; 0: no limit */
 	int jobs;		/* worker threads; 0: all cores */
+	int xattrs;		/* out_xattr will be called (IMA) */
 };
 
 /* out_put must be called in entry order from one thread (archives, images

@@ -492,6 +492,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	const struct fw_out_opts oo = {
 		.path = o->output, .in_place = o->in_place,
 		.max_size = o->max_size, .jobs = o->jobs,
+		.xattrs = o->ima != 0,
 	};
 	const int writing = mode == MODE_SIGN && !o->dry_run;
 
@@ -536,9 +537,11 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 
 	if (writing && o->ima && !r.img->fmt->out_xattr) {
 		rc = fw_error_set(err, FW_EINPUT, o->input, "%s cannot carry "
-				  "xattrs, so no IMA signatures: sign it "
+				  "xattrs%s, so no IMA signatures: sign it "
 				  "without --ima (appended signatures)",
-				  r.img->fmt->name);
+				  r.img->fmt->name,
+				  strcmp(r.img->fmt->name, "cpio") ? ""
+				  : " (nor can an initramfs)");
 		goto out;
 	}
 	if (writing) {
