@@ -11,6 +11,7 @@ int cmd_batch(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_inject_cert(int argc, char **argv);
+int cmd_ima_policy(int argc, char **argv);
 int cmd_kernel_info(int argc, char **argv);	/* -1: not a kernel */
 
 /* common.c */
