@@ -249,4 +249,35 @@ check "ECDSA: evmctl ima_verify accepts" eval \
 expect_exit 1 "ECDSA image, RSA cert: foreign-key" "$FWSIGN" verify --ima \
 	"$WORK/e.sqfs" --cert "$K.crt"
 
+# --- ima-policy --------------------------------------------------------------
+SQ_RULES='appraise func=BPRM_CHECK fsmagic=0x73717368 appraise_type=imasig
+appraise func=MMAP_CHECK mask=MAY_EXEC fsmagic=0x73717368 appraise_type=imasig'
+expect_exit 0 "ima-policy of a squashfs" "$FWSIGN" ima-policy "$WORK/b.sqfs"
+check "... fsmagic rules" [ "$(grep -v '^#' "$WORK/out.txt")" = "$SQ_RULES" ]
+expect_exit 0 "ima-policy --modules of an ext4" "$FWSIGN" ima-policy --modules "$WORK/b.ext4"
+U=0b2e1e4c-1111-2222-3333-444455556666
+check "... fsuuid rules, modules too" [ "$(grep -v '^#' "$WORK/out.txt")" = \
+"appraise func=BPRM_CHECK fsuuid=$U appraise_type=imasig
+appraise func=MMAP_CHECK mask=MAY_EXEC fsuuid=$U appraise_type=imasig
+appraise func=MODULE_CHECK fsuuid=$U appraise_type=imasig" ]
+# a sysupgrade tar (a vendor blob) around the squashfs and the ext4
+mkdir -p "$WORK/su/sysupgrade-acme_router"
+echo "BOARD=acme,router" >"$WORK/su/sysupgrade-acme_router/CONTROL"
+cp "$WORK/a.sqfs" "$WORK/su/sysupgrade-acme_router/root"
+cp "$WORK/a.ext4" "$WORK/su/sysupgrade-acme_router/data"
+(cd "$WORK/su" && tar --format=gnu --numeric-owner --owner=0 --group=0 \
+	--mtime=@1700000000 -cf "$WORK/su.bin" sysupgrade-acme_router)
+expect_exit 0 "a blob: sign --ima" "$FWSIGN" sign --ima "$WORK/su.bin" \
+	-o "$WORK/su-b.bin" --key "$K.key" --cert "$K.crt"
+expect_exit 0 "a blob: verify --ima" "$FWSIGN" verify --ima "$WORK/su-b.bin" \
+	--cert "$K.crt"
+check "... both filesystems good" grep -qx "security.ima: $((2 * N)) good" "$WORK/out.txt"
+expect_exit 0 "a blob: ima-policy" "$FWSIGN" ima-policy "$WORK/su-b.bin"
+check "... a rule pair per filesystem" [ "$(grep -v '^#' "$WORK/out.txt")" = \
+"$SQ_RULES
+appraise func=BPRM_CHECK fsuuid=$U appraise_type=imasig
+appraise func=MMAP_CHECK mask=MAY_EXEC fsuuid=$U appraise_type=imasig" ]
+expect_exit 3 "ima-policy of a cpio: nothing to appraise" "$FWSIGN" ima-policy "$WORK/a.cpio"
+expect_exit 2 "ima-policy of a directory: give the image" "$FWSIGN" ima-policy "$TREE"
+
 done_tests
