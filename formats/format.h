@@ -176,15 +176,16 @@ void fw_image_close(struct fw_image *img);
  * What each provides of struct fw_format, in registry.c's order (keep the
  * two in step; tests/format-table.sh checks this table):
  *
- *   format     file         bid open read peek map xattrs out append ordered
- *   directory  dir.c         x   x    -    -    x    x     x    x      -
- *   ext4       ext4.c        x   x    x    x    x    x     x    x      x
- *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x
- *   tar        archive.c     x   x    x    x    x    x     x    x      x
- *   cpio       archive.c     x   x    x    x    x    x     x    x      x
+ *   format     file         bid open read peek map xattrs out append setx ordered
+ *   directory  dir.c         x   x    -    -    x    x     x    x      x    -
+ *   ext4       ext4.c        x   x    x    x    x    x     x    x      x    x
+ *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x    x
+ *   tar        archive.c     x   x    x    x    x    x     x    x      x    x
+ *   cpio       archive.c     x   x    x    x    x    x     x    x      -    x
  *
  * out: out_begin, out_put, out_commit, out_abort (squashfs writes in
- * squashfs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
+ * squashfs_write.c); append: out_put_append; setx: out_xattr (IMA);
+ * ordered: FW_FMT_ORDERED.
  * Every format has close.  tar and cpio are the module's (below).
  *
  * The layers of a vendor blob (struct fw_layer, layer.h, in stack.c's
