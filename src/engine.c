@@ -235,8 +235,9 @@ static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
 
 /*
  * What security.ima says of an ELF file the format can tell xattrs of
- * (v NULL: no certificate, info).  Only security.ima is read: a file
- * without it costs one xattr look-up.
+ * (v NULL: no certificate, info).  A file without one is "missing" only
+ * when IMA was asked for, so that reports of other images stay as they
+ * were.
  */
 static void ima_look(struct run *r, size_t idx, struct fw_verifier *v,
 		     const struct fw_bytes *b, struct fw_record *rec)
@@ -256,7 +257,8 @@ static void ima_look(struct run *r, size_t idx, struct fw_verifier *v,
 	}
 	for (k = 0; k < n && strcmp(x[k].name, FW_IMA_XATTR); k++)
 		;
-	if (k < n || fw_ima_wanted(rec->elf.kind, r->o->ima_modules))
+	if (k < n || (r->o->ima && fw_ima_wanted(rec->elf.kind,
+						 r->o->ima_modules)))
 		fw_ima_check(v, k < n ? x[k].value : NULL, k < n ? x[k].len : 0,
 			     b->p, b->len, rec);
 	fw_xattrs_free(x, n);
