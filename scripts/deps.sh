@@ -26,6 +26,9 @@ PKGS=(
 	signify-openbsd
 	# attestations: an independent DSSE/in-toto check (tests/cli/attest.sh)
 	python3-securesystemslib
+	# IMA mode: evmctl makes the reference security.ima values
+	# (tests/cli/ima.sh, tests/e2e/ima-boot.sh)
+	ima-evm-utils
 	clang lld llvm
 )
 SUDO=
