@@ -13,7 +13,9 @@
 # changed, signed by another key, a hash instead of a signature, an
 # unsigned or other-key library, an unsigned ld.so.  Those arrive under
 # /late after signing (mksquashfs appends to fwsign's squashfs, debugfs
-# writes into the ext4, each with the security.ima it should have).
+# writes into the ext4, each with the security.ima it should have).  A third boot, of the stock vmlinux
+# without the certificate, is the control: the signed programs are then
+# refused too.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${SRCDIR:=$(cd "$here/../.." && pwd)}"
@@ -165,11 +167,11 @@ if [ -n "${IMA_KEEP:-}" ]; then
 		"$IMA_KEEP/"
 fi
 
-boot() {	# boot NAME IMAGE FSTYPE
-	local name=$1 img=$2 fstype=$3 log=$WORK/$1.log
+boot() {	# boot NAME IMAGE FSTYPE [KERNEL]
+	local name=$1 img=$2 fstype=$3 log=$WORK/$1.log k=${4:-$kernel}
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512M \
 		-display none -monitor none -serial "file:$log" -no-reboot \
-		-kernel "$kernel" \
+		-kernel "$k" \
 		-append "console=ttyS0 panic=-1 loglevel=4 root=/dev/vda rootfstype=$fstype ro init=/etc/rc ima_appraise=enforce" \
 		-drive "file=$img,if=virtio,format=raw,readonly=on" \
 		</dev/null >"$WORK/$name.qemu" 2>&1
@@ -217,5 +219,22 @@ for fs in sqfs ext4; do
 	done
 	grep -a "^IMA case=" "$log"
 done
+
+# The control: the same squashfs on the stock vmlinux without the
+# certificate.  The .ima keyring then refuses the key (not signed by a
+# builtin key), and the signed programs are refused: what makes them run
+# is the certificate fwsign inject-cert put in the slot.
+if boot nocert "$WORK/root.sqfs" squashfs "$ktree/vmlinux"; then
+	log=$WORK/nocert.log.txt
+	check "nocert: the key is not loaded" eval \
+		'! grep -qa "^IMA dmesg: .*Loaded X.509 cert" "$log"'
+	check "nocert: the kernel refuses it (ENOKEY: no builtin signer)" \
+		grep -qa "^IMA dmesg: .*Problem loading X.509 certificate -126" "$log"
+	# (dmesg and grep are refused too, so no refusal count here)
+	for c in boot-static boot-dynamic boot-needed boot-ls; do
+		expect "$log" $c rc=nz
+	done
+	grep -a "^IMA case=boot-" "$log"
+fi
 
 done_tests
