@@ -1655,6 +1655,19 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 		return fw_error_set(err, FW_EIO, oo->path, "cannot write: %s",
 				    o->s.failed ? strerror(o->s.failed)
 						: "compressor setup failed");
+	/* IMA xattrs: a ustar archive becomes pax, which writes plain
+	 * ustar headers where no xattr is added; older tars cannot. */
+	if (oo->xattrs && p->kind == AR_TAR &&
+	    p->wformat == ARCHIVE_FORMAT_TAR_USTAR)
+		p->wformat = ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE;
+	if (oo->xattrs && p->kind == AR_TAR &&
+	    p->wformat != ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE)
+		return fw_error_set(err, FW_EINPUT, img->path,
+				    "a %s tar cannot carry xattrs, so no IMA "
+				    "signatures: sign it without --ima "
+				    "(appended signatures), or make it a pax "
+				    "tar", p->wformat == ARCHIVE_FORMAT_TAR_GNUTAR
+					   ? "GNU" : "v7");
 	r = archive_write_set_format(o->w, p->wformat);
 	if (r == ARCHIVE_OK && p->wformat == ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE)
 		r = archive_write_set_format_option(o->w, "pax", "xattrheader",
@@ -1785,6 +1798,55 @@ static int ar_out_put_u8(void *ctx, size_t idx, uint64_t keep,
 	return write_upto(o, i, err);
 }
 
+/*
+ * Sets an xattr (IMA) on an entry's header: written as SCHILY.xattr.NAME
+ * (and LIBARCHIVE.xattr when the input had both).  The entry's other
+ * xattrs keep their order; a new name comes last.
+ */
+static int ar_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+			struct fw_error *err)
+{
+	struct ar_out *o = ctx;
+	struct archive_entry *ae;
+	struct fw_xattr *v = NULL;
+	const char *name;
+	const void *val;
+	size_t len, n = 0, cnt, i, k;
+	int rc = FW_OK;
+
+	if (idx >= o->img->n)
+		return fw_error_set(err, FW_EIO, NULL, "bad entry index");
+	if (o->p->fw2a[idx] == AR_NONE)
+		return FW_OK;
+	ae = o->p->a[o->p->fw2a[idx]].ae;
+	cnt = (size_t)archive_entry_xattr_reset(ae);
+	while (n < cnt && rc == FW_OK &&
+	       archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK) {
+		int same = !strcmp(name, x->name);
+
+		if (fw_xattrs_add(&v, &n, name, same ? x->value : val,
+				  same ? x->len : len) < 0)
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	for (k = 0; k < n && strcmp(v[k].name, x->name); k++)
+		;
+	if (rc == FW_OK && k == n &&
+	    fw_xattrs_add(&v, &n, x->name, x->value, x->len) < 0)
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (rc == FW_OK) {
+		pthread_once(&xattr_order_once, xattr_order_probe);
+		archive_entry_xattr_clear(ae);
+		/* so that reading them back gives this order again */
+		for (k = 0; k < n; k++) {
+			i = xattr_lifo ? n - 1 - k : k;
+			archive_entry_xattr_add_entry(ae, v[i].name,
+						      v[i].value, v[i].len);
+		}
+	}
+	fw_xattrs_free(v, n);
+	return rc;
+}
+
 static int ar_out_commit_u8(void *ctx, struct fw_error *err)
 {
 	struct ar_out *o = ctx;
@@ -1897,11 +1959,13 @@ const struct fw_format fw_format_tar = {
 	.out_begin = ar_out_begin,
 	.out_put = ar_out_put,
 	.out_put_append = ar_out_put_append,
+	.out_xattr = ar_out_xattr,
 	.out_commit = ar_out_commit,
 	.out_abort = ar_out_abort,
 	.close = ar_close,
 };
 
+/* cpio has no xattrs: no out_xattr, and the engine says so. */
 const struct fw_format fw_format_cpio = {
 	.name = "cpio",
 	.flags = FW_FMT_ORDERED,

@@ -53,6 +53,7 @@ static const char *const names[FW_CH_N] = {
 	[FW_CH_ADDED] = "added",
 	[FW_CH_REMOVED] = "removed",
 	[FW_CH_FIELD] = "field changed",
+	[FW_CH_IMA] = "IMA signature",
 };
 
 const char *fw_change_name(enum fw_change k)
@@ -63,7 +64,7 @@ const char *fw_change_name(enum fw_change k)
 int fw_change_expected(enum fw_change k)
 {
 	return k == FW_CH_SIG_ADDED || k == FW_CH_SIG_REPLACED ||
-	       k == FW_CH_CERT || k == FW_CH_LAYER;
+	       k == FW_CH_CERT || k == FW_CH_LAYER || k == FW_CH_IMA;
 }
 
 static int note(struct dctx *c, enum fw_change k, const char *path,
@@ -258,6 +259,14 @@ static void xattr_words(const char *name, const uint8_t *v, size_t len,
 	}
 }
 
+/* What a new value of an xattr is: an IMA signature is what signing
+ * with --ima makes; anything else is metadata. */
+static enum fw_change xattr_change(const struct fw_xattr *x)
+{
+	return !strcmp(x->name, "security.ima") && x->len >= 9 &&
+	       x->value[0] == 3 ? FW_CH_IMA : FW_CH_METADATA;
+}
+
 static int cmp_xattrs(struct dctx *c, const char *path, struct fw_image *ia,
 		      size_t a, struct fw_image *ib, size_t b)
 {
@@ -289,7 +298,7 @@ static int cmp_xattrs(struct dctx *c, const char *path, struct fw_image *ia,
 		    !memcmp(xa[i].value, xb[j].value, xa[i].len))
 			continue;
 		xattr_words(xb[j].name, xb[j].value, xb[j].len, wb, sizeof(wb));
-		rc = note(c, FW_CH_METADATA, path, "xattr %s: %s -> %s",
+		rc = note(c, xattr_change(&xb[j]), path, "xattr %s: %s -> %s",
 			  xa[i].name, wa, wb);
 	}
 	for (size_t j = 0; j < nb && !rc; j++) {
@@ -301,7 +310,7 @@ static int cmp_xattrs(struct dctx *c, const char *path, struct fw_image *ia,
 		if (i < na)
 			continue;
 		xattr_words(xb[j].name, xb[j].value, xb[j].len, wb, sizeof(wb));
-		rc = note(c, FW_CH_METADATA, path, "xattr %s added (%s)",
+		rc = note(c, xattr_change(&xb[j]), path, "xattr %s added (%s)",
 			  xb[j].name, wb);
 	}
 out:

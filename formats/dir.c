@@ -41,6 +41,12 @@ struct dir_out {
 	int outfd;		/* fd of tmp (copy mode) */
 	unsigned char *changed;	/* in place: entries that were rewritten */
 	int root;		/* running as root */
+	/* xattrs signing set (IMA), per entry: out_xattr keeps them for
+	 * the put of the same entry, on the same thread */
+	struct newx {
+		struct fw_xattr *v;
+		size_t n;
+	} *nx;
 };
 
 /* ---------------------------------------------------------------- */
@@ -494,11 +500,31 @@ static int copy_xattrs(int from, int to, const char *name,
 	return FW_OK;
 }
 
+/* The xattrs signing set on entry idx, onto fd. */
+static int set_new_xattrs(const struct dir_out *o, size_t idx, int fd,
+			  const char *name, struct fw_error *err)
+{
+	const struct newx *x = o->nx ? &o->nx[idx] : NULL;
+
+	for (size_t k = 0; x && k < x->n; k++) {
+		if (fsetxattr(fd, x->v[k].name, x->v[k].value, x->v[k].len,
+			      0) == 0)
+			continue;
+		return fw_error_set(err, FW_EIO, name, "cannot set %s: %s%s",
+				    x->v[k].name, strerror(errno),
+				    errno == EPERM ? " (security.* xattrs on a "
+				    "host tree need CAP_SYS_ADMIN; fwsign writes "
+				    "them into squashfs, ext2/3/4 and pax tar "
+				    "images without it)" : "");
+	}
+	return FW_OK;
+}
+
 /*
  * Owner, then mode (chown clears setuid), then xattrs (chown and writes
  * clear security.capability), then times.
  */
-static int apply_meta(const struct dir_out *o, int fd, int from,
+static int apply_meta(const struct dir_out *o, size_t idx, int fd, int from,
 		      const struct stat *st, const char *name,
 		      struct fw_error *err)
 {
@@ -512,6 +538,8 @@ static int apply_meta(const struct dir_out *o, int fd, int from,
 		return fw_error_set(err, FW_EIO, name, "cannot set mode: %s",
 				    strerror(errno));
 	rc = copy_xattrs(from, fd, name, err);
+	if (!rc)
+		rc = set_new_xattrs(o, idx, fd, name, err);
 	if (rc)
 		return rc;
 	if (futimens(fd, ts) < 0)
@@ -630,7 +658,7 @@ static int write_file(struct dir_out *o, size_t idx, int dirfd,
 		rc = fw_error_set(err, FW_EIO, where, "cannot write: %s",
 				  strerror(errno));
 	else
-		rc = apply_meta(o, out, in, &e->st, disp(o, idx), err);
+		rc = apply_meta(o, idx, out, in, &e->st, disp(o, idx), err);
 	if (close(out) < 0 && rc == FW_OK)
 		rc = fw_error_set(err, FW_EIO, where, "cannot write: %s",
 				  strerror(errno));
@@ -664,6 +692,8 @@ static int dir_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->o = *oo;
 	o->outfd = -1;
 	o->root = geteuid() == 0;
+	if (oo->xattrs && !(o->nx = calloc(img->n + 1, sizeof(*o->nx))))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	if (oo->in_place) {
 		o->changed = calloc(img->n ? img->n : 1, 1);
 		return o->changed ? FW_OK
@@ -769,6 +799,32 @@ out:
 	return rc;
 }
 
+/* In place, content unchanged (--ima-only): the new xattrs on the file. */
+static int xattrs_in_place(struct dir_out *o, size_t idx, struct fw_error *err)
+{
+	int fd = open_entry(o->img, idx, err), rc;
+
+	if (fd < 0)
+		return -fd;
+	rc = set_new_xattrs(o, idx, fd, disp(o, idx), err);
+	close(fd);
+	return rc;
+}
+
+/* Keeps an xattr for the put of entry idx. */
+static int dir_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+			 struct fw_error *err)
+{
+	struct dir_out *o = ctx;
+
+	if (!o->nx || idx >= o->img->n)
+		return fw_error_set(err, FW_EIO, NULL, "bad xattr call");
+	if (fw_xattrs_add(&o->nx[idx].v, &o->nx[idx].n, x->name, x->value,
+			  x->len) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
+}
+
 /* Entry idx with its input's first keep bytes (UINT64_MAX: unchanged)
  * followed by tail. */
 static int put(void *ctx, size_t idx, uint64_t keep, const uint8_t *tail,
@@ -783,6 +839,8 @@ static int put(void *ctx, size_t idx, uint64_t keep, const uint8_t *tail,
 	if (o->o.in_place) {
 		if (S_ISREG(m) && (keep != UINT64_MAX || e->link_of != FW_NO_LINK))
 			return put_in_place(o, idx, keep, tail, tail_len, err);
+		if (S_ISREG(m) && o->nx && o->nx[idx].n)
+			return xattrs_in_place(o, idx, err);
 		return FW_OK;
 	}
 	if (p->single) {
@@ -914,7 +972,7 @@ static int dir_out_commit(void *ctx, struct fw_error *err)
 					    "cannot open directory: %s",
 					    strerror(errno));
 		}
-		rc = apply_meta(o, dfd, in, &e->st, disp(o, i), err);
+		rc = apply_meta(o, i, dfd, in, &e->st, disp(o, i), err);
 		close(dfd);
 		close(in);
 		if (rc)
@@ -965,6 +1023,9 @@ static void dir_out_abort(void *ctx)
 	free(o->tmp);
 	free(o->final);
 	free(o->changed);
+	for (size_t i = 0; o->nx && i < o->img->n; i++)
+		fw_xattrs_free(o->nx[i].v, o->nx[i].n);
+	free(o->nx);
 	free(o);
 }
 
@@ -986,6 +1047,7 @@ const struct fw_format fw_format_dir = {
 	.out_begin = dir_out_begin,
 	.out_put = dir_out_put,
 	.out_put_append = dir_out_put_append,
+	.out_xattr = dir_out_xattr,
 	.out_commit = dir_out_commit,
 	.out_abort = dir_out_abort,
 	.close = dir_close,

@@ -1968,6 +1968,64 @@ static int ext_out_put_append(void *ctx, size_t idx, uint64_t keep,
 	return rc;
 }
 
+/*
+ * Sets an xattr (IMA) through libext2fs: in the inode's extra space when
+ * it fits, else in an xattr block, charged to the owners' quota as the
+ * kernel would charge it.
+ */
+static int ext_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+			 struct fw_error *err)
+{
+	struct ext4_out *o = ctx;
+	const struct fw_entry *e = &o->img->ent[idx];
+	ext2_ino_t ino = (ext2_ino_t)e->st.st_ino;
+	struct ext2_xattr_handle *h = NULL;
+	struct ext2_inode_large large;
+	uint64_t space0 = 0, space1 = 0;
+	errcode_t ec, ec2;
+
+	if (out_ready(o, err))
+		return err->code;
+	if (o->full)
+		return FW_OK;	/* nothing more is written */
+	if (!ext2fs_has_feature_xattr(o->fs->super))
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "the image has no ext_attr feature, so no "
+				    "xattrs: sign it without --ima (appended "
+				    "signatures), or make it with ext_attr");
+	ec = inode_space(o->fs, ino, &large, &space0);
+	if (!ec)
+		ec = ext2fs_xattrs_open(o->fs, ino, &h);
+	if (!ec)
+		ec = ext2fs_xattrs_read(h);
+	if (!ec)
+		ec = ext2fs_xattr_set(h, x->name, x->value, x->len);
+	if (h) {
+		ec2 = ext2fs_xattrs_close(&h);
+		if (!ec)
+			ec = ec2;
+	}
+	if (!ec && o->have_epoch)
+		ec = set_ctime(o, ino);
+	if (!ec)
+		ec = inode_space(o->fs, ino, &large, &space1);
+	if (ec)
+		return fw_error_set(err, ec == EXT2_ET_NO_MEMORY ? FW_EIO
+								 : FW_EINPUT,
+				    e->path, "cannot set %s in %s: %s", x->name,
+				    o->img->path, ext_err(ec));
+	if (space1 != space0) {
+		int64_t d = (int64_t)(space1 - space0);
+
+		if (add_qdelta(o, 0, inode_uid(large), d) < 0 ||
+		    add_qdelta(o, 1, inode_gid(large), d) < 0 ||
+		    add_qdelta(o, 2, HAS_EXTRA(o->fs, &large, i_projid)
+					     ? large.i_projid : 0, d) < 0)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	return FW_OK;
+}
+
 static int ext_out_commit(void *ctx, struct fw_error *err)
 {
 	struct ext4_out *o = ctx;
@@ -2150,6 +2208,7 @@ const struct fw_format fw_format_ext4 = {
 	.out_begin = ext_out_begin,
 	.out_put = ext_out_put,
 	.out_put_append = ext_out_put_append,
+	.out_xattr = ext_out_xattr,
 	.out_commit = ext_out_commit,
 	.out_abort = ext_out_abort,
 	.close = ext_close,

@@ -108,6 +108,7 @@ struct fw_out_opts {
 	int in_place;
 	uint64_t max_size;	/* refuse an output bigger than this; 0: no limit */
 	int jobs;		/* worker threads; 0: all cores */
+	int xattrs;		/* out_xattr will be called (IMA) */
 };
 
 /* out_put must be called in entry order from one thread (archives, images
@@ -152,6 +153,12 @@ struct fw_format {
 	int (*out_put_append)(void *ctx, size_t idx, uint64_t keep,
 			      const uint8_t *tail, size_t tail_len,
 			      struct fw_error *err);
+	/* Optional: sets an xattr (added, or replacing one of that name) on
+	 * regular file idx; called just before its out_put or out_put_append,
+	 * from the same thread.  Without it, a format cannot carry IMA
+	 * signatures. */
+	int (*out_xattr)(void *ctx, size_t idx, const struct fw_xattr *x,
+			 struct fw_error *err);
 	int (*out_commit)(void *ctx, struct fw_error *err);
 	void (*out_abort)(void *ctx);
 	void (*close)(struct fw_image *img);
@@ -169,16 +176,17 @@ void fw_image_close(struct fw_image *img);
  * What each provides of struct fw_format, in registry.c's order (keep the
  * two in step; tests/format-table.sh checks this table):
  *
- *   format     file         bid open read peek map xattrs out append ordered
- *   directory  dir.c         x   x    -    -    x    x     x    x      -
- *   ext4       ext4.c        x   x    x    x    x    x     x    x      x
- *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x
- *   ubifs      ubifs.c       x   x    x    -    -    x     x    -      x
- *   tar        archive.c     x   x    x    x    x    x     x    x      x
- *   cpio       archive.c     x   x    x    x    x    x     x    x      x
+ *   format     file         bid open read peek map xattrs out append setx ordered
+ *   directory  dir.c         x   x    -    -    x    x     x    x      x    -
+ *   ext4       ext4.c        x   x    x    x    x    x     x    x      x    x
+ *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x    x
+ *   ubifs      ubifs.c       x   x    x    -    -    x     x    -      -    x
+ *   tar        archive.c     x   x    x    x    x    x     x    x      x    x
+ *   cpio       archive.c     x   x    x    x    x    x     x    x      -    x
  *
  * out: out_begin, out_put, out_commit, out_abort (squashfs writes in
- * squashfs_write.c, ubifs by mkfs.ubifs in ubifs_write.c); append: out_put_append; ordered: FW_FMT_ORDERED.
+ * squashfs_write.c, ubifs by mkfs.ubifs in ubifs_write.c); append:
+ * out_put_append; setx: out_xattr (IMA); ordered: FW_FMT_ORDERED.
  * Every format has close.  tar and cpio are the module's (below).
  *
  * The layers of a vendor blob (struct fw_layer, layer.h, in stack.c's

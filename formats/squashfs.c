@@ -1190,13 +1190,11 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
  * image without an xattr table has no xattrs; squashfs keeps only the
  * user., trusted. and security. namespaces.
  */
-static int sq_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
-		     size_t *n, struct fw_error *err)
+int sq_ino_xattrs(struct sq_priv *p, size_t ino, const char *name,
+		  struct fw_xattr **v, size_t *n, struct fw_error *err)
 {
-	struct sq_priv *p = img->priv;
 	const sqfs_super_t *sb = &p->super;
-	const struct sq_inode *si;
-	const char *name;
+	const struct sq_inode *si = &p->ino[ino];
 	sqfs_xattr_reader_t *xr = NULL;
 	struct sq_slot *s = NULL;
 	sqfs_xattr_id_t desc;
@@ -1211,10 +1209,6 @@ static int sq_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
 
 	*v = NULL;
 	*n = 0;
-	if (idx >= img->n)
-		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
-	name = *img->ent[idx].path ? img->ent[idx].path : img->path;
-	si = &p->ino[p->node[p->node_of_ent[idx]].ino];
 	if (si->xattr == SQ_NO_XATTR || (sb->flags & SQFS_FLAG_NO_XATTRS) ||
 	    at == UINT64_MAX)
 		return FW_OK;
@@ -1300,6 +1294,20 @@ out:
 	return rc;
 }
 
+static int sq_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
+		     size_t *n, struct fw_error *err)
+{
+	struct sq_priv *p = img->priv;
+
+	*v = NULL;
+	*n = 0;
+	if (idx >= img->n)
+		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
+	return sq_ino_xattrs(p, p->node[p->node_of_ent[idx]].ino,
+			     *img->ent[idx].path ? img->ent[idx].path
+						 : img->path, v, n, err);
+}
+
 static void sq_close(struct fw_image *img)
 {
 	struct sq_priv *p = img->priv;
@@ -1341,6 +1349,7 @@ const struct fw_format fw_format_squashfs = {
 	.xattrs = sq_xattrs,
 	.out_begin = sq_out_begin,
 	.out_put = sq_out_put,
+	.out_xattr = sq_out_xattr,
 	.out_commit = sq_out_commit,
 	.out_abort = sq_out_abort,
 	.close = sq_close,

@@ -135,12 +135,17 @@ int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
 int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
 		  uint32_t *size_word, const char *name, struct fw_error *err);
 const char *sq_node_name(const struct sq_priv *p, size_t ino);
+/* An inode's xattrs, in the image's order (name: for messages). */
+int sq_ino_xattrs(struct sq_priv *p, size_t ino, const char *name,
+		  struct fw_xattr **v, size_t *n, struct fw_error *err);
 
 /* squashfs_write.c */
 int sq_out_begin(struct fw_image *img, const struct fw_out_opts *o,
 		 void **ctx, struct fw_error *err);
 int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	       struct fw_error *err);
+int sq_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+		 struct fw_error *err);
 int sq_out_commit(void *ctx, struct fw_error *err);
 void sq_out_abort(void *ctx);
 

@@ -24,7 +24,9 @@
  * mksquashfs does (a directory's listing needs its children's inode
  * references, its inode needs the listing's), with their numbers, owners
  * (same id table order), modes, times and link counts; the xattr table is
- * copied whole.  Nothing depends on the clock: the output is reproducible.
+ * copied whole, unless signing set xattrs (IMA): then a new one is made
+ * with every inode's old xattrs and the new ones.  Nothing depends on the
+ * clock: the output is reproducible.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +50,7 @@
 #include <sqfs/id_table.h>
 #include <sqfs/meta_writer.h>
 #include <sqfs/table.h>
+#include <sqfs/xattr_writer.h>
 
 #include "squashfs.h"
 #include "../src/io.h"
@@ -75,6 +78,8 @@ struct wino {
 	size_t len;
 	size_t share;		/* 1 + the inode whose copied blocks it shares */
 	uint8_t *bkind;		/* signed files: B_* per block */
+	struct fw_xattr *nx;	/* xattrs set by signing */
+	size_t n_nx;
 };
 
 struct frag_ent {
@@ -114,6 +119,10 @@ struct sq_out {
 	uint16_t *id_map;
 	sqfs_id_table_t *ids;
 	sqfs_meta_writer_t *im, *dm;
+	/* a new xattr table: some inode got xattrs */
+	int new_xattrs;
+	sqfs_xattr_writer_t *xw;
+	uint32_t *xid;			/* inode -> its new xattr index */
 };
 
 /* ---------------------------------------------------------------- */
@@ -1480,10 +1489,98 @@ static int map_ids(struct sq_out *o, struct fw_error *err)
 	return FW_OK;
 }
 
-static uint32_t new_xattr(const struct sq_out *o, uint32_t x)
+/* An inode's xattr index in the output. */
+static uint32_t new_xattr(const struct sq_out *o, size_t ino)
 {
-	(void)o;
-	return x;	/* the table is copied: indices stay */
+	/* a copied table keeps the indices */
+	return o->xid ? o->xid[ino] : o->p->ino[ino].xattr;
+}
+
+/* Adds (or replaces) an xattr of an inode, before the inodes are written. */
+int sq_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+		 struct fw_error *err)
+{
+	struct sq_out *o = ctx;
+	struct wino *w;
+	size_t k;
+
+	if (idx >= o->img->n || strncmp(x->name, "security.", 9))
+		return fw_error_set(err, FW_EIO, NULL, "bad xattr for squashfs");
+	w = &o->w[o->p->node[o->p->node_of_ent[idx]].ino];
+	for (k = 0; k < w->n_nx && strcmp(w->nx[k].name, x->name); k++)
+		;
+	if (k < w->n_nx) {
+		uint8_t *v = malloc(x->len ? x->len : 1);
+
+		if (!v)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		memcpy(v, x->value, x->len);
+		free(w->nx[k].value);
+		w->nx[k].value = v;
+		w->nx[k].len = x->len;
+	} else if (fw_xattrs_add(&w->nx, &w->n_nx, x->name, x->value,
+				 x->len) < 0) {
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	o->new_xattrs = 1;
+	return FW_OK;
+}
+
+/* One inode's key/value block: its old xattrs (a new value replacing
+ * one of the same name, in place) and then the new ones. */
+static int inode_xattrs(struct sq_out *o, size_t ino, struct fw_error *err)
+{
+	const struct wino *w = &o->w[ino];
+	struct fw_xattr *v = NULL;
+	size_t n = 0;
+	int r = 0, rc;
+
+	o->xid[ino] = SQ_NO_XATTR;
+	rc = sq_ino_xattrs(o->p, ino, sq_node_name(o->p, ino), &v, &n, err);
+	if (rc || (!n && !w->n_nx))
+		return rc;
+	r = sqfs_xattr_writer_begin(o->xw, 0);
+	for (size_t i = 0; i < n && !r; i++) {
+		const struct fw_xattr *x = &v[i];
+
+		for (size_t k = 0; k < w->n_nx; k++)
+			if (!strcmp(w->nx[k].name, v[i].name))
+				x = &w->nx[k];
+		r = sqfs_xattr_writer_add(o->xw, x->name, x->value, x->len);
+	}
+	for (size_t k = 0; k < w->n_nx && !r; k++) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(w->nx[k].name, v[i].name); i++)
+			;
+		if (i == n)
+			r = sqfs_xattr_writer_add(o->xw, w->nx[k].name,
+						  w->nx[k].value, w->nx[k].len);
+	}
+	if (!r)
+		r = sqfs_xattr_writer_end(o->xw, &o->xid[ino]);
+	fw_xattrs_free(v, n);
+	if (r)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "squashfs: cannot write the xattrs of %s "
+				    "(%d)", sq_node_name(o->p, ino), r);
+	return FW_OK;
+}
+
+/* The new xattr table's blocks, in inode order (so reproducible). */
+static int plan_xattrs(struct sq_out *o, struct fw_error *err)
+{
+	int rc = FW_OK;
+
+	if (!o->new_xattrs)
+		return FW_OK;
+	o->xw = sqfs_xattr_writer_create(0);
+	o->xid = calloc(o->p->n_ino + 1, sizeof(*o->xid));
+	if (!o->xw || !o->xid)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (size_t i = 0; i < o->p->n_ino && !rc; i++)
+		rc = inode_xattrs(o, i, err);
+	return rc;
 }
 
 static sqfs_inode_generic_t *alloc_inode(size_t payload)
@@ -1498,7 +1595,7 @@ static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino)
 	const struct sq_inode *si = &o->p->ino[ino];
 	const sqfs_inode_generic_t *in = si->in;
 	const struct wino *w = &o->w[ino];
-	uint32_t xattr = new_xattr(o, si->xattr);
+	uint32_t xattr = new_xattr(o, ino);
 	sqfs_inode_generic_t *n;
 
 	if (!sq_is_file(si)) {
@@ -1683,7 +1780,7 @@ static int emit_dir(struct sq_out *o, size_t d, struct fw_error *err)
 	size_t ino = p->node[d].ino, payload = 0;
 	const struct sq_inode *si = &p->ino[ino];
 	const sqfs_inode_generic_t *in = si->in;
-	uint32_t xattr = new_xattr(o, si->xattr), nlink, parent;
+	uint32_t xattr = new_xattr(o, ino), nlink, parent;
 	struct listing l = { .hdr = SQ_NONE, .count = 256 };
 	sqfs_inode_generic_t *n;
 	size_t size;
@@ -1795,6 +1892,8 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 	int rc, r;
 
 	rc = map_ids(o, err);
+	if (!rc)
+		rc = plan_xattrs(o, err);
 	if (rc)
 		return rc;
 	o->im = sqfs_meta_writer_create(o->file,
@@ -1870,10 +1969,22 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 		return fw_error_set(err, FW_EIO, o->of.final,
 				    "squashfs: writing the id table failed (%d)",
 				    r);
-	rc = copy_xattrs(o, &sb, err);
+	if (o->xw) {
+		r = sqfs_xattr_writer_flush(o->xw, o->file, &sb,
+				cmp_for(o, SQFS_FLAG_UNCOMPRESSED_XATTRS));
+		if (r)
+			return fw_error_set(err, FW_EIO, o->of.final,
+					    "squashfs: writing the xattr table "
+					    "failed (%d)", r);
+		rc = FW_OK;
+	} else {
+		rc = copy_xattrs(o, &sb, err);
+	}
 	if (rc)
 		return rc;
 	sb.flags = p->super.flags;	/* as the input said, whatever wrote */
+	if (o->xw)
+		sb.flags &= (sqfs_u16)~SQFS_FLAG_NO_XATTRS;
 	sb.bytes_used = o->file->get_size(o->file);
 
 	/* mksquashfs pads to 4 KiB unless -nopad */
@@ -1983,7 +2094,10 @@ void sq_out_abort(void *ctx)
 		free(o->w[i].sizes);
 		free(o->w[i].data);
 		free(o->w[i].bkind);
+		fw_xattrs_free(o->w[i].nx, o->w[i].n_nx);
 	}
+	sqfs_destroy(o->xw);
+	free(o->xid);
 	free(o->w);
 	free(o->pk);
 	free(o->cbuf);

@@ -34,6 +34,9 @@ PKGS=(
 	fdisk gdisk jq dosfstools mtools
 	# attestations: an independent DSSE/in-toto check (tests/cli/attest.sh)
 	python3-securesystemslib
+	# IMA mode: evmctl makes the reference security.ima values
+	# (tests/cli/ima.sh, tests/e2e/ima-boot.sh)
+	ima-evm-utils
 	clang lld llvm
 )
 SUDO=

@@ -36,6 +36,8 @@ struct run {
 		uint64_t keep;	/* as struct fw_signed; tail NULL: unchanged */
 		uint8_t *tail;
 		size_t len;
+		uint8_t *ima;	/* security.ima to set first, or NULL */
+		size_t ima_len;
 		int ready;
 	} *res;
 	size_t next_put;
@@ -73,13 +75,23 @@ static void fail(struct run *r, const struct fw_error *e)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Sets security.ima on entry idx of the output. */
+static int put_ima(struct run *r, size_t idx, uint8_t *v, size_t len,
+		   struct fw_error *err)
+{
+	struct fw_xattr x = { .name = FW_IMA_XATTR, .value = v, .len = len };
+
+	return r->img->fmt->out_xattr(r->out, idx, &x, err);
+}
+
 /*
  * Ordered formats: entry idx is done (tail NULL: unchanged).  Puts every
  * entry that is now next in order, unless another thread is already doing
  * so (it will find this one: ready is set under the same lock).
  */
 static void ordered_done(struct run *r, size_t idx, uint64_t keep,
-			 uint8_t *tail, size_t len)
+			 uint8_t *tail, size_t len, uint8_t *ima,
+			 size_t ima_len)
 {
 	const struct fw_format *f = r->img->fmt;
 
@@ -88,6 +100,8 @@ static void ordered_done(struct run *r, size_t idx, uint64_t keep,
 		r->res[idx].keep = keep;
 		r->res[idx].tail = tail;
 		r->res[idx].len = len;
+		r->res[idx].ima = ima;
+		r->res[idx].ima_len = ima_len;
 		r->res[idx].ready = 1;
 		r->held += len;
 	}
@@ -104,14 +118,17 @@ static void ordered_done(struct run *r, size_t idx, uint64_t keep,
 		int rc;
 
 		r->res[i].tail = NULL;
+		r->res[i].ima = NULL;
 		pthread_mutex_unlock(&r->lock);
 		fw_error_clear(&e);
-		if (x.tail && f->out_put_append)
+		rc = x.ima ? put_ima(r, i, x.ima, x.ima_len, &e) : FW_OK;
+		if (!rc && x.tail && f->out_put_append)
 			rc = f->out_put_append(r->out, i, x.keep, x.tail,
 					       x.len, &e);
-		else
+		else if (!rc)
 			rc = f->out_put(r->out, i, x.tail, x.len, &e);
 		free(x.tail);
+		free(x.ima);
 		pthread_mutex_lock(&r->lock);
 		r->held -= x.len;
 		if (rc)
@@ -161,23 +178,31 @@ static int single_file(const struct run *r)
  * then taken over.
  */
 static int put_signed(struct run *r, size_t idx, const struct fw_bytes *b,
-		      struct fw_signed *sg, struct fw_error *err)
+		      struct fw_signed *sg, uint8_t **ima, size_t ima_len,
+		      struct fw_error *err)
 {
 	const struct fw_format *f = r->img->fmt;
-	uint8_t *whole;
+	uint8_t *whole, *iv = *ima;
 	size_t len;
 	int rc;
 
+	/* ordered: ordered_done takes *ima and sets it first */
+	if (!r->res && iv && put_ima(r, idx, iv, ima_len, err))
+		return err->code;
 	if (!sg->tail) {
-		if (r->res)
-			ordered_done(r, idx, 0, NULL, 0);
+		if (r->res) {
+			*ima = NULL;
+			ordered_done(r, idx, 0, NULL, 0, iv, ima_len);
+		}
 		return r->res ? FW_OK : f->out_put(r->out, idx, NULL, 0, err);
 	}
 	if (f->out_put_append) {
 		if (!r->res)
 			return f->out_put_append(r->out, idx, sg->keep,
 						 sg->tail, sg->tail_len, err);
-		ordered_done(r, idx, sg->keep, sg->tail, sg->tail_len);
+		*ima = NULL;
+		ordered_done(r, idx, sg->keep, sg->tail, sg->tail_len, iv,
+			     ima_len);
 		sg->tail = NULL;
 		return FW_OK;
 	}
@@ -188,7 +213,8 @@ static int put_signed(struct run *r, size_t idx, const struct fw_bytes *b,
 	memcpy(whole, b->p, sg->keep);
 	memcpy(whole + sg->keep, sg->tail, sg->tail_len);
 	if (r->res) {
-		ordered_done(r, idx, 0, whole, len);
+		*ima = NULL;
+		ordered_done(r, idx, 0, whole, len, iv, ima_len);
 		return FW_OK;
 	}
 	rc = f->out_put(r->out, idx, whole, len, err);
@@ -249,6 +275,7 @@ static int kernel_file(struct run *r, size_t idx, const struct fw_bytes *b,
 	struct fw_kernel_opts ko = { .replace = 1 };
 	struct fw_kernel_info ki;
 	struct fw_signed sg = { 0 };
+	uint8_t *no_ima = NULL;		/* a kernel file is not mapped */
 	int rc, ours, noslot = 0, inj = 0;
 
 	rec->size = (int64_t)b->len;
@@ -258,7 +285,8 @@ static int kernel_file(struct run *r, size_t idx, const struct fw_bytes *b,
 		kernel_msg(rec, "looks like a kernel, left as it is: %s",
 			   err->msg);
 		fw_error_clear(err);
-		return r->out ? put_signed(r, idx, b, &sg, err) : FW_OK;
+		return r->out ? put_signed(r, idx, b, &sg, &no_ima, 0, err) :
+				 FW_OK;
 	}
 	if (rc)
 		return rc;
@@ -308,9 +336,66 @@ static int kernel_file(struct run *r, size_t idx, const struct fw_bytes *b,
 	kf->n_noslot += noslot;
 	kf->n_injected += inj;
 	pthread_mutex_unlock(&r->lock);
-	rc = r->out ? put_signed(r, idx, b, &sg, err) : FW_OK;
+	rc = r->out ? put_signed(r, idx, b, &sg, &no_ima, 0, err) : FW_OK;
 	free(sg.tail);
 	return rc;
+}
+
+/*
+ * What security.ima says of an ELF file the format can tell xattrs of
+ * (v NULL: no certificate, info).  A file without one is "missing" only
+ * when IMA was asked for, so that reports of other images stay as they
+ * were.
+ */
+static void ima_look(struct run *r, size_t idx, struct fw_verifier *v,
+		     const struct fw_bytes *b, struct fw_record *rec)
+{
+	const struct fw_format *f = r->img->fmt;
+	struct fw_xattr *x = NULL;
+	struct fw_error e;
+	size_t n = 0, k;
+
+	if (!f->xattrs || rec->elf.kind == FW_KIND_NOT_ELF ||
+	    rec->elf.kind == FW_KIND_MALFORMED)
+		return;
+	fw_error_clear(&e);
+	if (f->xattrs(r->img, idx, &x, &n, &e)) {
+		rec->ima = FW_IMA_BAD;
+		return;
+	}
+	for (k = 0; k < n && strcmp(x[k].name, FW_IMA_XATTR); k++)
+		;
+	if (k < n || (r->o->ima && fw_ima_wanted(rec->elf.kind,
+						 r->o->ima_modules)))
+		fw_ima_check(v, k < n ? x[k].value : NULL, k < n ? x[k].len : 0,
+			     b->p, b->len, rec);
+	fw_xattrs_free(x, n);
+}
+
+/*
+ * verify --ima: security.ima must be good on every file that gets one;
+ * --ima-only: and the trailer does not count.
+ */
+static void ima_judge(struct run *r, struct fw_record *rec)
+{
+	char msg[64];
+
+	if (r->o->ima == FW_IMA_ONLY && rec->sig != FW_SIG_NONE) {
+		rec->sig = FW_SIG_NONE;
+		rec->result = FW_RES_OK;
+		free(rec->msg);
+		rec->msg = NULL;
+	}
+	if (!r->o->ima || rec->ima == FW_IMA_GOOD ||
+	    !fw_ima_wanted(rec->elf.kind, r->o->ima_modules) ||
+	    rec->result == FW_RES_ERROR)
+		return;
+	snprintf(msg, sizeof(msg), "security.ima: %s",
+		 fw_imastate_name(rec->ima == FW_IMA_NONE ? FW_IMA_MISSING
+							  : rec->ima));
+	rec->result = FW_RES_ERROR;
+	free(rec->msg);
+	rec->msg = fw_strdup(msg);
 }
 
 static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
@@ -321,9 +406,12 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 		.scratch = scratch,
 		/* the bytes are only hashed: ext4 hands out big ELF files as
 		 * segments of the image (put_append never reads them) */
-		.sparse_ok = r->mode == MODE_SIGN && r->img->fmt->out_put_append,
+		.sparse_ok = r->mode == MODE_SIGN && !r->o->ima &&
+			     r->img->fmt->out_put_append,
 	};
 	struct fw_signed sg = { 0 };
+	uint8_t *ima = NULL;
+	size_t ima_len = 0;
 	int rc, kernel = 0;
 
 	fw_error_clear(&err);
@@ -355,7 +443,7 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 					     "not-elf: nothing to sign");
 				fail(r, &err);
 			} else if (r->mode == MODE_SIGN && r->out &&
-				   put_signed(r, idx, &b, &sg, &err)) {
+				   put_signed(r, idx, &b, &sg, &ima, 0, &err)) {
 				fail(r, &err);
 			}
 			return;
@@ -389,13 +477,38 @@ read_failed:
 	case MODE_SCAN:
 		fw_blob_scan(b.p, b.len, rec);
 		plan(rec, r->o->sign_other);
+		ima_look(r, idx, NULL, &b, rec);
 		break;
 	case MODE_VERIFY:
 		fw_blob_verify(r->o->verifier, r->o->sign_other, b.p, b.len, rec);
+		ima_look(r, idx, r->o->verifier, &b, rec);
+		ima_judge(r, rec);
 		break;
 	case MODE_SIGN:
-		rc = fw_blob_sign(r->o->signer, r->o->sign_other, b.p, b.len,
-				  b.seg, b.n_seg, &sg, rec, &err);
+		if (r->o->ima == FW_IMA_ONLY) {
+			fw_blob_scan(b.p, b.len, rec);
+			plan(rec, r->o->sign_other);
+			if (rec->action == FW_ACT_SIGN &&
+			    !fw_ima_wanted(rec->elf.kind, r->o->ima_modules))
+				rec->action = FW_ACT_SKIP;
+			rc = FW_OK;
+		} else {
+			rc = fw_blob_sign(r->o->signer, r->o->sign_other, b.p,
+					  b.len, b.seg, b.n_seg, &sg, rec,
+					  &err);
+		}
+		if (!rc && r->o->ima && r->out &&
+		    fw_ima_wanted(rec->elf.kind, r->o->ima_modules) &&
+		    (rec->action == FW_ACT_SIGN || rec->action == FW_ACT_RESIGN)) {
+			rc = sg.tail ? fw_ima_sign(r->o->signer, b.p, sg.keep,
+						   sg.tail, sg.tail_len, &ima,
+						   &ima_len, &err)
+				     : fw_ima_sign(r->o->signer, b.p, b.len,
+						   NULL, 0, &ima, &ima_len,
+						   &err);
+			if (!rc)
+				rec->ima = FW_IMA_GOOD;
+		}
 		if (rc) {
 			if (!err.file[0])
 				snprintf(err.file, sizeof(err.file), "%s",
@@ -404,17 +517,18 @@ read_failed:
 			break;
 		}
 		/* A file named on its own that cannot be signed is bad input. */
-		if (!sg.tail && single_file(r)) {
+		if (!sg.tail && !ima && single_file(r)) {
 			fw_error_set(&err, FW_EINPUT, r->o->input, "%s: %s",
 				     fw_kind_name(rec->elf.kind),
 				     rec->msg ? rec->msg : "nothing to sign");
 			fail(r, &err);
 			break;
 		}
-		if (r->out && put_signed(r, idx, &b, &sg, &err))
+		if (r->out && put_signed(r, idx, &b, &sg, &ima, ima_len, &err))
 			fail(r, &err);
 		break;
 	}
+	free(ima);
 	free(sg.tail);
 	fw_bytes_release(&b);
 }
@@ -506,6 +620,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	const struct fw_out_opts oo = {
 		.path = o->output, .in_place = o->in_place,
 		.max_size = o->max_size, .jobs = o->jobs,
+		.xattrs = o->ima != 0,
 	};
 	const int writing = mode == MODE_SIGN && !o->dry_run;
 
@@ -548,6 +663,15 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	}
 	rep->n = n_rec;
 
+	if (writing && o->ima && !r.img->fmt->out_xattr) {
+		rc = fw_error_set(err, FW_EINPUT, o->input, "%s cannot carry "
+				  "xattrs%s, so no IMA signatures: sign it "
+				  "without --ima (appended signatures)",
+				  r.img->fmt->name,
+				  strcmp(r.img->fmt->name, "cpio") ? ""
+				  : " (nor can an initramfs)");
+		goto out;
+	}
 	if (writing) {
 		rc = r.img->fmt->out_begin(r.img, &oo, &r.out, err);
 		if (rc)
@@ -573,7 +697,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	}
 	run_parallel(&r);
 	if (r.res)
-		ordered_done(&r, FW_NO_LINK, 0, NULL, 0);	/* after the last file */
+		ordered_done(&r, FW_NO_LINK, 0, NULL, 0, NULL, 0);	/* after the last file */
 	if (r.res && !r.failed && r.next_put != r.img->n) {
 		fw_error_set(&r.err, FW_EIO, NULL, "internal error: entry %zu "
 			     "of %zu not written", r.next_put, r.img->n);
@@ -598,6 +722,8 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		c->action = first->action;
 		c->result = first->result;
 		c->sig = first->sig;
+		c->ima = first->ima;
+		c->ima_keyid = first->ima_keyid;
 		c->size = first->size;
 		c->link_of = strdup(first->path);
 		if (r.out && !ordered)
@@ -612,8 +738,10 @@ out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	for (size_t i = 0; r.res && i < r.img->n; i++)
+	for (size_t i = 0; r.res && i < r.img->n; i++) {
 		free(r.res[i].tail);
+		free(r.res[i].ima);
+	}
 	free(r.res);
 	fw_image_close(r.img);
 	free(r.work);

@@ -97,6 +97,13 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 			fputs(",\"signature\":", f);
 			fw_json_str(f, fw_sigstate_name(c->sig));
 		}
+		if (c->ima != FW_IMA_NONE) {
+			fputs(",\"ima\":", f);
+			fw_json_str(f, fw_imastate_name(c->ima));
+			if (c->ima_keyid)
+				fprintf(f, ",\"ima_keyid\":\"%08x\"",
+					c->ima_keyid);
+		}
 		fprintf(f, ",\"size\":%lld,\"bytes_added\":%lld",
 			(long long)c->size, (long long)c->bytes_added);
 		if (c->link_of) {

@@ -609,3 +609,47 @@ int fw_sign_attached(struct fw_signer *s, const uint8_t *content, size_t len,
 fail:
 	return fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
 }
+
+X509 *fw_signer_cert(const struct fw_signer *s)
+{
+	return s->cert;
+}
+
+const EVP_MD *fw_signer_md(const struct fw_signer *s)
+{
+	return s->md;
+}
+
+/* A PKCS#1 v1.5 (RSA) or ECDSA signature of a digest made with md. */
+int fw_sign_digest(struct fw_signer *s, const EVP_MD *md, const uint8_t *dg,
+		   size_t dg_len, uint8_t **sig, size_t *sig_len,
+		   struct fw_error *err)
+{
+	EVP_PKEY_CTX *pc = NULL;
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int ok;
+
+	*sig = NULL;
+	*sig_len = 0;
+	if (s->serialize)
+		pthread_mutex_lock(&s->lock);
+	ok = (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
+	     EVP_PKEY_sign_init(pc) == 1;
+	if (ok && EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1;
+	ok = ok && EVP_PKEY_CTX_set_signature_md(pc, md) == 1 &&
+	     EVP_PKEY_sign(pc, NULL, &n, dg, dg_len) == 1 &&
+	     (out = malloc(n ? n : 1)) != NULL &&
+	     EVP_PKEY_sign(pc, out, &n, dg, dg_len) == 1;
+	if (s->serialize)
+		pthread_mutex_unlock(&s->lock);
+	EVP_PKEY_CTX_free(pc);
+	if (!ok) {
+		free(out);
+		return fw_error_ssl(err, FW_EKEY, NULL, "signing failed");
+	}
+	*sig = out;
+	*sig_len = n;
+	return FW_OK;
+}

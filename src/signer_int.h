@@ -32,6 +32,29 @@ int fw_signer_has_template(struct fw_signer *s);
 const EVP_MD *fw_raw_md(EVP_PKEY *k);
 int fw_cert_keyid(X509 *x, char out[65], struct fw_error *err);
 
+/* signer.c, verify.c: what ima.c needs of a signer and a verifier */
+X509 *fw_signer_cert(const struct fw_signer *s);
+const EVP_MD *fw_signer_md(const struct fw_signer *s);
+int fw_sign_digest(struct fw_signer *s, const EVP_MD *md, const uint8_t *dg,
+		   size_t dg_len, uint8_t **sig, size_t *sig_len,
+		   struct fw_error *err);
+X509 *fw_verifier_cert(const struct fw_verifier *v);
+
+/*
+ * ima.c: security.ima values as evmctl writes them.  fw_ima_sign signs
+ * the bytes a then b (the kept content and the trailer after it) into a
+ * signature v2 value (malloc'ed).  fw_ima_check judges a value against
+ * the file's bytes (v NULL: without a certificate) into rec->ima and
+ * rec->ima_keyid.  fw_ima_wanted: whether a file of this kind gets one.
+ */
+#define FW_IMA_XATTR "security.ima"
+int fw_ima_sign(struct fw_signer *s, const uint8_t *a, size_t a_len,
+		const uint8_t *b, size_t b_len, uint8_t **val, size_t *len,
+		struct fw_error *err);
+void fw_ima_check(struct fw_verifier *v, const uint8_t *val, size_t len,
+		  const uint8_t *file, size_t file_len, struct fw_record *rec);
+int fw_ima_wanted(enum fw_kind kind, int modules);
+
 /* A piece of a file's content: len bytes at p, or len zeros (p NULL). */
 struct fw_seg {
 	const uint8_t *p;

@@ -195,3 +195,8 @@ int fw_verifier_keyid(const struct fw_verifier *v, char out[FW_SHA256_HEX],
 {
 	return fw_cert_keyid(v->cert, out, err);
 }
+
+X509 *fw_verifier_cert(const struct fw_verifier *v)
+{
+	return v->cert;
+}

@@ -16,7 +16,7 @@ for (split /\n/, $h) {
 }
 die "no table in format.h\n" unless $head && @rows;
 my %member = (out => [qw(out_begin out_put out_commit out_abort)],
-	      append => ["out_put_append"]);
+	      append => ["out_put_append"], setx => ["out_xattr"]);
 my ($fail, %seen) = (0);
 for my $r (@rows) {
 	my ($name, $file, @mark) = @$r;

@@ -28,6 +28,7 @@ enum fw_change {
 	FW_CH_ADDED,
 	FW_CH_REMOVED,
 	FW_CH_FIELD,		/* a filesystem's or a wrapper's own field */
+	FW_CH_IMA,		/* security.ima set to an IMA signature */
 	FW_CH_N
 };
 

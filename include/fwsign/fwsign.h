@@ -155,6 +155,24 @@ FW_API enum fw_sigstate fw_verify_buffer(struct fw_verifier *v,
 					 const uint8_t *buf, size_t len,
 					 char *why, size_t why_len);
 
+/*
+ * IMA: the security.ima xattr of a file, as appraisal would judge it
+ * against a certificate (without one, verify is not asked: SIGNED only
+ * says it holds a signature v2).
+ */
+enum fw_imastate {
+	FW_IMA_NONE = 0,	/* not looked at (not ELF, or no xattrs) */
+	FW_IMA_GOOD,		/* signature v2 by this certificate's key */
+	FW_IMA_MISSING,		/* no security.ima */
+	FW_IMA_FOREIGN,		/* signature v2, another key id */
+	FW_IMA_STALE,		/* this key, but not over these bytes */
+	FW_IMA_HASH,		/* a hash only, matching: no signature */
+	FW_IMA_BAD,		/* unreadable value, or a stale hash */
+	FW_IMA_SIGNED,		/* signature v2, not checked (no cert) */
+};
+
+FW_API const char *fw_imastate_name(enum fw_imastate st);
+
 /* ------------------------------------------------------------------ */
 /* Key generation                                                      */
 
@@ -198,6 +216,8 @@ struct fw_record {
 	int64_t size;		/* input size */
 	char *msg;		/* why, for warnings and errors */
 	char *link_of;		/* hard link: the path signed for it */
+	enum fw_imastate ima;	/* security.ima, when looked at */
+	uint32_t ima_keyid;	/* its key id (signature v2) */
 };
 
 struct fw_report {
@@ -232,7 +252,14 @@ struct fw_run_opts {
 	struct fw_verifier *verifier;	/* verify */
 	fw_progress_fn progress;
 	void *progress_arg;
+	/* IMA: also write security.ima (FW_IMA_WITH_TRAILER, after the
+	 * trailer), or only it (FW_IMA_ONLY); verify: require it. */
+	int ima;
+	int ima_modules;	/* kernel modules get one too */
 };
+
+#define FW_IMA_WITH_TRAILER 1
+#define FW_IMA_ONLY 2
 
 /* Signs every signable ELF of opts->input into opts->output. */
 FW_API int fw_sign_image(const struct fw_run_opts *opts, struct fw_report *rep,

@@ -43,6 +43,8 @@ struct fw_stack_opts {
 	size_t verity_salt_len;
 	fw_progress_fn progress;
 	void *progress_arg;
+	int ima;			/* as struct fw_run_opts */
+	int ima_modules;
 };
 
 struct fw_stack;

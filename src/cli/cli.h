@@ -11,6 +11,7 @@ int cmd_batch(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_inject_cert(int argc, char **argv);
+int cmd_ima_policy(int argc, char **argv);
 int cmd_kernel_info(int argc, char **argv);	/* -1: not a kernel */
 
 /* common.c */
@@ -24,6 +25,7 @@ int cli_size(const char *s, uint64_t *out);
 void cli_print_warnings(const struct fw_report *r);
 /* The files that are not good (unless quiet), then the summary line. */
 void cli_print_verify(const struct fw_report *r, int quiet);
+void cli_print_ima(const struct fw_report *r);
 
 /* attest.c: an in-toto attestation of a signing in a DSSE envelope,
  * OUTPUT.intoto.json (sign --attest, verify --attestation). */

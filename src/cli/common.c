@@ -160,6 +160,30 @@ void cli_print_warnings(const struct fw_report *r)
 	}
 }
 
+/* One line on security.ima, when any file was looked at. */
+void cli_print_ima(const struct fw_report *r)
+{
+	size_t n[FW_IMA_SIGNED + 1] = { 0 }, any = 0;
+	const char *sep = "";
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->rec[i].ima != FW_IMA_NONE &&
+		    (unsigned)r->rec[i].ima <= FW_IMA_SIGNED && !r->rec[i].link_of) {
+			n[r->rec[i].ima]++;
+			any++;
+		}
+	if (!any)
+		return;
+	printf("security.ima:");
+	for (int s = FW_IMA_GOOD; s <= FW_IMA_SIGNED; s++) {
+		if (!n[s])
+			continue;
+		printf("%s %zu %s", sep, n[s], fw_imastate_name(s));
+		sep = ",";
+	}
+	putchar('\n');
+}
+
 void cli_print_verify(const struct fw_report *r, int quiet)
 {
 	for (size_t i = 0; i < r->n && !quiet; i++) {
@@ -174,6 +198,7 @@ void cli_print_verify(const struct fw_report *r, int quiet)
 		put_msg(stdout, c->msg ? c->msg : "");
 		putchar('\n');
 	}
+	cli_print_ima(r);
 	printf("%zu good, %zu unsigned, %zu foreign-key, %zu bad-signature, "
 	       "%zu not signable, %zu errors\n",
 	       r->sig_counts[FW_SIG_GOOD], r->sig_counts[FW_SIG_UNSIGNED],

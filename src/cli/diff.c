@@ -67,10 +67,11 @@ int cmd_diff(int argc, char **argv)
 			       r->path, r->detail);
 		}
 		printf("%zu unchanged, %zu signatures added, %zu replaced, %zu "
-		       "kernel certificates, %zu layers rebuilt; %zu other "
-		       "changes: %s\n", d.unchanged,
+		       "kernel certificates, %zu layers rebuilt, %zu IMA "
+		       "signatures; %zu other changes: %s\n", d.unchanged,
 		       d.counts[FW_CH_SIG_ADDED], d.counts[FW_CH_SIG_REPLACED],
 		       d.counts[FW_CH_CERT], d.counts[FW_CH_LAYER],
+		       d.counts[FW_CH_IMA],
 		       d.n - expected, d.only_signatures ?
 		       "only signatures and what they imply" :
 		       "NOT only signatures");

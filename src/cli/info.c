@@ -107,6 +107,7 @@ int cmd_info(int argc, char **argv)
 		printf("  other ELF:        %zu\n", rep.counts[FW_KIND_OTHER]);
 		printf("  malformed ELF:    %zu\n", rep.counts[FW_KIND_MALFORMED]);
 		printf("  not ELF:          %zu\n", rep.counts[FW_KIND_NOT_ELF]);
+		cli_print_ima(&rep);
 	}
 	fw_report_free(&rep);
 	return FW_OK;

@@ -19,6 +19,7 @@ static const struct {
 	{ "info", cmd_info, "what an input is and what it holds" },
 	{ "keygen", cmd_keygen, "make a signing key and certificate" },
 	{ "inject-cert", cmd_inject_cert, "put a certificate in a kernel's extra-certificate slot" },
+	{ "ima-policy", cmd_ima_policy, "the IMA appraisal policy for an image signed with --ima" },
 };
 
 static void usage(FILE *f)

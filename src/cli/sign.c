@@ -43,6 +43,12 @@ static const char help[] =
 "                      it with fwsign verify --attestation\n"
 "      --attest-name N the attestation subject's name (default: OUTPUT's\n"
 "                      file name)\n"
+"      --ima           also write each executable's and shared library's\n"
+"                      security.ima xattr (evmctl's signature v2 over the\n"
+"                      signed file) for stock-kernel IMA appraisal: in\n"
+"                      squashfs, ext2/3/4, pax tar and directory trees\n"
+"      --ima-only      the xattr only, no appended trailer\n"
+"      --ima-modules   kernel modules get security.ima too\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
 "                      suffixes: powers of 1024), e.g. the flash partition\n"
 "      --verity        append a dm-verity hash tree to the signed squashfs\n"
@@ -108,9 +114,12 @@ int cmd_sign(int argc, char **argv)
 		{ "usign-key", required_argument, NULL, 10 },
 		{ "attest", no_argument, NULL, 11 },
 		{ "attest-name", required_argument, NULL, 12 },
-		{ "verity", no_argument, NULL, 13 },
-		{ "verity-salt", required_argument, NULL, 14 },
-		{ "verity-device", required_argument, NULL, 15 },
+		{ "ima", no_argument, NULL, 13 },
+		{ "ima-only", no_argument, NULL, 14 },
+		{ "ima-modules", no_argument, NULL, 15 },
+		{ "verity", no_argument, NULL, 16 },
+		{ "verity-salt", required_argument, NULL, 17 },
+		{ "verity-device", required_argument, NULL, 18 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -142,6 +151,9 @@ int cmd_sign(int argc, char **argv)
 		case 'E': ko.pass_env = optarg; break;
 		case 'F': ko.pass_file = optarg; break;
 		case 'O': ro.sign_other = 1; break;
+		case 13: ro.ima = FW_IMA_WITH_TRAILER; break;
+		case 14: ro.ima = FW_IMA_ONLY; break;
+		case 15: ro.ima_modules = 1; break;
 		case 'X': ko.allow_expired = 1; break;
 		case 'j':
 			ro.jobs = cli_jobs(optarg);
@@ -168,18 +180,21 @@ int cmd_sign(int argc, char **argv)
 		case 10: so.usign_key = optarg; break;
 		case 11: attest = 1; break;
 		case 12: att.name = optarg; break;
-		case 13: ver.on = 1; break;
-		case 14:
+		case 16: ver.on = 1; break;
+		case 17:
 			if (cli_verity_parse_salt(optarg, &ver))
 				return cli_usage("bad --verity-salt '%s': hex, "
 						 "256 bytes at most", optarg);
 			break;
-		case 15: ver.device = optarg; break;
+		case 18: ver.device = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
 	}
 	pol.sign_other = ro.sign_other;
+	if (ro.ima_modules && !ro.ima)
+		return cli_usage("sign: --ima-modules goes with --ima or "
+				 "--ima-only");
 	if (optind != argc - 1)
 		return cli_usage("sign: give exactly one INPUT");
 	ro.input = argv[optind];
@@ -250,6 +265,8 @@ int cmd_sign(int argc, char **argv)
 		so.cert = ko.cert;
 		so.jobs = ro.jobs;
 		so.sign_other = ro.sign_other;
+		so.ima = ro.ima;
+		so.ima_modules = ro.ima_modules;
 		so.dry_run = ro.dry_run;
 		so.max_size = ro.max_size;
 		if (so.dry_run)

@@ -18,6 +18,11 @@ static const char help[] =
 "  -j, --jobs N      threads (default: all cores)\n"
 "      --sign-other  other ELF files (objects, core dumps) must be signed too\n"
 "      --json        report as JSON on stdout\n"
+"      --ima         every executable and shared library must also carry a\n"
+"                    good security.ima (IMA signature v2 by CERT's key);\n"
+"                    without it, security.ima is only reported\n"
+"      --ima-only    security.ima only: the trailer is not required\n"
+"      --ima-modules kernel modules need security.ima too\n"
 "  -q, --quiet       print only the summary\n"
 "      --attestation FILE\n"
 "                    check FILE, the in-toto attestation fwsign sign --attest\n"
@@ -35,6 +40,9 @@ int cmd_verify(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "attestation", required_argument, NULL, 'A' },
+		{ "ima", no_argument, NULL, 1 },
+		{ "ima-only", no_argument, NULL, 2 },
+		{ "ima-modules", no_argument, NULL, 3 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -58,6 +66,9 @@ int cmd_verify(int argc, char **argv)
 		case 'J': json = 1; break;
 		case 'q': quiet = 1; break;
 		case 'A': attestation = optarg; break;
+		case 1: ro.ima = FW_IMA_WITH_TRAILER; break;
+		case 2: ro.ima = FW_IMA_ONLY; break;
+		case 3: ro.ima_modules = 1; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("verify: bad option");
 		}
@@ -79,7 +90,9 @@ int cmd_verify(int argc, char **argv)
 		struct fw_stack_opts so = { .input = ro.input, .cert = cert,
 					    .verifier = ro.verifier,
 					    .jobs = ro.jobs,
-					    .sign_other = ro.sign_other };
+					    .sign_other = ro.sign_other,
+					    .ima = ro.ima,
+					    .ima_modules = ro.ima_modules };
 		struct fw_stack *s;
 
 		rc = cli_stack_open(&so, &s);
