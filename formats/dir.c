@@ -987,27 +987,6 @@ static int dir_out_commit(void *ctx, struct fw_error *err)
 	return FW_OK;
 }
 
-static int make_writable(const char *path, const struct stat *st, int flag,
-			 struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag == FTW_D || flag == FTW_DNR)
-		chmod(path, (st->st_mode & 07777) | 0700);
-	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static void dir_out_abort(void *ctx)
 {
 	struct dir_out *o = ctx;
@@ -1015,8 +994,7 @@ static void dir_out_abort(void *ctx)
 	if (!o)
 		return;
 	if (o->tmp) {
-		nftw(o->tmp, make_writable, 64, FTW_PHYS);
-		nftw(o->tmp, remove_one, 64, FTW_PHYS | FTW_DEPTH);
+		fw_rm_tree(o->tmp);
 	}
 	if (o->outfd >= 0)
 		close(o->outfd);

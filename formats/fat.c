@@ -24,6 +24,7 @@
 #include "fwsign/kernel.h"
 #include "layer.h"
 #include "format.h"
+#include "../src/codec.h"
 
 #define MAX_DEPTH 16
 #define MAX_FILES 4096		/* kernel files taken as parts */
@@ -210,17 +211,6 @@ static size_t head_of(const uint8_t *p, const struct fat *t,
 	return got;
 }
 
-/* A kernel by its content: a bzImage's "HdrS" at 0x202, or what
- * kernel.c's probe takes (an Image, a uImage, a compressed Image). */
-static int kernel_head(const uint8_t *h, size_t n)
-{
-	if (n >= 4 && !memcmp(h, "\x7f" "ELF", 4))
-		return 0;
-	if (n >= 0x206 && !memcmp(h + 0x202, "HdrS", 4))
-		return 1;
-	return fw_kernel_probe_buf(h, n);
-}
-
 static int add_file(struct fw_node *n, struct fat *t, const char *path,
 		    struct ffile *f, struct fw_error *err)
 {
@@ -231,7 +221,7 @@ static int add_file(struct fw_node *n, struct fat *t, const char *path,
 
 	if (!h)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	kernel = kernel_head(h, head_of(p, t, f, h));
+	kernel = fw_kernel_file_head(h, head_of(p, t, f, h));
 	free(h);
 	if (!kernel) {
 		free(f->clus);

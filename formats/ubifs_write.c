@@ -82,22 +82,10 @@ static int shim_path(char *out, size_t len)
 	return access(out, R_OK);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 /* The staging directory, whatever is in it; never following a link. */
 static void rm_tree(const char *path)
 {
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fw_rm_tree(path);
 }
 
 static void out_free(struct ub_out *o)

@@ -58,4 +58,12 @@ int fw_compress(const struct fw_codec_params *p, const uint8_t *in,
 int fw_xz_splice(const uint8_t *in, size_t len, const uint8_t *oldp,
 		 const uint8_t *newp, size_t n, uint8_t **out, size_t *out_len);
 
+/*
+ * A kernel file inside a filesystem, by its first bytes (a few KiB): a
+ * bzImage's setup header ("HdrS" at 0x202), or what fw_kernel_probe_buf
+ * takes (an arm64 or riscv Image, a uImage of a kernel, one of these
+ * compressed).  Not a vmlinux: an ELF file is signed as one.  (kernel.c)
+ */
+int fw_kernel_file_head(const uint8_t *h, size_t n);
+
 #endif

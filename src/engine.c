@@ -237,21 +237,6 @@ static int get_bytes(struct run *r, size_t idx, struct fw_bytes *b,
 	return rc;
 }
 
-/*
- * A kernel file, by its first bytes: a bzImage's setup header ("HdrS" at
- * 0x202), an arm64 or riscv Image's magic at 0x38, a uImage of a kernel
- * type, one of these Images compressed (kernel.c's probe).  Not a
- * vmlinux: an ELF file is signed as one.
- */
-static int kernel_head(const uint8_t *h, size_t n)
-{
-	if (n >= 4 && !memcmp(h, "\x7f" "ELF", 4))
-		return 0;
-	if (n >= 0x206 && !memcmp(h + 0x202, "HdrS", 4))
-		return 1;
-	return fw_kernel_probe_buf(h, n);
-}
-
 static void kernel_msg(struct fw_record *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void kernel_msg(struct fw_record *rec, const char *fmt, ...)
@@ -433,7 +418,7 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 			rc = err.code ? err.code : FW_EIO;
 			goto read_failed;
 		}
-		if (data && r->kf && kernel_head(head, (size_t)n))
+		if (data && r->kf && fw_kernel_file_head(head, (size_t)n))
 			data = 0, kernel = 1;
 		if (data) {
 			/* Not ELF, not a compressed module: nothing to read. */
@@ -462,7 +447,7 @@ read_failed:
 	}
 	rec->size = (int64_t)b.len;
 	if (r->kf && (kernel || (!r->img->fmt->peek &&
-				 kernel_head(b.p, b.len)))) {
+				 fw_kernel_file_head(b.p, b.len)))) {
 		rc = kernel_file(r, idx, &b, rec, &err);
 		if (rc) {
 			if (!err.file[0])

@@ -42,6 +42,9 @@ typedef int (*fw_read_at)(void *ctx, uint64_t off, uint8_t *buf, size_t n);
  */
 int fw_tmp_lock(int fd);
 int fw_tmp_sweep(const char *final);
+/* Removes the tree at path (directories made writable first), never
+ * following a link. */
+void fw_rm_tree(const char *path);
 int fw_tmp_sweep_tree(const char *root);
 
 int fw_ncpus(void);

@@ -1459,6 +1459,15 @@ out:
 	return rc;
 }
 
+int fw_kernel_file_head(const uint8_t *h, size_t n)
+{
+	if (n >= 4 && !memcmp(h, "\x7f" "ELF", 4))
+		return 0;
+	if (n >= 0x206 && !memcmp(h + 0x202, "HdrS", 4))
+		return 1;
+	return fw_kernel_probe_buf(h, n);
+}
+
 int fw_kernel_probe_buf(const uint8_t *b, size_t len)
 {
 	uint8_t h[64];

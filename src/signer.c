@@ -524,6 +524,22 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 	return rc;
 }
 
+/* The end of a raw signature made under the signer's lock: the lock
+ * released, the signature handed out or freed. */
+static int sig_done(struct fw_signer *s, int ok, uint8_t *out, size_t n,
+		    uint8_t **sig, size_t *sig_len, struct fw_error *err)
+{
+	if (s->serialize)
+		pthread_mutex_unlock(&s->lock);
+	if (!ok) {
+		free(out);
+		return fw_error_ssl(err, FW_EKEY, NULL, "signing failed");
+	}
+	*sig = out;
+	*sig_len = n;
+	return FW_OK;
+}
+
 /*
  * A signature over plain bytes (a DSSE envelope's pre-authentication
  * encoding): see fwsign/attest.h for the algorithms.
@@ -548,16 +564,8 @@ int fw_sign_raw(struct fw_signer *s, const uint8_t *msg, size_t len,
 	ok = ok && EVP_DigestSign(mc, NULL, &n, msg, len) == 1 &&
 	     (out = malloc(n ? n : 1)) != NULL &&
 	     EVP_DigestSign(mc, out, &n, msg, len) == 1;
-	if (s->serialize)
-		pthread_mutex_unlock(&s->lock);
 	EVP_MD_CTX_free(mc);
-	if (!ok) {
-		free(out);
-		return fw_error_ssl(err, FW_EKEY, NULL, "signing failed");
-	}
-	*sig = out;
-	*sig_len = n;
-	return FW_OK;
+	return sig_done(s, ok, out, n, sig, sig_len, err);
 }
 
 int fw_signer_keyid(const struct fw_signer *s, char out[FW_SHA256_HEX],
@@ -642,14 +650,6 @@ int fw_sign_digest(struct fw_signer *s, const EVP_MD *md, const uint8_t *dg,
 	     EVP_PKEY_sign(pc, NULL, &n, dg, dg_len) == 1 &&
 	     (out = malloc(n ? n : 1)) != NULL &&
 	     EVP_PKEY_sign(pc, out, &n, dg, dg_len) == 1;
-	if (s->serialize)
-		pthread_mutex_unlock(&s->lock);
 	EVP_PKEY_CTX_free(pc);
-	if (!ok) {
-		free(out);
-		return fw_error_ssl(err, FW_EKEY, NULL, "signing failed");
-	}
-	*sig = out;
-	*sig_len = n;
-	return FW_OK;
+	return sig_done(s, ok, out, n, sig, sig_len, err);
 }

@@ -341,6 +341,12 @@ static int sweep_rm(const char *p, const struct stat *st, int type,
 	return 0;
 }
 
+void fw_rm_tree(const char *path)
+{
+	nftw(path, sweep_chmod, 16, FTW_PHYS);
+	nftw(path, sweep_rm, 16, FTW_PHYS | FTW_DEPTH);
+}
+
 /* Removes the temporary dir/name if its maker is gone (no lock on it). */
 static int sweep_one(int dirfd, const char *dir, const char *name)
 {
@@ -359,8 +365,7 @@ static int sweep_one(int dirfd, const char *dir, const char *name)
 		if (S_ISDIR(st.st_mode) &&
 		    snprintf(path, sizeof(path), "%s/%s", dir, name) <
 		    (int)sizeof(path)) {
-			nftw(path, sweep_chmod, 16, FTW_PHYS);
-			nftw(path, sweep_rm, 16, FTW_PHYS | FTW_DEPTH);
+			fw_rm_tree(path);
 		} else if (!S_ISDIR(st.st_mode)) {
 			unlinkat(dirfd, name, 0);
 		}

@@ -10,15 +10,11 @@
 # vendor certificate, the signed init runs, and an unsigned program that
 # arrives at run time is refused, with exactly that one refusal.  Control:
 # the same parts taken out of the unsigned blob do not boot (init refused).
-. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib-boot.sh"
 
-for t in qemu-system-x86_64 mksquashfs mkimage dumpimage tar python3 gzip; do
-	command -v $t >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
-done
-BUSYBOX=$FIXTURES/amd64/bin/busybox
-[ -x "$BUSYBOX" ] || BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" | grep -q "statically linked" || { echo "need a static busybox" >&2; exit 1; }
-KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
+need_tools qemu-system-x86_64 mksquashfs mkimage dumpimage tar python3 gzip
+static_busybox
+test_kernel
 cd "$WORK" || exit 1
 CN=fwsign-blob-vendor
 "$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null

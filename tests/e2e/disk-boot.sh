@@ -14,15 +14,11 @@
 # finds the signed image's GPT sound and identical.  Control: the kernel
 # taken out of the unsigned image does not know the vendor, and its init is
 # refused.
-. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib-boot.sh"
 
-for t in qemu-system-x86_64 sgdisk mke2fs debugfs gzip ldd; do
-	command -v $t >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
-done
-BUSYBOX=$FIXTURES/amd64/bin/busybox
-[ -x "$BUSYBOX" ] || BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" | grep -q "statically linked" || { echo "need a static busybox" >&2; exit 1; }
-KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
+need_tools qemu-system-x86_64 sgdisk mke2fs debugfs gzip ldd
+static_busybox
+test_kernel
 cd "$WORK" || exit 1
 CN=fwsign-disk-vendor
 "$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null

@@ -23,13 +23,8 @@
 #
 # FWSIGN_KVERSION=6.12 runs it all on the 6.12 test kernel (kernel/6.12/)
 # instead of the 6.1 one; the cases and their verdicts are the same.
-set -u
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${SRCDIR:=$(cd "$here/../.." && pwd)}"
-: "${FWSIGN:=$SRCDIR/build/fwsign}"
-export SRCDIR FWSIGN
-# shellcheck source=../cli/lib.sh
-. "$SRCDIR/tests/cli/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib-boot.sh"
+here=$E2E
 progs=$here/progs
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
 

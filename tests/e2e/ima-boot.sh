@@ -16,13 +16,8 @@
 # writes into the ext4, each with the security.ima it should have).  A third boot, of the stock vmlinux
 # without the certificate, is the control: the signed programs are then
 # refused too.
-set -u
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${SRCDIR:=$(cd "$here/../.." && pwd)}"
-: "${FWSIGN:=$SRCDIR/build/fwsign}"
-export SRCDIR FWSIGN
-# shellcheck source=../cli/lib.sh
-. "$SRCDIR/tests/cli/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib-boot.sh"
+here=$E2E
 progs=$here/progs
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 

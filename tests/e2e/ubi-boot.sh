@@ -9,15 +9,11 @@
 # through ubiblock, the UBIFS volume mounted by init.  Signed: init runs,
 # the signed program on UBIFS runs, the unpacked one is refused, exactly one
 # refusal.  Control: the unsigned image's init is refused.
-. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib-boot.sh"
 
-for t in qemu-system-x86_64 mksquashfs ubinize mkfs.ubifs gzip; do
-	command -v $t >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
-done
-BUSYBOX=$FIXTURES/amd64/bin/busybox
-[ -x "$BUSYBOX" ] || BUSYBOX=/bin/busybox
-file -L "$BUSYBOX" | grep -q "statically linked" || { echo "need a static busybox" >&2; exit 1; }
-KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
+need_tools qemu-system-x86_64 mksquashfs ubinize mkfs.ubifs gzip
+static_busybox
+test_kernel
 cd "$WORK" || exit 1
 CN=fwsign-ubi-vendor
 "$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
