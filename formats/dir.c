@@ -138,8 +138,12 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, int depth)
 			goto out;
 		}
 	}
-	/* Sorted, so that reports and outputs do not depend on readdir order. */
-	qsort(names, n, sizeof(*names), cmp_names);
+	/*
+	 * Sorted, so that reports and outputs do not depend on readdir order.
+	 * An empty directory has no array at all: qsort() must not see NULL.
+	 */
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && rc == FW_OK; i++) {
 		char path[PATH_MAX];
 		struct stat st;
