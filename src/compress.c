@@ -164,6 +164,11 @@ static int gz_run(int inflate_mode, int level, const uint8_t *in, size_t len,
 	return 0;
 }
 
+/* What an xz or lzma decoder may take: kernels and filesystems use
+ * dictionaries of 64 MiB at most (xz -9, lzma -9); a header that asks
+ * for gigabytes is refused instead of reserved. */
+#define DECODE_MEMLIMIT ((uint64_t)256 << 20)
+
 static int xz_run(lzma_stream *s, const uint8_t *in, size_t len,
 		  struct obuf *o, size_t *consumed, char *why, size_t why_len)
 {
@@ -185,6 +190,11 @@ static int xz_run(lzma_stream *s, const uint8_t *in, size_t len,
 	if (consumed)
 		*consumed = len - s->avail_in;
 	lzma_end(s);
+	if (r == LZMA_MEMLIMIT_ERROR) {
+		snprintf(why, why_len, "xz/lzma stream wants a dictionary of "
+			 "over %llu MiB", (unsigned long long)(DECODE_MEMLIMIT >> 20));
+		return -1;
+	}
 	if (r != LZMA_STREAM_END) {
 		snprintf(why, why_len, "xz stream is corrupt or truncated (%d)",
 			 (int)r);
@@ -498,7 +508,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 		if (codec == FW_CODEC_XZ) {
 			xz_settings(in, len, p);
 			/* one stream, no LZMA_CONCATENATED: it stops at its end */
-			r = lzma_stream_decoder(&s, UINT64_MAX, 0);
+			r = lzma_stream_decoder(&s, DECODE_MEMLIMIT, 0);
 		} else {
 			if (!lzma_alone_header(in, len)) {
 				snprintf(why, why_len, "not an lzma stream");
@@ -506,7 +516,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 			}
 			p->lzma_props = in[0];
 			p->dict_size = fw_le32(in + 1);
-			r = lzma_alone_decoder(&s, UINT64_MAX);
+			r = lzma_alone_decoder(&s, DECODE_MEMLIMIT);
 		}
 		if (r != LZMA_OK) {
 			snprintf(why, why_len, "lzma init failed");
