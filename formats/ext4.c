@@ -1621,6 +1621,19 @@ static int add_qdelta(struct ext4_out *o, int type, uint32_t id,
 	return 0;
 }
 
+/* A change of bytes an inode takes, charged to its user, group and
+ * project quotas; -1: no memory. */
+static int charge_inode(struct ext4_out *o, struct ext2_inode_large *large,
+			uint64_t delta)
+{
+	int64_t d = (int64_t)delta;
+
+	return add_qdelta(o, 0, inode_uid(*large), d) < 0 ||
+	       add_qdelta(o, 1, inode_gid(*large), d) < 0 ||
+	       add_qdelta(o, 2, HAS_EXTRA(o->fs, large, i_projid) ?
+			  large->i_projid : 0, d) < 0 ? -1 : 0;
+}
+
 static errcode_t qread(ext2_file_t f, uint64_t off, uint8_t *buf, unsigned n)
 {
 	unsigned int got = 0;
@@ -1905,15 +1918,8 @@ static int put_bytes(struct ext4_out *o, size_t idx, const uint8_t *head,
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "cannot read inode %u in %s: %s", ino,
 				    o->img->path, ext_err(ec));
-	if (space1 != space0) {
-		int64_t d = (int64_t)(space1 - space0);
-
-		if (add_qdelta(o, 0, inode_uid(large), d) < 0 ||
-		    add_qdelta(o, 1, inode_gid(large), d) < 0 ||
-		    add_qdelta(o, 2, HAS_EXTRA(o->fs, &large, i_projid)
-					     ? large.i_projid : 0, d) < 0)
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
+	if (space1 != space0 && charge_inode(o, &large, space1 - space0))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	return FW_OK;
 
 full:
@@ -2014,15 +2020,8 @@ static int ext_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
 								 : FW_EINPUT,
 				    e->path, "cannot set %s in %s: %s", x->name,
 				    o->img->path, ext_err(ec));
-	if (space1 != space0) {
-		int64_t d = (int64_t)(space1 - space0);
-
-		if (add_qdelta(o, 0, inode_uid(large), d) < 0 ||
-		    add_qdelta(o, 1, inode_gid(large), d) < 0 ||
-		    add_qdelta(o, 2, HAS_EXTRA(o->fs, &large, i_projid)
-					     ? large.i_projid : 0, d) < 0)
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
+	if (space1 != space0 && charge_inode(o, &large, space1 - space0))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	return FW_OK;
 }
 

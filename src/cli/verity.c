@@ -92,20 +92,37 @@ static const char *const exts[] = { ".roothash.p7s", ".verity", ".ipe",
 				     ".ipe.p7s" };
 #define N_EXTS 4
 
+/* The first file beside base that exists (malloc'ed), or NULL; *oom set
+ * when a path could not be made. */
+static char *side_existing(const char *base, int *oom)
+{
+	*oom = 0;
+	for (int i = 0; i < N_EXTS; i++) {
+		char *p = path_of(base, exts[i]);
+
+		if (!p) {
+			*oom = 1;
+			return NULL;
+		}
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
 int cli_verity_check(const char *out)
 {
-	for (int i = 0; i < N_EXTS; i++) {
-		char *p = path_of(out, exts[i]);
-		int there = p && access(p, F_OK) == 0;
-		int rc = there ? cli_usage("sign: %s exists", p) : 0;
+	int oom, rc;
+	char *p = side_existing(out, &oom);
 
-		free(p);
-		if (!p)
-			return cli_usage("sign: out of memory");
-		if (rc)
-			return rc;
-	}
-	return 0;
+	if (oom)
+		return cli_usage("sign: out of memory");
+	if (!p)
+		return 0;
+	rc = cli_usage("sign: %s exists", p);
+	free(p);
+	return rc;
 }
 
 /* The files beside base for one image's tree; 0, or an error in err
@@ -231,19 +248,6 @@ int cli_verity_finish(const struct cli_verity *o, const char *out,
 	return FW_OK;
 }
 
-static int side_exists(const char *base)
-{
-	for (int i = 0; i < N_EXTS; i++) {
-		char *p = path_of(base, exts[i]);
-		int there = !p || access(p, F_OK) == 0;
-
-		free(p);
-		if (there)
-			return 1;
-	}
-	return 0;
-}
-
 /* A blob: the files beside OUTPUT.PART for each filesystem's tree, PART
  * its path in the tree with '/' as '_'. */
 struct blob_arg {
@@ -259,7 +263,8 @@ static int blob_one(void *arg, const char *part, const struct fw_verity_info *vi
 		    struct fw_error *err)
 {
 	struct blob_arg *a = arg;
-	char *base = NULL, *img = NULL, **w;
+	char *base = NULL, *img = NULL, **w, *there;
+	int oom = 0;
 
 	if (asprintf(&base, "%s.%s", a->out, part) < 0)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -271,12 +276,13 @@ static int blob_one(void *arg, const char *part, const struct fw_verity_info *vi
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
 	w = realloc(a->written, (a->n + 1) * sizeof(*w));
-	if (!w || side_exists(base)) {
-		int rc = w ? fw_error_set(err, FW_EUSAGE, base, "a file beside "
-					  "it exists") :
-			     fw_error_set(err, FW_EIO, NULL, "out of memory");
+	there = w ? side_existing(base, &oom) : NULL;
+	if (!w || oom || there) {
+		int rc = there ? fw_error_set(err, FW_EUSAGE, there, "exists") :
+			 fw_error_set(err, FW_EIO, NULL, "out of memory");
 		if (w)
 			a->written = w;
+		free(there);
 		free(base);
 		free(img);
 		return rc;
