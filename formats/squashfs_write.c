@@ -55,6 +55,7 @@
 #include "squashfs.h"
 #include "../src/io.h"
 #include "../src/bytes.h"
+#include "../src/cache_int.h"
 
 /* A file's tail: none, in an input fragment block, at a packer serial,
  * or at its final fragment index. */
@@ -123,6 +124,11 @@ struct sq_out {
 	int new_xattrs;
 	sqfs_xattr_writer_t *xw;
 	uint32_t *xid;			/* inode -> its new xattr index */
+	/* compressed blocks shared with other runs, and what their keys
+	 * start with: the codec, its settings, the libraries' versions */
+	struct fw_cache *cache;
+	uint8_t zc_prefix[512];
+	size_t zc_prefix_len;
 };
 
 /* ---------------------------------------------------------------- */
@@ -703,6 +709,104 @@ static int plan_zip(struct sq_out *o, const uint8_t *in, size_t n,
 	return FW_OK;
 }
 
+/*
+ * The cache's key of a block: SHA-256 of what the compressor is (codec,
+ * every setting, the libraries' versions, fwsign's) and of the bytes.
+ */
+static void zc_prefix(struct sq_out *o)
+{
+	const struct sq_priv *p = o->p;
+	uint8_t *b = o->zc_prefix;
+	size_t n = 0;
+	const uint32_t words[] = {
+		p->super.compression_id, p->super.flags, p->super.block_size,
+		p->opt.level, p->opt.window, p->opt.strategies, p->opt.dict,
+		p->opt.flags, p->cfg.id, p->cfg.flags, p->cfg.block_size,
+		p->cfg.level,
+	};
+	int len;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++, n += 4)
+		fw_put_le32(b + n, words[i]);
+	memcpy(b + n, &p->cfg.opt, sizeof(p->cfg.opt));
+	n += sizeof(p->cfg.opt);
+	len = snprintf((char *)b + n, sizeof(o->zc_prefix) - n,
+		       "fwsign-squashfs-block/1 %s lzma %s zlib %s zstd %s "
+		       "lz4 %s", FWSIGN_VERSION, lzma_version_string(),
+		       zlibVersion(), ZSTD_versionString(),
+		       LZ4_versionString());
+	if (len > 0)
+		n += (size_t)len < sizeof(o->zc_prefix) - n
+			     ? (size_t)len : sizeof(o->zc_prefix) - n - 1;
+	o->zc_prefix_len = n;
+}
+
+static int zc_key(const struct sq_out *o, const uint8_t *in, size_t len,
+		  uint8_t key[FW_CACHE_KEY])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint8_t n[4];
+	int ok;
+
+	fw_put_le32(n, (uint32_t)len);
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, o->zc_prefix, o->zc_prefix_len) == 1 &&
+	     EVP_DigestUpdate(c, n, 4) == 1 &&
+	     EVP_DigestUpdate(c, in, len) == 1 &&
+	     EVP_DigestFinal_ex(c, key, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/*
+ * One block compressed, through the cache when there is one: an entry is
+ * used only if it decompresses to exactly these bytes (chk: a block's
+ * room); a miss is compressed and stored.  0: stored as it is.
+ */
+static sqfs_s32 zip_block(struct sq_out *o, sqfs_compressor_t *cmp,
+			  sqfs_compressor_t **dec, uint8_t *chk,
+			  const uint8_t *in, size_t len, uint8_t *out)
+{
+	uint8_t key[FW_CACHE_KEY];
+	size_t n;
+	int raw, have;
+	sqfs_s32 r;
+
+	if (!o->cache || zc_key(o, in, len, key))
+		return cmp->do_block(cmp, in, (sqfs_u32)len, out,
+				     (sqfs_u32)len);
+	have = fw_cache_get(o->cache, key, out, len, &n, &raw);
+	if (have && raw) {
+		fw_cache_count(o->cache, FW_CACHE_HIT);
+		return 0;
+	}
+	if (have && n < len) {
+		if (!*dec) {
+			sqfs_compressor_config_t cfg;
+
+			sqfs_compressor_config_init(&cfg,
+						    o->p->super.compression_id,
+						    o->bs,
+						    SQFS_COMP_FLAG_UNCOMPRESS);
+			if (sqfs_compressor_create(&cfg, dec))
+				*dec = NULL;
+		}
+		r = *dec ? (*dec)->do_block(*dec, out, (sqfs_u32)n, chk,
+					    (sqfs_u32)o->bs)
+			 : -1;
+		if (r >= 0 && (size_t)r == len && !memcmp(chk, in, len)) {
+			fw_cache_count(o->cache, FW_CACHE_HIT);
+			return (sqfs_s32)n;
+		}
+	}
+	fw_cache_count(o->cache, have ? FW_CACHE_REJECTED : FW_CACHE_MISS);
+	r = cmp->do_block(cmp, in, (sqfs_u32)len, out, (sqfs_u32)len);
+	if (r >= 0)
+		fw_cache_put(o->cache, key, out, r > 0 ? (size_t)r : 0,
+			     r == 0 || (size_t)r >= len);
+	return r;
+}
+
 struct zip_run {
 	struct sq_out *o;
 	size_t next;
@@ -714,8 +818,11 @@ static void *zip_worker(void *arg)
 {
 	struct zip_run *z = arg;
 	struct sq_out *o = z->o;
-	sqfs_compressor_t *cmp = make_compressor(o->p, 1);
+	sqfs_compressor_t *cmp = make_compressor(o->p, 1), *dec = NULL;
+	uint8_t *chk = o->cache ? malloc(o->bs) : NULL;
 
+	if (o->cache && !chk)
+		z->failed = 1;
 	for (;;) {
 		struct piece *pc;
 		size_t i;
@@ -739,8 +846,7 @@ static void *zip_worker(void *arg)
 			z->failed = 1;
 			break;
 		}
-		r = cmp->do_block(cmp, pc->in, (sqfs_u32)pc->len, pc->out,
-				  (sqfs_u32)pc->len);
+		r = zip_block(o, cmp, &dec, chk, pc->in, pc->len, pc->out);
 		if (r < 0) {
 			z->failed = 1;
 			break;
@@ -753,6 +859,8 @@ static void *zip_worker(void *arg)
 		}
 	}
 	sqfs_destroy(cmp);
+	sqfs_destroy(dec);
+	free(chk);
 	return NULL;
 }
 
@@ -2027,6 +2135,9 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->bs = p->super.block_size;
 	o->max_size = oo->max_size;
 	o->jobs = oo->jobs;
+	o->cache = oo->cache;
+	if (o->cache)
+		zc_prefix(o);
 	o->store.base.destroy = store_destroy;
 	o->store.get_configuration = store_config;
 	o->store.write_options = store_options;
