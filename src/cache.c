@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,6 +156,42 @@ void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 	atomic_fetch_add(ok ? &c->stored : &c->store_failed, 1);
 }
 
+int fw_cache_claim(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		   int wait, int *fd)
+{
+	char name[74];
+
+	entry_name(key, name);
+	strcat(name, ".lock");
+	name[2] = 0;
+	if (mkdirat(c->dfd, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	name[2] = '/';
+	*fd = openat(c->dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		     0600);
+	if (*fd < 0)
+		return -1;
+	while (flock(*fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		close(*fd);
+		*fd = -1;
+		return errno == EWOULDBLOCK ? 0 : -1;
+	}
+	return 1;
+}
+
+void fw_cache_release(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      int fd)
+{
+	char name[74];
+
+	entry_name(key, name);
+	strcat(name, ".lock");
+	unlinkat(c->dfd, name, 0);	/* before the unlock: see cache_int.h */
+	close(fd);
+}
+
 void fw_cache_count(struct fw_cache *c, enum fw_cache_event e)
 {
 	switch (e) {
@@ -170,6 +207,14 @@ static int all_hex(const char *s, size_t n)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[n] == 0;
+}
+
+static int is_lock(const char *s)
+{
+	const size_t n = 2 * FW_CACHE_KEY - 2;
+
+	return strlen(s) == n + 5 && !strcmp(s + n, ".lock") &&
+	       strspn(s, "0123456789abcdef") == n;
 }
 
 void fw_cache_remove(const char *dir)
@@ -200,6 +245,7 @@ void fw_cache_remove(const char *dir)
 		}
 		while ((f = readdir(s)))
 			if (all_hex(f->d_name, 2 * FW_CACHE_KEY - 2) ||
+			    is_lock(f->d_name) ||
 			    !strncmp(f->d_name, ".e.fwsign-", 10))
 				unlinkat(sfd, f->d_name, 0);
 		closedir(s);

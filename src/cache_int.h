@@ -22,5 +22,18 @@ int fw_cache_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 		  const uint8_t *data, size_t len, int raw);
 void fw_cache_count(struct fw_cache *c, enum fw_cache_event e);
+/*
+ * Claims a key before compressing it, so that runs sharing the cache
+ * split the work instead of doing it twice: 1 and *fd when claimed (the
+ * caller looks the key up again, then compresses, stores and releases),
+ * 0 when another claim holds it (without wait: do something else and come
+ * back; with wait: never), -1 when no claim can be made (compress
+ * anyway).  A claim is an flock on DIR/XX/REST.lock, which the release
+ * removes: whoever waited on it then finds the entry.
+ */
+int fw_cache_claim(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		   int wait, int *fd);
+void fw_cache_release(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      int fd);
 
 #endif

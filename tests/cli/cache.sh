@@ -105,7 +105,19 @@ wait $p1; r1=$?; wait $p2; r2=$?
 check "two runs on one cache: both exit 0" [ $r1 = 0 ] && [ $r2 = 0 ]
 check "two runs on one cache: outputs = without a cache" \
 	cmp -s a-xz.t1.sqfs a-xz.plain.sqfs && cmp -s b-xz.t2.sqfs b-xz.plain.sqfs
-check "two runs on one cache: no temporary left" [ -z "$(find zc3 -name '.*')" ]
+check "two runs on one cache: no temporary or claim left" \
+	[ -z "$(find zc3 -name '.*' -o -name '*.lock')" ]
+# the same image twice at once, one thread each: they split the blocks
+# (a block another run is compressing is done last, from its entry)
+"$FWSIGN" sign a-xz.sqfs -o a-xz.s1.sqfs "${SIGN[@]}" --jobs 1 --cache zc5 >s1.txt & p1=$!
+"$FWSIGN" sign a-xz.sqfs -o a-xz.s2.sqfs "${SIGN[@]}" --jobs 1 --cache zc5 >s2.txt & p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+read -r reu1 cmpd1 sto1 rej1 <<<"$(cache_line s1.txt)"
+read -r reu2 cmpd2 sto2 rej2 <<<"$(cache_line s2.txt)"
+check "two runs of one image at once: each block compressed once in all ($cmpd1 + $cmpd2 = $N_A)" \
+	[ $r1 = 0 ] && [ $r2 = 0 ] && [ $((cmpd1 + cmpd2)) = "$N_A" ] && [ $((reu1 + reu2)) = "$N_A" ]
+check "two runs of one image at once: both = without a cache" \
+	cmp -s a-xz.s1.sqfs a-xz.plain.sqfs && cmp -s a-xz.s2.sqfs a-xz.plain.sqfs
 
 # a cache path that is not a directory
 : >notadir
