@@ -30,6 +30,7 @@ struct fw_cache {
 	int dfd;
 	char *dir;
 	atomic_uint_fast64_t hits, misses, rejected, stored, store_failed;
+	atomic_uint_fast64_t sig_hits, sig_misses, sig_rejected;
 };
 
 int fw_cache_open(const char *dir, struct fw_cache **out,
@@ -78,6 +79,9 @@ void fw_cache_stats(const struct fw_cache *c, struct fw_cache_stats *s)
 	s->rejected = atomic_load(&c->rejected);
 	s->stored = atomic_load(&c->stored);
 	s->store_failed = atomic_load(&c->store_failed);
+	s->sig_hits = atomic_load(&c->sig_hits);
+	s->sig_misses = atomic_load(&c->sig_misses);
+	s->sig_rejected = atomic_load(&c->sig_rejected);
 }
 
 /* "XX/REST" of the key. */
@@ -198,6 +202,11 @@ void fw_cache_count(struct fw_cache *c, enum fw_cache_event e)
 	case FW_CACHE_HIT: atomic_fetch_add(&c->hits, 1); break;
 	case FW_CACHE_MISS: atomic_fetch_add(&c->misses, 1); break;
 	case FW_CACHE_REJECTED: atomic_fetch_add(&c->rejected, 1); break;
+	case FW_CACHE_SIG_HIT: atomic_fetch_add(&c->sig_hits, 1); break;
+	case FW_CACHE_SIG_MISS: atomic_fetch_add(&c->sig_misses, 1); break;
+	case FW_CACHE_SIG_REJECTED:
+		atomic_fetch_add(&c->sig_rejected, 1);
+		break;
 	}
 }
 

@@ -10,7 +10,10 @@
 
 #define FW_CACHE_KEY 32		/* SHA-256 */
 
-enum fw_cache_event { FW_CACHE_HIT, FW_CACHE_MISS, FW_CACHE_REJECTED };
+enum fw_cache_event {
+	FW_CACHE_HIT, FW_CACHE_MISS, FW_CACHE_REJECTED,
+	FW_CACHE_SIG_HIT, FW_CACHE_SIG_MISS, FW_CACHE_SIG_REJECTED,
+};
 
 /* The entry of key: 1 and its bytes (at most cap) in buf, *len of them,
  * *raw set when the block is stored uncompressed (then *len is 0); 0:

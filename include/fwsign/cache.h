@@ -7,6 +7,11 @@
  * same in every image.  The first run compresses it and stores it; the
  * others read it back.
  *
+ * RSA signatures are kept there too, keyed by the certificate, the
+ * digest algorithm and the digest: a release's shared files are signed
+ * once (a token or HSM that takes tens of milliseconds a signature makes
+ * that most of a run's time).
+ *
  * An entry is trusted for nothing: before it is used it is decompressed
  * and compared with the bytes it stands for, so a cache that someone else
  * can write can make a run slower, never change what an image holds.
@@ -34,6 +39,10 @@ struct fw_cache_stats {
 	uint64_t stored;	/* entries written */
 	uint64_t store_failed;	/* entries that could not be written (the
 				 * run goes on) */
+	/* RSA signatures (PKCS#1 v1.5 is deterministic: the same key over
+	 * the same digest gives the same bytes), checked with the
+	 * certificate's key before use */
+	uint64_t sig_hits, sig_misses, sig_rejected;
 };
 
 /* Opens (and makes, mode 0700) the cache directory. */
@@ -44,5 +53,7 @@ FW_API void fw_cache_stats(const struct fw_cache *c, struct fw_cache_stats *s);
 /* Removes a cache directory: its entries, temporaries and folders, and
  * nothing else (a folder that holds anything more stays). */
 FW_API void fw_cache_remove(const char *dir);
+/* Signatures of s go through the cache c (NULL: none). */
+FW_API void fw_signer_set_cache(struct fw_signer *s, struct fw_cache *c);
 
 #endif

@@ -50,10 +50,10 @@ static const char help[] =
 "                      squashfs, ext2/3/4, pax tar and directory trees\n"
 "      --ima-only      the xattr only, no appended trailer\n"
 "      --ima-modules   kernel modules get security.ima too\n"
-"      --cache DIR     reuse the squashfs blocks that other runs with DIR\n"
-"                      compressed (each checked before use) and store\n"
-"                      this run's: the images of one release share most\n"
-"                      files (fwsign batch does this by itself)\n"
+"      --cache DIR     reuse the squashfs blocks and RSA signatures that\n"
+"                      other runs with DIR made (each checked before use)\n"
+"                      and store this run's: the images of one release\n"
+"                      share most files (fwsign batch does this itself)\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
 "                      suffixes: powers of 1024), e.g. the flash partition\n"
 "      --verity        append a dm-verity hash tree to the signed squashfs\n"
@@ -276,6 +276,7 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 			return cli_error(&err);
 		}
 		so.cache = after->cache = ro.cache;
+		fw_signer_set_cache(ro.signer, ro.cache);
 	}
 	/* A vendor blob: the tree of layers, signed whole. */
 	if (!ro.in_place && !kin) {
@@ -393,11 +394,15 @@ int cmd_sign(int argc, char **argv)
 
 		fw_cache_stats(after.cache, &st);
 		printf("cache: %llu blocks reused, %llu compressed (%llu "
-		       "stored), %llu entries rejected\n",
+		       "stored), %llu entries rejected; %llu signatures "
+		       "reused, %llu made, %llu rejected\n",
 		       (unsigned long long)st.hits,
 		       (unsigned long long)(st.misses + st.rejected),
 		       (unsigned long long)st.stored,
-		       (unsigned long long)st.rejected);
+		       (unsigned long long)st.rejected,
+		       (unsigned long long)st.sig_hits,
+		       (unsigned long long)st.sig_misses,
+		       (unsigned long long)st.sig_rejected);
 	}
 	fw_cache_close(after.cache);
 	return rc;
