@@ -6,7 +6,18 @@
 # the other (target: at most 0.6x the wall time), and does its peak memory
 # stay independent of the number of images (5, 10, 20; see Memory below)?
 #
-#   bench/batch.sh [--runs N] [--jobs N] [--sample-ms N] [--rebuild]
+#   bench/batch.sh [--release variants|distinct] [--runs N] [--jobs N]
+#                  [--sample-ms N] [--rebuild]
+#
+# --release variants (the default) is what a vendor's release is: the
+# firmware of 20 devices of one family, the same userland in each (a base
+# tree of 24 MiB, 60% ELF files and 40% data) plus files of each device's
+# own (2.4 MiB: drivers, board tools; in no other image), the kinds in the
+# mix below, one after the other.  fwsign batch shares the squashfs blocks
+# the images have in common between its children (--cache), and the
+# sequential loop is fwsign sign run on each image as it stands today.
+# --release distinct is the worst case for batch: no file in two images,
+# described next (cached in $BENCH_DIR/batch/in).
 #
 # The release (built once, cached in $BENCH_DIR/batch/in, default
 # /var/tmp/fwsign-bench/batch/in; --rebuild makes it again): 20 images in
@@ -71,6 +82,7 @@ SAMPLE_MS=5
 REBUILD=0
 TARGET=0.6
 RSS_SLACK=1.10
+RELEASE=variants
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -78,11 +90,13 @@ while [ $# -gt 0 ]; do
 	--jobs) JOBS=$2; shift ;;
 	--sample-ms) SAMPLE_MS=$2; shift ;;
 	--rebuild) REBUILD=1 ;;
+	--release) RELEASE=$2; shift ;;
 	-h|--help) usage 0 ;;
 	*) unknown_option "$1" ;;
 	esac
 	shift
 done
+[[ $RELEASE = variants || $RELEASE = distinct ]] || die "bad --release '$RELEASE'"
 [[ $RUNS =~ ^[1-9][0-9]*$ && $JOBS =~ ^[1-9][0-9]*$ && $SAMPLE_MS =~ ^[1-9][0-9]*$ ]] ||
 	die "bad --runs/--jobs/--sample-ms"
 needs mksquashfs mke2fs python3 cmp
@@ -91,19 +105,21 @@ bench_fwsign
 
 BASE=${BENCH_DIR:-/var/tmp/fwsign-bench}/batch
 IN=$BASE/in
+[ "$RELEASE" = variants ] && IN=$BASE/in-variants
 W=$BASE/runs
 mkdir -p "$IN"
 rm -rf "$W" && mkdir -p "$W"
 
 # ------------------------------------------------------------------ inputs
 PARAMS="v2 groups=4 mix=xz48,ext11,zstd24,ext4,gzip8 elf=60"
+[ "$RELEASE" = variants ] && PARAMS="v3 variants base=24 own=2.4 mix=xz,ext4,zstd,ext4,gzip elf=60"
 if [ "$REBUILD" = 1 ] || [ "$(cat "$IN/params" 2>/dev/null)" != "$PARAMS" ] ||
    [ "$(ls "$IN/images" 2>/dev/null | wc -l)" != 20 ]; then
 	rm -rf "${IN:?}"/* && mkdir -p "$IN/images" "$IN/lists"
 	say "picking the files of 20 images"
-	python3 - "$IN/lists" >"$IN/plan" <<'PY'
+	python3 - "$IN/lists" "$RELEASE" >"$IN/plan" <<'PY'
 import os, random, sys
-outdir = sys.argv[1]
+outdir, release = sys.argv[1], sys.argv[2]
 def pool(roots, want_elf, maxsize):
     seen, out = set(), []
     paths = []
@@ -145,6 +161,18 @@ def take(name, p, budget):
     return got, total
 mix = [('sqfs', 'xz', '256K', 48), ('ext4', '-', '-', 11), ('sqfs', 'zstd', '128K', 24),
        ('ext4', '-', '-', 4), ('sqfs', 'gzip', '128K', 8)]
+if release == 'variants':
+    base_e, ne = take('elf', elf, (24 << 20) * 60 // 100)
+    base_d, nd = take('data', data, (24 << 20) * 40 // 100)
+    for i in range(1, 21):
+        kind, comp, block, _ = mix[(i - 1) % len(mix)]
+        name = 'dev%02d-%s%s.%s' % (i, kind, '' if comp == '-' else '-' + comp, kind)
+        a, na = take('elf', elf, (24 << 20) * 6 // 100)
+        b, nb = take('data', data, (24 << 20) * 4 // 100)
+        with open(os.path.join(outdir, name), 'w') as f:
+            f.write('\n'.join(base_e + a + base_d + b) + '\n')
+        print(name, kind, comp, block, ne + nd + na + nb, len(base_e) + len(a), len(base_d) + len(b))
+    sys.exit(0)
 for g in range(4):
     for k, (kind, comp, block, mb) in enumerate(mix):
         i = g * len(mix) + k + 1
@@ -327,8 +355,8 @@ S1_W=$(col seq1 "$RUNS" 1 | median); S1_C=$(col seq1 "$RUNS" 2 | median); S1_M=$
 RATIO=$(calc "$B_W / $S_W" 3)
 OK_T=$(awk -v x="$RATIO" -v t="$TARGET" 'BEGIN { print (x <= t) ? "PASS" : "FAIL" }')
 printf '\nfwsign batch vs sequential fwsign sign: %d CPUs, %s\n' "$NCPU" "$("$FWSIGN" --version 2>/dev/null | head -1)"
-printf 'release: 20 images, %d MiB in, %d MiB out; %d of 20 batch outputs byte-identical to the sequential ones\n' \
-	"$TOTAL_MB" "$OUT_MB" "$same"
+printf 'release (%s): 20 images, %d MiB in, %d MiB out; %d of 20 batch outputs byte-identical to the sequential ones\n' \
+	"$RELEASE" "$TOTAL_MB" "$OUT_MB" "$same"
 printf 'load average: %s at the start, %s after the timings, %s after the memory runs\n' "$LOAD0" "$LOAD1" "$LOAD2"
 python3 - "$W" "$IN/images" "$RUNS" "$JOBS" <<'PY'
 import json, os, statistics, sys
@@ -408,7 +436,8 @@ printf '  tree RSS for 20 / for 5: %sx (it follows the two largest images run to
 printf '  peak RSS independent of the number of images: %s\n' "$OK_M"
 printf '  (20 sequential fwsign sign: max process %s MiB)\n' "$S_M"
 
-printf 'BENCH {"bench":"batch","images":20,"mib_in":%d,"jobs":%d,"cpus":%d,"runs":%d,' \
+printf 'BENCH {"bench":"batch","release":"%s","images":20,' "$RELEASE"
+printf '"mib_in":%d,"jobs":%d,"cpus":%d,"runs":%d,' \
 	"$TOTAL_MB" "$JOBS" "$NCPU" "$RUNS"
 printf '"sequential":{"wall":%s,"cpu":%s,"rss_mib":%s},"batch":{"wall":%s,"cpu":%s,"rss_mib":%s},' \
 	"$S_W" "$S_C" "$S_M" "$B_W" "$B_C" "$B_M"

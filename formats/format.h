@@ -109,6 +109,7 @@ struct fw_out_opts {
 	uint64_t max_size;	/* refuse an output bigger than this; 0: no limit */
 	int jobs;		/* worker threads; 0: all cores */
 	int xattrs;		/* out_xattr will be called (IMA) */
+	struct fw_cache *cache;	/* compressed blocks (fwsign/cache.h), or NULL */
 };
 
 /* out_put must be called in entry order from one thread (archives, images

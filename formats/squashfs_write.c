@@ -55,6 +55,7 @@
 #include "squashfs.h"
 #include "../src/io.h"
 #include "../src/bytes.h"
+#include "../src/cache_int.h"
 
 /* A file's tail: none, in an input fragment block, at a packer serial,
  * or at its final fragment index. */
@@ -123,6 +124,11 @@ struct sq_out {
 	int new_xattrs;
 	sqfs_xattr_writer_t *xw;
 	uint32_t *xid;			/* inode -> its new xattr index */
+	/* compressed blocks shared with other runs, and what their keys
+	 * start with: the codec, its settings, the libraries' versions */
+	struct fw_cache *cache;
+	uint8_t zc_prefix[512];
+	size_t zc_prefix_len;
 };
 
 /* ---------------------------------------------------------------- */
@@ -703,44 +709,211 @@ static int plan_zip(struct sq_out *o, const uint8_t *in, size_t n,
 	return FW_OK;
 }
 
+/*
+ * The cache's key of a block: SHA-256 of what the compressor is (codec,
+ * every setting, the libraries' versions, fwsign's) and of the bytes.
+ */
+static void zc_prefix(struct sq_out *o)
+{
+	const struct sq_priv *p = o->p;
+	uint8_t *b = o->zc_prefix;
+	size_t n = 0;
+	const uint32_t words[] = {
+		p->super.compression_id, p->super.flags, p->super.block_size,
+		p->opt.level, p->opt.window, p->opt.strategies, p->opt.dict,
+		p->opt.flags, p->cfg.id, p->cfg.flags, p->cfg.block_size,
+		p->cfg.level,
+	};
+	int len;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++, n += 4)
+		fw_put_le32(b + n, words[i]);
+	memcpy(b + n, &p->cfg.opt, sizeof(p->cfg.opt));
+	n += sizeof(p->cfg.opt);
+	len = snprintf((char *)b + n, sizeof(o->zc_prefix) - n,
+		       "fwsign-squashfs-block/1 %s lzma %s zlib %s zstd %s "
+		       "lz4 %s", FWSIGN_VERSION, lzma_version_string(),
+		       zlibVersion(), ZSTD_versionString(),
+		       LZ4_versionString());
+	if (len > 0)
+		n += (size_t)len < sizeof(o->zc_prefix) - n
+			     ? (size_t)len : sizeof(o->zc_prefix) - n - 1;
+	o->zc_prefix_len = n;
+}
+
+static int zc_key(const struct sq_out *o, const uint8_t *in, size_t len,
+		  uint8_t key[FW_CACHE_KEY])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint8_t n[4];
+	int ok;
+
+	fw_put_le32(n, (uint32_t)len);
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, o->zc_prefix, o->zc_prefix_len) == 1 &&
+	     EVP_DigestUpdate(c, n, 4) == 1 &&
+	     EVP_DigestUpdate(c, in, len) == 1 &&
+	     EVP_DigestFinal_ex(c, key, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/* A worker's compressor, and what it checks cache entries with. */
+struct zip_tls {
+	sqfs_compressor_t *cmp, *dec;
+	uint8_t *chk;		/* a block's room */
+};
+
+enum { ZC_NONE, ZC_HIT, ZC_BAD };
+
+/* The entry of key, if it decompresses to exactly in: ZC_HIT with *r
+ * (the compressed size; 0: stored as it is). */
+static int zc_lookup(struct sq_out *o, struct zip_tls *t,
+		     const uint8_t key[FW_CACHE_KEY], const uint8_t *in,
+		     size_t len, uint8_t *out, sqfs_s32 *r)
+{
+	size_t n;
+	int raw;
+	sqfs_s32 d;
+
+	if (!fw_cache_get(o->cache, key, out, len, &n, &raw))
+		return ZC_NONE;
+	if (raw) {
+		*r = 0;
+		return ZC_HIT;
+	}
+	if (n >= len)
+		return ZC_BAD;
+	if (!t->dec) {
+		sqfs_compressor_config_t cfg;
+
+		sqfs_compressor_config_init(&cfg, o->p->super.compression_id,
+					    o->bs, SQFS_COMP_FLAG_UNCOMPRESS);
+		if (sqfs_compressor_create(&cfg, &t->dec))
+			t->dec = NULL;
+	}
+	d = t->dec ? t->dec->do_block(t->dec, out, (sqfs_u32)n, t->chk,
+				      (sqfs_u32)o->bs)
+		   : -1;
+	if (d < 0 || (size_t)d != len || memcmp(t->chk, in, len))
+		return ZC_BAD;
+	*r = (sqfs_s32)n;
+	return ZC_HIT;
+}
+
+/*
+ * One block compressed, through the cache when there is one: an entry is
+ * used only if it decompresses to exactly these bytes; a block no entry
+ * holds is claimed, compressed and stored.  When another run (or thread)
+ * holds the claim and wait is 0, *later is set: the caller does other
+ * blocks first and comes back with wait set.  0: stored as it is.
+ */
+static sqfs_s32 zip_block(struct sq_out *o, struct zip_tls *t,
+			  const uint8_t *in, size_t len, uint8_t *out,
+			  int wait, int *later)
+{
+	uint8_t key[FW_CACHE_KEY];
+	int st, claim, fd = -1;
+	sqfs_s32 r;
+
+	*later = 0;
+	if (!o->cache || zc_key(o, in, len, key))
+		return t->cmp->do_block(t->cmp, in, (sqfs_u32)len, out,
+					(sqfs_u32)len);
+	st = zc_lookup(o, t, key, in, len, out, &r);
+	if (st == ZC_NONE) {
+		claim = fw_cache_claim(o->cache, key, wait, &fd);
+		if (claim == 0) {
+			*later = 1;
+			return 0;
+		}
+		/* it may have come while we asked */
+		if (claim == 1)
+			st = zc_lookup(o, t, key, in, len, out, &r);
+	}
+	if (st == ZC_HIT) {
+		if (fd >= 0)
+			fw_cache_release(o->cache, key, fd);
+		fw_cache_count(o->cache, FW_CACHE_HIT);
+		return r;
+	}
+	fw_cache_count(o->cache, st == ZC_BAD ? FW_CACHE_REJECTED
+					      : FW_CACHE_MISS);
+	r = t->cmp->do_block(t->cmp, in, (sqfs_u32)len, out, (sqfs_u32)len);
+	if (r >= 0)
+		fw_cache_put(o->cache, key, out, r > 0 ? (size_t)r : 0,
+			     r == 0 || (size_t)r >= len);
+	if (fd >= 0)
+		fw_cache_release(o->cache, key, fd);
+	return r;
+}
+
 struct zip_run {
 	struct sq_out *o;
 	size_t next;
 	int failed;
 	pthread_mutex_t lock;
+	/* pieces another run was compressing: done last, waiting for it */
+	size_t *later;
+	size_t n_later, next_later;
 };
+
+/* The next piece to compress: in order, then those put off; *wait set for
+ * the latter.  n_pieces when none is left. */
+static size_t zip_next(struct zip_run *z, int *wait)
+{
+	struct sq_out *o = z->o;
+	size_t i;
+
+	pthread_mutex_lock(&z->lock);
+	while (z->next < o->n_pieces && o->pieces[z->next].kind != P_ZIP)
+		z->next++;
+	*wait = 0;
+	if (z->next < o->n_pieces) {
+		i = z->next++;
+	} else if (z->next_later < z->n_later) {
+		i = z->later[z->next_later++];
+		*wait = 1;
+	} else {
+		i = o->n_pieces;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return i;
+}
 
 static void *zip_worker(void *arg)
 {
 	struct zip_run *z = arg;
 	struct sq_out *o = z->o;
-	sqfs_compressor_t *cmp = make_compressor(o->p, 1);
+	struct zip_tls t = { .cmp = make_compressor(o->p, 1) };
 
-	for (;;) {
+	t.chk = o->cache ? malloc(o->bs) : NULL;
+	if (!t.cmp || (o->cache && !t.chk))
+		z->failed = 1;
+	while (!z->failed) {
 		struct piece *pc;
-		size_t i;
+		int wait, later;
+		size_t i = zip_next(z, &wait);
 		sqfs_s32 r;
 
-		pthread_mutex_lock(&z->lock);
-		while (z->next < o->n_pieces &&
-		       o->pieces[z->next].kind != P_ZIP)
-			z->next++;
-		i = z->next++;
-		if (!cmp)
-			z->failed = 1;
-		pthread_mutex_unlock(&z->lock);
-		if (i >= o->n_pieces || !cmp)
+		if (i >= o->n_pieces)
 			break;
 		pc = &o->pieces[i];
 		if (o->p->super.flags & pc->uflag)
 			continue;	/* stored as it is */
-		pc->out = malloc(pc->len);
+		if (!pc->out)
+			pc->out = malloc(pc->len);
 		if (!pc->out) {
 			z->failed = 1;
 			break;
 		}
-		r = cmp->do_block(cmp, pc->in, (sqfs_u32)pc->len, pc->out,
-				  (sqfs_u32)pc->len);
+		r = zip_block(o, &t, pc->in, pc->len, pc->out, wait, &later);
+		if (later) {
+			pthread_mutex_lock(&z->lock);
+			z->later[z->n_later++] = i;
+			pthread_mutex_unlock(&z->lock);
+			continue;
+		}
 		if (r < 0) {
 			z->failed = 1;
 			break;
@@ -752,7 +925,9 @@ static void *zip_worker(void *arg)
 			pc->out_len = (size_t)r;
 		}
 	}
-	sqfs_destroy(cmp);
+	sqfs_destroy(t.cmp);
+	sqfs_destroy(t.dec);
+	free(t.chk);
 	return NULL;
 }
 
@@ -772,6 +947,8 @@ static int zip_all(struct sq_out *o, struct fw_error *err)
 		nt = 64;
 	if ((size_t)nt > n)
 		nt = (int)n;
+	if (o->cache && !(z.later = malloc(n * sizeof(*z.later))))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	pthread_mutex_init(&z.lock, NULL);
 	for (int i = 1; i < nt; i++)
 		if (pthread_create(&t[started], NULL, zip_worker, &z) == 0)
@@ -780,6 +957,7 @@ static int zip_all(struct sq_out *o, struct fw_error *err)
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&z.lock);
+	free(z.later);
 	if (z.failed)
 		return fw_error_set(err, FW_EIO, o->of.final,
 				    "squashfs: compressing failed");
@@ -2027,6 +2205,9 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->bs = p->super.block_size;
 	o->max_size = oo->max_size;
 	o->jobs = oo->jobs;
+	o->cache = oo->cache;
+	if (o->cache)
+		zc_prefix(o);
 	o->store.base.destroy = store_destroy;
 	o->store.get_configuration = store_config;
 	o->store.write_options = store_options;

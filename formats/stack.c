@@ -857,6 +857,7 @@ static int walk_fs(struct fw_stack *s, struct fw_node *n, enum mode m,
 	ro.input = in;
 	ro.jobs = s->o->jobs;
 	ro.sign_other = s->o->sign_other;
+	ro.cache = s->o->cache;
 	ro.ima = s->o->ima;
 	ro.ima_modules = s->o->ima_modules;
 	ro.progress = s->o->progress;

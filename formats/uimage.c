@@ -82,7 +82,7 @@ void fw_uimage_header(uint8_t *h, const uint8_t *old, uint32_t size,
 
 static int header_ok(const uint8_t *p, size_t len)
 {
-	char why[8];
+	char why[128];	/* the reason is not wanted here */
 
 	return !fw_uimage_check(p, len, 0, why, sizeof(why));
 }

@@ -605,7 +605,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	const struct fw_out_opts oo = {
 		.path = o->output, .in_place = o->in_place,
 		.max_size = o->max_size, .jobs = o->jobs,
-		.xattrs = o->ima != 0,
+		.xattrs = o->ima != 0, .cache = o->cache,
 	};
 	const int writing = mode == MODE_SIGN && !o->dry_run;
 

@@ -25,6 +25,7 @@
 
 #include "fwsign/attest.h"
 #include "fwsign/fwsign.h"
+#include "cache_int.h"
 #include "io.h"
 #include "signer_int.h"
 
@@ -50,7 +51,67 @@ struct fw_signer {
 	int tmpl_want;
 	atomic_int tmpl_done;
 	pthread_mutex_t tmpl_lock;
+	/* signatures shared with other runs (fwsign/cache.h), and what
+	 * their keys start with: the certificate's sha256, the digest */
+	struct fw_cache *cache;
+	uint8_t cache_id[32];
 };
+
+void fw_signer_set_cache(struct fw_signer *s, struct fw_cache *c)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(s->cert, &der);
+
+	s->cache = NULL;
+	if (c && n > 0 &&
+	    EVP_Digest(der, (size_t)n, s->cache_id, NULL, EVP_sha256(),
+		       NULL) == 1)
+		s->cache = c;
+	OPENSSL_free(der);
+}
+
+/* The cache's key of the signature over a digest. */
+static int sig_key(const struct fw_signer *s, const unsigned char *md,
+		   unsigned md_len, uint8_t key[FW_CACHE_KEY])
+{
+	static const char dom[] = "fwsign-rsa-pkcs1/1";
+	const char *name = EVP_MD_get0_name(s->md);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && name && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(c, dom, sizeof(dom)) == 1 &&
+		 EVP_DigestUpdate(c, s->cache_id, sizeof(s->cache_id)) == 1 &&
+		 EVP_DigestUpdate(c, name, strlen(name) + 1) == 1 &&
+		 EVP_DigestUpdate(c, md, md_len) == 1 &&
+		 EVP_DigestFinal_ex(c, key, NULL) == 1;
+
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/* A cached signature is used only if the certificate's key verifies it
+ * over this digest. */
+static int sig_cached(struct fw_signer *s, const uint8_t key[FW_CACHE_KEY],
+		      const unsigned char *md, unsigned md_len, uint8_t *sig)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(s->cert);
+	EVP_PKEY_CTX *pc;
+	size_t n;
+	int raw, ok;
+
+	if (!fw_cache_get(s->cache, key, sig, s->sig_len, &n, &raw))
+		return 0;
+	pc = pub ? EVP_PKEY_CTX_new(pub, NULL) : NULL;
+	ok = !raw && n == s->sig_len && pc &&
+	     EVP_PKEY_verify_init(pc) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(pc, s->md) == 1 &&
+	     EVP_PKEY_verify(pc, sig, n, md, md_len) == 1;
+	EVP_PKEY_CTX_free(pc);
+	ERR_clear_error();
+	if (!ok)
+		fw_cache_count(s->cache, FW_CACHE_SIG_REJECTED);
+	return ok;
+}
 
 X509 *fw_cert_load(const char *path, struct fw_error *err)
 {
@@ -407,8 +468,17 @@ static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
 	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1 &&
 		 feed_segs(seg, n_seg, len, put_digest, mc) == 0;
 
-	ok = ok && EVP_DigestFinal_ex(mc, md, &md_len) == 1 &&
-	     (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
+	uint8_t key[FW_CACHE_KEY];
+	int cached;
+
+	ok = ok && EVP_DigestFinal_ex(mc, md, &md_len) == 1;
+	cached = ok && s->cache && !sig_key(s, md, md_len, key);
+	if (cached && sig_cached(s, key, md, md_len, sig)) {
+		fw_cache_count(s->cache, FW_CACHE_SIG_HIT);
+		EVP_MD_CTX_free(mc);
+		return 0;
+	}
+	ok = ok && (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
 	     EVP_PKEY_sign_init(pc) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
 	     EVP_PKEY_CTX_set_signature_md(pc, s->md) == 1 &&
@@ -416,6 +486,10 @@ static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
 	     sig_len == s->sig_len;
 	EVP_PKEY_CTX_free(pc);
 	EVP_MD_CTX_free(mc);
+	if (ok && cached) {
+		fw_cache_count(s->cache, FW_CACHE_SIG_MISS);
+		fw_cache_put(s->cache, key, sig, sig_len, 0);
+	}
 	return ok ? 0 : -1;
 }
 

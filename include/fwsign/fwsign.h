@@ -100,6 +100,7 @@ FW_API int fw_modsig_find(const uint8_t *buf, size_t len, struct fw_modsig *ms,
 /* Keys and signing                                                    */
 
 struct fw_signer;
+struct fw_cache;
 
 struct fw_key_opts {
 	const char *key;	/* PEM file or pkcs11: URI */
@@ -256,6 +257,9 @@ struct fw_run_opts {
 	 * trailer), or only it (FW_IMA_ONLY); verify: require it. */
 	int ima;
 	int ima_modules;	/* kernel modules get one too */
+	/* compressed blocks shared with other runs (fwsign/cache.h); NULL:
+	 * none */
+	struct fw_cache *cache;
 };
 
 #define FW_IMA_WITH_TRAILER 1

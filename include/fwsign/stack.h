@@ -45,6 +45,7 @@ struct fw_stack_opts {
 	void *progress_arg;
 	int ima;			/* as struct fw_run_opts */
 	int ima_modules;
+	struct fw_cache *cache;		/* as struct fw_run_opts */
 };
 
 struct fw_stack;

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
+#include "fwsign/cache.h"
 
 #define STATE_DIR ".fwsign-batch"
 #define MAX_ARGS 48
@@ -60,6 +61,11 @@ static const char help[] =
 "      --json          the report on stdout too\n"
 "      --attest        an in-toto attestation beside each output,\n"
 "                      OUTDIR/NAME.intoto.json (see fwsign sign --attest)\n"
+"      --cache DIR     the squashfs blocks the images share, compressed\n"
+"                      once (see fwsign sign --cache); kept for the next\n"
+"                      release (default: OUTDIR/.fwsign-batch/cache,\n"
+"                      removed at the end)\n"
+"      --no-cache      compress every image's blocks itself\n"
 "      --merge R...    join shard reports into one (with --report FILE)\n";
 
 struct image {
@@ -775,6 +781,8 @@ int cmd_batch(int argc, char **argv)
 		{ "json", no_argument, NULL, 4 },
 		{ "merge", no_argument, NULL, 5 },
 		{ "attest", no_argument, NULL, 6 },
+		{ "cache", required_argument, NULL, 7 },
+		{ "no-cache", no_argument, NULL, 8 },
 		/* passed to each fwsign sign */
 		{ "hash", required_argument, NULL, 'H' },
 		{ "pass-env", required_argument, NULL, 'H' },
@@ -793,7 +801,9 @@ int cmd_batch(int argc, char **argv)
 	struct fw_key_opts ko = { 0 };
 	struct fw_signer *signer = NULL;
 	struct fw_error err;
-	char optstr[4096] = "", flags[MAX_ARGS][40];
+	char optstr[4096] = "", flags[MAX_ARGS][40], *own_cache = NULL;
+	const char *cache = NULL;
+	int no_cache = 0;
 	int c, li = 0, do_merge = 0, rc;
 	json_object *r;
 
@@ -837,15 +847,17 @@ int cmd_batch(int argc, char **argv)
 		case 3: b.report = optarg; break;
 		case 4: b.json = 1; break;
 		case 5: do_merge = 1; break;
+		case 7: cache = optarg; break;
+		case 8: no_cache = 1; break;
 		case 6:
 			b.attest = 1;
-			if (b.n_sign_args + 2 > MAX_ARGS - 4)
+			if (b.n_sign_args + 2 > MAX_ARGS - 6)
 				return cli_usage("too many options");
 			b.sign_args[b.n_sign_args++] = "--attest";
 			break;
 		case 'H':
 		case 'F':
-			if (b.n_sign_args + 2 > MAX_ARGS - 4)
+			if (b.n_sign_args + 2 > MAX_ARGS - 6)
 				return cli_usage("too many options");
 			snprintf(flags[b.n_sign_args], sizeof(flags[0]), "--%s",
 				 opts[li].name);
@@ -883,6 +895,8 @@ int cmd_batch(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage("batch: give one DIR or LIST");
+	if (cache && no_cache)
+		return cli_usage("batch: --cache or --no-cache, not both");
 	if (!b.outdir || !b.key || !b.cert)
 		return cli_usage("batch: -o OUTDIR, --key and --cert are required");
 	/* the key and certificate are checked once, before any image */
@@ -925,7 +939,15 @@ int cmd_batch(int argc, char **argv)
 			rc = FW_EIO;
 			goto out;
 		}
+		/* the cache changes no output: not part of the options' hash */
+		if (!no_cache && !cache &&
+		    asprintf(&own_cache, "%s/cache", sd) >= 0)
+			cache = own_cache;
 		free(sd);
+		if (cache) {
+			b.sign_args[b.n_sign_args++] = "--cache";
+			b.sign_args[b.n_sign_args++] = cache;
+		}
 	}
 	for (size_t i = 0; i < b.n; i++) {
 		struct image *im = &b.img[i];
@@ -987,7 +1009,10 @@ int cmd_batch(int argc, char **argv)
 			rc = FW_EPROBLEM;
 	}
 	json_object_put(r);
+	if (own_cache)
+		fw_cache_remove(own_cache);
 out:
+	free(own_cache);
 	for (size_t i = 0; i < b.n; i++) {
 		free(b.img[i].in);
 		free(b.img[i].error);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fwsign/cache.h"
 #include "fwsign/kernel.h"
 #include "fwsign/stack.h"
 
@@ -14,7 +15,7 @@ static const char help[] =
 "usage: fwsign sign INPUT (-o OUTPUT | --in-place) --key KEY --cert CERT\n"
 "                   [--hash sha256|sha384|sha512] [--keyid] [--jobs N]\n"
 "                   [--pass-env VAR | --pass-file FILE] [--sign-other]\n"
-"                   [--dry-run] [--json] [--strict] [--attest]\n"
+"                   [--dry-run] [--json] [--strict] [--attest] [--cache DIR]\n"
 "\n"
 "Signs every ELF executable, shared library and kernel module (also\n"
 ".ko.gz/.ko.xz/.ko.zst) of INPUT, a directory tree or a single file, with\n"
@@ -49,6 +50,10 @@ static const char help[] =
 "                      squashfs, ext2/3/4, pax tar and directory trees\n"
 "      --ima-only      the xattr only, no appended trailer\n"
 "      --ima-modules   kernel modules get security.ima too\n"
+"      --cache DIR     reuse the squashfs blocks and RSA signatures that\n"
+"                      other runs with DIR made (each checked before use)\n"
+"                      and store this run's: the images of one release\n"
+"                      share most files (fwsign batch does this itself)\n"
 "      --max-size N    refuse an output image bigger than N bytes (K, M, G\n"
 "                      suffixes: powers of 1024), e.g. the flash partition\n"
 "      --verity        append a dm-verity hash tree to the signed squashfs\n"
@@ -83,7 +88,13 @@ static const char help[] =
 "      --layout FILE       the parts of a wrapper no format knows: lines of\n"
 "                          NAME OFFSET SIZE|rest [auto|data]\n";
 
-int cmd_sign(int argc, char **argv)
+/* What cmd_sign closes after the run: the cache (fwsign/cache.h). */
+struct sign_after {
+	struct fw_cache *cache;
+	int quiet;		/* --json */
+};
+
+static int sign_main(int argc, char **argv, struct sign_after *after)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -120,6 +131,7 @@ int cmd_sign(int argc, char **argv)
 		{ "verity", no_argument, NULL, 16 },
 		{ "verity-salt", required_argument, NULL, 17 },
 		{ "verity-device", required_argument, NULL, 18 },
+		{ "cache", required_argument, NULL, 19 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -136,6 +148,7 @@ int cmd_sign(int argc, char **argv)
 	char *att_path = NULL;
 	struct cli_policy pol = { 0 };
 	struct cli_verity ver = { 0 };
+	const char *cache_dir = NULL;
 	int c, json = 0, attest = 0, rc;
 
 	fw_error_clear(&err);
@@ -187,6 +200,7 @@ int cmd_sign(int argc, char **argv)
 						 "256 bytes at most", optarg);
 			break;
 		case 18: ver.device = optarg; break;
+		case 19: cache_dir = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default: return cli_usage("sign: bad option");
 		}
@@ -256,6 +270,13 @@ int cmd_sign(int argc, char **argv)
 		if (rc)
 			return cli_error(&err);
 		att.signer = ro.signer;
+		after->quiet = json;
+		if (cache_dir && fw_cache_open(cache_dir, &ro.cache, &err)) {
+			fw_signer_free(ro.signer);
+			return cli_error(&err);
+		}
+		so.cache = after->cache = ro.cache;
+		fw_signer_set_cache(ro.signer, ro.cache);
 	}
 	/* A vendor blob: the tree of layers, signed whole. */
 	if (!ro.in_place && !kin) {
@@ -360,5 +381,29 @@ int cmd_sign(int argc, char **argv)
 	free(att_path);
 	rc = ro.dry_run ? FW_OK : cli_sign_status(&rep, &pol);
 	fw_report_free(&rep);
+	return rc;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+	struct sign_after after = { 0 };
+	int rc = sign_main(argc, argv, &after);
+
+	if (after.cache && !after.quiet && rc != FW_EUSAGE) {
+		struct fw_cache_stats st;
+
+		fw_cache_stats(after.cache, &st);
+		printf("cache: %llu blocks reused, %llu compressed (%llu "
+		       "stored), %llu entries rejected; %llu signatures "
+		       "reused, %llu made, %llu rejected\n",
+		       (unsigned long long)st.hits,
+		       (unsigned long long)(st.misses + st.rejected),
+		       (unsigned long long)st.stored,
+		       (unsigned long long)st.rejected,
+		       (unsigned long long)st.sig_hits,
+		       (unsigned long long)st.sig_misses,
+		       (unsigned long long)st.sig_rejected);
+	}
+	fw_cache_close(after.cache);
 	return rc;
 }

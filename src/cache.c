@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The compressed-block cache (fwsign/cache.h): one file per entry,
+ * DIR/XX/REST where XXREST is the key in hex, holding a 5-byte header
+ * ("FWZ1" and 0 = compressed bytes follow, 1 = the block is stored
+ * uncompressed: nothing follows) and the bytes.  Written to a locked
+ * temporary beside it and renamed: readers never see half an entry, and
+ * two writers of one key write the same bytes.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fwsign/cache.h"
+#include "cache_int.h"
+#include "io.h"
+
+#define MAGIC "FWZ1"
+#define HDR 5
+
+struct fw_cache {
+	int dfd;
+	char *dir;
+	atomic_uint_fast64_t hits, misses, rejected, stored, store_failed;
+	atomic_uint_fast64_t sig_hits, sig_misses, sig_rejected;
+};
+
+int fw_cache_open(const char *dir, struct fw_cache **out,
+		  struct fw_error *err)
+{
+	struct fw_cache *c;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fw_error_set(err, FW_EIO, dir, "cannot make the cache "
+				    "directory: %s", strerror(errno));
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->dir = fw_strdup(dir))) {
+		free(c);
+		return fw_error_set(err, FW_EIO, dir, "out of memory");
+	}
+	c->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dfd < 0) {
+		fw_error_set(err, FW_EIO, dir, "cannot open the cache "
+			     "directory: %s", strerror(errno));
+		free(c->dir);
+		free(c);
+		return err->code;
+	}
+	fw_tmp_sweep_tree(dir);		/* what killed runs left */
+	*out = c;
+	return FW_OK;
+}
+
+void fw_cache_close(struct fw_cache *c)
+{
+	if (!c)
+		return;
+	close(c->dfd);
+	free(c->dir);
+	free(c);
+}
+
+void fw_cache_stats(const struct fw_cache *c, struct fw_cache_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!c)
+		return;
+	s->hits = atomic_load(&c->hits);
+	s->misses = atomic_load(&c->misses);
+	s->rejected = atomic_load(&c->rejected);
+	s->stored = atomic_load(&c->stored);
+	s->store_failed = atomic_load(&c->store_failed);
+	s->sig_hits = atomic_load(&c->sig_hits);
+	s->sig_misses = atomic_load(&c->sig_misses);
+	s->sig_rejected = atomic_load(&c->sig_rejected);
+}
+
+/* "XX/REST" of the key. */
+static void entry_name(const uint8_t key[FW_CACHE_KEY], char name[68])
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t k = 0;
+
+	for (size_t i = 0; i < FW_CACHE_KEY; i++) {
+		name[k++] = hx[key[i] >> 4];
+		name[k++] = hx[key[i] & 15];
+		if (i == 0)
+			name[k++] = '/';
+	}
+	name[k] = 0;
+}
+
+int fw_cache_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		 uint8_t *buf, size_t cap, size_t *len, int *raw)
+{
+	char name[68];
+	uint8_t hdr[HDR];
+	struct stat st;
+	int fd, ok = 0;
+
+	entry_name(key, name);
+	fd = openat(c->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR &&
+	    (uint64_t)st.st_size - HDR <= cap &&
+	    fw_pread_full(fd, hdr, HDR, 0) == HDR &&
+	    !memcmp(hdr, MAGIC, 4) && hdr[4] <= 1) {
+		size_t n = (size_t)st.st_size - HDR;
+
+		*raw = hdr[4];
+		*len = n;
+		ok = (*raw ? n == 0 : n > 0) &&
+		     fw_pread_full(fd, buf, n, HDR) == (ssize_t)n;
+	}
+	close(fd);
+	return ok;
+}
+
+void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		  const uint8_t *data, size_t len, int raw)
+{
+	char name[68], *path = NULL;
+	uint8_t hdr[HDR];
+	int fd, ok;
+
+	entry_name(key, name);
+	name[2] = 0;
+	if ((mkdirat(c->dfd, name, 0700) < 0 && errno != EEXIST) ||
+	    asprintf(&path, "%s/%s/.e.fwsign-XXXXXX", c->dir, name) < 0) {
+		atomic_fetch_add(&c->store_failed, 1);
+		return;
+	}
+	name[2] = '/';
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		free(path);
+		atomic_fetch_add(&c->store_failed, 1);
+		return;
+	}
+	fw_tmp_lock(fd);	/* ours while we live */
+	memcpy(hdr, MAGIC, 4);
+	hdr[4] = raw ? 1 : 0;
+	ok = fw_pwrite_full(fd, hdr, HDR, 0) == 0 &&
+	     (raw || fw_pwrite_full(fd, data, len, HDR) == 0);
+	ok = close(fd) == 0 && ok &&
+	     renameat(AT_FDCWD, path, c->dfd, name) == 0;
+	if (!ok)
+		unlink(path);
+	free(path);
+	atomic_fetch_add(ok ? &c->stored : &c->store_failed, 1);
+}
+
+int fw_cache_claim(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		   int wait, int *fd)
+{
+	char name[74];
+
+	entry_name(key, name);
+	strcat(name, ".lock");
+	name[2] = 0;
+	if (mkdirat(c->dfd, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	name[2] = '/';
+	*fd = openat(c->dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		     0600);
+	if (*fd < 0)
+		return -1;
+	while (flock(*fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		close(*fd);
+		*fd = -1;
+		return errno == EWOULDBLOCK ? 0 : -1;
+	}
+	return 1;
+}
+
+void fw_cache_release(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      int fd)
+{
+	char name[74];
+
+	entry_name(key, name);
+	strcat(name, ".lock");
+	unlinkat(c->dfd, name, 0);	/* before the unlock: see cache_int.h */
+	close(fd);
+}
+
+void fw_cache_count(struct fw_cache *c, enum fw_cache_event e)
+{
+	switch (e) {
+	case FW_CACHE_HIT: atomic_fetch_add(&c->hits, 1); break;
+	case FW_CACHE_MISS: atomic_fetch_add(&c->misses, 1); break;
+	case FW_CACHE_REJECTED: atomic_fetch_add(&c->rejected, 1); break;
+	case FW_CACHE_SIG_HIT: atomic_fetch_add(&c->sig_hits, 1); break;
+	case FW_CACHE_SIG_MISS: atomic_fetch_add(&c->sig_misses, 1); break;
+	case FW_CACHE_SIG_REJECTED:
+		atomic_fetch_add(&c->sig_rejected, 1);
+		break;
+	}
+}
+
+static int all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[n] == 0;
+}
+
+static int is_lock(const char *s)
+{
+	const size_t n = 2 * FW_CACHE_KEY - 2;
+
+	return strlen(s) == n + 5 && !strcmp(s + n, ".lock") &&
+	       strspn(s, "0123456789abcdef") == n;
+}
+
+void fw_cache_remove(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		int sfd;
+		DIR *s;
+		struct dirent *f;
+
+		if (!all_hex(e->d_name, 2))
+			continue;
+		sfd = openat(dfd, e->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		s = sfd < 0 ? NULL : fdopendir(sfd);
+		if (!s) {
+			if (sfd >= 0)
+				close(sfd);
+			continue;
+		}
+		while ((f = readdir(s)))
+			if (all_hex(f->d_name, 2 * FW_CACHE_KEY - 2) ||
+			    is_lock(f->d_name) ||
+			    !strncmp(f->d_name, ".e.fwsign-", 10))
+				unlinkat(sfd, f->d_name, 0);
+		closedir(s);
+		unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+	rmdir(dir);
+}
