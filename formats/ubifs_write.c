@@ -61,6 +61,21 @@ struct ub_out {
 	size_t n_label;		/* entries with a security.selinux */
 	size_t n_labelable;	/* entries mkfs.ubifs labels: not fifos, sockets */
 	int favor_lzo;
+	/* each inode's xattrs (its first name's entry), for the journal */
+	struct ub_ext *ext;
+	size_t n_ext, cap_ext;
+	size_t pend_idx;	/* out_xattr's entry, put next */
+	struct fw_xattr *pend;
+	size_t n_pend;
+};
+
+/* An inode's xattrs as the output keeps them. */
+struct ub_ext {
+	size_t idx;
+	struct fw_xattr *x;
+	size_t n;
+	int label;		/* one is security.selinux mkfs.ubifs may write */
+	uint64_t inum;		/* in mkfs.ubifs's volume */
 };
 
 static const char anchor;	/* where this library lies */
@@ -90,6 +105,10 @@ static void rm_tree(const char *path)
 
 static void out_free(struct ub_out *o)
 {
+	for (size_t i = 0; i < o->n_ext; i++)
+		fw_xattrs_free(o->ext[i].x, o->ext[i].n);
+	free(o->ext);
+	fw_xattrs_free(o->pend, o->n_pend);
 	if (o->man)
 		fclose(o->man);
 	if (o->dir)
@@ -208,6 +227,7 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->final = oo->path;
 	o->max_size = oo->max_size;
 	o->favor_lzo = favors_lzo(o->p);
+	o->pend_idx = (size_t)-1;
 	if (s->rp_size &&
 	    reserved_arg(s) * rp_factor(s) / UB_BLOCK != s->rp_size)
 		fw_image_warn(img, "ubifs: reserved space of %llu bytes becomes "
@@ -230,35 +250,97 @@ static void hex(FILE *f, const uint8_t *p, size_t n)
 		fprintf(f, "%02x", p[i]);
 }
 
-/* The entry's xattrs: a label to keep, or an error for what cannot be. */
-static int entry_label(struct ub_out *o, size_t idx, struct fw_xattr **label,
-		       struct fw_xattr **all, size_t *n, struct fw_error *err)
+/* Namespaces the kernel's UBIFS serves (fs/ubifs/xattr.c). */
+static int known_ns(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strncmp(name, "security.", 9);
+}
+
+/*
+ * The entry's xattrs (the input's, with what out_xattr set replacing or
+ * added), checked against what UBIFS can hold; *label: a security.selinux
+ * mkfs.ubifs could write (a NUL-terminated string) among them.
+ */
+static int entry_xattrs(struct ub_out *o, size_t idx, struct fw_xattr **all,
+			size_t *n, struct fw_xattr **label, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
 	const char *shown = *e->path ? e->path : "/";
+	size_t names = 0;
 	int rc;
 
 	*label = NULL;
 	rc = ub_xattrs_inum(o->p, o->p->ent_inum[idx], all, n, shown, err);
-	for (size_t i = 0; !rc && i < *n; i++) {
-		struct fw_xattr *x = &(*all)[i];
+	for (size_t k = 0; !rc && o->pend_idx == idx && k < o->n_pend; k++) {
+		const struct fw_xattr *x = &o->pend[k];
+		size_t i;
 
-		if (strcmp(x->name, SELINUX_XATTR))
+		for (i = 0; i < *n && strcmp((*all)[i].name, x->name); i++)
+			;
+		if (i < *n) {
+			uint8_t *v = malloc(x->len ? x->len : 1);
+
+			if (!v)
+				return fw_error_set(err, FW_EIO, NULL,
+						    "out of memory");
+			memcpy(v, x->value, x->len);
+			free((*all)[i].value);
+			(*all)[i].value = v;
+			(*all)[i].len = x->len;
+		} else if (fw_xattrs_add(all, n, x->name, x->value, x->len) < 0) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+	}
+	for (size_t i = 0; !rc && i < *n; i++) {
+		const struct fw_xattr *x = &(*all)[i];
+		size_t len = strlen(x->name);
+
+		names += len + 1;
+		if (!len || len > 255 || !known_ns(x->name))
 			rc = fw_error_set(err, FW_EINPUT, o->img->path,
 					  "ubifs: '%s' has xattr %s, which "
-					  "mkfs.ubifs cannot store (it keeps "
-					  "security.selinux only)", shown,
-					  x->name);
-		else if (x->len < 2 || x->value[x->len - 1] ||
-			 memchr(x->value, '\0', x->len - 1))
+					  "UBIFS cannot hold (name length or "
+					  "namespace)", shown, x->name);
+		else if (x->len > UB_BLOCK)
 			rc = fw_error_set(err, FW_EINPUT, o->img->path,
-					  "ubifs: '%s': a security.selinux "
-					  "value mkfs.ubifs cannot write "
-					  "back", shown);
-		else
-			*label = x;
+					  "ubifs: '%s': xattr %s of %zu bytes, "
+					  "more than UBIFS's %d", shown,
+					  x->name, x->len, UB_BLOCK);
+		else if (names > 65536)
+			rc = fw_error_set(err, FW_EINPUT, o->img->path,
+					  "ubifs: '%s': xattr names longer "
+					  "than 64 KiB in all", shown);
+		else if (!strcmp(x->name, SELINUX_XATTR) && x->len >= 2 &&
+			 !x->value[x->len - 1] &&
+			 !memchr(x->value, '\0', x->len - 1))
+			*label = (struct fw_xattr *)x;
 	}
 	return rc;
+}
+
+/* The inode's xattrs kept for the journal (or mkfs.ubifs, the label). */
+static int keep_xattrs(struct ub_out *o, size_t idx, struct fw_xattr *all,
+		       size_t n, int label, struct fw_error *err)
+{
+	struct ub_ext *x;
+
+	if (o->n_ext == o->cap_ext) {
+		size_t cap = o->cap_ext ? o->cap_ext * 2 : 16;
+
+		x = realloc(o->ext, cap * sizeof(*x));
+		if (!x)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		o->ext = x;
+		o->cap_ext = cap;
+	}
+	x = &o->ext[o->n_ext++];
+	x->idx = idx;
+	x->x = all;
+	x->n = n;
+	x->label = label;
+	x->inum = 0;
+	return FW_OK;
 }
 
 /* The inode's flags as FS_IOC_GETFLAGS says them (linux/fs.h values),
@@ -280,7 +362,8 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 	const struct stat *st = &e->st;
 	struct fw_xattr *all = NULL, *label;
 	size_t n = 0;
-	int rc = entry_label(o, idx, &label, &all, &n, err);
+	int rc = entry_xattrs(o, idx, &all, &n, &label, err);
+	int odd = S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
 
 	if (rc) {
 		fw_xattrs_free(all, n);
@@ -294,14 +377,8 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		(long long)st->st_atim.tv_sec, (long long)st->st_mtim.tv_sec,
 		(long long)st->st_ctim.tv_sec,
 		fs_flags(ub_inode(o->p, o->p->ent_inum[idx])));
-	if (label && (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
-		fw_xattrs_free(all, n);
-		return fw_error_set(err, FW_EINPUT, o->img->path,
-				    "ubifs: fifo or socket '%s' has an SELinux "
-				    "label, which mkfs.ubifs never writes",
-				    e->path);
-	}
-	if (label) {
+	/* mkfs.ubifs never labels fifos and sockets: the journal does */
+	if (label && !odd) {
 		fputc('l', o->man);
 		hex(o->man, label->value, label->len - 1);
 		o->n_label++;
@@ -309,10 +386,15 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		fputc('-', o->man);
 	}
 	fputc('\n', o->man);
-	fw_xattrs_free(all, n);
-	return ferror(o->man) ? fw_error_set(err, FW_EIO, NULL,
-					     "ubifs: cannot write the manifest")
-			      : FW_OK;
+	/* a hard link's later names share the first one's inode */
+	if (n && e->link_of == FW_NO_LINK)
+		rc = keep_xattrs(o, idx, all, n, label && !odd, err);
+	else
+		fw_xattrs_free(all, n);
+	if (!rc && ferror(o->man))
+		rc = fw_error_set(err, FW_EIO, NULL,
+				  "ubifs: cannot write the manifest");
+	return rc;
 }
 
 static int write_file(const char *path, const uint8_t *data, size_t len)
@@ -388,10 +470,35 @@ int ub_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	free(path);
 	if (!rc)
 		rc = manifest(o, idx, err);
+	if (o->pend_idx == idx) {
+		fw_xattrs_free(o->pend, o->n_pend);
+		o->pend = NULL;
+		o->n_pend = 0;
+	}
 	if (!rc && !S_ISFIFO(o->img->ent[idx].st.st_mode) &&
 	    !S_ISSOCK(o->img->ent[idx].st.st_mode))
 		o->n_labelable++;
 	return rc;
+}
+
+/* An xattr for entry idx, put next (IMA signatures). */
+int ub_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+		 struct fw_error *err)
+{
+	struct ub_out *o = ctx;
+
+	if (idx >= o->img->n)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "no such entry");
+	if (o->pend_idx != idx) {
+		fw_xattrs_free(o->pend, o->n_pend);
+		o->pend = NULL;
+		o->n_pend = 0;
+		o->pend_idx = idx;
+	}
+	if (fw_xattrs_add(&o->pend, &o->n_pend, x->name, x->value, x->len) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
 }
 
 /* mkfs.ubifs's arguments: the original superblock's settings. */
@@ -620,19 +727,293 @@ static int deliver(struct ub_out *o, const char *made, struct fw_error *err)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- */
+/* The xattrs mkfs.ubifs cannot write: a journal after its commit     */
+
+#define ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
+#define BASEHD 1		/* the kernel's journal head of inodes, entries */
+
+/* The xattrs of an inode the journal writes. */
+static int journal_xattr(const struct ub_out *o, const struct ub_ext *e,
+			 size_t i)
+{
+	return !(o->n_label && e->label &&
+		 !strcmp(e->x[i].name, SELINUX_XATTR));
+}
+
+static void put_ch(uint8_t *n, uint64_t sqnum, uint32_t len, int type,
+		   int group)
+{
+	fw_put_le32(n, UB_MAGIC);
+	fw_put_le64(n + 8, sqnum);
+	fw_put_le32(n + 16, len);
+	n[20] = (uint8_t)type;
+	n[21] = (uint8_t)group;
+	n[22] = n[23] = 0;
+}
+
+static void seal(uint8_t *n)
+{
+	fw_put_le32(n + 4, ub_crc(n + 8, fw_le32(n + 16) - 8));
+}
+
+/* Pads [from, the next min. I/O unit) of a LEB as the kernel's ubifs_pad. */
+static uint32_t pad_to_io(uint8_t *leb, uint32_t from, uint32_t min_io)
+{
+	uint32_t to = (from + min_io - 1) / min_io * min_io, gap = to - from;
+
+	if (gap >= UB_PAD_SZ) {
+		memset(leb + from, 0, gap);
+		put_ch(leb + from, 0, UB_PAD_SZ, UB_PAD_NODE, 0);
+		fw_put_le32(leb + from + 24, gap - UB_PAD_SZ);
+		seal(leb + from);
+	} else {
+		memset(leb + from, UB_PAD_BYTE, gap);
+	}
+	return to;
+}
+
+struct jw {
+	const struct ub_priv *p;
+	uint8_t *buds;		/* k LEBs */
+	uint32_t k, offs;
+	uint64_t sq, inum;	/* the last sqnum, inode number given */
+	uint64_t ref_sq[64];	/* each bud's reference node's sqnum */
+};
+
+static int new_bud(struct jw *w, const struct ub_out *o, struct fw_error *err)
+{
+	uint32_t leb = w->p->leb_size;
+	uint8_t *b;
+
+	if (w->k)
+		pad_to_io(w->buds + (size_t)(w->k - 1) * leb, w->offs,
+			  w->p->sb.min_io);
+	if (w->k == 64 || (uint64_t)(w->k + 1) * leb > w->p->sb.max_bud_bytes ||
+	    w->p->sb.leb_cnt + w->k + 1 > w->p->sb.max_leb_cnt ||
+	    UB_CS_SZ + (uint64_t)(w->k + 1) * UB_REF_SZ > leb)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: the xattrs mkfs.ubifs cannot write "
+				    "need more than %u LEBs of journal, past "
+				    "the volume's journal size (%llu bytes) or "
+				    "its maximum LEB count (%u)", w->k,
+				    (unsigned long long)w->p->sb.max_bud_bytes,
+				    w->p->sb.max_leb_cnt);
+	b = realloc(w->buds, (size_t)(w->k + 1) * leb);
+	if (!b)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	w->buds = b;
+	memset(b + (size_t)w->k * leb, 0xff, leb);
+	w->ref_sq[w->k++] = ++w->sq;
+	w->offs = 0;
+	return FW_OK;
+}
+
+/* One inode's new xattrs as the kernel's journal writes a change: the
+ * entries and xattr inodes, then the host inode, one node group. */
+static int journal_inode(struct jw *w, const struct ub_out *o,
+			 const struct ub_ext *e, struct fw_error *err)
+{
+	const struct ub_priv *p = w->p;
+	const uint8_t *host = ub_inode(p, e->inum);
+	uint32_t hlen = host ? fw_le32(host + 16) : 0, cnt = 0, names = 0;
+	uint64_t group = ALIGN8(hlen), size = 0;
+	uint8_t *n;
+
+	if (!host)
+		return fw_error_set(err, FW_EIO, o->final, "ubifs: an inode of "
+				    "mkfs.ubifs's volume is missing");
+	for (size_t i = 0; i < e->n; i++)
+		if (journal_xattr(o, e, i))
+			group += ALIGN8(UB_DENT_SZ + strlen(e->x[i].name) + 1) +
+				 ALIGN8(UB_INO_SZ + e->x[i].len);
+	if (group > p->leb_size)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: '%s': its xattrs take more than a "
+				    "LEB", o->img->ent[e->idx].path);
+	if (group == ALIGN8(hlen))
+		return FW_OK;
+	if (!w->k || w->offs + group > p->leb_size) {
+		int rc = new_bud(w, o, err);
+
+		if (rc)
+			return rc;
+	}
+	n = w->buds + (size_t)(w->k - 1) * p->leb_size + w->offs;
+	memset(n, 0, group);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct fw_xattr *x = &e->x[i];
+		size_t nlen = strlen(x->name);
+		uint64_t xinum, sq;
+		uint32_t len = UB_DENT_SZ + (uint32_t)nlen + 1;
+
+		if (!journal_xattr(o, e, i))
+			continue;
+		xinum = ++w->inum;
+		sq = ++w->sq;
+		put_ch(n, sq, len, UB_XENT_NODE, 1);
+		fw_put_le32(n + 24, (uint32_t)e->inum);
+		fw_put_le32(n + 28, ub_key_hash(p, x->name, nlen) |
+				    (uint32_t)UB_KEY_XENT << UB_KEY_BITS);
+		fw_put_le64(n + 40, xinum);
+		n[49] = 0;	/* UBIFS_ITYPE_REG, as the kernel writes */
+		fw_put_le16(n + 50, (uint16_t)nlen);
+		memcpy(n + UB_DENT_SZ, x->name, nlen + 1);
+		seal(n);
+		n += ALIGN8(len);
+		/* the xattr's inode: the host's owner and times, like
+		 * mkfs.ubifs's own; the kernel's mode */
+		len = UB_INO_SZ + (uint32_t)x->len;
+		sq = ++w->sq;
+		put_ch(n, sq, len, UB_INO_NODE, 1);
+		fw_put_le32(n + 24, (uint32_t)xinum);
+		fw_put_le64(n + 40, sq);
+		fw_put_le64(n + 48, x->len);
+		memcpy(n + 56, host + 56, 36);	/* times */
+		fw_put_le32(n + 92, 1);
+		memcpy(n + 96, host + 96, 8);	/* uid, gid */
+		fw_put_le32(n + 104, S_IFREG | 0777);
+		fw_put_le32(n + 108, UB_XATTR_FL);
+		fw_put_le32(n + 112, (uint32_t)x->len);
+		fw_put_le16(n + 132, p->sb.default_compr);
+		memcpy(n + UB_INO_SZ, x->value, x->len);
+		seal(n);
+		n += ALIGN8(len);
+		cnt++;
+		names += (uint32_t)nlen;
+		size += ALIGN8(UB_DENT_SZ + nlen + 1) +
+			ALIGN8(UB_INO_SZ + x->len + 1);
+	}
+	memcpy(n, host, hlen);
+	put_ch(n, ++w->sq, hlen, UB_INO_NODE, 2);
+	fw_put_le32(n + 116, fw_le32(host + 116) + cnt);
+	fw_put_le32(n + 120, fw_le32(host + 120) + (uint32_t)size);
+	fw_put_le32(n + 128, fw_le32(host + 128) + names);
+	seal(n);
+	w->offs += (uint32_t)group;
+	return FW_OK;
+}
+
+/* Reads the volume, ends the journal, writes it back. */
+static int journal_write(struct jw *w,
+			 const char *made, struct fw_error *err)
+{
+	const struct ub_priv *p = w->p;
+	uint64_t used = (uint64_t)p->sb.leb_cnt * p->leb_size;
+	uint8_t *vol = NULL, *log;
+	size_t len = 0;
+	uint32_t at = UB_CS_SZ;
+	int fd, rc = FW_OK;
+
+	pad_to_io(w->buds + (size_t)(w->k - 1) * p->leb_size, w->offs,
+		  p->sb.min_io);
+	fd = open(made, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fw_read_fd(fd, &vol, &len, (size_t)FW_READ_MAX) ||
+	    len != used) {
+		rc = fw_error_set(err, FW_EIO, made, "ubifs: cannot read what "
+				  "mkfs.ubifs made");
+		goto out;
+	}
+	/* the log: the reference nodes after the commit start node, in its
+	 * min. I/O unit as the kernel's commit writes them (the free-space
+	 * fixup keeps that unit of the log head) */
+	log = vol + (uint64_t)p->log_lnum * p->leb_size;
+	memset(log + UB_CS_SZ, 0xff, p->leb_size - UB_CS_SZ);
+	for (uint32_t i = 0; i < w->k; i++, at += UB_REF_SZ) {
+		memset(log + at, 0, UB_REF_SZ);
+		put_ch(log + at, w->ref_sq[i], UB_REF_SZ, UB_REF_NODE, 0);
+		fw_put_le32(log + at + 24, p->sb.leb_cnt + i);
+		fw_put_le32(log + at + 28, 0);
+		fw_put_le32(log + at + 32, BASEHD);
+		seal(log + at);
+	}
+	pad_to_io(log, at, p->sb.min_io);
+	/* the superblock counts the buds' LEBs; the master node does not:
+	 * the kernel takes them as grown, empty until the replay */
+	fw_put_le32(vol + 40, p->sb.leb_cnt + w->k);
+	seal(vol);
+	if (pwrite(fd, vol, len, 0) != (ssize_t)len ||
+	    pwrite(fd, w->buds, (size_t)w->k * p->leb_size, (off_t)len) !=
+		    (ssize_t)((size_t)w->k * p->leb_size))
+		rc = fw_error_set(err, FW_EIO, made, "ubifs: cannot write the "
+				  "journal: %s", strerror(errno));
+out:
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = fw_error_set(err, FW_EIO, made, "cannot write");
+	free(vol);
+	return rc;
+}
+
+/*
+ * The xattrs mkfs.ubifs did not write, added to its volume as the kernel
+ * would after mounting it: the entries, xattr inodes and new versions of
+ * their hosts in new LEBs after the volume's (buds of the base journal
+ * head, with newer sqnums), reference nodes to them in the log after the
+ * commit start node.  The kernel's replay, on any mount, and fwsign's
+ * reader take them.  Without such xattrs the volume is left as it is.
+ */
+static int add_journal(struct ub_out *o, const char *made,
+		       struct fw_error *err)
+{
+	struct fw_image *img = NULL;
+	struct jw w = { 0 };
+	size_t todo = 0;
+	int rc;
+
+	for (size_t i = 0; i < o->n_ext; i++)
+		for (size_t k = 0; k < o->ext[i].n; k++)
+			todo += journal_xattr(o, &o->ext[i], k);
+	if (!todo)
+		return FW_OK;
+	if (o->p->sb.flags & UB_FLG_SPACE_FIXUP)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: %zu xattrs other than SELinux "
+				    "labels of all inodes, which mkfs.ubifs "
+				    "cannot write, on a volume with the "
+				    "free-space fixup flag (mkfs.ubifs -F): "
+				    "not supported", todo);
+	rc = fw_image_open(made, NULL, &img, err);
+	if (rc)
+		return rc;
+	w.p = img->priv;
+	if (img->fmt != &fw_format_ubifs || img->n != o->img->n ||
+	    w.p->n_jop)
+		rc = fw_error_set(err, FW_EIO, o->final, "ubifs: mkfs.ubifs "
+				  "made a volume fwsign did not expect");
+	for (size_t i = 0; !rc && i < img->n; i++)
+		if (strcmp(img->ent[i].path, o->img->ent[i].path))
+			rc = fw_error_set(err, FW_EIO, o->final,
+					  "ubifs: mkfs.ubifs's volume has "
+					  "'%s' where '%s' belongs",
+					  img->ent[i].path,
+					  o->img->ent[i].path);
+	w.sq = w.p->max_sqnum;
+	w.inum = w.p->highest_inum;
+	for (size_t i = 0; !rc && i < w.p->n_leaf; i++)
+		if (w.p->leaf[i].inum > w.inum)
+			w.inum = w.p->leaf[i].inum;
+	for (size_t i = 0; !rc && i < o->n_ext; i++) {
+		o->ext[i].inum = w.p->ent_inum[o->ext[i].idx];
+		rc = journal_inode(&w, o, &o->ext[i], err);
+	}
+	if (!rc)
+		rc = journal_write(&w, made, err);
+	free(w.buds);
+	fw_image_close(img);
+	return rc;
+}
+
 int ub_out_commit(void *ctx, struct fw_error *err)
 {
 	struct ub_out *o = ctx;
 	char *made = NULL;
 	int rc = FW_OK;
 
-	/* mkfs.ubifs labels every inode but fifos and sockets, or none */
+	/* mkfs.ubifs labels every inode but fifos and sockets, or none:
+	 * labels of some go into the journal with the other xattrs */
 	if (o->n_label && o->n_label != o->n_labelable)
-		rc = fw_error_set(err, FW_EINPUT, o->img->path,
-				  "ubifs: %zu of %zu entries have an SELinux "
-				  "label; mkfs.ubifs labels all or none",
-				  o->n_label, o->n_labelable);
-	if (!rc && (fclose(o->man) != 0))
+		o->n_label = 0;
+	if (fclose(o->man) != 0)
 		rc = fw_error_set(err, FW_EIO, NULL,
 				  "ubifs: cannot write the manifest");
 	o->man = NULL;
@@ -640,6 +1021,8 @@ int ub_out_commit(void *ctx, struct fw_error *err)
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 	if (!rc)
 		rc = run_mkfs(o, made, err);
+	if (!rc)
+		rc = add_journal(o, made, err);
 	if (!rc)
 		rc = deliver(o, made, err);
 	free(made);
