@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # ubifs-xattr.py IMG PATH NAME HEXVALUE [PATH NAME HEXVALUE ...]
+# (HEXVALUE '-': the xattr is removed, as the kernel's removexattr writes)
 #
 # Test data: gives the inodes of a volume fresh from mkfs.ubifs (which
 # writes no xattr but security.selinux) more xattrs, the way the kernel
@@ -53,7 +54,7 @@ def khash(name):
 
 
 # every node of the fresh volume: inodes, entries, the highest sqnum
-ino, dent, sq_max, mst = {}, {}, 0, None
+ino, dent, xent, sq_max, mst = {}, {}, {}, 0, None
 for o in range(0, len(b) - 24, 8):
     if struct.unpack_from("<I", b, o)[0] != MAGIC:
         continue
@@ -64,9 +65,10 @@ for o in range(0, len(b) - 24, 8):
     inum = struct.unpack_from("<I", b, o + 24)[0]
     if typ == 0:
         ino[inum] = bytes(b[o:o + ln])
-    elif typ == 2:
+    elif typ in (2, 3):
         nlen = struct.unpack_from("<H", b, o + 50)[0]
-        dent[(inum, bytes(b[o + 56:o + 56 + nlen]))] = struct.unpack_from("<Q", b, o + 40)[0]
+        (dent if typ == 2 else xent)[(inum, bytes(b[o + 56:o + 56 + nlen]))] = \
+            struct.unpack_from("<Q", b, o + 40)[0]
     elif typ == 7 and (mst is None or sq > struct.unpack_from("<Q", mst, 8)[0]):
         mst = bytes(b[o:o + ln])
 log_lnum = struct.unpack_from("<I", mst, 44)[0]
@@ -83,7 +85,8 @@ def inum_of(path):
 want = {}
 args = sys.argv[2:]
 for i in range(0, len(args), 3):
-    want.setdefault(inum_of(args[i]), []).append((args[i + 1].encode(), bytes.fromhex(args[i + 2])))
+    v = None if args[i + 2] == "-" else bytes.fromhex(args[i + 2])
+    want.setdefault(inum_of(args[i]), []).append((args[i + 1].encode(), v))
 
 sq = sq_max
 next_inum = max(ino) + 1
@@ -94,6 +97,19 @@ for host, xs in sorted(want.items()):
     h = bytearray(ino[host])
     cnt, size, names = 0, 0, 0
     for name, value in xs:
+        if value is None:
+            # an entry naming inode 0 deletes; the host loses its share
+            old = ino[xent[(host, name)]]
+            sq += 1
+            n = ch(sq, 56 + len(name) + 1, 3, 1)
+            n += struct.pack("<II8xQBBHI", host, khash(name) | 3 << 29, 0, 0, 0, len(name), 0)
+            n += name + b"\0"
+            bud += seal(n) + bytes(-len(n) % 8)
+            cnt -= 1
+            names -= len(name)
+            size -= (56 + len(name) + 1 + 7) // 8 * 8 + \
+                (160 + struct.unpack_from("<I", old, 112)[0] + 1 + 7) // 8 * 8
+            continue
         xi = next_inum
         next_inum += 1
         sq += 1
@@ -118,7 +134,7 @@ for host, xs in sorted(want.items()):
     h[8:16] = struct.pack("<Q", sq)
     h[21] = 2
     c, s, nm = struct.unpack_from("<II", h, 116) + struct.unpack_from("<I", h, 128)
-    struct.pack_into("<II", h, 116, c + cnt, s + size)
+    struct.pack_into("<II", h, 116, (c + cnt) & 0xffffffff, (s + size) & 0xffffffff)
     struct.pack_into("<I", h, 128, nm + names)
     bud += seal(h) + bytes(-len(h) % 8)
 assert len(bud) <= leb

@@ -8,8 +8,16 @@
 # parameters, UUID and inode flags kept; the same bytes twice, with
 # SOURCE_DATE_EPOCH and as nobody; a whole volume keeps its length; in a
 # sysupgrade blob the same volume.  Hostile volumes (bad CRC, index loop,
-# branch past the end, truncated, uncommitted journal) and an xattr
-# mkfs.ubifs cannot store give one line, exit 3 and no output.
+# branch past the end, truncated, a journal fwsign cannot read) give one
+# line, exit 3 and no output.
+#
+# Xattrs mkfs.ubifs cannot store (security.capability v2/v3, user.*,
+# trusted.*, security.ima; SELinux labels of some inodes only; a label
+# removed) are given to the volumes by tests/cli/ubifs-xattr.py through
+# the journal, as the kernel writes them: fw_list reads them (the journal
+# replayed), the signed volume keeps them (fwsign's own journal), the
+# same bytes twice and when re-signed; --ima adds security.ima to the ELF
+# files.  With the free-space fixup flag (-F) they are refused.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 for t in mkfs.ubifs python3 setpriv; do
@@ -292,6 +300,8 @@ elif what in ("journal", "ref-empty"):
     # a reference node after the commit start, to a bud holding a node (the
     # index root) or to an erased LEB: written since the commit, or not
     log, = struct.unpack_from("<I", b, m + 44)
+    cs_sq, = struct.unpack_from("<Q", b, log * leb + 8)
+    min_io, = struct.unpack_from("<I", b, 32)
     if what == "journal":
         bl, bo = rl, ro
     else:
@@ -299,9 +309,13 @@ elif what in ("journal", "ref-empty"):
                   if b[l * leb:(l + 1) * leb].count(0xff) == leb)
         bo = 0
     at = log * leb + 32
-    b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, 999, 64, 8, 0, 0) + \
+    b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, cs_sq + 1, 64, 8, 0, 0) + \
         struct.pack("<III", bl, bo, 1) + bytes(28)
     crc(at)
+    gap = min_io - 96     # a padding node to the min. I/O unit
+    b[at + 64:at + 64 + gap] = struct.pack("<IIQIBBHI", 0x06101831, 0, 0, 28, 5, 0, 0,
+                                           gap - 28) + bytes(gap - 28)
+    crc(at + 64)
 elif what == "xattr":
     # the first xattr entry renamed (same length): an xattr mkfs.ubifs
     # cannot write back
@@ -328,19 +342,121 @@ hostile() {	# hostile NAME WHAT WHY
 }
 for h in "crc:bad CRC in the index node" "loop:has level" "past:past the image" \
 	 "datacrc:bad CRC in the" "sb:bad CRC in the superblock" "truncate:truncated" \
-	 "journal:not yet committed"; do
+	 "journal:not yet committed changes fwsign cannot read"; do
 	cp "$WORK/zlib.img" "$WORK/bad.img"
 	hostile "hostile ${h%%:*}" "${h%%:*}" "${h#*:}"
 done
 
-# An xattr other than security.selinux: refused, mkfs.ubifs drops them.
-cp "$WORK/label.img" "$WORK/bad.img"
-check "xattr: edited" edit_img "$WORK/bad.img" xattr
-check "xattr: fw_list shows it" grep -q "user.vendor12345=" <("$FW_LIST" "$WORK/bad.img")
-expect_exit 3 "xattr: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
-check "xattr: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "has xattr user.vendor12345, which mkfs.ubifs cannot store" <<<"$ERR")" ]
-check "xattr: no output" [ ! -e "$WORK/bad.out" ]
-check "xattr: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
+# Xattrs mkfs.ubifs cannot store, given through the journal (as the kernel
+# writes them) by ubifs-xattr.py: files, a hard link, directories, the
+# root, symlinks (no user.* there), a device; a non-ASCII name.
+CAP2=0100000200200000000000000000000000000000
+CAP3=0100000300200000000000000000000000000000e8030000
+XA=(bin/busybox security.capability $CAP2
+    etc/passwd security.capability $CAP3
+    etc/passwd user.vendor 68690a00ff
+    lib/libc.so.6 security.ima 0403020401
+    etc user.dir 6464
+    / user.root 72
+    bin/ls trusted.link 0102
+    etc/long security.sym 73796d
+    dev/sda trusted.dev 00
+    "odd dir" "user.caf$UTF" c3a9)
+has_xattrs() {	# has_xattrs IMG: each of XA as fw_list shows it
+	local l i
+	l=$("$FW_LIST" "$1") || return 1
+	for ((i = 0; i < ${#XA[@]}; i += 3)); do
+		local p=${XA[i]#/}
+		awk -F'\t' -v p="${p:-.}" -v x="${XA[i+1]}=${XA[i+2]}" \
+			'$1 == p { n = split($8, a, ","); for (k = 1; k <= n; k++) if (a[k] == x) f = 1 }
+			 END { exit !f }' <<<"$l" || { echo "missing: ${XA[*]:i:3}" >&2; return 1; }
+	done
+}
+leb_count() { python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(64), 40)[0])' "$1"; }
+for n in lzo nor favor label; do
+	cp "$WORK/$n.img" "$WORK/x$n.img"
+	check "xattrs $n: given by the journal" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/x$n.img" "${XA[@]}"
+	check "xattrs $n: fw_list reads them (the journal replayed)" has_xattrs "$WORK/x$n.img"
+	check "xattrs $n: the rest as before" diff <(img_list "$WORK/$n.img" | cut -f1-7) <(img_list "$WORK/x$n.img" | cut -f1-7)
+	expect_exit 0 "xattrs $n: sign" "$FWSIGN" sign "$WORK/x$n.img" -o "$WORK/x$n.out" --key $K.key --cert $K.crt
+	check "xattrs $n: kept, ELF files signed, the rest the same" same_but_signed "$WORK/x$n.img" "$WORK/x$n.out"
+	check "xattrs $n: fw_list reads them in the output" has_xattrs "$WORK/x$n.out"
+	check "xattrs $n: one LEB of journal after mkfs.ubifs's" \
+		[ "$(leb_count "$WORK/x$n.out")" = $(($(leb_count "$WORK/$n.out") + 1)) ]
+	check "xattrs $n: mkfs.ubifs's LEBs as without them, but the superblock's and the log's" \
+		python3 -c '
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+leb = struct.unpack_from("<I", a, 36)[0]
+log = struct.unpack_from("<I", a, leb + 44)[0]
+sys.exit(any(a[i * leb:(i + 1) * leb] != b[i * leb:(i + 1) * leb]
+             for i in range(len(a) // leb) if i not in (0, log)))' "$WORK/$n.out" "$WORK/x$n.out"
+	check "xattrs $n: superblock settings kept" diff <(sb "$WORK/$n.img") <(sb "$WORK/x$n.out")
+	expect_exit 0 "xattrs $n: verify" "$FWSIGN" verify "$WORK/x$n.out" --cert $K.crt
+	expect_exit 0 "xattrs $n: sign again" "$FWSIGN" sign "$WORK/x$n.img" -o "$WORK/x$n.out2" --key $K.key --cert $K.crt
+	check "xattrs $n: the same bytes twice" cmp "$WORK/x$n.out" "$WORK/x$n.out2"
+	expect_exit 0 "xattrs $n: re-sign the output" "$FWSIGN" sign "$WORK/x$n.out" -o "$WORK/x$n.out3" --key $K.key --cert $K.crt
+	check "xattrs $n: re-signed, the same bytes" cmp "$WORK/x$n.out" "$WORK/x$n.out3"
+done
+check "xattrs: SELinux labels still written by mkfs.ubifs" \
+	grep -q "security.selinux=" <("$FW_LIST" "$WORK/xlabel.out")
+
+# --ima: security.ima on every ELF file, the other xattrs kept.
+expect_exit 0 "--ima: sign" "$FWSIGN" sign "$WORK/xlzo.img" -o "$WORK/ima.out" --key $K.key --cert $K.crt --ima
+check "--ima: the xattrs given kept" has_xattrs "$WORK/ima.out"
+check "--ima: security.ima on each signed ELF file" sh -c '
+	"$FW_LIST" "$0" | awk -F"\t" "\$8 ~ /security.ima=03/ { print \$1 }" | sort >"$0.ima"
+	[ "$(wc -l <"$0.ima")" -ge 7 ] && grep -qx bin/busybox "$0.ima" && grep -qx lib/modules/s390x.ko "$0.ima"' "$WORK/ima.out"
+expect_exit 0 "--ima: verify" "$FWSIGN" verify "$WORK/ima.out" --cert $K.crt
+expect_exit 0 "--ima on a volume without xattrs" "$FWSIGN" sign "$WORK/lzo.img" -o "$WORK/ima2.out" --key $K.key --cert $K.crt --ima
+check "--ima on a volume without xattrs: security.ima there" grep -q "security.ima=03" <("$FW_LIST" "$WORK/ima2.out")
+
+# A label replaced, one removed (some inodes labelled: every label goes
+# through the journal), on the labelled volume.
+cp "$WORK/label.img" "$WORK/relabel.img"
+check "relabel: journal written" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/relabel.img" \
+	etc/passwd security.selinux "$(printf 'system_u:object_r:etc_t:s0\0' | od -An -tx1 | tr -d ' \n')" \
+	etc security.selinux -
+check "relabel: fw_list reads the new label" grep -q "^etc/passwd.*security.selinux=$(printf 'system_u:object_r:etc_t:s0' | od -An -tx1 | tr -d ' \n')00" <("$FW_LIST" "$WORK/relabel.img")
+check "relabel: and none on etc" grep -qP "^etc\t.*\t-\t-$" <("$FW_LIST" "$WORK/relabel.img")
+expect_exit 0 "relabel: sign" "$FWSIGN" sign "$WORK/relabel.img" -o "$WORK/relabel.out" --key $K.key --cert $K.crt
+check "relabel: labels kept, ELF files signed" same_but_signed "$WORK/relabel.img" "$WORK/relabel.out"
+
+# The free-space fixup (-F) would erase the journal's LEBs before the
+# kernel replays it: refused, one line, nothing written.
+cp "$WORK/zlib.img" "$WORK/bad.img"
+check "xattrs -F: given" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/bad.img" "${XA[@]}"
+check "xattrs -F: fw_list reads them" has_xattrs "$WORK/bad.img"
+expect_exit 3 "xattrs -F: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "xattrs -F: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "free-space fixup flag" <<<"$ERR")" ]
+check "xattrs -F: no output" [ ! -e "$WORK/bad.out" ]
+check "xattrs: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
+
+# A journal node with a bad CRC, a journal in a bad place: refused.
+cp "$WORK/xlzo.img" "$WORK/bad.img"
+check "journal crc: edited" python3 -c '
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+leb = struct.unpack_from("<I", b, 36)[0]
+cnt = struct.unpack_from("<I", b, 40)[0]
+b[(cnt - 1) * leb + 60] ^= 1
+open(sys.argv[1], "wb").write(b)' "$WORK/bad.img"
+expect_exit 3 "journal crc: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "journal crc: says why" grep -q "bad CRC in the journal" <<<"$ERR"
+check "journal crc: no output" [ ! -e "$WORK/bad.out" ]
+cp "$WORK/xlzo.img" "$WORK/bad.img"
+check "journal past: edited" python3 -c '
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+leb = struct.unpack_from("<I", b, 36)[0]
+for m in (leb, 2 * leb):
+    log = struct.unpack_from("<I", b, m + 44)[0]
+r = log * leb + 32
+struct.pack_into("<I", b, r + 24, 1 << 20)
+struct.pack_into("<I", b, r + 4, zlib.crc32(bytes(b[r + 8:r + 64])) ^ 0xffffffff)
+open(sys.argv[1], "wb").write(b)' "$WORK/bad.img"
+expect_exit 3 "journal past: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "journal past: says why" grep -q "bad log reference" <<<"$ERR"
 
 # A reference to an erased bud: nothing written since the commit.
 cp "$WORK/zlib.img" "$WORK/bad.img"
