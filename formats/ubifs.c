@@ -6,9 +6,12 @@
  * root, the index nodes lead to the leaves (inodes, directory entries,
  * data blocks, xattr entries), from which the entry list is built.
  *
- * Only the committed index is read.  A volume the kernel has written to
- * may hold a journal not yet committed; such an image is refused (mount
- * and unmount it once), since its index would show an older tree.
+ * The journal is replayed over the committed index as the kernel's
+ * replay does: the log from the master node's LEB, its reference nodes'
+ * buds, their nodes applied in sqnum order (the newest node of a key
+ * wins; an inode without links, an entry naming inode 0 and a truncation
+ * delete).  fwsign's own output carries xattrs mkfs.ubifs cannot write
+ * that way (ubifs_write.c); a volume the kernel has written to may too.
  *
  * Hostile input: every node is bounds- and CRC-checked before use, an
  * index node's children must be exactly one level lower (so the walk

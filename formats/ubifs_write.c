@@ -22,8 +22,19 @@
  *
  * Debian's mkfs.ubifs (2.1.5) is built with SELinux, which leaves out its
  * copying of host xattrs: security.selinux is the only xattr it can
- * store.  A volume with any other xattr (security.capability, user.*) is
- * refused rather than written without it.
+ * store, and only on every inode or none.  The others (security.capability,
+ * security.ima from --ima, user.*, trusted.*; labels of some inodes only)
+ * are added to its volume as the kernel adds them after a mount, without a
+ * commit (add_journal): xattr entries, xattr inodes and new versions of
+ * their hosts (xattr_cnt, xattr_size, xattr_names; newer sqnums) in new
+ * LEBs after mkfs.ubifs's, buds of the base journal head, named by
+ * reference nodes in the log right after the commit start node; the
+ * superblock counts the LEBs, the master node and the LPT do not (the
+ * kernel takes them as grown and empty, then its replay, which runs on
+ * read-only mounts too, sets their properties).  fwsign's reader replays
+ * the journal the same way.  A volume without such xattrs is mkfs.ubifs's
+ * output untouched.  The free-space fixup (-F) runs before the replay and
+ * would erase LEBs the LPT calls empty: refused there.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -302,8 +302,8 @@ elif what in ("journal", "ref-empty"):
     log, = struct.unpack_from("<I", b, m + 44)
     cs_sq, = struct.unpack_from("<Q", b, log * leb + 8)
     min_io, = struct.unpack_from("<I", b, 32)
-    if what == "journal":
-        bl, bo = rl, ro
+    if what == "journal":   # the index root's LEB, from its start
+        bl, bo = rl, 0
     else:
         bl = next(l for l in range(len(b) // leb - 1, 3, -1)
                   if b[l * leb:(l + 1) * leb].count(0xff) == leb)
@@ -362,10 +362,11 @@ XA=(bin/busybox security.capability $CAP2
     etc/long security.sym 73796d
     dev/sda trusted.dev 00
     "odd dir" "user.caf$UTF" c3a9)
-has_xattrs() {	# has_xattrs IMG: each of XA as fw_list shows it
-	local l i
+has_xattrs() {	# has_xattrs IMG [ima]: each of XA as fw_list shows it (but
+	local l i	# security.ima, which --ima replaces on ELF files)
 	l=$("$FW_LIST" "$1") || return 1
 	for ((i = 0; i < ${#XA[@]}; i += 3)); do
+		[ "${2:-}" = ima ] && [ "${XA[i+1]}" = security.ima ] && continue
 		local p=${XA[i]#/}
 		awk -F'\t' -v p="${p:-.}" -v x="${XA[i+1]}=${XA[i+2]}" \
 			'$1 == p { n = split($8, a, ","); for (k = 1; k <= n; k++) if (a[k] == x) f = 1 }
@@ -403,10 +404,10 @@ check "xattrs: SELinux labels still written by mkfs.ubifs" \
 
 # --ima: security.ima on every ELF file, the other xattrs kept.
 expect_exit 0 "--ima: sign" "$FWSIGN" sign "$WORK/xlzo.img" -o "$WORK/ima.out" --key $K.key --cert $K.crt --ima
-check "--ima: the xattrs given kept" has_xattrs "$WORK/ima.out"
+check "--ima: the xattrs given kept" has_xattrs "$WORK/ima.out" ima
 check "--ima: security.ima on each signed ELF file" sh -c '
 	"$FW_LIST" "$0" | awk -F"\t" "\$8 ~ /security.ima=03/ { print \$1 }" | sort >"$0.ima"
-	[ "$(wc -l <"$0.ima")" -ge 7 ] && grep -qx bin/busybox "$0.ima" && grep -qx lib/modules/s390x.ko "$0.ima"' "$WORK/ima.out"
+	[ "$(wc -l <"$0.ima")" -ge 5 ] && grep -qx bin/busybox "$0.ima" && grep -qx lib/libc.so.6 "$0.ima"' "$WORK/ima.out"
 expect_exit 0 "--ima: verify" "$FWSIGN" verify "$WORK/ima.out" --cert $K.crt
 expect_exit 0 "--ima on a volume without xattrs" "$FWSIGN" sign "$WORK/lzo.img" -o "$WORK/ima2.out" --key $K.key --cert $K.crt --ima
 check "--ima on a volume without xattrs: security.ima there" grep -q "security.ima=03" <("$FW_LIST" "$WORK/ima2.out")
