@@ -411,6 +411,10 @@ check "--ima: security.ima on each signed ELF file" sh -c '
 expect_exit 0 "--ima: verify" "$FWSIGN" verify "$WORK/ima.out" --cert $K.crt
 expect_exit 0 "--ima on a volume without xattrs" "$FWSIGN" sign "$WORK/lzo.img" -o "$WORK/ima2.out" --key $K.key --cert $K.crt --ima
 check "--ima on a volume without xattrs: security.ima there" grep -q "security.ima=03" <("$FW_LIST" "$WORK/ima2.out")
+expect_exit 0 "ima-policy of a UBIFS volume" "$FWSIGN" ima-policy "$WORK/ima.out"
+check "... fsmagic rules (UBIFS_SUPER_MAGIC)" [ "$(grep -v '^#' "$WORK/out.txt")" = \
+"appraise func=BPRM_CHECK fsmagic=0x24051905 appraise_type=imasig
+appraise func=MMAP_CHECK mask=MAY_EXEC fsmagic=0x24051905 appraise_type=imasig" ]
 
 # A label replaced, one removed (some inodes labelled: every label goes
 # through the journal), on the labelled volume.
