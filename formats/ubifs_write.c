@@ -790,6 +790,7 @@ struct jw {
 	uint32_t k, offs;
 	uint64_t sq, inum;	/* the last sqnum, inode number given */
 	uint64_t ref_sq[64];	/* each bud's reference node's sqnum */
+	uint32_t end[64];	/* where each bud's free space starts */
 };
 
 static int new_bud(struct jw *w, const struct ub_out *o, struct fw_error *err)
@@ -798,8 +799,22 @@ static int new_bud(struct jw *w, const struct ub_out *o, struct fw_error *err)
 	uint8_t *b;
 
 	if (w->k)
-		pad_to_io(w->buds + (size_t)(w->k - 1) * leb, w->offs,
-			  w->p->sb.min_io);
+		w->end[w->k - 1] = pad_to_io(w->buds + (size_t)(w->k - 1) * leb,
+					     w->offs, w->p->sb.min_io);
+	if (w->p->sb.flags & UB_FLG_SPACE_FIXUP &&
+	    UB_CS_SZ + (uint64_t)(w->k + 1) * UB_REF_SZ >
+		    (UB_CS_SZ + w->p->sb.min_io - 1) / w->p->sb.min_io *
+			    w->p->sb.min_io)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: the xattrs mkfs.ubifs cannot write "
+				    "need %u LEBs of journal; with the "
+				    "free-space fixup flag (mkfs.ubifs -F) and "
+				    "a min. I/O unit of %u bytes the log keeps "
+				    "references to %u", w->k + 1,
+				    w->p->sb.min_io,
+				    ((UB_CS_SZ + w->p->sb.min_io - 1) /
+				     w->p->sb.min_io * w->p->sb.min_io -
+				     UB_CS_SZ) / UB_REF_SZ);
 	if (w->k == 64 || (uint64_t)(w->k + 1) * leb > w->p->sb.max_bud_bytes ||
 	    w->p->sb.leb_cnt + w->k + 1 > w->p->sb.max_leb_cnt ||
 	    UB_CS_SZ + (uint64_t)(w->k + 1) * UB_REF_SZ > leb)
@@ -905,8 +920,265 @@ static int journal_inode(struct jw *w, const struct ub_out *o,
 	return FW_OK;
 }
 
+/*
+ * The LPT (its small model, as mkfs.ubifs writes it): the LEB properties
+ * the kernel reads at mount.  The free-space fixup runs before the replay
+ * and rewrites each main LEB to its used part as the LPT gives it (erasing
+ * an empty one), so the buds must be in the LPT before: free space after
+ * their nodes, the rest dirty, as a bud LEB the garbage collector took
+ * before the last commit looks (the replay then sets them right).
+ */
+struct lpt {
+	uint8_t *vol;
+	const struct ub_priv *p;
+	uint32_t first, lebs, main_first, hght;
+	uint32_t space_bits, lnum_bits, offs_bits, spc_bits;
+	uint32_t pnode_sz, nnode_sz, ltab_sz;
+	uint32_t head_lnum, head_offs;	/* where new LPT nodes go */
+};
+
+enum { LPT_PNODE, LPT_NNODE, LPT_LTAB };
+
+static uint32_t fls32(uint32_t x)
+{
+	uint32_t n = 0;
+
+	while (x) {
+		n++;
+		x >>= 1;
+	}
+	return n;
+}
+
+/* The LPT's bit fields: least significant bit first. */
+static uint32_t get_bits(const uint8_t *b, uint32_t *pos, uint32_t n)
+{
+	uint32_t v = 0;
+
+	for (uint32_t i = 0; i < n; i++, (*pos)++)
+		v |= (uint32_t)((b[*pos >> 3] >> (*pos & 7)) & 1) << i;
+	return v;
+}
+
+static void put_bits(uint8_t *b, uint32_t *pos, uint32_t n, uint32_t v)
+{
+	for (uint32_t i = 0; i < n; i++, (*pos)++) {
+		uint8_t m = (uint8_t)(1u << (*pos & 7));
+
+		if ((v >> i) & 1)
+			b[*pos >> 3] |= m;
+		else
+			b[*pos >> 3] &= (uint8_t)~m;
+	}
+}
+
+/* The kernel's crc16 (lib/crc16.c, 0xa001), from 0xffff. */
+static uint16_t crc16(const uint8_t *p, size_t n)
+{
+	uint16_t c = 0xffff;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (uint16_t)((c >> 1) ^ 0xa001) : (uint16_t)(c >> 1);
+	}
+	return c;
+}
+
+static void lpt_seal(uint8_t *n, uint32_t sz)
+{
+	fw_put_le16(n, crc16(n + 2, sz - 2));
+}
+
+/* The LPT node at lnum:offs of type and size, checked; NULL if not. */
+static uint8_t *lpt_node(const struct lpt *l, uint32_t lnum, uint32_t offs,
+			 uint32_t sz, uint32_t type)
+{
+	uint8_t *n;
+	uint32_t pos = 16;
+
+	if (lnum < l->first || lnum >= l->first + l->lebs ||
+	    (uint64_t)offs + sz > l->p->leb_size)
+		return NULL;
+	n = l->vol + (uint64_t)lnum * l->p->leb_size + offs;
+	if (crc16(n + 2, sz - 2) != fw_le16(n) ||
+	    get_bits(n, &pos, 4) != type)
+		return NULL;
+	return n;
+}
+
+/* A new node at the LPT head: an nnode without branches or a pnode of
+ * empty LEBs, as the kernel takes the ones never written. */
+static uint8_t *lpt_new(struct lpt *l, uint32_t type, uint32_t *lnum,
+			uint32_t *offs)
+{
+	uint32_t sz = type == LPT_PNODE ? l->pnode_sz : l->nnode_sz, pos = 16;
+	uint8_t *n;
+
+	if (l->head_offs + sz > l->p->leb_size)
+		return NULL;
+	*lnum = l->head_lnum;
+	*offs = l->head_offs;
+	n = l->vol + (uint64_t)*lnum * l->p->leb_size + *offs;
+	memset(n, 0, sz);
+	put_bits(n, &pos, 4, type);
+	for (int i = 0; i < 4; i++) {
+		if (type == LPT_PNODE) {
+			put_bits(n, &pos, l->space_bits, l->p->leb_size >> 3);
+			put_bits(n, &pos, l->space_bits, 0);
+			put_bits(n, &pos, 1, 0);
+		} else {
+			put_bits(n, &pos, l->lnum_bits, l->lebs);	/* none */
+			put_bits(n, &pos, l->offs_bits, 0);
+		}
+	}
+	lpt_seal(n, sz);
+	l->head_offs += sz;
+	return n;
+}
+
+/* LEB lnum of the main area: free bytes free, the rest dirty. */
+static int lpt_set(struct lpt *l, uint32_t lnum, uint32_t free)
+{
+	uint32_t i = lnum - l->main_first, pi = i >> 2, nl, no;
+	uint8_t *n = lpt_node(l, fw_le32(l->p->mst + 120),
+			      fw_le32(l->p->mst + 124), l->nnode_sz, LPT_NNODE);
+
+	for (uint32_t h = l->hght; n && h >= 1; h--) {
+		uint32_t iip = (pi >> (2 * (h - 1))) & 3, type =
+			h == 1 ? LPT_PNODE : LPT_NNODE, sz = h == 1 ?
+			l->pnode_sz : l->nnode_sz;
+		uint32_t pos = 20 + iip * (l->lnum_bits + l->offs_bits), at;
+		uint8_t *c;
+
+		at = pos;
+		nl = get_bits(n, &pos, l->lnum_bits);
+		no = get_bits(n, &pos, l->offs_bits);
+		if (nl == l->lebs) {
+			c = lpt_new(l, type, &nl, &no);
+			if (!c)
+				return -1;
+			put_bits(n, &at, l->lnum_bits, nl - l->first);
+			put_bits(n, &at, l->offs_bits, no);
+			lpt_seal(n, l->nnode_sz);
+		} else {
+			c = lpt_node(l, nl + l->first, no, sz, type);
+		}
+		n = c;
+	}
+	if (!n)
+		return -1;
+	{
+		uint32_t pos = 20 + (i & 3) * (2 * l->space_bits + 1);
+
+		put_bits(n, &pos, l->space_bits, free >> 3);
+		put_bits(n, &pos, l->space_bits, (l->p->leb_size - free) >> 3);
+		put_bits(n, &pos, 1, 0);
+		lpt_seal(n, l->pnode_sz);
+	}
+	return 0;
+}
+
+/* The geometry as the kernel's do_calc_lpt_geom computes it. */
+static int lpt_geom(struct lpt *l)
+{
+	const struct ub_super *s = &l->p->sb;
+	uint32_t max_pnodes, m = 4;
+
+	if (s->flags & UB_FLG_BIGLPT)
+		return -1;
+	l->first = UB_LOG_LNUM + s->log_lebs;
+	l->lebs = s->lpt_lebs;
+	l->main_first = l->first + s->lpt_lebs + s->orph_lebs;
+	l->space_bits = fls32(s->leb_size) - 3;
+	l->lnum_bits = fls32(s->lpt_lebs);
+	l->offs_bits = fls32(s->leb_size - 1);
+	l->spc_bits = fls32(s->leb_size);
+	l->pnode_sz = (20 + (2 * l->space_bits + 1) * 4 + 7) / 8;
+	l->nnode_sz = (20 + (l->lnum_bits + l->offs_bits) * 4 + 7) / 8;
+	l->ltab_sz = (20 + s->lpt_lebs * l->spc_bits * 2 + 7) / 8;
+	max_pnodes = (s->max_leb_cnt - l->main_first + 3) / 4;
+	l->hght = 1;
+	while (m < max_pnodes) {
+		l->hght++;
+		m <<= 2;
+	}
+	l->head_lnum = fw_le32(l->p->mst + 128);
+	l->head_offs = fw_le32(l->p->mst + 132);
+	return l->head_lnum >= l->first && l->head_lnum < l->first + l->lebs &&
+	       l->head_offs <= s->leb_size && !(l->head_offs % s->min_io) &&
+	       !(s->leb_size & 7) ? 0 : -1;
+}
+
+/*
+ * The buds into the LPT and the master node (more LEBs, their free and
+ * dirty space): what the kernel reads before its replay agrees with the
+ * LEBs.  -1: an LPT this code does not edit (the big model, or no room at
+ * its head); nothing is changed then.
+ */
+static int lpt_buds(uint8_t *vol, const struct jw *w)
+{
+	const struct ub_priv *p = w->p;
+	struct lpt l = { .vol = vol, .p = p };
+	uint64_t nfree = 0, dirty = 0, dark;
+	uint32_t dark_wm = (UB_INO_SZ + UB_BLOCK + p->sb.min_io - 1) /
+			   p->sb.min_io * p->sb.min_io, io = p->sb.min_io;
+	uint32_t pos, ltab_lnum, ltab_offs, d, head, idx;
+	uint8_t *ltab, *save;
+	size_t len = (size_t)p->sb.leb_cnt * p->leb_size;
+
+	if (lpt_geom(&l))
+		return -1;
+	ltab_lnum = fw_le32(p->mst + 136);
+	ltab_offs = fw_le32(p->mst + 140);
+	if (!lpt_node(&l, ltab_lnum, ltab_offs, l.ltab_sz, LPT_LTAB))
+		return -1;
+	save = malloc(len);
+	if (!save)
+		return -1;
+	memcpy(save, vol, len);
+	for (uint32_t i = 0; i < w->k; i++) {
+		if (lpt_set(&l, p->sb.leb_cnt + i, p->leb_size - w->end[i])) {
+			memcpy(vol, save, len);
+			free(save);
+			return -1;
+		}
+		nfree += p->leb_size - w->end[i];
+		dirty += w->end[i];
+	}
+	free(save);
+	/* the LPT's own LEB: its head moved over the new nodes */
+	head = (l.head_offs + io - 1) / io * io;
+	ltab = vol + (uint64_t)ltab_lnum * p->leb_size + ltab_offs;
+	idx = l.head_lnum - l.first;
+	pos = 20 + idx * 2 * l.spc_bits + l.spc_bits;
+	d = get_bits(ltab, &pos, l.spc_bits);
+	pos = 20 + idx * 2 * l.spc_bits;
+	put_bits(ltab, &pos, l.spc_bits, p->leb_size - head);
+	put_bits(ltab, &pos, l.spc_bits, d + (head - l.head_offs));
+	lpt_seal(ltab, l.ltab_sz);
+	/* the master nodes (LEBs 1 and 2): the LEB count and totals */
+	dark = (uint64_t)w->k * (p->leb_size - dark_wm < 56 ?
+				  p->leb_size - 56 : dark_wm);
+	for (uint32_t lnum = UB_MST_LNUM; lnum < UB_LOG_LNUM; lnum++)
+		for (uint32_t o = 0; o + UB_MST_SZ <= p->leb_size;
+		     o += (UB_MST_SZ + io - 1) / io * io) {
+			uint8_t *m = vol + (uint64_t)lnum * p->leb_size + o;
+
+			if (fw_le32(m) != UB_MAGIC || m[20] != UB_MST_NODE)
+				break;
+			fw_put_le64(m + 80, fw_le64(m + 80) + nfree);
+			fw_put_le64(m + 88, fw_le64(m + 88) + dirty);
+			fw_put_le64(m + 112, fw_le64(m + 112) + dark);
+			fw_put_le32(m + 132, head);
+			fw_put_le32(m + 164, p->sb.leb_cnt + w->k);
+			seal(m);
+		}
+	return 0;
+}
+
 /* Reads the volume, ends the journal, writes it back. */
-static int journal_write(struct jw *w,
+static int journal_write(struct jw *w, const struct ub_out *o,
 			 const char *made, struct fw_error *err)
 {
 	const struct ub_priv *p = w->p;
@@ -916,8 +1188,8 @@ static int journal_write(struct jw *w,
 	uint32_t at = UB_CS_SZ;
 	int fd, rc = FW_OK;
 
-	pad_to_io(w->buds + (size_t)(w->k - 1) * p->leb_size, w->offs,
-		  p->sb.min_io);
+	w->end[w->k - 1] = pad_to_io(w->buds + (size_t)(w->k - 1) * p->leb_size,
+				     w->offs, p->sb.min_io);
 	fd = open(made, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fw_read_fd(fd, &vol, &len, (size_t)FW_READ_MAX) ||
 	    len != used) {
@@ -939,10 +1211,19 @@ static int journal_write(struct jw *w,
 		seal(log + at);
 	}
 	pad_to_io(log, at, p->sb.min_io);
-	/* the superblock counts the buds' LEBs; the master node does not:
-	 * the kernel takes them as grown, empty until the replay */
+	/* the superblock counts the buds' LEBs; so do the LPT and master
+	 * node, or (the LPT's big model) the kernel takes them as grown,
+	 * empty until the replay, which only a volume without the
+	 * free-space fixup can afford */
 	fw_put_le32(vol + 40, p->sb.leb_cnt + w->k);
 	seal(vol);
+	if (lpt_buds(vol, w) && (p->sb.flags & UB_FLG_SPACE_FIXUP)) {
+		rc = fw_error_set(err, FW_EINPUT, o->img->path, "ubifs: xattrs "
+				  "mkfs.ubifs cannot write, on a volume with "
+				  "the free-space fixup flag (mkfs.ubifs -F) "
+				  "and the LPT's big model: not supported");
+		goto out;
+	}
 	if (pwrite(fd, vol, len, 0) != (ssize_t)len ||
 	    pwrite(fd, w->buds, (size_t)w->k * p->leb_size, (off_t)len) !=
 		    (ssize_t)((size_t)w->k * p->leb_size))
@@ -976,13 +1257,6 @@ static int add_journal(struct ub_out *o, const char *made,
 			todo += journal_xattr(o, &o->ext[i], k);
 	if (!todo)
 		return FW_OK;
-	if (o->p->sb.flags & UB_FLG_SPACE_FIXUP)
-		return fw_error_set(err, FW_EINPUT, o->img->path,
-				    "ubifs: %zu xattrs other than SELinux "
-				    "labels of all inodes, which mkfs.ubifs "
-				    "cannot write, on a volume with the "
-				    "free-space fixup flag (mkfs.ubifs -F): "
-				    "not supported", todo);
 	rc = fw_image_open(made, NULL, &img, err);
 	if (rc)
 		return rc;
@@ -1008,7 +1282,7 @@ static int add_journal(struct ub_out *o, const char *made,
 		rc = journal_inode(&w, o, &o->ext[i], err);
 	}
 	if (!rc)
-		rc = journal_write(&w, made, err);
+		rc = journal_write(&w, o, made, err);
 	free(w.buds);
 	fw_image_close(img);
 	return rc;

@@ -17,7 +17,10 @@
 # the journal, as the kernel writes them: fw_list reads them (the journal
 # replayed), the signed volume keeps them (fwsign's own journal), the
 # same bytes twice and when re-signed; --ima adds security.ima to the ELF
-# files.  With the free-space fixup flag (-F) they are refused.
+# files.  The journal's LEBs are in the LPT and the master node's totals
+# (checked by tests/cli/ubifs-lpt.py), as the free-space fixup (-F), which
+# runs before the replay, needs; where that cannot be (-F with a min. I/O
+# unit too small for the log's references) they are refused.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 for t in mkfs.ubifs python3 setpriv; do
@@ -373,8 +376,15 @@ has_xattrs() {	# has_xattrs IMG [ima]: each of XA as fw_list shows it (but
 			 END { exit !f }' <<<"$l" || { echo "missing: ${XA[*]:i:3}" >&2; return 1; }
 	done
 }
+bud_props() {	# bud_props OUT MKFS-LEBS: one LEB after mkfs.ubifs's, in the LPT
+	local leb
+	leb=$(python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(64), 36)[0])' "$1")
+	python3 "$SRCDIR/tests/cli/ubifs-lpt.py" "$1" "$2" |
+		awk -v l="$leb" '{ n++; if (!($2 > 0 && $2 + $3 == l && $4 == 0)) bad = 1 }
+				 END { exit bad || n != 1 }'
+}
 leb_count() { python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(64), 40)[0])' "$1"; }
-for n in lzo nor favor label; do
+for n in lzo zlib nor favor label; do
 	cp "$WORK/$n.img" "$WORK/x$n.img"
 	check "xattrs $n: given by the journal" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/x$n.img" "${XA[@]}"
 	check "xattrs $n: fw_list reads them (the journal replayed)" has_xattrs "$WORK/x$n.img"
@@ -393,6 +403,21 @@ log = struct.unpack_from("<I", a, leb + 44)[0]
 sys.exit(any(a[i * leb:(i + 1) * leb] != b[i * leb:(i + 1) * leb]
              for i in range(len(a) // leb) if i not in (0, log)))' "$WORK/$n.out" "$WORK/x$n.out"
 	check "xattrs $n: superblock settings kept" diff <(sb "$WORK/$n.img") <(sb "$WORK/x$n.out")
+	if [ $n = favor ]; then	# the LPT's big model: left to the kernel's growth
+		check "xattrs $n: the LPT untouched" python3 -c '
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+leb = struct.unpack_from("<I", a, 36)[0]
+assert struct.unpack_from("<I", a, 28)[0] & 2
+lpt = 3 + struct.unpack_from("<I", a, 56)[0]
+sys.exit(a[lpt * leb:(lpt + struct.unpack_from("<I", a, 60)[0]) * leb] !=
+         b[lpt * leb:(lpt + struct.unpack_from("<I", a, 60)[0]) * leb])' "$WORK/$n.out" "$WORK/x$n.out"
+	else
+		check "xattrs $n: LPT and master node count the journal's LEB" \
+			python3 "$SRCDIR/tests/cli/ubifs-lpt.py" "$WORK/x$n.out" "$(leb_count "$WORK/$n.out")"
+		check "xattrs $n: ... its free space after the nodes, the rest dirty" \
+			bud_props "$WORK/x$n.out" "$(leb_count "$WORK/$n.out")"
+	fi
 	expect_exit 0 "xattrs $n: verify" "$FWSIGN" verify "$WORK/x$n.out" --cert $K.crt
 	expect_exit 0 "xattrs $n: sign again" "$FWSIGN" sign "$WORK/x$n.img" -o "$WORK/x$n.out2" --key $K.key --cert $K.crt
 	check "xattrs $n: the same bytes twice" cmp "$WORK/x$n.out" "$WORK/x$n.out2"
@@ -427,14 +452,15 @@ check "relabel: and none on etc" grep -qP "^etc\t.*\t-\t-$" <("$FW_LIST" "$WORK/
 expect_exit 0 "relabel: sign" "$FWSIGN" sign "$WORK/relabel.img" -o "$WORK/relabel.out" --key $K.key --cert $K.crt
 check "relabel: labels kept, ELF files signed" same_but_signed "$WORK/relabel.img" "$WORK/relabel.out"
 
-# The free-space fixup (-F) would erase the journal's LEBs before the
-# kernel replays it: refused, one line, nothing written.
-cp "$WORK/zlib.img" "$WORK/bad.img"
-check "xattrs -F: given" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/bad.img" "${XA[@]}"
-check "xattrs -F: fw_list reads them" has_xattrs "$WORK/bad.img"
-expect_exit 3 "xattrs -F: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
-check "xattrs -F: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "free-space fixup flag" <<<"$ERR")" ]
-check "xattrs -F: no output" [ ! -e "$WORK/bad.out" ]
+# -F with 8-byte min. I/O units: the fixup keeps 32 bytes of the log head,
+# the commit start node alone, so no reference would survive: refused.
+mk_img "$WORK/norf.img" -m 8 -e 15360 -c 2000 -x zlib -F || fail "norf: mkfs.ubifs"
+cp "$WORK/norf.img" "$WORK/bad.img"
+check "xattrs -F, 8-byte units: given" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/bad.img" "${XA[@]}"
+check "xattrs -F, 8-byte units: fw_list reads them" has_xattrs "$WORK/bad.img"
+expect_exit 3 "xattrs -F, 8-byte units: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "xattrs -F, 8-byte units: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "free-space fixup flag" <<<"$ERR")" ]
+check "xattrs -F, 8-byte units: no output" [ ! -e "$WORK/bad.out" ]
 check "xattrs: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
 
 # A journal node with a bad CRC, a journal in a bad place: refused.
