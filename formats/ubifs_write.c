@@ -28,13 +28,17 @@
  * commit (add_journal): xattr entries, xattr inodes and new versions of
  * their hosts (xattr_cnt, xattr_size, xattr_names; newer sqnums) in new
  * LEBs after mkfs.ubifs's, buds of the base journal head, named by
- * reference nodes in the log right after the commit start node; the
- * superblock counts the LEBs, the master node and the LPT do not (the
- * kernel takes them as grown and empty, then its replay, which runs on
- * read-only mounts too, sets their properties).  fwsign's reader replays
- * the journal the same way.  A volume without such xattrs is mkfs.ubifs's
- * output untouched.  The free-space fixup (-F) runs before the replay and
- * would erase LEBs the LPT calls empty: refused there.
+ * reference nodes in the log right after the commit start node (in its
+ * first min. I/O unit).  The superblock, the master node and the LPT
+ * count the new LEBs, free space after the nodes and the rest dirty, as a
+ * bud LEB garbage-collected before the last commit looks: the free-space
+ * fixup (-F), which runs before the replay, rewrites each LEB to what the
+ * LPT calls used and the log head to its first unit, so it keeps them;
+ * the replay, which runs on read-only mounts too, sets their properties
+ * right.  (The LPT's big model is not edited: without -F the kernel then
+ * takes the LEBs as grown and empty until the replay; with -F, refused.)
+ * fwsign's reader replays the journal the same way.  A volume without
+ * such xattrs is mkfs.ubifs's output untouched.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
