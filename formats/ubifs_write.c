@@ -1162,8 +1162,10 @@ static int lpt_buds(uint8_t *vol, const struct jw *w)
 	put_bits(ltab, &pos, l.spc_bits, d + (head - l.head_offs));
 	lpt_seal(ltab, l.ltab_sz);
 	/* the master nodes (LEBs 1 and 2): the LEB count and totals */
-	dark = (uint64_t)w->k * (p->leb_size - dark_wm < 56 ?
-				  p->leb_size - 56 : dark_wm);
+	/* the kernel's ubifs_calc_dark of a LEB all free or dirty */
+	dark = (uint64_t)w->k * (p->leb_size < dark_wm ? p->leb_size :
+				 p->leb_size - dark_wm < UB_DATA_SZ + 8 ?
+				 p->leb_size - (UB_DATA_SZ + 8) : dark_wm);
 	for (uint32_t lnum = UB_MST_LNUM; lnum < UB_LOG_LNUM; lnum++)
 		for (uint32_t o = 0; o + UB_MST_SZ <= p->leb_size;
 		     o += (UB_MST_SZ + io - 1) / io * io) {
