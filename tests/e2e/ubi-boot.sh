@@ -15,7 +15,10 @@
 # the UBIFS volume (given by tests/cli/ubifs-xattr.py) and fwsign keeps
 # them: the guest reads every xattr back (progs/xattrs.c: llistxattr,
 # lgetxattr) on a read-only mount, a read-write one and a remount, and
-# they are what fw_list reads in the volume signed alone.  The signed
+# they are what fw_list reads in the volume signed alone (the remount
+# comes after init wrote 2 MB, more than the 1.4 MB journal: the kernel
+# has committed fwsign's journal, its index and LEB properties, by then).
+# The signed
 # image again with its master nodes marked dirty (a power cut): the
 # kernel's recovery mounts it read-only and read-write, the same xattrs.
 . "$(dirname "$0")/lib-boot.sh"
