@@ -18,9 +18,9 @@
 # they are what fw_list reads in the volume signed alone (the remount
 # comes after init wrote 2 MB, more than the 1.4 MB journal: the kernel
 # has committed fwsign's journal, its index and LEB properties, by then).
-# The signed
-# image again with its master nodes marked dirty (a power cut): the
-# kernel's recovery mounts it read-only and read-write, the same xattrs.
+# The signed image again with its master nodes marked dirty (a power
+# cut): the kernel's recovery mounts it read-only and read-write, the
+# same xattrs.
 . "$(dirname "$0")/lib-boot.sh"
 
 need_tools qemu-system-x86_64 mksquashfs ubinize mkfs.ubifs gzip gcc python3
