@@ -88,13 +88,34 @@ for i in range(0, len(args), 3):
     v = None if args[i + 2] == "-" else bytes.fromhex(args[i + 2])
     want.setdefault(inum_of(args[i]), []).append((args[i + 1].encode(), v))
 
+A8 = lambda n: (n + 7) // 8 * 8
+
+
+def pad(buf):
+    # padding to the min. I/O unit: a padding node, or padding bytes
+    gap = -len(buf) % min_io
+    if gap >= 28:
+        buf += seal(ch(0, 28, 5, 0) + struct.pack("<I", gap - 28)) + bytes(gap - 28)
+    else:
+        buf += b"\xce" * gap
+    return buf
+
+
 sq = sq_max
 next_inum = max(ino) + 1
-sq += 1
-ref_sq = sq
-bud = bytearray()
+buds, refs, bud = [], [], None
 for host, xs in sorted(want.items()):
     h = bytearray(ino[host])
+    group = A8(len(h)) + sum(A8(56 + len(nm) + 1) + (A8(160 + len(v)) if v is not None else 0)
+                             for nm, v in xs)
+    assert group <= leb
+    if bud is None or len(bud) + group > leb:
+        # a new bud (one LEB), its reference node's sqnum first
+        if bud is not None:
+            buds.append(pad(bud))
+        sq += 1
+        refs.append(sq)
+        bud = bytearray()
     cnt, size, names = 0, 0, 0
     for name, value in xs:
         if value is None:
@@ -137,24 +158,12 @@ for host, xs in sorted(want.items()):
     struct.pack_into("<II", h, 116, (c + cnt) & 0xffffffff, (s + size) & 0xffffffff)
     struct.pack_into("<I", h, 128, nm + names)
     bud += seal(h) + bytes(-len(h) % 8)
-assert len(bud) <= leb
-# padding to the min. I/O unit: a padding node, or padding bytes
-gap = -len(bud) % min_io
-if gap >= 28:
-    bud += seal(ch(0, 28, 5, 0) + struct.pack("<I", gap - 28)) + bytes(gap - 28)
-else:
-    bud += b"\xce" * gap
-bud += b"\xff" * (leb - len(bud))
-# the log: a reference node after the commit start node, then padding
-at = log_lnum * leb + 32
-b[at:(log_lnum + 1) * leb] = b"\xff" * (leb - 32)
-ref = seal(ch(ref_sq, 64, 8, 0) + struct.pack("<III28x", leb_cnt, 0, 1))
-b[at:at + 64] = ref
-gap = -(32 + 64) % min_io
-if gap >= 28:
-    b[at + 64:at + 64 + gap] = seal(ch(0, 28, 5, 0) + struct.pack("<I", gap - 28)) + bytes(gap - 28)
-else:
-    b[at + 64:at + 64 + gap] = b"\xce" * gap
-struct.pack_into("<I", b, 40, leb_cnt + 1)
+buds.append(pad(bud))
+# the log: reference nodes after the commit start node, then padding
+log = pad(bytearray(b[log_lnum * leb:log_lnum * leb + 32]) +
+          b"".join(seal(ch(r, 64, 8, 0) + struct.pack("<III28x", leb_cnt + i, 0, 1))
+                   for i, r in enumerate(refs)))
+b[log_lnum * leb:(log_lnum + 1) * leb] = log + b"\xff" * (leb - len(log))
+struct.pack_into("<I", b, 40, leb_cnt + len(buds))
 struct.pack_into("<I", b, 4, zlib.crc32(bytes(b[8:4096])) ^ 0xffffffff)
-open(img, "wb").write(bytes(b) + bytes(bud))
+open(img, "wb").write(bytes(b) + b"".join(bytes(x) + b"\xff" * (leb - len(x)) for x in buds))

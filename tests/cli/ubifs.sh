@@ -16,8 +16,8 @@
 # removed) are given to the volumes by tests/cli/ubifs-xattr.py through
 # the journal, as the kernel writes them: fw_list reads them (the journal
 # replayed), the signed volume keeps them (fwsign's own journal), the
-# same bytes twice and when re-signed; --ima adds security.ima to the ELF
-# files.  The journal's LEBs are in the LPT and the master node's totals
+# same bytes twice and when re-signed (many of them: a journal of several
+# LEBs); --ima adds security.ima to the ELF files.  The journal's LEBs are in the LPT and the master node's totals
 # (checked by tests/cli/ubifs-lpt.py), as the free-space fixup (-F), which
 # runs before the replay, needs; where that cannot be (-F with a min. I/O
 # unit too small for the log's references) they are refused.
@@ -422,6 +422,24 @@ sys.exit(a[lpt * leb:(lpt + struct.unpack_from("<I", a, 60)[0]) * leb] !=
 	expect_exit 0 "xattrs $n: re-sign the output" "$FWSIGN" sign "$WORK/x$n.out" -o "$WORK/x$n.out3" --key $K.key --cert $K.crt
 	check "xattrs $n: re-signed, the same bytes" cmp "$WORK/x$n.out" "$WORK/x$n.out3"
 done
+# Many xattrs (32 of 1500 bytes, 15 KiB LEBs): the journal takes several
+# LEBs, each named by the log, each in the LPT.
+MANY=()
+for p in / bin bin/busybox lib lib/libc.so.6 etc etc/passwd etc/deep; do
+	for i in 1 2 3 4; do
+		MANY+=("$p" "user.big$i" "$(python3 -c "print('0$i' * 1500)")")
+	done
+done
+cp "$WORK/nor.img" "$WORK/many.img"
+check "many xattrs: given by the journal" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/many.img" "${MANY[@]}"
+check "many xattrs: fw_list reads all 32" [ "$("$FW_LIST" "$WORK/many.img" | grep -o "user.big[1-4]=" | wc -l)" = 36 ]
+expect_exit 0 "many xattrs: sign" "$FWSIGN" sign "$WORK/many.img" -o "$WORK/many.out" --key $K.key --cert $K.crt
+check "many xattrs: kept, ELF files signed" same_but_signed "$WORK/many.img" "$WORK/many.out"
+check "many xattrs: 4 LEBs of journal, in the LPT and master node" sh -c '
+	python3 "$0/tests/cli/ubifs-lpt.py" "$1" "$2" >"$1.lpt" && [ "$(wc -l <"$1.lpt")" = 4 ]' \
+	"$SRCDIR" "$WORK/many.out" "$(leb_count "$WORK/nor.out")"
+expect_exit 0 "many xattrs: re-sign the output" "$FWSIGN" sign "$WORK/many.out" -o "$WORK/many.out2" --key $K.key --cert $K.crt
+check "many xattrs: re-signed, the same bytes" cmp "$WORK/many.out" "$WORK/many.out2"
 check "xattrs: SELinux labels still written by mkfs.ubifs" \
 	grep -q "security.selinux=" <("$FW_LIST" "$WORK/xlabel.out")
 

@@ -11,8 +11,9 @@
 # refusal.  Control: the unsigned image's init is refused.
 #
 # Xattrs mkfs.ubifs cannot write (security.capability v2 and v3, user.*,
-# trusted.* and security.* on a symlink, security.ima from --ima) are on
-# the UBIFS volume (given by tests/cli/ubifs-xattr.py) and fwsign keeps
+# trusted.* and security.* on a symlink, security.ima from --ima; 40 of
+# 4000 bytes, for a journal of two LEBs) are on the UBIFS volume (given by
+# tests/cli/ubifs-xattr.py) and fwsign keeps
 # them: the guest reads every xattr back (progs/xattrs.c: llistxattr,
 # lgetxattr) on a read-only mount, a read-write one and a remount, and
 # they are what fw_list reads in the volume signed alone (the remount
@@ -46,7 +47,7 @@ cat >$R/etc/rc <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 echo "UBI-BOOT init ran"
-X="/mnt /mnt/bin /mnt/bin/busybox /mnt/bin/sh /mnt/etc /mnt/etc/conf /mnt/etc/ping /mnt/late.gz"
+X="/mnt /mnt/bin /mnt/bin/busybox /mnt/bin/sh /mnt/etc /mnt/etc/conf /mnt/etc/ping /mnt/late.gz $(echo /mnt/many/f*)"
 mount -t ubifs -o ro ubi0:data /mnt && echo "UBI-BOOT ubifs mounted ro"
 /bin/xattrs ro $X
 umount /mnt && echo "UBI-BOOT ubifs unmounted"
@@ -69,7 +70,8 @@ mksquashfs $R root.sqfs -comp xz -noappend -all-root -quiet >/dev/null
 # --- the UBIFS volume: block2mtd has 1-byte pages, so UBI puts the VID
 # header at 64 and the data at 128, and UBIFS rounds its min I/O up to 8
 D=data
-mkdir -p $D/bin $D/etc
+mkdir -p $D/bin $D/etc $D/many
+for i in $(seq 10 49); do : >$D/many/f$i; done
 cp "$BUSYBOX" $D/bin/busybox
 ln -s busybox $D/bin/sh
 printf 'conf\n' >$D/etc/conf
@@ -91,8 +93,13 @@ etc user.dir 6464
 bin/sh trusted.link 01020304
 bin/sh security.sym 73796d
 / user.root 72"
+# and 40 files with 4000 bytes of user.big each, more than a LEB: the
+# journal takes two
+BIG=$(for i in $(seq 10 49); do
+	printf 'many/f%s user.big %s\n' $i "$(python3 -c "print('$i' * 4000)")"
+done)
 # shellcheck disable=SC2086
-python3 "$SRCDIR/tests/cli/ubifs-xattr.py" data.ubifs $XATTRS ||
+python3 "$SRCDIR/tests/cli/ubifs-xattr.py" data.ubifs $XATTRS $BIG ||
 	{ echo "ubifs-xattr.py failed" >&2; exit 1; }
 cat >ubi.ini <<EOF
 [rootfs]
@@ -131,10 +138,16 @@ expect_exit 0 "fwsign sign data.ubifs alone" "$FWSIGN" sign data.ubifs \
 "$FW_LIST" data.signed | python3 -c '
 import sys
 rows = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in sys.stdin}
-for p in [".", "bin", "bin/busybox", "bin/sh", "etc", "etc/conf", "etc/ping", "late.gz"]:
+for p in [".", "bin", "bin/busybox", "bin/sh", "etc", "etc/conf", "etc/ping", "late.gz"] + \
+         ["many/f%d" % i for i in range(10, 50)]:
     x = rows[p][7]
     for nv in sorted(x.split(",")) if x != "-" else []:
         n, v = nv.split("=", 1)
+        if len(v) > 2048:
+            h = 0xcbf29ce484222325
+            for c in bytes.fromhex(v):
+                h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+            v = "fnv1a64:%016x" % h
         print("/mnt" + ("" if p == "." else "/" + p), n, v)
 ' >want.txt
 # each xattr given, as the guest prints it
@@ -143,6 +156,16 @@ sort want.txt >want.sorted
 check "the signed volume keeps the xattrs given (fw_list)" \
 	sh -c '[ -z "$(comm -23 given.txt want.sorted)" ] && [ "$(wc -l <given.txt)" = 9 ]'
 check "--ima: busybox on UBIFS has a security.ima" grep -q "^/mnt/bin/busybox security.ima 03" want.txt
+check "the 40 big xattrs kept" [ "$(grep -c "^/mnt/many/f[0-9]* user.big fnv1a64:" want.txt)" = 40 ]
+check "the signed volume's journal takes two LEBs (two log references)" python3 -c '
+import struct, sys
+b = open("data.signed", "rb").read()
+leb = struct.unpack_from("<I", b, 36)[0]
+log = struct.unpack_from("<I", b, leb + 44)[0] * leb + 32
+n = 0
+while b[log + 64 * n:log + 64 * n + 4] == bytes.fromhex("31181006") and b[log + 64 * n + 20] == 8:
+    n += 1
+sys.exit(n != 2)'
 expect_exit 0 "fwsign verify of the signed image" "$FWSIGN" verify \
 	nand.signed.ubi --cert vendor.der
 

@@ -2,8 +2,9 @@
 /*
  * xattrs TAG PATH...: every xattr of each PATH (not following a symlink)
  * as the kernel returns it (llistxattr, lgetxattr), one line each,
- * "UBI-XATTR TAG PATH NAME HEXVALUE", names sorted; "UBI-XATTR TAG PATH
- * error ERRNO" when the kernel refuses.  Built static for the guest of
+ * "UBI-XATTR TAG PATH NAME HEXVALUE" (a value over 1 KiB as
+ * "fnv1a64:HEX" of its bytes), names sorted; "UBI-XATTR TAG PATH error
+ * ERRNO" when the kernel refuses.  Built static for the guest of
  * tests/e2e/ubi-boot.sh (busybox has no getfattr).
  */
 #include <errno.h>
@@ -39,8 +40,16 @@ static void one(const char *tag, const char *path)
 			continue;
 		}
 		printf("UBI-XATTR %s %s %s ", tag, path, names[i]);
-		for (ssize_t j = 0; j < len; j++)
-			printf("%02x", v[j]);
+		if (len > 1024) {
+			unsigned long long h = 0xcbf29ce484222325ull;
+
+			for (ssize_t j = 0; j < len; j++)
+				h = (h ^ v[j]) * 0x100000001b3ull;
+			printf("fnv1a64:%016llx", h);
+		} else {
+			for (ssize_t j = 0; j < len; j++)
+				printf("%02x", v[j]);
+		}
 		printf("\n");
 	}
 }
