@@ -6,9 +6,12 @@
  * root, the index nodes lead to the leaves (inodes, directory entries,
  * data blocks, xattr entries), from which the entry list is built.
  *
- * Only the committed index is read.  A volume the kernel has written to
- * may hold a journal not yet committed; such an image is refused (mount
- * and unmount it once), since its index would show an older tree.
+ * The journal is replayed over the committed index as the kernel's
+ * replay does: the log from the master node's LEB, its reference nodes'
+ * buds, their nodes applied in sqnum order (the newest node of a key
+ * wins; an inode without links, an entry naming inode 0 and a truncation
+ * delete).  fwsign's own output carries xattrs mkfs.ubifs cannot write
+ * that way (ubifs_write.c); a volume the kernel has written to may too.
  *
  * Hostile input: every node is bounds- and CRC-checked before use, an
  * index node's children must be exactly one level lower (so the walk
@@ -51,6 +54,28 @@ static uint16_t le16(const uint8_t *p) { return fw_le16(p); }
 uint32_t ub_crc(const uint8_t *p, size_t n)
 {
 	return fw_crc32(0, p, n) ^ 0xffffffffu;
+}
+
+/* The name hash of entry keys: the kernel's key_r5_hash or, with
+ * key_hash 1, key_test_hash (the first four bytes). */
+uint32_t ub_key_hash(const struct ub_priv *p, const char *name, size_t len)
+{
+	uint32_t a = 0;
+
+	if (p->sb.key_hash) {
+		memcpy(&a, name, len < 4 ? len : 4);
+		a = fw_le32((const uint8_t *)&a);
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			int c = (signed char)name[i];
+
+			a += (uint32_t)(c * 16);
+			a += (uint32_t)(c >= 0 ? c >> 4 : -((15 - c) >> 4));
+			a *= 11;
+		}
+	}
+	a &= UB_KEY_MASK;
+	return a <= 2 ? a + 3 : a;
 }
 
 static int ub_bid(const char *path, const struct stat *st,
@@ -116,6 +141,8 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		return NULL;
 	}
 	p->budget -= nlen;
+	if (le64(n + 8) > p->max_sqnum)
+		p->max_sqnum = le64(n + 8);
 	if (ub_crc(n + 8, nlen - 8) != le32(n + 4)) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: bad CRC in the %s at LEB %u offset %u",
@@ -230,77 +257,294 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 	return FW_OK;
 }
 
+/* ---------------------------------------------------------------- */
+/* The journal                                                      */
+
+#define UB_MAX_JOPS ((size_t)1 << 22)
+
 /*
- * Nothing written since the last commit: each journal head's bud that the
- * log names after the commit start node holds no node from the offset
- * given.  mkfs.ubifs writes no reference nodes at all.
+ * The next node of LEB lnum at or after *offs, padding (padding nodes,
+ * padding bytes) skipped; NULL with *offs unchanged at the empty space
+ * (checked erased from a min. I/O boundary to the LEB's end, as the
+ * kernel's scan does), NULL with err set for anything else.
  */
-static int bud_empty(struct ub_priv *p, const uint8_t *ref,
-		     struct fw_error *err)
+static const uint8_t *scan_next(struct ub_priv *p, uint32_t lnum,
+				uint32_t *offs, const char *what,
+				struct fw_error *err)
 {
-	uint32_t lnum = le32(ref + 24), offs = le32(ref + 28);
+	const uint8_t *leb = p->map + (uint64_t)lnum * p->leb_size;
 
-	if (lnum >= p->leb_cnt || offs >= p->leb_size || (offs & 7))
-		return lnum >= p->leb_cnt && lnum < p->sb.leb_cnt ? FW_OK :
-		       fw_error_set(err, FW_EINPUT, p->name,
-				    "ubifs: a log reference past the image");
-	while (offs + UB_CH_SZ <= p->leb_size) {
-		const uint8_t *n = p->map + (uint64_t)lnum * p->leb_size + offs;
+	while (*offs + 8 <= p->leb_size) {
+		const uint8_t *n = leb + *offs;
+		uint32_t pad = 0;
 
-		if (le32(n) != UB_MAGIC)
-			return FW_OK;
-		if (n[20] != UB_PAD_NODE)
-			return fw_error_set(err, FW_EINPUT, p->name,
-					    "ubifs: the journal holds changes "
-					    "not yet committed (LEB %u); "
-					    "only committed volumes are read",
-					    lnum);
-		n = node_at(p, lnum, offs, 0, p->leb_size, UB_PAD_NODE,
-			    "padding node", err);
+		if (le32(n) == 0xffffffffu)
+			break;
+		if (le32(n) != UB_MAGIC) {
+			while (pad < UB_PAD_SZ && *offs + pad < p->leb_size &&
+			       n[pad] == UB_PAD_BYTE)
+				pad++;
+			if (!pad || (pad & 7)) {
+				fw_error_set(err, FW_EINPUT, p->name,
+					     "ubifs: garbage in the %s at LEB "
+					     "%u offset %u", what, lnum, *offs);
+				return NULL;
+			}
+			*offs += pad;
+			continue;
+		}
+		n = node_at(p, lnum, *offs, 0, p->leb_size, -1, what, err);
 		if (!n)
-			return err->code;
-		offs += (le32(n + 16) + le32(n + 24) + 7) & ~7u;
+			return NULL;
+		if (n[20] == UB_PAD_NODE) {
+			uint64_t len = le32(n + 16), plen = le32(n + 24);
+
+			if (len != UB_PAD_SZ || ((len + plen) & 7) ||
+			    *offs + len + plen > p->leb_size) {
+				fw_error_set(err, FW_EINPUT, p->name,
+					     "ubifs: a bad padding node at LEB "
+					     "%u offset %u", lnum, *offs);
+				return NULL;
+			}
+			*offs += (uint32_t)(len + plen);
+			continue;
+		}
+		return n;
 	}
+	if (*offs % p->sb.min_io && *offs < p->leb_size) {
+		fw_error_set(err, FW_EINPUT, p->name,
+			     "ubifs: the %s's empty space at LEB %u starts at "
+			     "offset %u, not at a min. I/O unit", what, lnum,
+			     *offs);
+		return NULL;
+	}
+	for (uint32_t o = *offs; o < p->leb_size; o++)
+		if (leb[o] != 0xff) {
+			fw_error_set(err, FW_EINPUT, p->name,
+				     "ubifs: corrupt empty space in the %s at "
+				     "LEB %u offset %u", what, lnum, o);
+			return NULL;
+		}
+	return NULL;
+}
+
+static struct ub_jop *new_jop(struct ub_priv *p, uint64_t sqnum, int kind,
+			      struct fw_error *err)
+{
+	struct ub_jop *j;
+
+	if (p->n_jop == p->cap_jop) {
+		size_t cap = p->cap_jop ? p->cap_jop * 2 : 64;
+
+		if (cap > UB_MAX_JOPS) {
+			fw_error_set(err, FW_EINPUT, p->name,
+				     "ubifs: more than %zu journal nodes",
+				     UB_MAX_JOPS);
+			return NULL;
+		}
+		j = realloc(p->jop, cap * sizeof(*j));
+		if (!j) {
+			fw_error_set(err, FW_EIO, NULL, "out of memory");
+			return NULL;
+		}
+		p->jop = j;
+		p->cap_jop = cap;
+	}
+	j = &p->jop[p->n_jop++];
+	memset(j, 0, sizeof(*j));
+	j->sqnum = sqnum;
+	j->kind = kind;
+	return j;
+}
+
+/* A directory or xattr entry's name: as the kernel's ubifs_validate_entry
+ * checks it. */
+static int entry_sane(const uint8_t *d)
+{
+	uint16_t nlen = le16(d + 50);
+
+	return nlen && nlen <= 255 && UB_DENT_SZ + (uint32_t)nlen + 1 ==
+						  le32(d + 16) &&
+	       !d[UB_DENT_SZ + nlen] && d[49] <= 6 &&
+	       !memchr(d + UB_DENT_SZ, '\0', nlen);
+}
+
+static const char *const leaf_what[] = { "inode node", "data node",
+					 "directory entry", "xattr entry" };
+static const int leaf_min[] = { UB_INO_SZ, UB_DATA_SZ, UB_DENT_SZ + 2,
+				UB_DENT_SZ + 2 };
+static const uint32_t leaf_max[] = { UB_INO_SZ + UB_BLOCK,
+				     UB_DATA_SZ + UB_BLOCK + 64,
+				     UB_DENT_SZ + 256, UB_DENT_SZ + 256 };
+
+/* One node of a bud: what it adds or deletes. */
+static int bud_node(struct ub_priv *p, uint32_t lnum, uint32_t offs,
+		    const uint8_t *n, struct fw_error *err)
+{
+	uint32_t len = le32(n + 16), type = n[20];
+	uint64_t sq = le64(n + 8);
+	struct ub_jop *j;
+
+	if (type == UB_TRUN_NODE) {
+		uint64_t old = le64(n + 40), new = le64(n + 48);
+
+		if (len != UB_TRUN_SZ || old <= new || old > ((uint64_t)1 << 44))
+			return fw_error_set(err, FW_EINPUT, p->name,
+					    "ubifs: a bad truncation node at "
+					    "LEB %u offset %u", lnum, offs);
+		j = new_jop(p, sq, UB_JOP_TRUN, err);
+		if (!j)
+			return err->code;
+		j->leaf.inum = le32(n + 24);
+		j->min_blk = (uint32_t)((new + UB_BLOCK - 1) / UB_BLOCK);
+		j->max_blk = (uint32_t)((old - 1) / UB_BLOCK);
+		return FW_OK;
+	}
+	if (type > UB_XENT_NODE)
+		return fw_error_set(err, FW_EINPUT, p->name,
+				    "ubifs: a node of type %u in the journal "
+				    "(LEB %u offset %u): not yet committed "
+				    "changes fwsign cannot read", type, lnum,
+				    offs);
+	if ((le32(n + 28) >> UB_KEY_BITS) != type ||
+	    len < (uint32_t)leaf_min[type] || len > leaf_max[type] ||
+	    ((type == UB_DENT_NODE || type == UB_XENT_NODE) && !entry_sane(n)))
+		return fw_error_set(err, FW_EINPUT, p->name,
+				    "ubifs: a bad %s in the journal at LEB %u "
+				    "offset %u", leaf_what[type], lnum, offs);
+	if (type == UB_INO_NODE && le32(n + 92) == 0)
+		j = new_jop(p, sq, UB_JOP_DEL_INO, err);
+	else if (type >= UB_DENT_NODE && le64(n + 40) == 0)
+		j = new_jop(p, sq, UB_JOP_DEL_NM, err);
+	else
+		j = new_jop(p, sq, UB_JOP_ADD, err);
+	if (!j)
+		return err->code;
+	j->leaf.inum = le32(n + 24);
+	j->leaf.type = type;
+	j->leaf.low = le32(n + 28) & UB_KEY_MASK;
+	j->leaf.node = n;
+	j->leaf.sqnum = sq;
 	return FW_OK;
 }
 
-/* The log from the commit start node: reference nodes, padding. */
-static int check_journal(struct ub_priv *p, struct fw_error *err)
+/* A bud from offs: its nodes into the journal list. */
+static int read_bud(struct ub_priv *p, uint32_t lnum, uint32_t offs,
+		    struct fw_error *err)
 {
 	const uint8_t *n;
-	uint32_t offs, lnum = p->log_lnum;
 
-	if (lnum < UB_LOG_LNUM || lnum >= UB_LOG_LNUM + p->sb.log_lebs)
+	p->bud_bytes += p->leb_size - offs;
+	if (lnum >= p->leb_cnt)
+		return FW_OK;	/* not in this dump: never written */
+	while ((n = scan_next(p, lnum, &offs, "journal", err))) {
+		int rc = bud_node(p, lnum, offs, n, err);
+
+		if (rc)
+			return rc;
+		offs += (le32(n + 16) + 7) & ~7u;
+	}
+	return err->code;
+}
+
+struct bud_ref { uint32_t lnum, offs, jhead; };
+
+static int add_ref(struct ub_priv *p, const uint8_t *n, struct bud_ref **refs,
+		   size_t *cnt, struct fw_error *err)
+{
+	uint32_t lnum = le32(n + 24), offs = le32(n + 28), jhead = le32(n + 32);
+	struct bud_ref *r;
+
+	if (lnum < p->main_first || lnum >= p->sb.leb_cnt ||
+	    offs >= p->leb_size || offs % p->sb.min_io ||
+	    jhead >= p->sb.jhead_cnt + 2)	/* and the GC and base heads */
+		return fw_error_set(err, FW_EINPUT, p->name,
+				    "ubifs: a bad log reference (LEB %u offset "
+				    "%u head %u)", lnum, offs, jhead);
+	for (size_t i = 0; i < *cnt; i++)
+		if ((*refs)[i].lnum == lnum) {
+			if ((*refs)[i].jhead == jhead && (*refs)[i].offs <= offs)
+				return FW_OK;	/* the kernel's: had it */
+			return fw_error_set(err, FW_EINPUT, p->name,
+					    "ubifs: two log references to LEB "
+					    "%u", lnum);
+		}
+	r = realloc(*refs, (*cnt + 1) * sizeof(*r));
+	if (!r)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	*refs = r;
+	r[*cnt].lnum = lnum;
+	r[*cnt].offs = offs;
+	r[*cnt].jhead = jhead;
+	(*cnt)++;
+	return FW_OK;
+}
+
+/*
+ * The log from the commit start node, as the kernel's replay walks it:
+ * its LEBs in turn (circular) while they hold nodes of this commit;
+ * reference nodes name the buds, whose nodes make the journal.
+ */
+static int read_journal(struct ub_priv *p, struct fw_error *err)
+{
+	uint32_t first = UB_LOG_LNUM, last = UB_LOG_LNUM + p->sb.log_lebs;
+	uint32_t lnum = p->log_lnum;
+	struct bud_ref *refs = NULL;
+	size_t n_ref = 0;
+	int rc = FW_OK;
+
+	p->main_first = last + p->sb.lpt_lebs + p->sb.orph_lebs;
+	if (lnum < first || lnum >= last)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: the master node's log LEB %u is not "
 				    "in the log", lnum);
-	n = node_at(p, lnum, 0, UB_CS_SZ, 0, UB_CS_NODE, "commit start node",
-		    err);
-	if (!n)
-		return err->code;
-	for (offs = UB_CS_SZ; offs + UB_CH_SZ <= p->leb_size;) {
-		int rc;
+	for (uint32_t k = 0; k < p->sb.log_lebs && !rc; k++) {
+		uint32_t offs = 0;
+		const uint8_t *n;
 
-		if (le32(p->map + (uint64_t)lnum * p->leb_size + offs) != UB_MAGIC)
+		if (k == 0) {
+			n = node_at(p, lnum, 0, UB_CS_SZ, 0, UB_CS_NODE,
+				    "commit start node", err);
+			if (!n)
+				return err->code;
+			if (le64(n + 24) != le64(p->mst + 32))
+				return fw_error_set(err, FW_EINPUT, p->name,
+						    "ubifs: the commit start "
+						    "node's commit number is "
+						    "not the master node's");
+			p->cs_sqnum = le64(n + 8);
+			offs = UB_CS_SZ;
+		} else {
+			n = p->map + (uint64_t)lnum * p->leb_size;
+			if (le32(n) != UB_MAGIC || le64(n + 8) < p->cs_sqnum)
+				break;	/* the log ends */
+		}
+		while (!rc && (n = scan_next(p, lnum, &offs, "log", err))) {
+			if (le64(n + 8) < p->cs_sqnum)
+				rc = fw_error_set(err, FW_EINPUT, p->name,
+						  "ubifs: a log node older than "
+						  "the commit (LEB %u)", lnum);
+			else if (n[20] == UB_REF_NODE &&
+				 le32(n + 16) == UB_REF_SZ)
+				rc = add_ref(p, n, &refs, &n_ref, err);
+			else if (!(n[20] == UB_CS_NODE && offs == 0))
+				rc = fw_error_set(err, FW_EINPUT, p->name,
+						  "ubifs: node type %u in the "
+						  "log", n[20]);
+			offs += (le32(n + 16) + 7) & ~7u;
+		}
+		if (!rc && err->code)
+			rc = err->code;
+		if (offs == 0)
 			break;
-		n = node_at(p, lnum, offs, 0, p->leb_size, -1, "log node", err);
-		if (!n)
-			return err->code;
-		if (n[20] == UB_REF_NODE && le32(n + 16) == UB_REF_SZ)
-			rc = bud_empty(p, n, err);
-		else if (n[20] == UB_PAD_NODE && le32(n + 16) >= 28)
-			rc = FW_OK;
-		else
-			rc = fw_error_set(err, FW_EINPUT, p->name,
-					  "ubifs: node type %u in the log",
-					  n[20]);
-		if (rc)
-			return rc;
-		offs += n[20] == UB_PAD_NODE ? le32(n + 16) + le32(n + 24)
-					     : le32(n + 16);
-		offs = (offs + 7) & ~7u;
+		lnum = lnum + 1 == last ? first : lnum + 1;
+		if (lnum == p->log_lnum)
+			break;
 	}
-	return FW_OK;
+	for (size_t i = 0; i < n_ref && !rc; i++)
+		rc = read_bud(p, refs[i].lnum, refs[i].offs, err);
+	free(refs);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -329,6 +573,7 @@ static int add_leaf(struct ub_priv *p, const uint8_t *n, const uint8_t *key,
 	l->type = le32(key + 4) >> UB_KEY_BITS;
 	l->low = le32(key + 4) & UB_KEY_MASK;
 	l->node = n;
+	l->sqnum = 0;
 	/* the node's own key must be the one the index gave */
 	if (memcmp(n + UB_CH_SZ, key, UB_SK_LEN))
 		return fw_error_set(err, FW_EINPUT, p->name,
@@ -336,14 +581,6 @@ static int add_leaf(struct ub_priv *p, const uint8_t *n, const uint8_t *key,
 				    "index branch gives");
 	return FW_OK;
 }
-
-static const char *const leaf_what[] = { "inode node", "data node",
-					 "directory entry", "xattr entry" };
-static const int leaf_min[] = { UB_INO_SZ, UB_DATA_SZ, UB_DENT_SZ + 2,
-				UB_DENT_SZ + 2 };
-static const uint32_t leaf_max[] = { UB_INO_SZ + UB_BLOCK,
-				     UB_DATA_SZ + UB_BLOCK + 64,
-				     UB_DENT_SZ + 256, UB_DENT_SZ + 256 };
 
 static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		      uint32_t len, int level, struct fw_error *err)
@@ -457,6 +694,148 @@ static int check_unique(struct ub_priv *p, struct fw_error *err)
 					    "same key (inode %llu)",
 					    (unsigned long long)a->inum);
 	}
+	return FW_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* The journal over the index                                       */
+
+/* An entry node's name length, never past the node. */
+static uint32_t nm_len(const uint8_t *d)
+{
+	uint32_t n = le16(d + 50), room = le32(d + 16) - UB_DENT_SZ;
+
+	return n < room ? n : room;
+}
+
+/* Same key and, for entries (whose keys hash names), the same name. */
+static int cmp_key_nm(const struct ub_leaf *x, const struct ub_leaf *y)
+{
+	uint32_t a, b;
+	int c;
+
+	if (x->inum != y->inum)
+		return x->inum < y->inum ? -1 : 1;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	if (x->low != y->low)
+		return x->low < y->low ? -1 : 1;
+	if (x->type < UB_KEY_DENT)
+		return 0;
+	a = nm_len(x->node);
+	b = nm_len(y->node);
+	c = memcmp(x->node + UB_DENT_SZ, y->node + UB_DENT_SZ, a < b ? a : b);
+	return c ? c : (a > b) - (a < b);
+}
+
+static int cmp_key_sq(const void *a, const void *b)
+{
+	const struct ub_leaf *x = a, *y = b;
+	int c = cmp_key_nm(x, y);
+
+	return c ? c : (x->sqnum > y->sqnum) - (x->sqnum < y->sqnum);
+}
+
+static int cmp_jop_inum(const void *a, const void *b)
+{
+	const struct ub_jop *x = a, *y = b;
+
+	if (x->leaf.inum != y->leaf.inum)
+		return x->leaf.inum < y->leaf.inum ? -1 : 1;
+	return (x->sqnum > y->sqnum) - (x->sqnum < y->sqnum);
+}
+
+/* Deleted by a later journal node: the inode, the entry, the block. */
+static int deleted(const struct ub_leaf *l, const struct ub_jop *d, size_t n)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d[mid].leaf.inum < l->inum)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && d[lo].leaf.inum == l->inum; lo++) {
+		const struct ub_jop *j = &d[lo];
+
+		if (j->sqnum <= l->sqnum)
+			continue;
+		if (j->kind == UB_JOP_DEL_INO ||
+		    (j->kind == UB_JOP_DEL_NM && !cmp_key_nm(&j->leaf, l)) ||
+		    (j->kind == UB_JOP_TRUN && l->type == UB_KEY_DATA &&
+		     l->low >= j->min_blk && l->low <= j->max_blk))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The journal applied to the index leaves, as the kernel's replay does in
+ * sqnum order: per key (and name) the newest node wins, unless a newer
+ * deletion (an inode with no links, an entry naming inode 0, a
+ * truncation) removes it.  The journal's own sqnums are all newer than
+ * the index's (0 here).
+ */
+static int apply_journal(struct ub_priv *p, struct fw_error *err)
+{
+	size_t n_add = 0, n_del = 0, n = 0;
+	struct ub_leaf *all;
+	struct ub_jop *del;
+
+	if (!p->n_jop)
+		return FW_OK;
+	if (p->bud_bytes > p->sb.max_bud_bytes &&
+	    !(le32(p->mst + 40) & UB_MST_DIRTY))
+		return fw_error_set(err, FW_EINPUT, p->name,
+				    "ubifs: the journal's buds take %llu bytes, "
+				    "more than its %llu",
+				    (unsigned long long)p->bud_bytes,
+				    (unsigned long long)p->sb.max_bud_bytes);
+	for (size_t i = 0; i < p->n_jop; i++) {
+		if (p->jop[i].sqnum <= p->cs_sqnum)
+			return fw_error_set(err, FW_EINPUT, p->name,
+					    "ubifs: a journal node older than "
+					    "the commit");
+		if (p->jop[i].kind == UB_JOP_ADD)
+			n_add++;
+		else
+			n_del++;
+	}
+	all = malloc((p->n_leaf + n_add + 1) * sizeof(*all));
+	del = malloc((n_del + 1) * sizeof(*del));
+	if (!all || !del) {
+		free(all);
+		free(del);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	memcpy(all, p->leaf, p->n_leaf * sizeof(*all));
+	n = p->n_leaf;
+	n_del = 0;
+	for (size_t i = 0; i < p->n_jop; i++) {
+		if (p->jop[i].kind == UB_JOP_ADD)
+			all[n++] = p->jop[i].leaf;
+		else
+			del[n_del++] = p->jop[i];
+	}
+	for (size_t i = 0; i < n_del; i++)
+		del[i].leaf.sqnum = del[i].sqnum;
+	qsort(all, n, sizeof(*all), cmp_key_sq);
+	qsort(del, n_del, sizeof(*del), cmp_jop_inum);
+	free(p->leaf);
+	p->leaf = all;
+	p->cap_leaf = p->n_leaf + n_add + 1;
+	p->n_leaf = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && !cmp_key_nm(&all[i], &all[i + 1]))
+			continue;	/* a newer node of this key follows */
+		if (!deleted(&all[i], del, n_del))
+			all[p->n_leaf++] = all[i];
+	}
+	free(del);
+	qsort(p->leaf, p->n_leaf, sizeof(*p->leaf), cmp_leaf);
 	return FW_OK;
 }
 
@@ -731,7 +1110,7 @@ static int ub_open(struct fw_image *img, struct fw_error *err)
 	if (!rc)
 		rc = read_master(p, err);
 	if (!rc)
-		rc = check_journal(p, err);
+		rc = read_journal(p, err);
 	if (!rc)
 		rc = walk_index(p, p->root_lnum, p->root_offs, p->root_len, -1,
 				err);
@@ -739,6 +1118,8 @@ static int ub_open(struct fw_image *img, struct fw_error *err)
 		return rc;
 	qsort(p->leaf, p->n_leaf, sizeof(*p->leaf), cmp_leaf);
 	rc = check_unique(p, err);
+	if (!rc)
+		rc = apply_journal(p, err);
 	/* low of an inode leaf: 1 once its directory is entered */
 	for (size_t i = 0; i < p->n_leaf && !rc; i++)
 		if (p->leaf[i].type == UB_KEY_INO)
@@ -916,6 +1297,7 @@ static void ub_close(struct fw_image *img)
 	if (p->map)
 		munmap((void *)p->map, p->size);
 	free(p->leaf);
+	free(p->jop);
 	free(p->ent_inum);
 	free(p);
 	img->priv = NULL;
@@ -930,6 +1312,7 @@ const struct fw_format fw_format_ubifs = {
 	.xattrs = ub_xattrs,
 	.out_begin = ub_out_begin,
 	.out_put = ub_out_put,
+	.out_xattr = ub_out_xattr,
 	.out_commit = ub_out_commit,
 	.out_abort = ub_out_abort,
 	.close = ub_close,

@@ -25,6 +25,10 @@
 #define UB_ROOT_INO 1
 #define UB_MST_LNUM 1
 #define UB_LOG_LNUM 3
+#define UB_PAD_SZ 28
+#define UB_TRUN_SZ 56
+#define UB_PAD_BYTE 0xce
+#define UB_MST_DIRTY 1u
 
 enum { UB_INO_NODE, UB_DATA_NODE, UB_DENT_NODE, UB_XENT_NODE, UB_TRUN_NODE,
        UB_PAD_NODE, UB_SB_NODE, UB_MST_NODE, UB_REF_NODE, UB_IDX_NODE,
@@ -61,7 +65,17 @@ struct ub_leaf {
 	uint32_t type;		/* UB_KEY_* */
 	uint32_t low;		/* block number or name hash */
 	const uint8_t *node;
+	uint64_t sqnum;		/* 0: from the index; else the journal's */
 };
+
+/* What the journal (the buds the log names) records since the commit. */
+struct ub_jop {
+	uint64_t sqnum;
+	int kind;		/* UB_JOP_* */
+	struct ub_leaf leaf;	/* ADD: the node; DEL_NM: the key and name */
+	uint32_t min_blk, max_blk;	/* TRUN: the data blocks cut */
+};
+enum { UB_JOP_ADD, UB_JOP_DEL_INO, UB_JOP_DEL_NM, UB_JOP_TRUN };
 
 struct ub_priv {
 	const char *name;	/* the input, for messages */
@@ -75,6 +89,12 @@ struct ub_priv {
 	struct ub_leaf *leaf;	/* sorted by key after open */
 	size_t n_leaf, cap_leaf, n_idx;
 	uint64_t budget;	/* node bytes node_at may still check */
+	uint64_t max_sqnum;	/* the highest of the nodes checked */
+	uint64_t cs_sqnum;	/* the commit start node's */
+	uint32_t main_first;
+	struct ub_jop *jop;	/* the journal, in log order */
+	size_t n_jop, cap_jop;
+	uint64_t bud_bytes;	/* LEB bytes the buds take, as the kernel counts */
 	uint64_t *ent_inum;	/* each entry's inode number */
 	size_t cap_inum;
 };
@@ -84,6 +104,7 @@ size_t ub_find(const struct ub_priv *p, uint64_t inum, uint32_t type);
 const uint8_t *ub_inode(const struct ub_priv *p, uint64_t inum);
 int ub_read_inum(struct ub_priv *p, uint64_t inum, uint8_t **buf,
 		 size_t *len, const char *path, struct fw_error *err);
+uint32_t ub_key_hash(const struct ub_priv *p, const char *name, size_t len);
 int ub_xattrs_inum(struct ub_priv *p, uint64_t inum, struct fw_xattr **v,
 		   size_t *n, const char *path, struct fw_error *err);
 
@@ -92,6 +113,8 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *o,
 		 void **ctx, struct fw_error *err);
 int ub_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	       struct fw_error *err);
+int ub_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+		 struct fw_error *err);
 int ub_out_commit(void *ctx, struct fw_error *err);
 void ub_out_abort(void *ctx);
 

@@ -22,8 +22,23 @@
  *
  * Debian's mkfs.ubifs (2.1.5) is built with SELinux, which leaves out its
  * copying of host xattrs: security.selinux is the only xattr it can
- * store.  A volume with any other xattr (security.capability, user.*) is
- * refused rather than written without it.
+ * store, and only on every inode or none.  The others (security.capability,
+ * security.ima from --ima, user.*, trusted.*; labels of some inodes only)
+ * are added to its volume as the kernel adds them after a mount, without a
+ * commit (add_journal): xattr entries, xattr inodes and new versions of
+ * their hosts (xattr_cnt, xattr_size, xattr_names; newer sqnums) in new
+ * LEBs after mkfs.ubifs's, buds of the base journal head, named by
+ * reference nodes in the log right after the commit start node (in its
+ * first min. I/O unit).  The superblock, the master node and the LPT
+ * count the new LEBs, free space after the nodes and the rest dirty, as a
+ * bud LEB garbage-collected before the last commit looks: the free-space
+ * fixup (-F), which runs before the replay, rewrites each LEB to what the
+ * LPT calls used and the log head to its first unit, so it keeps them;
+ * the replay, which runs on read-only mounts too, sets their properties
+ * right.  (The LPT's big model is not edited: without -F the kernel then
+ * takes the LEBs as grown and empty until the replay; with -F, refused.)
+ * fwsign's reader replays the journal the same way.  A volume without
+ * such xattrs is mkfs.ubifs's output untouched.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -61,6 +76,21 @@ struct ub_out {
 	size_t n_label;		/* entries with a security.selinux */
 	size_t n_labelable;	/* entries mkfs.ubifs labels: not fifos, sockets */
 	int favor_lzo;
+	/* each inode's xattrs (its first name's entry), for the journal */
+	struct ub_ext *ext;
+	size_t n_ext, cap_ext;
+	size_t pend_idx;	/* out_xattr's entry, put next */
+	struct fw_xattr *pend;
+	size_t n_pend;
+};
+
+/* An inode's xattrs as the output keeps them. */
+struct ub_ext {
+	size_t idx;
+	struct fw_xattr *x;
+	size_t n;
+	int label;		/* one is security.selinux mkfs.ubifs may write */
+	uint64_t inum;		/* in mkfs.ubifs's volume */
 };
 
 static const char anchor;	/* where this library lies */
@@ -90,6 +120,10 @@ static void rm_tree(const char *path)
 
 static void out_free(struct ub_out *o)
 {
+	for (size_t i = 0; i < o->n_ext; i++)
+		fw_xattrs_free(o->ext[i].x, o->ext[i].n);
+	free(o->ext);
+	fw_xattrs_free(o->pend, o->n_pend);
 	if (o->man)
 		fclose(o->man);
 	if (o->dir)
@@ -208,6 +242,7 @@ int ub_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->final = oo->path;
 	o->max_size = oo->max_size;
 	o->favor_lzo = favors_lzo(o->p);
+	o->pend_idx = (size_t)-1;
 	if (s->rp_size &&
 	    reserved_arg(s) * rp_factor(s) / UB_BLOCK != s->rp_size)
 		fw_image_warn(img, "ubifs: reserved space of %llu bytes becomes "
@@ -230,35 +265,97 @@ static void hex(FILE *f, const uint8_t *p, size_t n)
 		fprintf(f, "%02x", p[i]);
 }
 
-/* The entry's xattrs: a label to keep, or an error for what cannot be. */
-static int entry_label(struct ub_out *o, size_t idx, struct fw_xattr **label,
-		       struct fw_xattr **all, size_t *n, struct fw_error *err)
+/* Namespaces the kernel's UBIFS serves (fs/ubifs/xattr.c). */
+static int known_ns(const char *name)
+{
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strncmp(name, "security.", 9);
+}
+
+/*
+ * The entry's xattrs (the input's, with what out_xattr set replacing or
+ * added), checked against what UBIFS can hold; *label: a security.selinux
+ * mkfs.ubifs could write (a NUL-terminated string) among them.
+ */
+static int entry_xattrs(struct ub_out *o, size_t idx, struct fw_xattr **all,
+			size_t *n, struct fw_xattr **label, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
 	const char *shown = *e->path ? e->path : "/";
+	size_t names = 0;
 	int rc;
 
 	*label = NULL;
 	rc = ub_xattrs_inum(o->p, o->p->ent_inum[idx], all, n, shown, err);
-	for (size_t i = 0; !rc && i < *n; i++) {
-		struct fw_xattr *x = &(*all)[i];
+	for (size_t k = 0; !rc && o->pend_idx == idx && k < o->n_pend; k++) {
+		const struct fw_xattr *x = &o->pend[k];
+		size_t i;
 
-		if (strcmp(x->name, SELINUX_XATTR))
+		for (i = 0; i < *n && strcmp((*all)[i].name, x->name); i++)
+			;
+		if (i < *n) {
+			uint8_t *v = malloc(x->len ? x->len : 1);
+
+			if (!v)
+				return fw_error_set(err, FW_EIO, NULL,
+						    "out of memory");
+			memcpy(v, x->value, x->len);
+			free((*all)[i].value);
+			(*all)[i].value = v;
+			(*all)[i].len = x->len;
+		} else if (fw_xattrs_add(all, n, x->name, x->value, x->len) < 0) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		}
+	}
+	for (size_t i = 0; !rc && i < *n; i++) {
+		const struct fw_xattr *x = &(*all)[i];
+		size_t len = strlen(x->name);
+
+		names += len + 1;
+		if (!len || len > 255 || !known_ns(x->name))
 			rc = fw_error_set(err, FW_EINPUT, o->img->path,
 					  "ubifs: '%s' has xattr %s, which "
-					  "mkfs.ubifs cannot store (it keeps "
-					  "security.selinux only)", shown,
-					  x->name);
-		else if (x->len < 2 || x->value[x->len - 1] ||
-			 memchr(x->value, '\0', x->len - 1))
+					  "UBIFS cannot hold (name length or "
+					  "namespace)", shown, x->name);
+		else if (x->len > UB_BLOCK)
 			rc = fw_error_set(err, FW_EINPUT, o->img->path,
-					  "ubifs: '%s': a security.selinux "
-					  "value mkfs.ubifs cannot write "
-					  "back", shown);
-		else
-			*label = x;
+					  "ubifs: '%s': xattr %s of %zu bytes, "
+					  "more than UBIFS's %d", shown,
+					  x->name, x->len, UB_BLOCK);
+		else if (names > 65536)
+			rc = fw_error_set(err, FW_EINPUT, o->img->path,
+					  "ubifs: '%s': xattr names longer "
+					  "than 64 KiB in all", shown);
+		else if (!strcmp(x->name, SELINUX_XATTR) && x->len >= 2 &&
+			 !x->value[x->len - 1] &&
+			 !memchr(x->value, '\0', x->len - 1))
+			*label = (struct fw_xattr *)x;
 	}
 	return rc;
+}
+
+/* The inode's xattrs kept for the journal (or mkfs.ubifs, the label). */
+static int keep_xattrs(struct ub_out *o, size_t idx, struct fw_xattr *all,
+		       size_t n, int label, struct fw_error *err)
+{
+	struct ub_ext *x;
+
+	if (o->n_ext == o->cap_ext) {
+		size_t cap = o->cap_ext ? o->cap_ext * 2 : 16;
+
+		x = realloc(o->ext, cap * sizeof(*x));
+		if (!x)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		o->ext = x;
+		o->cap_ext = cap;
+	}
+	x = &o->ext[o->n_ext++];
+	x->idx = idx;
+	x->x = all;
+	x->n = n;
+	x->label = label;
+	x->inum = 0;
+	return FW_OK;
 }
 
 /* The inode's flags as FS_IOC_GETFLAGS says them (linux/fs.h values),
@@ -280,7 +377,8 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 	const struct stat *st = &e->st;
 	struct fw_xattr *all = NULL, *label;
 	size_t n = 0;
-	int rc = entry_label(o, idx, &label, &all, &n, err);
+	int rc = entry_xattrs(o, idx, &all, &n, &label, err);
+	int odd = S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
 
 	if (rc) {
 		fw_xattrs_free(all, n);
@@ -294,14 +392,8 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		(long long)st->st_atim.tv_sec, (long long)st->st_mtim.tv_sec,
 		(long long)st->st_ctim.tv_sec,
 		fs_flags(ub_inode(o->p, o->p->ent_inum[idx])));
-	if (label && (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))) {
-		fw_xattrs_free(all, n);
-		return fw_error_set(err, FW_EINPUT, o->img->path,
-				    "ubifs: fifo or socket '%s' has an SELinux "
-				    "label, which mkfs.ubifs never writes",
-				    e->path);
-	}
-	if (label) {
+	/* mkfs.ubifs never labels fifos and sockets: the journal does */
+	if (label && !odd) {
 		fputc('l', o->man);
 		hex(o->man, label->value, label->len - 1);
 		o->n_label++;
@@ -309,10 +401,15 @@ static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 		fputc('-', o->man);
 	}
 	fputc('\n', o->man);
-	fw_xattrs_free(all, n);
-	return ferror(o->man) ? fw_error_set(err, FW_EIO, NULL,
-					     "ubifs: cannot write the manifest")
-			      : FW_OK;
+	/* a hard link's later names share the first one's inode */
+	if (n && e->link_of == FW_NO_LINK)
+		rc = keep_xattrs(o, idx, all, n, label && !odd, err);
+	else
+		fw_xattrs_free(all, n);
+	if (!rc && ferror(o->man))
+		rc = fw_error_set(err, FW_EIO, NULL,
+				  "ubifs: cannot write the manifest");
+	return rc;
 }
 
 static int write_file(const char *path, const uint8_t *data, size_t len)
@@ -388,10 +485,35 @@ int ub_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	free(path);
 	if (!rc)
 		rc = manifest(o, idx, err);
+	if (o->pend_idx == idx) {
+		fw_xattrs_free(o->pend, o->n_pend);
+		o->pend = NULL;
+		o->n_pend = 0;
+	}
 	if (!rc && !S_ISFIFO(o->img->ent[idx].st.st_mode) &&
 	    !S_ISSOCK(o->img->ent[idx].st.st_mode))
 		o->n_labelable++;
 	return rc;
+}
+
+/* An xattr for entry idx, put next (IMA signatures). */
+int ub_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
+		 struct fw_error *err)
+{
+	struct ub_out *o = ctx;
+
+	if (idx >= o->img->n)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "no such entry");
+	if (o->pend_idx != idx) {
+		fw_xattrs_free(o->pend, o->n_pend);
+		o->pend = NULL;
+		o->n_pend = 0;
+		o->pend_idx = idx;
+	}
+	if (fw_xattrs_add(&o->pend, &o->n_pend, x->name, x->value, x->len) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
 }
 
 /* mkfs.ubifs's arguments: the original superblock's settings. */
@@ -620,19 +742,569 @@ static int deliver(struct ub_out *o, const char *made, struct fw_error *err)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- */
+/* The xattrs mkfs.ubifs cannot write: a journal after its commit     */
+
+#define ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
+#define BASEHD 1		/* the kernel's journal head of inodes, entries */
+
+/* The xattrs of an inode the journal writes. */
+static int journal_xattr(const struct ub_out *o, const struct ub_ext *e,
+			 size_t i)
+{
+	return !(o->n_label && e->label &&
+		 !strcmp(e->x[i].name, SELINUX_XATTR));
+}
+
+static void put_ch(uint8_t *n, uint64_t sqnum, uint32_t len, int type,
+		   int group)
+{
+	fw_put_le32(n, UB_MAGIC);
+	fw_put_le64(n + 8, sqnum);
+	fw_put_le32(n + 16, len);
+	n[20] = (uint8_t)type;
+	n[21] = (uint8_t)group;
+	n[22] = n[23] = 0;
+}
+
+static void seal(uint8_t *n)
+{
+	fw_put_le32(n + 4, ub_crc(n + 8, fw_le32(n + 16) - 8));
+}
+
+/* Pads [from, the next min. I/O unit) of a LEB as the kernel's ubifs_pad. */
+static uint32_t pad_to_io(uint8_t *leb, uint32_t from, uint32_t min_io)
+{
+	uint32_t to = (from + min_io - 1) / min_io * min_io, gap = to - from;
+
+	if (gap >= UB_PAD_SZ) {
+		memset(leb + from, 0, gap);
+		put_ch(leb + from, 0, UB_PAD_SZ, UB_PAD_NODE, 0);
+		fw_put_le32(leb + from + 24, gap - UB_PAD_SZ);
+		seal(leb + from);
+	} else {
+		memset(leb + from, UB_PAD_BYTE, gap);
+	}
+	return to;
+}
+
+struct jw {
+	const struct ub_priv *p;
+	uint8_t *buds;		/* k LEBs */
+	uint32_t k, offs;
+	uint64_t sq, inum;	/* the last sqnum, inode number given */
+	uint64_t ref_sq[64];	/* each bud's reference node's sqnum */
+	uint32_t end[64];	/* where each bud's free space starts */
+};
+
+static int new_bud(struct jw *w, const struct ub_out *o, struct fw_error *err)
+{
+	uint32_t leb = w->p->leb_size;
+	uint8_t *b;
+
+	if (w->k)
+		w->end[w->k - 1] = pad_to_io(w->buds + (size_t)(w->k - 1) * leb,
+					     w->offs, w->p->sb.min_io);
+	if (w->p->sb.flags & UB_FLG_SPACE_FIXUP &&
+	    UB_CS_SZ + (uint64_t)(w->k + 1) * UB_REF_SZ >
+		    (UB_CS_SZ + w->p->sb.min_io - 1) / w->p->sb.min_io *
+			    w->p->sb.min_io)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: the xattrs mkfs.ubifs cannot write "
+				    "need %u LEBs of journal; with the "
+				    "free-space fixup flag (mkfs.ubifs -F) and "
+				    "a min. I/O unit of %u bytes the log keeps "
+				    "references to %u", w->k + 1,
+				    w->p->sb.min_io,
+				    ((UB_CS_SZ + w->p->sb.min_io - 1) /
+				     w->p->sb.min_io * w->p->sb.min_io -
+				     UB_CS_SZ) / UB_REF_SZ);
+	if (w->k == 64 || (uint64_t)(w->k + 1) * leb > w->p->sb.max_bud_bytes ||
+	    w->p->sb.leb_cnt + w->k + 1 > w->p->sb.max_leb_cnt ||
+	    UB_CS_SZ + (uint64_t)(w->k + 1) * UB_REF_SZ > leb)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: the xattrs mkfs.ubifs cannot write "
+				    "need more than %u LEBs of journal, past "
+				    "the volume's journal size (%llu bytes) or "
+				    "its maximum LEB count (%u)", w->k,
+				    (unsigned long long)w->p->sb.max_bud_bytes,
+				    w->p->sb.max_leb_cnt);
+	b = realloc(w->buds, (size_t)(w->k + 1) * leb);
+	if (!b)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	w->buds = b;
+	memset(b + (size_t)w->k * leb, 0xff, leb);
+	w->ref_sq[w->k++] = ++w->sq;
+	w->offs = 0;
+	return FW_OK;
+}
+
+/* One inode's new xattrs as the kernel's journal writes a change: the
+ * entries and xattr inodes, then the host inode, one node group. */
+static int journal_inode(struct jw *w, const struct ub_out *o,
+			 const struct ub_ext *e, struct fw_error *err)
+{
+	const struct ub_priv *p = w->p;
+	const uint8_t *host = ub_inode(p, e->inum);
+	uint32_t hlen = host ? fw_le32(host + 16) : 0, cnt = 0, names = 0;
+	uint64_t group = ALIGN8(hlen), size = 0;
+	uint8_t *n;
+
+	if (!host)
+		return fw_error_set(err, FW_EIO, o->final, "ubifs: an inode of "
+				    "mkfs.ubifs's volume is missing");
+	for (size_t i = 0; i < e->n; i++)
+		if (journal_xattr(o, e, i))
+			group += ALIGN8(UB_DENT_SZ + strlen(e->x[i].name) + 1) +
+				 ALIGN8(UB_INO_SZ + e->x[i].len);
+	if (group > p->leb_size)
+		return fw_error_set(err, FW_EINPUT, o->img->path,
+				    "ubifs: '%s': its xattrs take more than a "
+				    "LEB", o->img->ent[e->idx].path);
+	if (group == ALIGN8(hlen))
+		return FW_OK;
+	if (!w->k || w->offs + group > p->leb_size) {
+		int rc = new_bud(w, o, err);
+
+		if (rc)
+			return rc;
+	}
+	n = w->buds + (size_t)(w->k - 1) * p->leb_size + w->offs;
+	memset(n, 0, group);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct fw_xattr *x = &e->x[i];
+		size_t nlen = strlen(x->name);
+		uint64_t xinum, sq;
+		uint32_t len = UB_DENT_SZ + (uint32_t)nlen + 1;
+
+		if (!journal_xattr(o, e, i))
+			continue;
+		xinum = ++w->inum;
+		sq = ++w->sq;
+		put_ch(n, sq, len, UB_XENT_NODE, 1);
+		fw_put_le32(n + 24, (uint32_t)e->inum);
+		fw_put_le32(n + 28, ub_key_hash(p, x->name, nlen) |
+				    (uint32_t)UB_KEY_XENT << UB_KEY_BITS);
+		fw_put_le64(n + 40, xinum);
+		n[49] = 0;	/* UBIFS_ITYPE_REG, as the kernel writes */
+		fw_put_le16(n + 50, (uint16_t)nlen);
+		memcpy(n + UB_DENT_SZ, x->name, nlen + 1);
+		seal(n);
+		n += ALIGN8(len);
+		/* the xattr's inode: the host's owner and times, like
+		 * mkfs.ubifs's own; the kernel's mode */
+		len = UB_INO_SZ + (uint32_t)x->len;
+		sq = ++w->sq;
+		put_ch(n, sq, len, UB_INO_NODE, 1);
+		fw_put_le32(n + 24, (uint32_t)xinum);
+		fw_put_le64(n + 40, sq);
+		fw_put_le64(n + 48, x->len);
+		memcpy(n + 56, host + 56, 36);	/* times */
+		fw_put_le32(n + 92, 1);
+		memcpy(n + 96, host + 96, 8);	/* uid, gid */
+		fw_put_le32(n + 104, S_IFREG | 0777);
+		fw_put_le32(n + 108, UB_XATTR_FL);
+		fw_put_le32(n + 112, (uint32_t)x->len);
+		fw_put_le16(n + 132, p->sb.default_compr);
+		memcpy(n + UB_INO_SZ, x->value, x->len);
+		seal(n);
+		n += ALIGN8(len);
+		cnt++;
+		names += (uint32_t)nlen;
+		size += ALIGN8(UB_DENT_SZ + nlen + 1) +
+			ALIGN8(UB_INO_SZ + x->len + 1);
+	}
+	memcpy(n, host, hlen);
+	put_ch(n, ++w->sq, hlen, UB_INO_NODE, 2);
+	fw_put_le32(n + 116, fw_le32(host + 116) + cnt);
+	fw_put_le32(n + 120, fw_le32(host + 120) + (uint32_t)size);
+	fw_put_le32(n + 128, fw_le32(host + 128) + names);
+	seal(n);
+	w->offs += (uint32_t)group;
+	return FW_OK;
+}
+
+/*
+ * The LPT (its small model, as mkfs.ubifs writes it): the LEB properties
+ * the kernel reads at mount.  The free-space fixup runs before the replay
+ * and rewrites each main LEB to its used part as the LPT gives it (erasing
+ * an empty one), so the buds must be in the LPT before: free space after
+ * their nodes, the rest dirty, as a bud LEB the garbage collector took
+ * before the last commit looks (the replay then sets them right).
+ */
+struct lpt {
+	uint8_t *vol;
+	const struct ub_priv *p;
+	uint32_t first, lebs, main_first, hght;
+	uint32_t space_bits, lnum_bits, offs_bits, spc_bits;
+	uint32_t pnode_sz, nnode_sz, ltab_sz;
+	uint32_t head_lnum, head_offs;	/* where new LPT nodes go */
+};
+
+enum { LPT_PNODE, LPT_NNODE, LPT_LTAB };
+
+static uint32_t fls32(uint32_t x)
+{
+	uint32_t n = 0;
+
+	while (x) {
+		n++;
+		x >>= 1;
+	}
+	return n;
+}
+
+/* The LPT's bit fields: least significant bit first. */
+static uint32_t get_bits(const uint8_t *b, uint32_t *pos, uint32_t n)
+{
+	uint32_t v = 0;
+
+	for (uint32_t i = 0; i < n; i++, (*pos)++)
+		v |= (uint32_t)((b[*pos >> 3] >> (*pos & 7)) & 1) << i;
+	return v;
+}
+
+static void put_bits(uint8_t *b, uint32_t *pos, uint32_t n, uint32_t v)
+{
+	for (uint32_t i = 0; i < n; i++, (*pos)++) {
+		uint8_t m = (uint8_t)(1u << (*pos & 7));
+
+		if ((v >> i) & 1)
+			b[*pos >> 3] |= m;
+		else
+			b[*pos >> 3] &= (uint8_t)~m;
+	}
+}
+
+/* The kernel's crc16 (lib/crc16.c, 0xa001), from 0xffff. */
+static uint16_t crc16(const uint8_t *p, size_t n)
+{
+	uint16_t c = 0xffff;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (uint16_t)((c >> 1) ^ 0xa001) : (uint16_t)(c >> 1);
+	}
+	return c;
+}
+
+static void lpt_seal(uint8_t *n, uint32_t sz)
+{
+	fw_put_le16(n, crc16(n + 2, sz - 2));
+}
+
+/* The LPT node at lnum:offs of type and size, checked; NULL if not. */
+static uint8_t *lpt_node(const struct lpt *l, uint32_t lnum, uint32_t offs,
+			 uint32_t sz, uint32_t type)
+{
+	uint8_t *n;
+	uint32_t pos = 16;
+
+	if (lnum < l->first || lnum >= l->first + l->lebs ||
+	    (uint64_t)offs + sz > l->p->leb_size)
+		return NULL;
+	n = l->vol + (uint64_t)lnum * l->p->leb_size + offs;
+	if (crc16(n + 2, sz - 2) != fw_le16(n) ||
+	    get_bits(n, &pos, 4) != type)
+		return NULL;
+	return n;
+}
+
+/* A new node at the LPT head: an nnode without branches or a pnode of
+ * empty LEBs, as the kernel takes the ones never written. */
+static uint8_t *lpt_new(struct lpt *l, uint32_t type, uint32_t *lnum,
+			uint32_t *offs)
+{
+	uint32_t sz = type == LPT_PNODE ? l->pnode_sz : l->nnode_sz, pos = 16;
+	uint8_t *n;
+
+	if (l->head_offs + sz > l->p->leb_size)
+		return NULL;
+	*lnum = l->head_lnum;
+	*offs = l->head_offs;
+	n = l->vol + (uint64_t)*lnum * l->p->leb_size + *offs;
+	memset(n, 0, sz);
+	put_bits(n, &pos, 4, type);
+	for (int i = 0; i < 4; i++) {
+		if (type == LPT_PNODE) {
+			put_bits(n, &pos, l->space_bits, l->p->leb_size >> 3);
+			put_bits(n, &pos, l->space_bits, 0);
+			put_bits(n, &pos, 1, 0);
+		} else {
+			put_bits(n, &pos, l->lnum_bits, l->lebs);	/* none */
+			put_bits(n, &pos, l->offs_bits, 0);
+		}
+	}
+	lpt_seal(n, sz);
+	l->head_offs += sz;
+	return n;
+}
+
+/* LEB lnum of the main area: free bytes free, the rest dirty. */
+static int lpt_set(struct lpt *l, uint32_t lnum, uint32_t free)
+{
+	uint32_t i = lnum - l->main_first, pi = i >> 2, nl, no;
+	uint8_t *n = lpt_node(l, fw_le32(l->p->mst + 120),
+			      fw_le32(l->p->mst + 124), l->nnode_sz, LPT_NNODE);
+
+	for (uint32_t h = l->hght; n && h >= 1; h--) {
+		uint32_t iip = (pi >> (2 * (h - 1))) & 3, type =
+			h == 1 ? LPT_PNODE : LPT_NNODE, sz = h == 1 ?
+			l->pnode_sz : l->nnode_sz;
+		uint32_t pos = 20 + iip * (l->lnum_bits + l->offs_bits), at;
+		uint8_t *c;
+
+		at = pos;
+		nl = get_bits(n, &pos, l->lnum_bits);
+		no = get_bits(n, &pos, l->offs_bits);
+		if (nl == l->lebs) {
+			c = lpt_new(l, type, &nl, &no);
+			if (!c)
+				return -1;
+			put_bits(n, &at, l->lnum_bits, nl - l->first);
+			put_bits(n, &at, l->offs_bits, no);
+			lpt_seal(n, l->nnode_sz);
+		} else {
+			c = lpt_node(l, nl + l->first, no, sz, type);
+		}
+		n = c;
+	}
+	if (!n)
+		return -1;
+	{
+		uint32_t pos = 20 + (i & 3) * (2 * l->space_bits + 1);
+
+		put_bits(n, &pos, l->space_bits, free >> 3);
+		put_bits(n, &pos, l->space_bits, (l->p->leb_size - free) >> 3);
+		put_bits(n, &pos, 1, 0);
+		lpt_seal(n, l->pnode_sz);
+	}
+	return 0;
+}
+
+/* The geometry as the kernel's do_calc_lpt_geom computes it. */
+static int lpt_geom(struct lpt *l)
+{
+	const struct ub_super *s = &l->p->sb;
+	uint32_t max_pnodes, m = 4;
+
+	if (s->flags & UB_FLG_BIGLPT)
+		return -1;
+	l->first = UB_LOG_LNUM + s->log_lebs;
+	l->lebs = s->lpt_lebs;
+	l->main_first = l->first + s->lpt_lebs + s->orph_lebs;
+	l->space_bits = fls32(s->leb_size) - 3;
+	l->lnum_bits = fls32(s->lpt_lebs);
+	l->offs_bits = fls32(s->leb_size - 1);
+	l->spc_bits = fls32(s->leb_size);
+	l->pnode_sz = (20 + (2 * l->space_bits + 1) * 4 + 7) / 8;
+	l->nnode_sz = (20 + (l->lnum_bits + l->offs_bits) * 4 + 7) / 8;
+	l->ltab_sz = (20 + s->lpt_lebs * l->spc_bits * 2 + 7) / 8;
+	max_pnodes = (s->max_leb_cnt - l->main_first + 3) / 4;
+	l->hght = 1;
+	while (m < max_pnodes) {
+		l->hght++;
+		m <<= 2;
+	}
+	l->head_lnum = fw_le32(l->p->mst + 128);
+	l->head_offs = fw_le32(l->p->mst + 132);
+	return l->head_lnum >= l->first && l->head_lnum < l->first + l->lebs &&
+	       l->head_offs <= s->leb_size && !(l->head_offs % s->min_io) &&
+	       !(s->leb_size & 7) ? 0 : -1;
+}
+
+/*
+ * The buds into the LPT and the master node (more LEBs, their free and
+ * dirty space): what the kernel reads before its replay agrees with the
+ * LEBs.  -1: an LPT this code does not edit (the big model, or no room at
+ * its head); nothing is changed then.
+ */
+static int lpt_buds(uint8_t *vol, const struct jw *w)
+{
+	const struct ub_priv *p = w->p;
+	struct lpt l = { .vol = vol, .p = p };
+	uint64_t nfree = 0, dirty = 0, dark;
+	uint32_t dark_wm = (UB_INO_SZ + UB_BLOCK + p->sb.min_io - 1) /
+			   p->sb.min_io * p->sb.min_io, io = p->sb.min_io;
+	uint32_t pos, ltab_lnum, ltab_offs, d, head, idx;
+	uint8_t *ltab, *save;
+	size_t len = (size_t)p->sb.leb_cnt * p->leb_size;
+
+	if (lpt_geom(&l))
+		return -1;
+	ltab_lnum = fw_le32(p->mst + 136);
+	ltab_offs = fw_le32(p->mst + 140);
+	if (!lpt_node(&l, ltab_lnum, ltab_offs, l.ltab_sz, LPT_LTAB))
+		return -1;
+	save = malloc(len);
+	if (!save)
+		return -1;
+	memcpy(save, vol, len);
+	for (uint32_t i = 0; i < w->k; i++) {
+		if (lpt_set(&l, p->sb.leb_cnt + i, p->leb_size - w->end[i])) {
+			memcpy(vol, save, len);
+			free(save);
+			return -1;
+		}
+		nfree += p->leb_size - w->end[i];
+		dirty += w->end[i];
+	}
+	free(save);
+	/* the LPT's own LEB: its head moved over the new nodes */
+	head = (l.head_offs + io - 1) / io * io;
+	ltab = vol + (uint64_t)ltab_lnum * p->leb_size + ltab_offs;
+	idx = l.head_lnum - l.first;
+	pos = 20 + idx * 2 * l.spc_bits + l.spc_bits;
+	d = get_bits(ltab, &pos, l.spc_bits);
+	pos = 20 + idx * 2 * l.spc_bits;
+	put_bits(ltab, &pos, l.spc_bits, p->leb_size - head);
+	put_bits(ltab, &pos, l.spc_bits, d + (head - l.head_offs));
+	lpt_seal(ltab, l.ltab_sz);
+	/* the master nodes (LEBs 1 and 2): the LEB count and totals */
+	/* the kernel's ubifs_calc_dark of a LEB all free or dirty */
+	dark = (uint64_t)w->k * (p->leb_size < dark_wm ? p->leb_size :
+				 p->leb_size - dark_wm < UB_DATA_SZ + 8 ?
+				 p->leb_size - (UB_DATA_SZ + 8) : dark_wm);
+	for (uint32_t lnum = UB_MST_LNUM; lnum < UB_LOG_LNUM; lnum++)
+		for (uint32_t o = 0; o + UB_MST_SZ <= p->leb_size;
+		     o += (UB_MST_SZ + io - 1) / io * io) {
+			uint8_t *m = vol + (uint64_t)lnum * p->leb_size + o;
+
+			if (fw_le32(m) != UB_MAGIC || m[20] != UB_MST_NODE)
+				break;
+			fw_put_le64(m + 80, fw_le64(m + 80) + nfree);
+			fw_put_le64(m + 88, fw_le64(m + 88) + dirty);
+			fw_put_le64(m + 112, fw_le64(m + 112) + dark);
+			fw_put_le32(m + 132, head);
+			fw_put_le32(m + 164, p->sb.leb_cnt + w->k);
+			seal(m);
+		}
+	return 0;
+}
+
+/* Reads the volume, ends the journal, writes it back. */
+static int journal_write(struct jw *w, const struct ub_out *o,
+			 const char *made, struct fw_error *err)
+{
+	const struct ub_priv *p = w->p;
+	uint64_t used = (uint64_t)p->sb.leb_cnt * p->leb_size;
+	uint8_t *vol = NULL, *log;
+	size_t len = 0;
+	uint32_t at = UB_CS_SZ;
+	int fd, rc = FW_OK;
+
+	w->end[w->k - 1] = pad_to_io(w->buds + (size_t)(w->k - 1) * p->leb_size,
+				     w->offs, p->sb.min_io);
+	fd = open(made, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fw_read_fd(fd, &vol, &len, (size_t)FW_READ_MAX) ||
+	    len != used) {
+		rc = fw_error_set(err, FW_EIO, made, "ubifs: cannot read what "
+				  "mkfs.ubifs made");
+		goto out;
+	}
+	/* the log: the reference nodes after the commit start node, in its
+	 * min. I/O unit as the kernel's commit writes them (the free-space
+	 * fixup keeps that unit of the log head) */
+	log = vol + (uint64_t)p->log_lnum * p->leb_size;
+	memset(log + UB_CS_SZ, 0xff, p->leb_size - UB_CS_SZ);
+	for (uint32_t i = 0; i < w->k; i++, at += UB_REF_SZ) {
+		memset(log + at, 0, UB_REF_SZ);
+		put_ch(log + at, w->ref_sq[i], UB_REF_SZ, UB_REF_NODE, 0);
+		fw_put_le32(log + at + 24, p->sb.leb_cnt + i);
+		fw_put_le32(log + at + 28, 0);
+		fw_put_le32(log + at + 32, BASEHD);
+		seal(log + at);
+	}
+	pad_to_io(log, at, p->sb.min_io);
+	/* the superblock counts the buds' LEBs; so do the LPT and master
+	 * node, or (the LPT's big model) the kernel takes them as grown,
+	 * empty until the replay, which only a volume without the
+	 * free-space fixup can afford */
+	fw_put_le32(vol + 40, p->sb.leb_cnt + w->k);
+	seal(vol);
+	if (lpt_buds(vol, w) && (p->sb.flags & UB_FLG_SPACE_FIXUP)) {
+		rc = fw_error_set(err, FW_EINPUT, o->img->path, "ubifs: xattrs "
+				  "mkfs.ubifs cannot write, on a volume with "
+				  "the free-space fixup flag (mkfs.ubifs -F) "
+				  "and the LPT's big model: not supported");
+		goto out;
+	}
+	if (pwrite(fd, vol, len, 0) != (ssize_t)len ||
+	    pwrite(fd, w->buds, (size_t)w->k * p->leb_size, (off_t)len) !=
+		    (ssize_t)((size_t)w->k * p->leb_size))
+		rc = fw_error_set(err, FW_EIO, made, "ubifs: cannot write the "
+				  "journal: %s", strerror(errno));
+out:
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = fw_error_set(err, FW_EIO, made, "cannot write");
+	free(vol);
+	return rc;
+}
+
+/*
+ * The xattrs mkfs.ubifs did not write, added to its volume as the kernel
+ * would after mounting it: the entries, xattr inodes and new versions of
+ * their hosts in new LEBs after the volume's (buds of the base journal
+ * head, with newer sqnums), reference nodes to them in the log after the
+ * commit start node.  The kernel's replay, on any mount, and fwsign's
+ * reader take them.  Without such xattrs the volume is left as it is.
+ */
+static int add_journal(struct ub_out *o, const char *made,
+		       struct fw_error *err)
+{
+	struct fw_image *img = NULL;
+	struct jw w = { 0 };
+	size_t todo = 0;
+	int rc;
+
+	for (size_t i = 0; i < o->n_ext; i++)
+		for (size_t k = 0; k < o->ext[i].n; k++)
+			todo += journal_xattr(o, &o->ext[i], k);
+	if (!todo)
+		return FW_OK;
+	rc = fw_image_open(made, NULL, &img, err);
+	if (rc)
+		return rc;
+	w.p = img->priv;
+	if (img->fmt != &fw_format_ubifs || img->n != o->img->n ||
+	    w.p->n_jop)
+		rc = fw_error_set(err, FW_EIO, o->final, "ubifs: mkfs.ubifs "
+				  "made a volume fwsign did not expect");
+	for (size_t i = 0; !rc && i < img->n; i++)
+		if (strcmp(img->ent[i].path, o->img->ent[i].path))
+			rc = fw_error_set(err, FW_EIO, o->final,
+					  "ubifs: mkfs.ubifs's volume has "
+					  "'%s' where '%s' belongs",
+					  img->ent[i].path,
+					  o->img->ent[i].path);
+	w.sq = w.p->max_sqnum;
+	w.inum = w.p->highest_inum;
+	for (size_t i = 0; !rc && i < w.p->n_leaf; i++)
+		if (w.p->leaf[i].inum > w.inum)
+			w.inum = w.p->leaf[i].inum;
+	for (size_t i = 0; !rc && i < o->n_ext; i++) {
+		o->ext[i].inum = w.p->ent_inum[o->ext[i].idx];
+		rc = journal_inode(&w, o, &o->ext[i], err);
+	}
+	if (!rc)
+		rc = journal_write(&w, o, made, err);
+	free(w.buds);
+	fw_image_close(img);
+	return rc;
+}
+
 int ub_out_commit(void *ctx, struct fw_error *err)
 {
 	struct ub_out *o = ctx;
 	char *made = NULL;
 	int rc = FW_OK;
 
-	/* mkfs.ubifs labels every inode but fifos and sockets, or none */
+	/* mkfs.ubifs labels every inode but fifos and sockets, or none:
+	 * labels of some go into the journal with the other xattrs */
 	if (o->n_label && o->n_label != o->n_labelable)
-		rc = fw_error_set(err, FW_EINPUT, o->img->path,
-				  "ubifs: %zu of %zu entries have an SELinux "
-				  "label; mkfs.ubifs labels all or none",
-				  o->n_label, o->n_labelable);
-	if (!rc && (fclose(o->man) != 0))
+		o->n_label = 0;
+	if (fclose(o->man) != 0)
 		rc = fw_error_set(err, FW_EIO, NULL,
 				  "ubifs: cannot write the manifest");
 	o->man = NULL;
@@ -640,6 +1312,8 @@ int ub_out_commit(void *ctx, struct fw_error *err)
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 	if (!rc)
 		rc = run_mkfs(o, made, err);
+	if (!rc)
+		rc = add_journal(o, made, err);
 	if (!rc)
 		rc = deliver(o, made, err);
 	free(made);

@@ -18,6 +18,7 @@
 #include "fwsign/stack.h"
 
 #define SQUASHFS_MAGIC 0x73717368u
+#define UBIFS_NODE_MAGIC 0x06101831u	/* a UBIFS volume's superblock node */
 #define EXT_SB 1024
 #define EXT_MAGIC 0xEF53u
 
@@ -26,8 +27,8 @@ static const char help[] =
 "\n"
 "Prints the IMA policy that appraises every program and every executable\n"
 "mapping (BPRM_CHECK, MMAP_CHECK mask=MAY_EXEC) run from the filesystems\n"
-"of IMAGE, signed with fwsign sign --ima: squashfs by fsmagic, ext2/3/4\n"
-"by fsuuid; appraise_type=imasig, so only a signature will do.  The\n"
+"of IMAGE, signed with fwsign sign --ima: squashfs and UBIFS by fsmagic,\n"
+"ext2/3/4 by fsuuid; appraise_type=imasig, so only a signature will do.  The\n"
 "initramfs is left out (a cpio carries no xattrs).  Write it to\n"
 "/sys/kernel/security/ima/policy and boot with ima_appraise=enforce; the\n"
 "key goes in the .ima keyring (kernel/README).\n"
@@ -38,6 +39,7 @@ static const char help[] =
 struct policy {
 	int modules;
 	int squashfs;		/* its rules are out already */
+	int ubifs;		/* the same */
 	int n;			/* filesystems */
 };
 
@@ -75,6 +77,14 @@ static int one_fs(void *arg, const char *part, const char *file,
 			printf("# %s: squashfs, as above\n", part);
 		}
 		p->squashfs = 1;
+		p->n++;
+	} else if (n >= 21 && b[20] == 6 &&
+		   (uint32_t)(b[0] | b[1] << 8 | b[2] << 16 |
+			      (uint32_t)b[3] << 24) == UBIFS_NODE_MAGIC) {
+		printf("# %s: UBIFS%s\n", part, p->ubifs ? ", as above" : "");
+		if (!p->ubifs)
+			rules(p, "fsmagic=0x24051905");
+		p->ubifs = 1;
 		p->n++;
 	} else if (n == (ssize_t)sizeof(b) &&
 		   (b[EXT_SB + 56] | b[EXT_SB + 57] << 8) == EXT_MAGIC) {
@@ -136,9 +146,9 @@ int cmd_ima_policy(int argc, char **argv)
 	if (rc)
 		return cli_error(&err);
 	if (!p.n) {
-		fw_error_set(&err, FW_EINPUT, so.input, "no squashfs or "
-			     "ext2/3/4 filesystem: nothing IMA can appraise "
-			     "(sign it without --ima)");
+		fw_error_set(&err, FW_EINPUT, so.input, "no squashfs, "
+			     "UBIFS or ext2/3/4 filesystem: nothing IMA can "
+			     "appraise (sign it without --ima)");
 		return cli_error(&err);
 	}
 	return FW_OK;

@@ -8,8 +8,19 @@
 # parameters, UUID and inode flags kept; the same bytes twice, with
 # SOURCE_DATE_EPOCH and as nobody; a whole volume keeps its length; in a
 # sysupgrade blob the same volume.  Hostile volumes (bad CRC, index loop,
-# branch past the end, truncated, uncommitted journal) and an xattr
-# mkfs.ubifs cannot store give one line, exit 3 and no output.
+# branch past the end, truncated, a journal fwsign cannot read) give one
+# line, exit 3 and no output.
+#
+# Xattrs mkfs.ubifs cannot store (security.capability v2/v3, user.*,
+# trusted.*, security.ima; SELinux labels of some inodes only; a label
+# removed) are given to the volumes by tests/cli/ubifs-xattr.py through
+# the journal, as the kernel writes them: fw_list reads them (the journal
+# replayed), the signed volume keeps them (fwsign's own journal), the
+# same bytes twice and when re-signed (many of them: a journal of several
+# LEBs); --ima adds security.ima to the ELF files.  The journal's LEBs are in the LPT and the master node's totals
+# (checked by tests/cli/ubifs-lpt.py), as the free-space fixup (-F), which
+# runs before the replay, needs; where that cannot be (-F with a min. I/O
+# unit too small for the log's references) they are refused.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 for t in mkfs.ubifs python3 setpriv; do
@@ -292,16 +303,22 @@ elif what in ("journal", "ref-empty"):
     # a reference node after the commit start, to a bud holding a node (the
     # index root) or to an erased LEB: written since the commit, or not
     log, = struct.unpack_from("<I", b, m + 44)
-    if what == "journal":
-        bl, bo = rl, ro
+    cs_sq, = struct.unpack_from("<Q", b, log * leb + 8)
+    min_io, = struct.unpack_from("<I", b, 32)
+    if what == "journal":   # the index root's LEB, from its start
+        bl, bo = rl, 0
     else:
         bl = next(l for l in range(len(b) // leb - 1, 3, -1)
                   if b[l * leb:(l + 1) * leb].count(0xff) == leb)
         bo = 0
     at = log * leb + 32
-    b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, 999, 64, 8, 0, 0) + \
+    b[at:at + 64] = struct.pack("<IIQIBBH", 0x06101831, 0, cs_sq + 1, 64, 8, 0, 0) + \
         struct.pack("<III", bl, bo, 1) + bytes(28)
     crc(at)
+    gap = min_io - 96     # a padding node to the min. I/O unit
+    b[at + 64:at + 64 + gap] = struct.pack("<IIQIBBHI", 0x06101831, 0, 0, 28, 5, 0, 0,
+                                           gap - 28) + bytes(gap - 28)
+    crc(at + 64)
 elif what == "xattr":
     # the first xattr entry renamed (same length): an xattr mkfs.ubifs
     # cannot write back
@@ -328,19 +345,165 @@ hostile() {	# hostile NAME WHAT WHY
 }
 for h in "crc:bad CRC in the index node" "loop:has level" "past:past the image" \
 	 "datacrc:bad CRC in the" "sb:bad CRC in the superblock" "truncate:truncated" \
-	 "journal:not yet committed"; do
+	 "journal:not yet committed changes fwsign cannot read"; do
 	cp "$WORK/zlib.img" "$WORK/bad.img"
 	hostile "hostile ${h%%:*}" "${h%%:*}" "${h#*:}"
 done
 
-# An xattr other than security.selinux: refused, mkfs.ubifs drops them.
-cp "$WORK/label.img" "$WORK/bad.img"
-check "xattr: edited" edit_img "$WORK/bad.img" xattr
-check "xattr: fw_list shows it" grep -q "user.vendor12345=" <("$FW_LIST" "$WORK/bad.img")
-expect_exit 3 "xattr: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
-check "xattr: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "has xattr user.vendor12345, which mkfs.ubifs cannot store" <<<"$ERR")" ]
-check "xattr: no output" [ ! -e "$WORK/bad.out" ]
-check "xattr: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
+# Xattrs mkfs.ubifs cannot store, given through the journal (as the kernel
+# writes them) by ubifs-xattr.py: files, a hard link, directories, the
+# root, symlinks (no user.* there), a device; a non-ASCII name.
+CAP2=0100000200200000000000000000000000000000
+CAP3=0100000300200000000000000000000000000000e8030000
+XA=(bin/busybox security.capability $CAP2
+    etc/passwd security.capability $CAP3
+    etc/passwd user.vendor 68690a00ff
+    lib/libc.so.6 security.ima 0403020401
+    etc user.dir 6464
+    / user.root 72
+    bin/ls trusted.link 0102
+    etc/long security.sym 73796d
+    dev/sda trusted.dev 00
+    "odd dir" "user.caf$UTF" c3a9)
+has_xattrs() {	# has_xattrs IMG [ima]: each of XA as fw_list shows it (but
+	local l i	# security.ima, which --ima replaces on ELF files)
+	l=$("$FW_LIST" "$1") || return 1
+	for ((i = 0; i < ${#XA[@]}; i += 3)); do
+		[ "${2:-}" = ima ] && [ "${XA[i+1]}" = security.ima ] && continue
+		local p=${XA[i]#/}
+		awk -F'\t' -v p="${p:-.}" -v x="${XA[i+1]}=${XA[i+2]}" \
+			'$1 == p { n = split($8, a, ","); for (k = 1; k <= n; k++) if (a[k] == x) f = 1 }
+			 END { exit !f }' <<<"$l" || { echo "missing: ${XA[*]:i:3}" >&2; return 1; }
+	done
+}
+bud_props() {	# bud_props OUT MKFS-LEBS: one LEB after mkfs.ubifs's, in the LPT
+	local leb
+	leb=$(python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(64), 36)[0])' "$1")
+	python3 "$SRCDIR/tests/cli/ubifs-lpt.py" "$1" "$2" |
+		awk -v l="$leb" '{ n++; if (!($2 > 0 && $2 + $3 == l && $4 == 0)) bad = 1 }
+				 END { exit bad || n != 1 }'
+}
+leb_count() { python3 -c 'import struct,sys; print(struct.unpack_from("<I", open(sys.argv[1],"rb").read(64), 40)[0])' "$1"; }
+for n in lzo zlib nor favor label; do
+	cp "$WORK/$n.img" "$WORK/x$n.img"
+	check "xattrs $n: given by the journal" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/x$n.img" "${XA[@]}"
+	check "xattrs $n: fw_list reads them (the journal replayed)" has_xattrs "$WORK/x$n.img"
+	check "xattrs $n: the rest as before" diff <(img_list "$WORK/$n.img" | cut -f1-7) <(img_list "$WORK/x$n.img" | cut -f1-7)
+	expect_exit 0 "xattrs $n: sign" "$FWSIGN" sign "$WORK/x$n.img" -o "$WORK/x$n.out" --key $K.key --cert $K.crt
+	check "xattrs $n: kept, ELF files signed, the rest the same" same_but_signed "$WORK/x$n.img" "$WORK/x$n.out"
+	check "xattrs $n: fw_list reads them in the output" has_xattrs "$WORK/x$n.out"
+	check "xattrs $n: one LEB of journal after mkfs.ubifs's" \
+		[ "$(leb_count "$WORK/x$n.out")" = $(($(leb_count "$WORK/$n.out") + 1)) ]
+	check "xattrs $n: mkfs.ubifs's main area as without them" python3 -c '
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+leb = struct.unpack_from("<I", a, 36)[0]
+main = 3 + sum(struct.unpack_from("<III", a, 56))   # log, LPT, orphan LEBs
+sys.exit(a[main * leb:] != b[main * leb:len(a)])' "$WORK/$n.out" "$WORK/x$n.out"
+	check "xattrs $n: superblock settings kept" diff <(sb "$WORK/$n.img") <(sb "$WORK/x$n.out")
+	if [ $n = favor ]; then	# the LPT's big model: left to the kernel's growth
+		check "xattrs $n: the LPT untouched" python3 -c '
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+leb = struct.unpack_from("<I", a, 36)[0]
+assert struct.unpack_from("<I", a, 28)[0] & 2
+lpt = 3 + struct.unpack_from("<I", a, 56)[0]
+sys.exit(a[lpt * leb:(lpt + struct.unpack_from("<I", a, 60)[0]) * leb] !=
+         b[lpt * leb:(lpt + struct.unpack_from("<I", a, 60)[0]) * leb])' "$WORK/$n.out" "$WORK/x$n.out"
+	else
+		check "xattrs $n: LPT and master node count the journal's LEB" \
+			python3 "$SRCDIR/tests/cli/ubifs-lpt.py" "$WORK/x$n.out" "$(leb_count "$WORK/$n.out")"
+		check "xattrs $n: ... its free space after the nodes, the rest dirty" \
+			bud_props "$WORK/x$n.out" "$(leb_count "$WORK/$n.out")"
+	fi
+	expect_exit 0 "xattrs $n: verify" "$FWSIGN" verify "$WORK/x$n.out" --cert $K.crt
+	expect_exit 0 "xattrs $n: sign again" "$FWSIGN" sign "$WORK/x$n.img" -o "$WORK/x$n.out2" --key $K.key --cert $K.crt
+	check "xattrs $n: the same bytes twice" cmp "$WORK/x$n.out" "$WORK/x$n.out2"
+	expect_exit 0 "xattrs $n: re-sign the output" "$FWSIGN" sign "$WORK/x$n.out" -o "$WORK/x$n.out3" --key $K.key --cert $K.crt
+	check "xattrs $n: re-signed, the same bytes" cmp "$WORK/x$n.out" "$WORK/x$n.out3"
+done
+# Many xattrs (32 of 1500 bytes, 15 KiB LEBs): the journal takes several
+# LEBs, each named by the log, each in the LPT.
+MANY=()
+for p in / bin bin/busybox lib lib/libc.so.6 etc etc/passwd etc/deep; do
+	for i in 1 2 3 4; do
+		MANY+=("$p" "user.big$i" "$(python3 -c "print('0$i' * 1500)")")
+	done
+done
+cp "$WORK/nor.img" "$WORK/many.img"
+check "many xattrs: given by the journal" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/many.img" "${MANY[@]}"
+check "many xattrs: fw_list reads all 32" [ "$("$FW_LIST" "$WORK/many.img" | grep -o "user.big[1-4]=" | wc -l)" = 36 ]
+expect_exit 0 "many xattrs: sign" "$FWSIGN" sign "$WORK/many.img" -o "$WORK/many.out" --key $K.key --cert $K.crt
+check "many xattrs: kept, ELF files signed" same_but_signed "$WORK/many.img" "$WORK/many.out"
+check "many xattrs: 4 LEBs of journal, in the LPT and master node" sh -c '
+	python3 "$0/tests/cli/ubifs-lpt.py" "$1" "$2" >"$1.lpt" && [ "$(wc -l <"$1.lpt")" = 4 ]' \
+	"$SRCDIR" "$WORK/many.out" "$(leb_count "$WORK/nor.out")"
+expect_exit 0 "many xattrs: re-sign the output" "$FWSIGN" sign "$WORK/many.out" -o "$WORK/many.out2" --key $K.key --cert $K.crt
+check "many xattrs: re-signed, the same bytes" cmp "$WORK/many.out" "$WORK/many.out2"
+check "xattrs: SELinux labels still written by mkfs.ubifs" \
+	grep -q "security.selinux=" <("$FW_LIST" "$WORK/xlabel.out")
+
+# --ima: security.ima on every ELF file, the other xattrs kept.
+expect_exit 0 "--ima: sign" "$FWSIGN" sign "$WORK/xlzo.img" -o "$WORK/ima.out" --key $K.key --cert $K.crt --ima
+check "--ima: the xattrs given kept" has_xattrs "$WORK/ima.out" ima
+check "--ima: security.ima on each signed ELF file" sh -c '
+	"$FW_LIST" "$0" | awk -F"\t" "\$8 ~ /security.ima=03/ { print \$1 }" | sort >"$0.ima"
+	[ "$(wc -l <"$0.ima")" -ge 5 ] && grep -qx bin/busybox "$0.ima" && grep -qx lib/libc.so.6 "$0.ima"' "$WORK/ima.out"
+expect_exit 0 "--ima: verify" "$FWSIGN" verify "$WORK/ima.out" --cert $K.crt
+expect_exit 0 "--ima on a volume without xattrs" "$FWSIGN" sign "$WORK/lzo.img" -o "$WORK/ima2.out" --key $K.key --cert $K.crt --ima
+check "--ima on a volume without xattrs: security.ima there" grep -q "security.ima=03" <("$FW_LIST" "$WORK/ima2.out")
+expect_exit 0 "ima-policy of a UBIFS volume" "$FWSIGN" ima-policy "$WORK/ima.out"
+check "... fsmagic rules (UBIFS_SUPER_MAGIC)" [ "$(grep -v '^#' "$WORK/out.txt")" = \
+"appraise func=BPRM_CHECK fsmagic=0x24051905 appraise_type=imasig
+appraise func=MMAP_CHECK mask=MAY_EXEC fsmagic=0x24051905 appraise_type=imasig" ]
+
+# A label replaced, one removed (some inodes labelled: every label goes
+# through the journal), on the labelled volume.
+cp "$WORK/label.img" "$WORK/relabel.img"
+check "relabel: journal written" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/relabel.img" \
+	etc/passwd security.selinux "$(printf 'system_u:object_r:etc_t:s0\0' | od -An -tx1 | tr -d ' \n')" \
+	etc security.selinux -
+check "relabel: fw_list reads the new label" grep -q "^etc/passwd.*security.selinux=$(printf 'system_u:object_r:etc_t:s0' | od -An -tx1 | tr -d ' \n')00" <("$FW_LIST" "$WORK/relabel.img")
+check "relabel: and none on etc" grep -qP "^etc\t.*\t-\t-$" <("$FW_LIST" "$WORK/relabel.img")
+expect_exit 0 "relabel: sign" "$FWSIGN" sign "$WORK/relabel.img" -o "$WORK/relabel.out" --key $K.key --cert $K.crt
+check "relabel: labels kept, ELF files signed" same_but_signed "$WORK/relabel.img" "$WORK/relabel.out"
+
+# -F with 8-byte min. I/O units: the fixup keeps 32 bytes of the log head,
+# the commit start node alone, so no reference would survive: refused.
+mk_img "$WORK/norf.img" -m 8 -e 15360 -c 2000 -x zlib -F || fail "norf: mkfs.ubifs"
+cp "$WORK/norf.img" "$WORK/bad.img"
+check "xattrs -F, 8-byte units: given" python3 "$SRCDIR/tests/cli/ubifs-xattr.py" "$WORK/bad.img" "${XA[@]}"
+check "xattrs -F, 8-byte units: fw_list reads them" has_xattrs "$WORK/bad.img"
+expect_exit 3 "xattrs -F, 8-byte units: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "xattrs -F, 8-byte units: one line saying why" [ "$(wc -l <<<"$ERR")" = 1 -a -n "$(grep -F "free-space fixup flag" <<<"$ERR")" ]
+check "xattrs -F, 8-byte units: no output" [ ! -e "$WORK/bad.out" ]
+check "xattrs: no temporary left" [ -z "$(ls -A "$WORK/tmp")" ]
+
+# A journal node with a bad CRC, a journal in a bad place: refused.
+cp "$WORK/xlzo.img" "$WORK/bad.img"
+check "journal crc: edited" python3 -c '
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+leb = struct.unpack_from("<I", b, 36)[0]
+cnt = struct.unpack_from("<I", b, 40)[0]
+b[(cnt - 1) * leb + 60] ^= 1
+open(sys.argv[1], "wb").write(b)' "$WORK/bad.img"
+expect_exit 3 "journal crc: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "journal crc: says why" grep -q "bad CRC in the journal" <<<"$ERR"
+check "journal crc: no output" [ ! -e "$WORK/bad.out" ]
+cp "$WORK/xlzo.img" "$WORK/bad.img"
+check "journal past: edited" python3 -c '
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+leb = struct.unpack_from("<I", b, 36)[0]
+for m in (leb, 2 * leb):
+    log = struct.unpack_from("<I", b, m + 44)[0]
+r = log * leb + 32
+struct.pack_into("<I", b, r + 24, 1 << 20)
+struct.pack_into("<I", b, r + 4, zlib.crc32(bytes(b[r + 8:r + 64])) ^ 0xffffffff)
+open(sys.argv[1], "wb").write(b)' "$WORK/bad.img"
+expect_exit 3 "journal past: refused" "$FWSIGN" sign "$WORK/bad.img" -o "$WORK/bad.out" --key $K.key --cert $K.crt
+check "journal past: says why" grep -q "bad log reference" <<<"$ERR"
 
 # A reference to an erased bud: nothing written since the commit.
 cp "$WORK/zlib.img" "$WORK/bad.img"

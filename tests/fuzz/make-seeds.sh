@@ -91,6 +91,18 @@ ub zlib -x zlib -F
 ub zstd -x zstd -k test
 ub none -x none -f 3
 ub favor -x favor_lzo -X 1
+# journals as the kernel writes them (tests/cli/ubifs-xattr.py): xattrs
+# mkfs.ubifs cannot write; a label replaced, one removed
+xa=$(dirname "$0")/../cli/ubifs-xattr.py
+printf '/.*\tsystem_u:object_r:default_t:s0\n' >"$work/fc"
+ub label --selinux="$work/fc"
+cp "$out/ubifs/lzo.ubifs" "$out/ubifs/journal.ubifs"
+python3 "$xa" "$out/ubifs/journal.ubifs" \
+	bin/prog security.capability 0100000200200000000000000000000000000000 \
+	etc user.dir 6464 etc/prog-link trusted.link 0102 / user.root 72
+mv "$out/ubifs/label.ubifs" "$out/ubifs/journal-del.ubifs"
+python3 "$xa" "$out/ubifs/journal-del.ubifs" etc security.selinux - \
+	etc/hello security.selinux 6574635f7400 bin/prog user.a 01
 
 (cd "$t" && find . | LC_ALL=C sort >"$work/list")
 tar -C "$t" --format=gnu --no-recursion --mtime=@1700000000 --owner=0 \
