@@ -415,9 +415,10 @@ untrusted_denied() {	# untrusted_denied LOG
 }
 
 # The race case (ext4 and initramfs boots, two CPUs): threads mapping,
-# mprotect()ing, exec'ing and writing one signed file for 4 s; no changed
-# byte ever ran or was seen in an executable mapping, no mapping became
-# writable and executable, and each thread got its way.
+# mprotect()ing, exec'ing and writing one signed file at once, until each
+# got its way often enough (200 maps and writes, 100 mprotects, 40
+# execs); no changed byte ever ran or was seen in an executable mapping,
+# no mapping became writable and executable.
 race() {	# race LOG
 	expect "$1" race rc=0 has='race: ok' \
 		has=' changed_ran=0 changed_seen=0 wx_ok=0' \

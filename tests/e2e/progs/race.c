@@ -1,6 +1,7 @@
 /*
- * race SECONDS SRC DST: copies SRC (this program, signed) to DST, then
- * for SECONDS runs threads at once against DST:
+ * race N SRC DST: copies SRC (this program, signed) to DST, then runs
+ * threads at once against DST until each has had its way often enough (N
+ * maps and writes, N/2 mprotects, N/5 execs; or 1000 N tries in all):
  *
  *   map      mmap(PROT_READ | PROT_EXEC) of the whole file, calls
  *            answer() in it and reads its bytes while mapped; tries to
@@ -18,7 +19,8 @@
  * mapping or an exec'd child), a changed byte seen in an executable
  * mapping, or a mapping of the file that became writable and executable
  * is a failure ("bad").  Prints the counts and "race: ok" when nothing
- * bad happened and every thread got its way at least once.
+ * bad happened and every thread got its way often enough.  (Counts, not
+ * seconds: a guest's clock under QEMU TCG may run far from the host's.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,12 +51,14 @@ static struct {
 	long maps, map_refused, calls, mprots, mprot_refused;
 	long writes, write_busy, execs, exec_refused;
 	long wx_refused, changed_ran, changed_seen, wx_ok;
+	long tries;
 } n;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define COUNT(field) do {			\
 	pthread_mutex_lock(&lock);		\
 	n.field++;				\
+	n.tries++;				\
 	pthread_mutex_unlock(&lock);		\
 } while (0)
 
@@ -252,13 +256,24 @@ static long find_answer(void)
 	return at;
 }
 
+static int enough(long want)
+{
+	int done;
+
+	pthread_mutex_lock(&lock);
+	done = (n.maps >= want && n.writes >= want && n.mprots >= want / 2 &&
+		n.execs >= want / 5) || n.tries >= 1000 * want;
+	pthread_mutex_unlock(&lock);
+	return done;
+}
+
 int main(int argc, char **argv)
 {
 	void *(*fns[])(void *) = {
 		map_thread, mprot_thread, write_thread, exec_thread
 	};
 	pthread_t t[4];
-	long bad;
+	long bad, want;
 	int i;
 
 	if (argc == 2 && !strcmp(argv[1], "child"))
@@ -277,16 +292,19 @@ int main(int argc, char **argv)
 			printf("race: pthread_create failed\n");
 			return 1;
 		}
-	sleep(atoi(argv[1]));
+	while (!enough(atol(argv[1])))
+		usleep(10000);
 	stop = 1;
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
+	want = atol(argv[1]);
 	bad = n.changed_ran + n.changed_seen + n.wx_ok;
 	printf("race: maps=%ld map_refused=%ld calls=%ld mprots=%ld mprot_refused=%ld writes=%ld write_busy=%ld execs=%ld exec_refused=%ld wx_refused=%ld changed_ran=%ld changed_seen=%ld wx_ok=%ld\n",
 	       n.maps, n.map_refused, n.calls, n.mprots, n.mprot_refused,
 	       n.writes, n.write_busy, n.execs, n.exec_refused, n.wx_refused,
 	       n.changed_ran, n.changed_seen, n.wx_ok);
-	if (bad || !n.maps || !n.writes || !n.execs || !n.calls) {
+	if (bad || n.maps < want || n.writes < want || n.mprots < want / 2 ||
+	    n.execs < want / 5) {
 		printf("race: FAILED\n");
 		return 1;
 	}
