@@ -68,6 +68,8 @@ $cc -o "$B/hello" "$progs/hello.c" &&
 	$cc -o "$B/pmem" "$progs/pmem.c" &&
 	$cc -o "$B/uffd" "$progs/uffd.c" &&
 	$cc -o "$B/spin" "$progs/spin.c" &&
+	$cc -o "$B/fusesrv" "$progs/fusesrv.c" &&
+	$cc -pthread -o "$B/race" "$progs/race.c" &&
 	$cc -static -o "$B/wopen" "$progs/wopen.c" &&
 	$cc -static -o "$B/bench" "$progs/bench.c" &&
 	$cc -shared -fPIC -o "$B/libpreload.so" "$progs/preload.c" &&
@@ -95,7 +97,7 @@ for a in $(/bin/busybox --list); do
 	[ -e "$R/bin/$a" ] || ln -s busybox "$R/bin/$a"
 done
 cp /usr/bin/ls "$R/usr/bin/ls"
-cp "$B"/{hello,hello-static,hello-interp,dlo,needs,mprot,memexec,mfdrw,pmem,uffd,spin,wopen,bench,big,bigdata,libpreload.so} \
+cp "$B"/{hello,hello-static,hello-interp,dlo,needs,mprot,memexec,mfdrw,pmem,uffd,spin,fusesrv,race,wopen,bench,big,bigdata,libpreload.so} \
 	"$R/opt/t/"
 cp "$B/hello" "$R/opt/t/victim"
 cp "$B/hello" "$R/opt/t/hello-cold"
@@ -105,7 +107,7 @@ cp "$progs/ordinary.sh" "$R/etc/ordinary.sh"
 cp "$progs/script.sh" "$R/opt/t/script.sh"
 chmod 755 "$R/etc/rc" "$R/etc/ordinary.sh" "$R/opt/t/script.sh"
 # Every library the dynamic programs need, at the path ld.so looks in.
-for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,mfdrw,pmem,uffd,spin}; do
+for f in "$R/usr/bin/ls" "$R"/opt/t/{hello,dlo,mprot,memexec,mfdrw,pmem,uffd,spin,fusesrv,race}; do
 	ldd "$f" | grep -o '/[^ ]*' | while read -r lib; do
 		mkdir -p "$R$(dirname "$lib")"
 		cp -L "$lib" "$R$lib"
@@ -135,7 +137,7 @@ expect_exit 0 "fwsign verify of the signed rootfs" \
 	"$FWSIGN" verify "$S" --cert "$K/vendor.crt"
 nsigned=$(grep -o '"signed":[0-9]*' "$WORK/sign.json" | head -n1 | cut -d: -f2)
 echo "fwsign signed $nsigned files of the rootfs tree"
-# busybox, ls, ld.so, libc, libselinux, libpcre2, 14 programs, a module
+# busybox, ls, ld.so, libc, libselinux, libpcre2, 16 programs, a module
 [ "${nsigned:-0}" -ge 20 ] && pass || fail "fwsign signed only ${nsigned:-0} files"
 
 # The vendor's images, unsigned as a build system makes them, then signed
@@ -219,6 +221,13 @@ debugfs -w -f "$WORK/late.debugfs" "$WORK/root.ext4" >"$WORK/debugfs.log" 2>&1 &
 e2fsck -fn "$WORK/root.ext4" >"$WORK/fsck.log" 2>&1 && pass ||
 	{ cat "$WORK/fsck.log" >&2; fail "ext4 image not clean after adding files"; }
 
+# The host directory the guests mount over 9p (QEMU -virtfs): a signed
+# program and library, and an unsigned program.
+share=$WORK/share9p
+mkdir -p "$share"
+cp "$S/opt/t/hello" "$S/opt/t/libpreload.so" "$share/" &&
+	cp "$B/hello" "$share/hello-unsigned" || die "9p share"
+
 # --- kernel with the vendor certificate ---------------------------------------
 kernel=$WORK/bzImage
 "$FWSIGN" inject-cert "$ktree/arch/x86/boot/bzImage" --cert "$K/vendor.der" \
@@ -236,22 +245,33 @@ fi
 # (-icount shift=0: one instruction is one virtual nanosecond), so that the
 # figures do not depend on what else the host's cores are doing.
 boot() {	# boot NAME IMAGE FSTYPE rw|ro APPEND...
-	local name=$1 img=$2 fstype=$3 rw=$4 ro=on icount=()
+	local name=$1 img=$2 fstype=$3 rw=$4 ro=on icount=() smp=(-smp 2)
 	shift 4
 	[ "$rw" = rw ] && ro=off
+	# The cost boots count instructions on one CPU; the others have
+	# two, on which the race case's threads run truly at once.
 	case "$*" in *elfsig_suite=enforce*|*elfsig_suite=off*)
+		smp=()
 		[ "${ELFSIG_ICOUNT:-1}" = 1 ] && icount=(-icount shift=0) ;;
 	esac
 	local log=$WORK/$name.log start=$SECONDS disk
+	# ELFSIG_BOOTS="enforce ext4 ...": only those boots (debugging; the
+	# cases of the others then fail)
+	if [ -n "${ELFSIG_BOOTS:-}" ] && [[ " $ELFSIG_BOOTS " != *" $name "* ]]; then
+		fail "boot $name skipped (ELFSIG_BOOTS)"
+		return 1
+	fi
 	disk=(-drive "file=$img,if=virtio,format=raw,readonly=$ro")
 	local root="root=/dev/vda rootfstype=$fstype $rw init=/etc/rc"
 	if [ "$fstype" = initramfs ]; then
 		disk=(-initrd "$img")
 		root="rdinit=/etc/rc"
 	fi
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg "${icount[@]}" -m 512M \
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg "${icount[@]}" \
+		"${smp[@]}" -m 512M \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kernel" \
+		-virtfs "local,path=$share,mount_tag=fw9p,security_model=none,readonly=on" \
 		-append "console=ttyS0 panic=-1 loglevel=4 $root $*" \
 		"${disk[@]}" \
 		</dev/null >"$WORK/$name.qemu" 2>&1
@@ -370,16 +390,51 @@ common() {	# common LOG
 	# The log names the file, the command and the reason.
 	grep -Eq 'ELFSIG-LOG .*elfsig: denied exec of /late/bad/hello-unsigned \(comm="[^"]+" pid=[0-9]+\): not signed' "$l" &&
 		pass || fail "$l: no refusal of hello-unsigned in the kernel log"
+	# One mprotect() over 8 distinct signed files, and over 9 (0004).
+	allowed "$l" mprotect-8-files has='mprotect of 8 files: ok'
+	refused "$l" mprotect-9-files rc=nz \
+		has='mprotect of 9 files: Permission denied'
+	grep -Eq 'ELFSIG-LOG .*elfsig: denied mprotect of /opt/t/uffd .*: more than 8 files in one call' "$l" &&
+		pass || fail "$l: no refusal of the 9th file in the kernel log"
+	grep -q '^ELFSIG-9P' "$l" && fail "$l: $(grep '^ELFSIG-9P' "$l")"
+	grep -q '^ELFSIG-FUSE' "$l" && fail "$l: $(grep '^ELFSIG-FUSE' "$l")"
+}
+
+# Code on 9p and FUSE (0004): refused, signed or not, by default.
+untrusted_denied() {	# untrusted_denied LOG
+	local l=$1 fs
+	for fs in 9p fuse; do
+		refused "$l" $fs-signed rc=nz has='Permission denied' \
+			not="$HELLO"
+		refused "$l" $fs-unsigned rc=nz has='Permission denied' \
+			not="$HELLO"
+		refused "$l" $fs-mmap-signed rc=nz has='mmap: Permission denied'
+		grep -Eq "ELFSIG-LOG .*elfsig: denied exec of /tmp/$fs/hello \(comm=.*\): on a network or user filesystem" "$l" &&
+			pass || fail "$l: no refusal of /tmp/$fs/hello in the kernel log"
+	done
+}
+
+# The race case (ext4 and initramfs boots, two CPUs): threads mapping,
+# mprotect()ing, exec'ing and writing one signed file at once, until each
+# got its way often enough (200 maps and writes, 100 mprotects, 40
+# execs); no changed byte ever ran or was seen in an executable mapping,
+# no mapping became writable and executable.
+race() {	# race LOG
+	expect "$1" race rc=0 has='race: ok' \
+		has=' changed_ran=0 changed_seen=0 wx_ok=0' \
+		not=' (maps|writes|execs|calls)=0 '
+	grep -a '^ELFSIG case=race ' "$1" | sed 's/.*out=/  race: /'
 }
 
 boot enforce "$WORK/root.sqfs" squashfs ro elfsig_suite=enforce
 L=$WORK/enforce.log.txt
-grep -q '^ELFSIG-BOOT suite=enforce mode=enforce anon_exec=allow root=/dev/root / squashfs ro' "$L" &&
+grep -q '^ELFSIG-BOOT suite=enforce mode=enforce anon_exec=allow untrusted_fs=deny root=/dev/root / squashfs ro' "$L" &&
 	pass || fail "enforce boot: $(grep '^ELFSIG-BOOT' "$L")"
 # The guest runs the kernel of the tree (6.1 or 6.12).
 grep -q "^ELFSIG-BOOT .* kernel=$krel\$" "$L" &&
 	pass || fail "enforce boot: not $krel: $(grep '^ELFSIG-BOOT' "$L")"
 common "$L"
+untrusted_denied "$L"
 allowed "$L" anon-exec has='mprotect: ok'
 # Anonymous code is allowed here, and userfaultfd with it.
 expect "$L" uffd rc=nz has='CHOSEN-CODE-RAN 42'
@@ -401,11 +456,12 @@ allowed "$L" big-read has='read bytes=10485760 '
 
 # A boot with anonymous code denied: its root, the common cases and the
 # anonymous ones.
-deny_anon_boot() {	# deny_anon_boot SUITE ROOT-IN-PROC-MOUNTS
+deny_anon_boot() {	# deny_anon_boot SUITE UNTRUSTED-FS ROOT-IN-PROC-MOUNTS
 	L=$WORK/$1.log.txt
-	grep -q "^ELFSIG-BOOT suite=$1 mode=enforce anon_exec=deny root=$2" "$L" &&
+	grep -q "^ELFSIG-BOOT suite=$1 mode=enforce anon_exec=deny untrusted_fs=$2 root=$3.* cpus=2 " "$L" &&
 		pass || fail "$1 boot: $(grep '^ELFSIG-BOOT' "$L")"
 	common "$L"
+	race "$L"
 	refused "$L" anon-exec rc=nz has='mprotect: Permission denied'
 	refused "$L" uffd rc=nz has='userfaultfd: Permission denied' \
 		not='CHOSEN-CODE-RAN'
@@ -413,7 +469,8 @@ deny_anon_boot() {	# deny_anon_boot SUITE ROOT-IN-PROC-MOUNTS
 
 cp "$WORK/root.ext4" "$WORK/rw.ext4"
 boot ext4 "$WORK/rw.ext4" ext4 rw elfsig_suite=ext4 elfsig.anon_exec=deny
-deny_anon_boot ext4 '/dev/root / ext4 rw'
+deny_anon_boot ext4 deny '/dev/root / ext4 rw'
+untrusted_denied "$L"
 expect "$L" etxtbsy-running-program rc=nz has='ETXTBSY'
 expect "$L" etxtbsy-mapped-library rc=nz has='ETXTBSY'
 refused "$L" mapx-while-open-for-writing rc=nz has='mmap: Text file busy'
@@ -432,8 +489,15 @@ cp -a "$S" "$WORK/initramfs" && cp -a "$late/late" "$WORK/initramfs/" &&
 	(cd "$WORK/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) |
 	gzip -1 >"$WORK/initramfs.cpio.gz" || die "initramfs failed"
 boot initramfs "$WORK/initramfs.cpio.gz" initramfs rw elfsig_suite=initramfs \
-	elfsig.anon_exec=deny
-deny_anon_boot initramfs 'rootfs / rootfs'
+	elfsig.anon_exec=deny elfsig.untrusted_fs=allow
+deny_anon_boot initramfs allow 'rootfs / rootfs'
+# elfsig.untrusted_fs=allow: signed code on 9p and FUSE runs, unsigned
+# code is still refused.
+for fs in 9p fuse; do
+	allowed "$L" $fs-signed has="$HELLO"
+	refused "$L" $fs-unsigned rc=nz has='Permission denied' not="$HELLO"
+	allowed "$L" $fs-mmap-signed has='mmap: ok'
+done
 
 boot permissive "$WORK/root.sqfs" squashfs ro elfsig_suite=permissive \
 	elfsig.mode=permissive
