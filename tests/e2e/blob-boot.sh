@@ -64,7 +64,7 @@ boot() {	# boot NAME DIR
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
 		-display none -monitor none -serial "file:$1.log" -no-reboot \
 		-kernel "$2/bzImage" \
-		-append "console=ttyS0 panic=-1 loglevel=6 root=/dev/vda rootfstype=squashfs ro init=/etc/rc" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 root=/dev/vda rootfstype=squashfs ro init=/etc/rc" \
 		-drive "file=$2/sysupgrade-acme_router/root,if=virtio,format=raw,readonly=on" \
 		</dev/null >"$1.qemu" 2>&1
 	tr -d '\r' <"$1.log" >"$1.txt"

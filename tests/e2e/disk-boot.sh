@@ -96,7 +96,7 @@ boot() {	# boot NAME KERNEL IMAGE
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
 		-display none -monitor none -serial "file:$1.log" -no-reboot \
 		-kernel "$2" \
-		-append "console=ttyS0 panic=-1 loglevel=6 root=/dev/vda2 rootfstype=ext4 ro init=/etc/rc" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 root=/dev/vda2 rootfstype=ext4 ro init=/etc/rc" \
 		-drive "file=$3,if=virtio,format=raw,snapshot=on" \
 		</dev/null >"$1.qemu" 2>&1
 	tr -d '\r' <"$1.log" >"$1.txt"

@@ -272,7 +272,7 @@ boot() {	# boot NAME IMAGE FSTYPE rw|ro APPEND...
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$kernel" \
 		-virtfs "local,path=$share,mount_tag=fw9p,security_model=none,readonly=on" \
-		-append "console=ttyS0 panic=-1 loglevel=4 $root $*" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=4 $root $*" \
 		"${disk[@]}" \
 		</dev/null >"$WORK/$name.qemu" 2>&1
 	local rc=$?

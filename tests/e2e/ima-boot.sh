@@ -160,7 +160,7 @@ boot() {	# boot NAME IMAGE FSTYPE [KERNEL]
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512M \
 		-display none -monitor none -serial "file:$log" -no-reboot \
 		-kernel "$k" \
-		-append "console=ttyS0 panic=-1 loglevel=4 root=/dev/vda rootfstype=$fstype ro init=/etc/rc ima_appraise=enforce" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=4 root=/dev/vda rootfstype=$fstype ro init=/etc/rc ima_appraise=enforce" \
 		-drive "file=$img,if=virtio,format=raw,readonly=on" \
 		</dev/null >"$WORK/$name.qemu" 2>&1
 	tr -d '\r' <"$log" >"$log.txt"

@@ -174,7 +174,7 @@ boot() {	# boot NAME IMAGE
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
 		-display none -monitor none -serial "file:$1.log" -no-reboot \
 		-kernel bzImage.vendor \
-		-append "console=ttyS0 panic=-1 loglevel=6 block2mtd.block2mtd=/dev/vda,128KiB ubi.mtd=0 ubi.block=0,rootfs root=/dev/ubiblock0_0 rootfstype=squashfs ro init=/etc/rc" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 block2mtd.block2mtd=/dev/vda,128KiB ubi.mtd=0 ubi.block=0,rootfs root=/dev/ubiblock0_0 rootfstype=squashfs ro init=/etc/rc" \
 		-drive "file=$2,if=virtio,format=raw,snapshot=on" \
 		</dev/null >"$1.qemu" 2>&1
 	tr -d '\r' <"$1.log" >"$1.txt"

@@ -103,7 +103,7 @@ boot() {	# boot NAME INITRD
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
 		-display none -monitor none -serial "file:$1.log" -no-reboot \
 		-kernel vmlinux -initrd "$2" \
-		-append "console=ttyS0 panic=-1 loglevel=6 audit=1 sysctl.kernel.printk_ratelimit=0" \
+		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 audit=1 sysctl.kernel.printk_ratelimit=0" \
 		-drive "file=v.sqfs,if=virtio,format=raw,readonly=on" \
 		-drive "file=v.sqfs,if=virtio,format=raw,readonly=on" \
 		-drive "file=bad.sqfs,if=virtio,format=raw,readonly=on" \
