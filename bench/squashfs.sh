@@ -11,6 +11,25 @@
 #
 #   bench/squashfs.sh [--mb N] [--comp "xz zstd"] [--block 256K]
 #                     [--signfile-budget S] [--keep]
+#   bench/squashfs.sh --sizes "100 500 1000" [--jobs N] [--no-pipeline-over MB]
+#                     [--signfile-budget S]
+#
+# --sizes: memory and speed against the image's size.  Each tree is about
+# N MiB of the host's /usr (ELF files and data, bench/usr-tree.py: a
+# smaller tree is a subset of a bigger one), made once into an xz image
+# with 256 KiB blocks and kept with it in CACHE (default
+# /var/tmp/fwsign-bench/sqfs-usr).  For each size: fwsign sign --jobs N
+# (default 2) with its peak RSS and wall and CPU time, and where its CPU
+# time went (FWSIGN_SQFS_PROFILE: decompressing, compressing, writing; the
+# rest is hashing, RSA and the ELF walk, with openssl speed's estimate of
+# hashing and RSA); the floor (the bytes fwsign compressed again, at the
+# rate mksquashfs compressed the whole tree); the bare round trip
+# (unsquashfs + mksquashfs, same options); the pipeline (unsquashfs +
+# sign-file + mksquashfs) unless the tree is over --no-pipeline-over MiB.
+# Targets: peak RSS within 10% across the sizes and at most 128 MiB;
+# fwsign at least 3x faster than the round trip on the 500 MiB image.
+# Every timed command runs under flock /tmp/fwsign-bench.lock, and the
+# load average is printed beside each figure.
 #
 # The tree: the ELF files of /usr/bin and /usr/lib/x86_64-linux-gnu (sorted
 # paths, one name per inode, none over 16 MiB) up to --mb MiB (default
@@ -37,6 +56,10 @@ MB=150
 COMPS="xz zstd"
 BLOCK=256K
 KEEP=0
+SIZES=""
+JOBS=2
+NOPIPE_OVER=100000
+CACHE=${CACHE:-/var/tmp/fwsign-bench/sqfs-usr}
 SF_BUDGET=300
 SF_PROBE=20
 SF_SAMPLE=200
@@ -50,6 +73,9 @@ while [ $# -gt 0 ]; do
 	--block) BLOCK=$2; shift ;;
 	--signfile-budget) SF_BUDGET=$2; shift ;;
 	--keep) KEEP=1 ;;
+	--sizes) SIZES=$2; shift ;;
+	--jobs) JOBS=$2; shift ;;
+	--no-pipeline-over) NOPIPE_OVER=$2; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -63,64 +89,16 @@ bench_fwsign
 
 W=$(mktemp -d "${BENCH_DIR:-/tmp}/sqfs-bench.XXXXXX")
 [ "$KEEP" = 1 ] || trap 'rm -rf "$W"' EXIT
-cc -O2 -o "$W/sqfs-blocks" "$HERE/sqfs-blocks.c" \
-	$(pkg-config --cflags --libs libsquashfs1) || die "cannot build sqfs-blocks"
-
-say "tree: ELF files up to $MB MiB"
-python3 - "$MB" >"$W/list" <<'PY'
-import os, sys
-limit, seen, total, out = int(sys.argv[1]) << 20, set(), 0, []
-paths = []
-for root in ('/usr/bin', '/usr/lib/x86_64-linux-gnu'):
-    for d, _, files in os.walk(root):
-        paths += [os.path.join(d, f) for f in files]
-for p in sorted(paths):
-    try:
-        st = os.lstat(p)
-        if not os.path.isfile(p) or os.path.islink(p) or st.st_size > 16 << 20:
-            continue
-        if (st.st_dev, st.st_ino) in seen or total + st.st_size > limit:
-            continue
-        with open(p, 'rb') as f:
-            if f.read(4) != b'\x7fELF':
-                continue
-    except OSError:
-        continue
-    seen.add((st.st_dev, st.st_ino))
-    total += st.st_size
-    out.append(p[1:])
-print('\n'.join(out))
-PY
-mkdir "$W/tree"
-(cd / && tar cf - -T "$W/list") | (cd "$W/tree" && tar xf -)
-TREE_MB=$(du -sm --apparent-size "$W/tree" | cut -f1)
-NFILES=$(wc -l <"$W/list")
-"$FWSIGN" keygen -o "$W/key" --rsa 2048 >/dev/null
-
-# timed OUT command...: "wall cpu rss_mb" into OUT
+# timed OUT command...: "wall cpu rss_mb" into OUT (under the bench lock)
 timed() {
 	local out=$1; shift
-	/usr/bin/time -f '%e %U %S %M' -o "$out.t" "$@" >/dev/null 2>"$out.err" ||
+	flock /tmp/fwsign-bench.lock /usr/bin/time -f '%e %U %S %M' -o "$out.t" "$@" >"$out.out" 2>"$out.err" ||
 		{ cat "$out.err" >&2; die "failed: $*"; }
 	awk '{ printf "%.2f %.2f %.0f\n", $1, $2 + $3, $4 / 1024 }' "$out.t" >"$out"
+	cut -d' ' -f1 /proc/loadavg >"$out.load"
 }
 
-# recompressed IN OUT: "bytes blocks total_bytes"
-recompressed() {
-	"$W/sqfs-blocks" "$1" | sort -un >"$W/a.blk"
-	"$W/sqfs-blocks" "$2" | sort -un >"$W/b.blk"
-	python3 - "$1" "$W/a.blk" "$2" "$W/b.blk" <<'PY'
-import hashlib, sys
-def blocks(img, lst):
-    with open(img, 'rb') as f:
-        d = f.read()
-    return [d[o:o + s] for o, s in (map(int, l.split()) for l in open(lst))]
-old = {hashlib.sha256(b).digest() for b in blocks(sys.argv[1], sys.argv[2])}
-new = blocks(sys.argv[3], sys.argv[4])
-fresh = [b for b in new if hashlib.sha256(b).digest() not in old]
-print(sum(map(len, fresh)), len(fresh), sum(map(len, new)))
-PY
-}
+"$FWSIGN" keygen -o "$W/key" --rsa 2048 >/dev/null
 
 # sign-file on lines FROM..TO of LIST, files under DIR
 cat >"$W/loop.sh" <<'SH'
@@ -158,6 +136,61 @@ signloop() {
 	awk -v w="$w1" -v c="$c1" -v W="$w2" -v C="$c2" -v r="$SF_RUN" -v n="$n" \
 		-v m="$(( m1 > m2 ? m1 : m2 ))" \
 		'BEGIN { k = r ? n / r : 0; printf "%.2f %.2f %d\n", (w + W) * k, (c + C) * k, m }' >"$out"
+}
+
+if [ -n "$SIZES" ]; then
+	. "$HERE/squashfs-sizes.sh"
+	exit 0
+fi
+
+cc -O2 -o "$W/sqfs-blocks" "$HERE/sqfs-blocks.c" \
+	$(pkg-config --cflags --libs libsquashfs1) || die "cannot build sqfs-blocks"
+
+say "tree: ELF files up to $MB MiB"
+python3 - "$MB" >"$W/list" <<'PY'
+import os, sys
+limit, seen, total, out = int(sys.argv[1]) << 20, set(), 0, []
+paths = []
+for root in ('/usr/bin', '/usr/lib/x86_64-linux-gnu'):
+    for d, _, files in os.walk(root):
+        paths += [os.path.join(d, f) for f in files]
+for p in sorted(paths):
+    try:
+        st = os.lstat(p)
+        if not os.path.isfile(p) or os.path.islink(p) or st.st_size > 16 << 20:
+            continue
+        if (st.st_dev, st.st_ino) in seen or total + st.st_size > limit:
+            continue
+        with open(p, 'rb') as f:
+            if f.read(4) != b'\x7fELF':
+                continue
+    except OSError:
+        continue
+    seen.add((st.st_dev, st.st_ino))
+    total += st.st_size
+    out.append(p[1:])
+print('\n'.join(out))
+PY
+mkdir "$W/tree"
+(cd / && tar cf - -T "$W/list") | (cd "$W/tree" && tar xf -)
+TREE_MB=$(du -sm --apparent-size "$W/tree" | cut -f1)
+NFILES=$(wc -l <"$W/list")
+
+# recompressed IN OUT: "bytes blocks total_bytes"
+recompressed() {
+	"$W/sqfs-blocks" "$1" | sort -un >"$W/a.blk"
+	"$W/sqfs-blocks" "$2" | sort -un >"$W/b.blk"
+	python3 - "$1" "$W/a.blk" "$2" "$W/b.blk" <<'PY'
+import hashlib, sys
+def blocks(img, lst):
+    with open(img, 'rb') as f:
+        d = f.read()
+    return [d[o:o + s] for o, s in (map(int, l.split()) for l in open(lst))]
+old = {hashlib.sha256(b).digest() for b in blocks(sys.argv[1], sys.argv[2])}
+new = blocks(sys.argv[3], sys.argv[4])
+fresh = [b for b in new if hashlib.sha256(b).digest() not in old]
+print(sum(map(len, fresh)), len(fresh), sum(map(len, new)))
+PY
 }
 
 printf '\ntree: %d ELF files, %d MiB; block size %s; %d CPUs; load average %s\n' \

@@ -180,7 +180,7 @@ void fw_image_close(struct fw_image *img);
  *   format     file         bid open read peek map xattrs out append setx ordered
  *   directory  dir.c         x   x    -    -    x    x     x    x      x    -
  *   ext4       ext4.c        x   x    x    x    x    x     x    x      x    x
- *   squashfs   squashfs.c    x   x    x    -    -    x     x    -      x    x
+ *   squashfs   squashfs.c    x   x    x    x    -    x     x    x      x    x
  *   ubifs      ubifs.c       x   x    x    -    -    x     x    -      x    x
  *   tar        archive.c     x   x    x    x    x    x     x    x      x    x
  *   cpio       archive.c     x   x    x    x    x    x     x    x      -    x

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqfs/compressor.h>
@@ -34,7 +35,10 @@
 #include <sqfs/block.h>
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
-#include <openssl/evp.h>
+#include <lz4.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "squashfs.h"
 #include "../src/io.h"
@@ -241,14 +245,27 @@ static void printable(const char *in, char *out, size_t len)
 
 struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err)
 {
-	struct sq_slot *s;
+	return sq_slot_get_for(p, SQ_NO_FRAG, err);
+}
+
+/* A slot, preferably one that holds fragment block frag decompressed:
+ * files in a row share fragment blocks, and threads take them in turn. */
+struct sq_slot *sq_slot_get_for(struct sq_priv *p, uint32_t frag,
+				struct fw_error *err)
+{
+	struct sq_slot *s, **pp;
 	sqfs_compressor_config_t cfg;
 	size_t bs = p->super.block_size;
 
 	pthread_mutex_lock(&p->lock);
-	s = p->slots;
+	for (pp = &p->slots; frag != SQ_NO_FRAG && *pp &&
+	     (*pp)->frag_idx != frag; pp = &(*pp)->next)
+		;
+	if (frag == SQ_NO_FRAG || !*pp)
+		pp = &p->slots;
+	s = *pp;
 	if (s)
-		p->slots = s->next;
+		*pp = s->next;
 	pthread_mutex_unlock(&p->lock);
 	if (s)
 		return s;
@@ -296,6 +313,14 @@ void sq_slot_free(struct sq_slot *s)
 	free(s);
 }
 
+uint64_t sq_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Reads and decompresses one block; *out_len gets the decompressed size,
  * which must be expect unless expect is 0 (fragment blocks). */
 static int read_any(struct sq_priv *p, struct sq_slot *s, uint64_t off,
@@ -320,8 +345,15 @@ static int read_any(struct sq_priv *p, struct sq_slot *s, uint64_t off,
 		memcpy(out, s->raw, n);
 		*out_len = n;
 	} else {
+		uint64_t t0 = p->prof ? sq_cpu_ns() : 0;
 		sqfs_s32 r = s->dec->do_block(s->dec, s->raw, (sqfs_u32)n, out,
 					      (sqfs_u32)bs);
+
+		if (p->prof) {
+			p->ns_dec += sq_cpu_ns() - t0;
+			p->n_dec++;
+			p->b_dec += r > 0 ? (uint64_t)r : 0;
+		}
 
 		if (r <= 0)
 			return fw_error_set(err, FW_EINPUT, name,
@@ -967,7 +999,9 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	img->priv = p;
 	p->fd = -1;
+	p->prof = getenv("FWSIGN_SQFS_PROFILE") != NULL;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->fc_cond, NULL);
 	p->fd = open(img->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (p->fd < 0 || fstat(p->fd, &st) < 0)
 		return fw_error_set(err, errno == ENOENT ? FW_EINPUT : FW_EIO,
@@ -1094,18 +1128,208 @@ out:
 /* ---------------------------------------------------------------- */
 /* Reading a file                                                   */
 
+/*
+ * Fragment block idx, decompressed, from the shared cache (*fc; put it
+ * back with frag_put) or, when every entry is in use, in the slot (*fc
+ * NULL).  A block another thread is decompressing is waited for.
+ */
+static int frag_get(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
+		    const char *name, struct sq_fcache **fc,
+		    struct fw_error *err)
+{
+	struct sq_fcache *e, *v;
+	uint64_t start = 0;
+	uint32_t sw = 0;
+	int rc;
+
+	*fc = NULL;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		e = v = NULL;
+		for (int i = 0; i < SQ_FCACHE; i++) {
+			struct sq_fcache *c = &p->fc[i];
+
+			if (c->state && c->idx == idx)
+				e = c;
+			else if (c->state != 1 && !c->refs &&
+				 (!v || !c->state ||
+				  (v->state && c->tick < v->tick)))
+				v = c;
+		}
+		if (!e || e->state == 2)
+			break;
+		pthread_cond_wait(&p->fc_cond, &p->lock);
+	}
+	if (e) {
+		e->refs++;
+		e->tick = ++p->fc_tick;
+		pthread_mutex_unlock(&p->lock);
+		*fc = e;
+		return FW_OK;
+	}
+	if (!v) {
+		pthread_mutex_unlock(&p->lock);
+		return sq_read_frag(p, s, idx, name, err);
+	}
+	v->state = 1;
+	v->idx = idx;
+	v->refs = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (!v->buf)
+		v->buf = malloc(p->super.block_size);
+	rc = v->buf ? sq_frag_where(p, idx, &start, &sw, name, err)
+		    : fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (!rc)
+		rc = read_any(p, s, start, sw, v->buf, 0, &v->len, name, err);
+	pthread_mutex_lock(&p->lock);
+	v->state = rc ? 0 : 2;
+	v->refs = rc ? 0 : 1;
+	v->tick = ++p->fc_tick;
+	pthread_cond_broadcast(&p->fc_cond);
+	pthread_mutex_unlock(&p->lock);
+	if (!rc)
+		*fc = v;
+	return rc;
+}
+
+static void frag_put(struct sq_priv *p, struct sq_fcache *fc)
+{
+	if (!fc)
+		return;
+	pthread_mutex_lock(&p->lock);
+	fc->refs--;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * Bytes [from, from + n) of a regular file, decompressed block by block
+ * with one slot's buffers: memory is a block or two, whatever the file's
+ * size.  Every byte is checked to lie where the inode says.
+ */
+static int read_range(struct sq_priv *p, const struct sq_inode *si,
+		      struct sq_slot *s, uint64_t from, uint8_t *out,
+		      size_t n, const char *name, struct fw_error *err)
+{
+	size_t bs = p->super.block_size, raw;
+	uint64_t off = si->blocks_start, at = 0;
+	int rc = FW_OK;
+
+	if ((uint64_t)si->nblocks * bs < si->size && si->frag_idx == SQ_NO_FRAG)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: file data is missing");
+	for (uint32_t k = 0; k < si->nblocks && n && at < si->size; k++) {
+		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
+		uint32_t sw = sq_block_sizes(si)[k];
+
+		if (at + want <= from) {	/* before the range: skipped */
+			off += sw & SQ_BLK_SIZE_MASK;
+			at += want;
+			continue;
+		}
+		rc = sq_read_block(p, s, off, sw, want, &raw, name, err);
+		if (rc)
+			return rc;
+		{
+			size_t skip = (size_t)(from - at), take = want - skip;
+
+			if (take > n)
+				take = n;
+			memcpy(out, s->blk + skip, take);
+			out += take;
+			from += take;
+			n -= take;
+		}
+		at += want;
+		off += raw;
+	}
+	if (n) {
+		size_t skip, tail = (size_t)(si->size - at), flen;
+		struct sq_fcache *fc = NULL;
+		const uint8_t *fb;
+
+		rc = frag_get(p, s, si->frag_idx, name, &fc, err);
+		if (rc)
+			return rc;
+		fb = fc ? fc->buf : s->frag;
+		flen = fc ? fc->len : s->frag_len;
+		skip = (size_t)(from - at);
+		if (si->frag_off > flen || tail > flen - si->frag_off)
+			rc = fw_error_set(err, FW_EINPUT, name,
+					  "squashfs: a fragment lies outside "
+					  "its block");
+		else if (skip > tail || n > tail - skip)
+			rc = fw_error_set(err, FW_EINPUT, name,
+					  "squashfs: file data is missing");
+		else
+			memcpy(out, fb + si->frag_off + skip, n);
+		frag_put(p, fc);
+	}
+	return rc;
+}
+
+int sq_read_file(struct sq_priv *p, size_t ino, struct sq_slot *s,
+		 uint64_t from, uint8_t *out, size_t n, const char *name,
+		 struct fw_error *err)
+{
+	const struct sq_inode *si = &p->ino[ino];
+
+	if (!sq_is_file(si) || from > si->size || n > si->size - from)
+		return fw_error_set(err, FW_EINPUT, name,
+				    "squashfs: read outside a file");
+	return read_range(p, si, s, from, out, n, name, err);
+}
+
+/* Keeps a copy of the last partial block of a file just read whole, for
+ * the writer, within the budget. */
+static void stash(struct sq_priv *p, size_t ino, const uint8_t *data)
+{
+	struct sq_inode *si = &p->ino[ino];
+	size_t n = (size_t)(si->size % p->super.block_size);
+	uint8_t *c;
+
+	if (!p->stash_on || !n)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (si->stash || p->stash_bytes + n > SQ_STASH_MAX) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->stash_bytes += n;
+	pthread_mutex_unlock(&p->lock);
+	c = malloc(n);
+	if (c)
+		memcpy(c, data + (si->size - n), n);
+	pthread_mutex_lock(&p->lock);
+	si->stash = c;
+	if (!c)
+		p->stash_bytes -= n;
+	pthread_mutex_unlock(&p->lock);
+}
+
+uint8_t *sq_stash_take(struct sq_priv *p, size_t ino)
+{
+	struct sq_inode *si = &p->ino[ino];
+	uint8_t *c;
+
+	pthread_mutex_lock(&p->lock);
+	c = si->stash;
+	si->stash = NULL;
+	if (c)
+		p->stash_bytes -= (size_t)(si->size % p->super.block_size);
+	pthread_mutex_unlock(&p->lock);
+	return c;
+}
+
 static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 		   size_t *len, struct fw_error *err)
 {
 	struct sq_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
-	struct sq_inode *si = &p->ino[p->node[p->node_of_ent[idx]].ino];
-	size_t bs = p->super.block_size, raw;
-	uint8_t (*hash)[32] = NULL;
-	uint64_t off = si->blocks_start, done = 0;
+	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	const struct sq_inode *si = &p->ino[ino];
 	struct sq_slot *s;
 	uint8_t *out;
-	int rc = FW_OK;
+	int rc;
 
 	*buf = NULL;
 	*len = 0;
@@ -1115,63 +1339,147 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "squashfs: file of %llu bytes is too large "
 				    "to sign", (unsigned long long)si->size);
-	if ((uint64_t)si->nblocks * bs < si->size && si->frag_idx == SQ_NO_FRAG)
+	if ((uint64_t)si->nblocks * p->super.block_size < si->size &&
+	    si->frag_idx == SQ_NO_FRAG)
 		return fw_error_set(err, FW_EINPUT, e->path,
 				    "squashfs: file data is missing");
 	out = malloc(si->size ? si->size : 1);
 	if (!out)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	/* only this thread reads this inode; the writer looks later */
-	if (si->nblocks && !si->bhash)
-		hash = calloc(si->nblocks, sizeof(*hash));
-	s = sq_slot_get(p, err);
+	s = sq_slot_get_for(p, si->frag_idx, err);
 	if (!s) {
 		free(out);
-		free(hash);
 		return err->code;
 	}
-	for (uint32_t k = 0; k < si->nblocks && !rc && done < si->size; k++) {
-		size_t want = si->size - done < bs ? si->size - done : bs;
-
-		rc = sq_read_block(p, s, off, sq_block_sizes(si)[k], want, &raw,
-				   e->path, err);
-		if (!rc) {
-			memcpy(out + done, s->blk, want);
-			if (hash && want == bs &&
-			    !EVP_Digest(s->blk, bs, hash[k], NULL, EVP_sha256(),
-					NULL))
-				memset(hash[k], 0, sizeof(hash[k]));
-			done += want;
-			off += raw;
-		}
-	}
-	pthread_mutex_lock(&p->lock);
-	if (!rc && hash && !si->bhash) {
-		si->bhash = hash;
-		hash = NULL;
-	}
-	pthread_mutex_unlock(&p->lock);
-	free(hash);
-	if (!rc && done < si->size) {
-		size_t tail = si->size - done;
-
-		rc = sq_read_frag(p, s, si->frag_idx, e->path, err);
-		if (!rc && (si->frag_off > s->frag_len ||
-			    tail > s->frag_len - si->frag_off))
-			rc = fw_error_set(err, FW_EINPUT, e->path,
-					  "squashfs: a fragment lies outside "
-					  "its block");
-		if (!rc)
-			memcpy(out + done, s->frag + si->frag_off, tail);
-	}
+	rc = read_range(p, si, s, 0, out, (size_t)si->size, e->path, err);
 	sq_slot_put(p, s);
 	if (rc) {
 		free(out);
 		return rc;
 	}
+	stash(p, ino, out);
 	*buf = out;
 	*len = si->size;
 	return FW_OK;
+}
+
+/*
+ * The first n bytes of a file's first block, decoding no further than
+ * they need: most files looked at are data, and a whole block costs a
+ * hundred times more.  -1: not done (the whole block is decoded then,
+ * with its checks).
+ */
+static int peek_block(struct sq_priv *p, const struct sq_inode *si,
+		      struct sq_slot *s, uint8_t *buf, size_t n)
+{
+	uint32_t sw = sq_block_sizes(si)[0];
+	size_t raw = sw & SQ_BLK_SIZE_MASK, got = 0;
+	uint64_t off = si->blocks_start, t0 = p->prof ? sq_cpu_ns() : 0;
+
+	if (!raw || (sw & SQ_BLK_UNCOMPRESSED) || raw > p->super.block_size ||
+	    (sw & ~(SQ_BLK_UNCOMPRESSED | SQ_BLK_SIZE_MASK)) ||
+	    off > p->super.bytes_used || raw > p->super.bytes_used - off ||
+	    p->file->read_at(p->file, off, s->raw, raw))
+		return -1;
+	switch (p->super.compression_id) {
+	case SQFS_COMP_XZ: {
+		lzma_stream st = LZMA_STREAM_INIT;
+		lzma_ret r;
+
+		if (lzma_stream_decoder(&st, (uint64_t)256 << 20, 0) != LZMA_OK)
+			return -1;
+		st.next_in = s->raw;
+		st.avail_in = raw;
+		st.next_out = buf;
+		st.avail_out = n;
+		r = lzma_code(&st, LZMA_FINISH);
+		got = n - st.avail_out;
+		lzma_end(&st);
+		if (r != LZMA_OK && r != LZMA_STREAM_END)
+			return -1;
+		break;
+	}
+	case SQFS_COMP_GZIP: {
+		z_stream z = { 0 };
+		int r;
+
+		if (inflateInit(&z) != Z_OK)
+			return -1;
+		z.next_in = s->raw;
+		z.avail_in = (uInt)raw;
+		z.next_out = buf;
+		z.avail_out = (uInt)n;
+		r = inflate(&z, Z_SYNC_FLUSH);
+		got = n - z.avail_out;
+		inflateEnd(&z);
+		if (r != Z_OK && r != Z_STREAM_END)
+			return -1;
+		break;
+	}
+	case SQFS_COMP_ZSTD: {
+		ZSTD_DStream *d = ZSTD_createDStream();
+		ZSTD_inBuffer in = { s->raw, raw, 0 };
+		ZSTD_outBuffer out = { buf, n, 0 };
+		size_t r = 1;
+
+		if (!d)
+			return -1;
+		while (out.pos < n && in.pos < in.size && !ZSTD_isError(r) && r)
+			r = ZSTD_decompressStream(d, &out, &in);
+		ZSTD_freeDStream(d);
+		if (ZSTD_isError(r))
+			return -1;
+		got = out.pos;
+		break;
+	}
+	case SQFS_COMP_LZ4: {
+		int r = LZ4_decompress_safe_partial((const char *)s->raw,
+						    (char *)buf, (int)raw,
+						    (int)n, (int)n);
+
+		if (r < 0)
+			return -1;
+		got = (size_t)r;
+		break;
+	}
+	default:
+		return -1;
+	}
+	if (p->prof) {
+		p->ns_dec += sq_cpu_ns() - t0;
+		p->n_dec++;
+		p->b_dec += got;
+	}
+	return got == n ? 0 : -1;
+}
+
+/* The first bytes of a file: its first block (or its fragment) only. */
+static ssize_t sq_peek(struct fw_image *img, size_t idx, uint8_t *buf,
+		       size_t n, struct fw_error *err)
+{
+	struct sq_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	const struct sq_inode *si = &p->ino[ino];
+	struct sq_slot *s;
+	int rc;
+
+	if (!sq_is_file(si)) {
+		fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
+		return -1;
+	}
+	if (n > si->size)
+		n = (size_t)si->size;
+	if (!n)
+		return 0;
+	s = sq_slot_get_for(p, si->frag_idx, err);
+	if (!s)
+		return -1;
+	rc = si->nblocks ? peek_block(p, si, s, buf, n) : -1;
+	if (rc)
+		rc = read_range(p, si, s, 0, buf, n, e->path, err);
+	sq_slot_put(p, s);
+	return rc ? -1 : (ssize_t)n;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1314,6 +1622,15 @@ static void sq_close(struct fw_image *img)
 
 	if (!p)
 		return;
+	if (p->prof)
+		fprintf(stderr, "fwsign: squashfs profile: decompress %.3f s "
+			"(%llu blocks, %llu bytes), compress %.3f s (%llu blocks, "
+			"%llu bytes), write %.3f s (%llu bytes copied as they "
+			"were)\n", (double)p->ns_dec / 1e9,
+			(unsigned long long)p->n_dec, (unsigned long long)p->b_dec,
+			(double)p->ns_zip / 1e9, (unsigned long long)p->n_zip,
+			(unsigned long long)p->b_zip, (double)p->ns_out / 1e9,
+			(unsigned long long)p->b_copy);
 	while (p->slots) {
 		struct sq_slot *s = p->slots;
 
@@ -1322,7 +1639,7 @@ static void sq_close(struct fw_image *img)
 	}
 	for (size_t i = 0; i < p->n_ino; i++) {
 		sqfs_free(p->ino[i].in);
-		free(p->ino[i].bhash);
+		free(p->ino[i].stash);
 	}
 	free(p->ino);
 	for (size_t i = 0; i < p->n_node; i++)
@@ -1335,6 +1652,9 @@ static void sq_close(struct fw_image *img)
 	sqfs_destroy(p->file);
 	if (p->fd >= 0)
 		close(p->fd);
+	for (int i = 0; i < SQ_FCACHE; i++)
+		free(p->fc[i].buf);
+	pthread_cond_destroy(&p->fc_cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 	img->priv = NULL;
@@ -1346,9 +1666,11 @@ const struct fw_format fw_format_squashfs = {
 	.bid = sq_bid,
 	.open = sq_open,
 	.read = sq_read,
+	.peek = sq_peek,
 	.xattrs = sq_xattrs,
 	.out_begin = sq_out_begin,
 	.out_put = sq_out_put,
+	.out_put_append = sq_out_put_append,
 	.out_xattr = sq_out_xattr,
 	.out_commit = sq_out_commit,
 	.out_abort = sq_out_abort,

@@ -45,10 +45,10 @@ struct sq_inode {
 	uint32_t frag_off;
 	uint32_t xattr;			/* SQ_NO_XATTR: none */
 	size_t first_node;
-	/* SHA-256 of each whole block, noted when the engine reads the
-	 * file, so that the writer can tell unchanged blocks of a signed
-	 * file without decompressing them again */
-	uint8_t (*bhash)[32];
+	/* while signing: the file's last partial block as the engine read
+	 * it, so that the writer need not decompress it again (guarded by
+	 * sq_priv.lock; at most SQ_STASH_MAX bytes in all) */
+	uint8_t *stash;
 };
 
 struct sq_node {
@@ -69,6 +69,18 @@ struct sq_slot {
 	uint8_t *frag;		/* the cached fragment block */
 	uint32_t frag_idx;	/* which one, SQ_NO_FRAG if none */
 	size_t frag_len;
+};
+
+/* A fragment block decompressed, shared by the threads that read files
+ * (files in a row share fragment blocks, and threads take them in turn). */
+#define SQ_FCACHE 8
+struct sq_fcache {
+	uint32_t idx;
+	int state;		/* 0 empty, 1 being decompressed, 2 ready */
+	unsigned refs;
+	uint64_t tick;		/* last use, for eviction */
+	uint8_t *buf;
+	size_t len;
 };
 
 struct sq_priv {
@@ -98,9 +110,25 @@ struct sq_priv {
 	size_t n_node, cap_node;
 	size_t *node_of_ent;		/* fw entry -> node */
 
-	pthread_mutex_t lock;		/* guards slots */
+	pthread_mutex_t lock;		/* guards slots and fc */
 	struct sq_slot *slots;
+	struct sq_fcache fc[SQ_FCACHE];
+	int stash_on;			/* a writer takes stashes */
+	size_t stash_bytes;
+	uint64_t fc_tick;
+	pthread_cond_t fc_cond;		/* an fc entry is ready or failed */
+
+	/* FWSIGN_SQFS_PROFILE set: thread CPU nanoseconds and counts of
+	 * what the backend did, printed to stderr at close (bench/) */
+	int prof;
+	_Atomic uint64_t ns_dec, n_dec, b_dec;	/* decompressing blocks */
+	_Atomic uint64_t ns_zip, n_zip, b_zip;	/* compressing blocks */
+	_Atomic uint64_t ns_out;		/* writing the output */
+	_Atomic uint64_t b_copy;		/* bytes copied as they were */
 };
+
+/* Thread CPU time in nanoseconds, for FWSIGN_SQFS_PROFILE. */
+uint64_t sq_cpu_ns(void);
 
 /* A u64 -> size_t hash map; SQ_NONE: absent. */
 struct sq_hmap {
@@ -111,12 +139,18 @@ struct sq_hmap {
 
 extern const struct fw_format fw_format_squashfs;
 
+#define SQ_STASH_MAX ((size_t)8 << 20)
+
 /* squashfs.c */
+/* The stash of inode ino, taken (free it), or NULL. */
+uint8_t *sq_stash_take(struct sq_priv *p, size_t ino);
 size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k);
 int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v);
 void sq_hmap_free(struct sq_hmap *h);
 sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);
 struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err);
+struct sq_slot *sq_slot_get_for(struct sq_priv *p, uint32_t frag,
+				struct fw_error *err);
 void sq_slot_put(struct sq_priv *p, struct sq_slot *s);
 void sq_slot_free(struct sq_slot *s);
 int sq_is_dir(const struct sq_inode *i);
@@ -131,6 +165,11 @@ int sq_read_block(struct sq_priv *p, struct sq_slot *s, uint64_t off,
 /* The decompressed fragment block idx, cached in the slot. */
 int sq_read_frag(struct sq_priv *p, struct sq_slot *s, uint32_t idx,
 		 const char *name, struct fw_error *err);
+/* Bytes [from, from + n) of regular file ino, decompressed with the
+ * slot's buffers (name: for messages). */
+int sq_read_file(struct sq_priv *p, size_t ino, struct sq_slot *s,
+		 uint64_t from, uint8_t *out, size_t n, const char *name,
+		 struct fw_error *err);
 /* Where fragment block idx is and its size word. */
 int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
 		  uint32_t *size_word, const char *name, struct fw_error *err);
@@ -144,6 +183,9 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *o,
 		 void **ctx, struct fw_error *err);
 int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	       struct fw_error *err);
+int sq_out_put_append(void *ctx, size_t idx, uint64_t keep,
+		      const uint8_t *tail, size_t tail_len,
+		      struct fw_error *err);
 int sq_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
 		 struct fw_error *err);
 int sq_out_commit(void *ctx, struct fw_error *err);

@@ -75,8 +75,8 @@ struct wino {
 	uint8_t changed;	/* new content */
 	uint8_t emitted;	/* inode written */
 	uint64_t ref;		/* the new inode reference */
-	uint8_t *data;		/* new content, until it is written */
-	size_t len;
+	uint64_t data_at;	/* new content to compress, in the spill file */
+	uint64_t len;		/* the new size */
 	size_t share;		/* 1 + the inode whose copied blocks it shares */
 	uint8_t *bkind;		/* signed files: B_* per block */
 	struct fw_xattr *nx;	/* xattrs set by signing */
@@ -105,6 +105,11 @@ struct sq_out {
 	uint64_t pos;			/* where the next data goes */
 	struct wino *w;
 	uint8_t *cbuf;
+	uint8_t *nbuf;			/* a block of a signed file's new bytes */
+	/* what waits for commit (the new bytes of signed files, packed
+	 * fragment blocks) waits in a file, not in memory */
+	int spill_fd;
+	uint64_t spill_end;
 	/* fragment packing */
 	uint8_t *pk;
 	size_t pk_used;
@@ -616,16 +621,13 @@ enum { P_MARK, P_RAW, P_ZIP };
 
 struct piece {
 	uint8_t kind;
-	unsigned uflag;		/* P_ZIP: the SQFS_FLAG_UNCOMPRESSED_* that applies */
-	uint64_t src;		/* P_RAW: where in the input */
-	uint64_t len;		/* P_RAW, P_ZIP: bytes */
-	const uint8_t *in;	/* P_ZIP: what to compress */
-	uint8_t *own;		/* freed once written: a fragment block */
-	uint8_t *out;		/* P_ZIP: compressed, NULL: stored as it is */
-	size_t out_len;
-	uint32_t *sw;		/* P_ZIP data block: gets its size word */
-	size_t ino;		/* P_MARK: the file whose data starts here */
+	uint8_t stored;		/* P_ZIP: written as it is, not compressed */
+	uint16_t uflag;		/* P_ZIP: the SQFS_FLAG_UNCOMPRESSED_* that applies */
 	uint32_t ft;		/* fragment table entry, UINT32_MAX if none */
+	uint64_t src;		/* P_RAW: where in the input; P_ZIP: in the spill
+				 * file; P_MARK: the inode */
+	uint64_t len;		/* P_RAW, P_ZIP: bytes */
+	uint32_t *sw;		/* P_ZIP data block: gets its size word */
 };
 
 static struct piece *add_piece(struct sq_out *o, int kind,
@@ -647,7 +649,6 @@ static struct piece *add_piece(struct sq_out *o, int kind,
 	pc = &o->pieces[o->n_pieces++];
 	memset(pc, 0, sizeof(*pc));
 	pc->kind = (uint8_t)kind;
-	pc->ino = SQ_NONE;
 	pc->ft = UINT32_MAX;
 	return pc;
 }
@@ -658,7 +659,7 @@ static int plan_mark(struct sq_out *o, size_t ino, struct fw_error *err)
 
 	if (!pc)
 		return err->code;
-	pc->ino = ino;
+	pc->src = ino;
 	return FW_OK;
 }
 
@@ -690,22 +691,48 @@ static int plan_raw(struct sq_out *o, uint64_t from, uint64_t n,
 	return FW_OK;
 }
 
-static int plan_zip(struct sq_out *o, const uint8_t *in, size_t n,
-		    unsigned uflag, uint32_t *sw, uint8_t *own, uint32_t ft,
+/* n bytes at in_at of the spill file, to compress (unless uflag says
+ * they are stored as they are). */
+static int plan_zip(struct sq_out *o, uint64_t in_at, size_t n,
+		    unsigned uflag, uint32_t *sw, uint32_t ft,
 		    struct fw_error *err)
 {
 	struct piece *pc = add_piece(o, P_ZIP, err);
 
-	if (!pc) {
-		free(own);
+	if (!pc)
 		return err->code;
-	}
-	pc->in = in;
+	pc->src = in_at;
 	pc->len = n;
-	pc->uflag = uflag;
+	pc->uflag = (uint16_t)uflag;
+	pc->stored = (o->p->super.flags & uflag) != 0;
 	pc->sw = sw;
-	pc->own = own;
 	pc->ft = ft;
+	return FW_OK;
+}
+
+/* Appends n bytes to the spill file; *at gets where. */
+static int spill(struct sq_out *o, const uint8_t *buf, size_t n,
+		 uint64_t *at, struct fw_error *err)
+{
+	if (at)
+		*at = o->spill_end;
+	if (n && fw_pwrite_full(o->spill_fd, buf, n, o->spill_end))
+		return fw_error_set(err, FW_EIO, o->of.final,
+				    "cannot write a temporary file: %s",
+				    strerror(errno ? errno : EIO));
+	o->spill_end += n;
+	return FW_OK;
+}
+
+static int unspill(struct sq_out *o, uint64_t at, uint8_t *buf, size_t n,
+		   struct fw_error *err)
+{
+	ssize_t r = n ? fw_pread_full(o->spill_fd, buf, n, at) : 0;
+
+	if (r < 0 || (size_t)r != n)
+		return fw_error_set(err, FW_EIO, o->of.final,
+				    "cannot read a temporary file back: %s",
+				    strerror(errno ? errno : EIO));
 	return FW_OK;
 }
 
@@ -848,147 +875,154 @@ static sqfs_s32 zip_block(struct sq_out *o, struct zip_tls *t,
 	return r;
 }
 
+/*
+ * Compressing and writing the pieces: a window of at most ZIP_WINDOW
+ * blocks per thread is read back from the spill file and compressed on
+ * all cores, then everything up to its last piece is written in order,
+ * and so on.  Memory: two blocks per window slot, whatever the image.
+ */
+#define ZIP_WINDOW 8
+
 struct zip_run {
 	struct sq_out *o;
-	size_t next;
-	int failed;
-	pthread_mutex_t lock;
-	/* pieces another run was compressing: done last, waiting for it */
+	size_t *todo;		/* the window's P_ZIP pieces, in order */
+	size_t n_todo;
+	size_t next;		/* the next of todo to take */
+	uint8_t **in, **out;	/* per window slot: a block each */
+	size_t *out_len;	/* 0: stored as it is */
+	struct zip_tls *tls;	/* per thread */
+	/* of todo, those another run was compressing: done last, waiting */
 	size_t *later;
 	size_t n_later, next_later;
+	int nt;
+	int failed;
+	int quit;
+	unsigned gen;		/* window number: workers wait for the next */
+	size_t busy;		/* workers still on this window */
+	pthread_mutex_t lock;
+	pthread_cond_t go, idle;
 };
 
-/* The next piece to compress: in order, then those put off; *wait set for
- * the latter.  n_pieces when none is left. */
-static size_t zip_next(struct zip_run *z, int *wait)
+static void zip_window(struct zip_run *z, int t)
 {
 	struct sq_out *o = z->o;
-	size_t i;
+	struct zip_tls *tl = &z->tls[t];
 
-	pthread_mutex_lock(&z->lock);
-	while (z->next < o->n_pieces && o->pieces[z->next].kind != P_ZIP)
-		z->next++;
-	*wait = 0;
-	if (z->next < o->n_pieces) {
-		i = z->next++;
-	} else if (z->next_later < z->n_later) {
-		i = z->later[z->next_later++];
-		*wait = 1;
-	} else {
-		i = o->n_pieces;
-	}
-	pthread_mutex_unlock(&z->lock);
-	return i;
-}
-
-static void *zip_worker(void *arg)
-{
-	struct zip_run *z = arg;
-	struct sq_out *o = z->o;
-	struct zip_tls t = { .cmp = make_compressor(o->p, 1) };
-
-	t.chk = o->cache ? malloc(o->bs) : NULL;
-	if (!t.cmp || (o->cache && !t.chk))
-		z->failed = 1;
-	while (!z->failed) {
+	for (;;) {
 		struct piece *pc;
-		int wait, later;
-		size_t i = zip_next(z, &wait);
+		size_t i;
 		sqfs_s32 r;
+		uint64_t t0;
+		int wait = 0, later;
 
-		if (i >= o->n_pieces)
-			break;
-		pc = &o->pieces[i];
-		if (o->p->super.flags & pc->uflag)
-			continue;	/* stored as it is */
-		if (!pc->out)
-			pc->out = malloc(pc->len);
-		if (!pc->out) {
-			z->failed = 1;
-			break;
+		pthread_mutex_lock(&z->lock);
+		if (z->failed) {
+			i = z->n_todo;
+		} else if (z->next < z->n_todo) {
+			i = z->next++;
+		} else if (z->next_later < z->n_later) {
+			i = z->later[z->next_later++];
+			wait = 1;
+		} else {
+			i = z->n_todo;
 		}
-		r = zip_block(o, &t, pc->in, pc->len, pc->out, wait, &later);
+		pthread_mutex_unlock(&z->lock);
+		if (i >= z->n_todo)
+			return;
+		pc = &o->pieces[z->todo[i]];
+		if (!wait) {
+			z->out_len[i] = 0;
+			if (fw_pread_full(o->spill_fd, z->in[i], pc->len,
+					  pc->src) != (ssize_t)pc->len)
+				goto failed;
+		}
+		if (pc->stored)
+			continue;
+		t0 = o->p->prof ? sq_cpu_ns() : 0;
+		r = zip_block(o, tl, z->in[i], pc->len, z->out[i], wait, &later);
 		if (later) {
 			pthread_mutex_lock(&z->lock);
 			z->later[z->n_later++] = i;
 			pthread_mutex_unlock(&z->lock);
 			continue;
 		}
-		if (r < 0) {
-			z->failed = 1;
-			break;
+		if (o->p->prof) {
+			o->p->ns_zip += sq_cpu_ns() - t0;
+			o->p->n_zip++;
+			o->p->b_zip += pc->len;
 		}
-		if (r == 0 || (size_t)r >= pc->len) {
-			free(pc->out);
-			pc->out = NULL;
-		} else {
-			pc->out_len = (size_t)r;
-		}
+		if (r < 0)
+			goto failed;
+		if (r > 0 && (size_t)r < pc->len)
+			z->out_len[i] = (size_t)r;
+		continue;
+failed:
+		pthread_mutex_lock(&z->lock);
+		z->failed = 1;
+		pthread_mutex_unlock(&z->lock);
+		return;
 	}
-	sqfs_destroy(t.cmp);
-	sqfs_destroy(t.dec);
-	free(t.chk);
-	return NULL;
 }
 
-/* Compresses every P_ZIP piece, on all cores. */
-static int zip_all(struct sq_out *o, struct fw_error *err)
-{
-	struct zip_run z = { .o = o };
-	size_t n = 0, started = 0;
-	pthread_t t[64];
-	int nt = o->jobs > 0 ? o->jobs : fw_ncpus();
+struct zip_arg {
+	struct zip_run *z;
+	int t;
+};
 
-	for (size_t i = 0; i < o->n_pieces; i++)
-		n += o->pieces[i].kind == P_ZIP;
-	if (!n)
-		return FW_OK;
-	if (nt > 64)
-		nt = 64;
-	if ((size_t)nt > n)
-		nt = (int)n;
-	if (o->cache && !(z.later = malloc(n * sizeof(*z.later))))
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	pthread_mutex_init(&z.lock, NULL);
-	for (int i = 1; i < nt; i++)
-		if (pthread_create(&t[started], NULL, zip_worker, &z) == 0)
-			started++;
-	zip_worker(&z);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
-	pthread_mutex_destroy(&z.lock);
-	free(z.later);
-	if (z.failed)
-		return fw_error_set(err, FW_EIO, o->of.final,
-				    "squashfs: compressing failed");
-	return FW_OK;
+static void *zip_thread(void *arg)
+{
+	struct zip_arg *a = arg;
+	struct zip_run *z = a->z;
+	unsigned seen = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&z->lock);
+		while (!z->quit && z->gen == seen)
+			pthread_cond_wait(&z->go, &z->lock);
+		if (z->quit) {
+			pthread_mutex_unlock(&z->lock);
+			return NULL;
+		}
+		seen = z->gen;
+		pthread_mutex_unlock(&z->lock);
+		zip_window(z, a->t);
+		pthread_mutex_lock(&z->lock);
+		if (--z->busy == 0)
+			pthread_cond_signal(&z->idle);
+		pthread_mutex_unlock(&z->lock);
+	}
 }
 
-/* Writes the pieces in order. */
-static int write_pieces(struct sq_out *o, struct fw_error *err)
+/* Writes pieces [from, to), the window's compressed blocks in order. */
+static int write_range(struct sq_out *o, struct zip_run *z, size_t from,
+		       size_t to, struct fw_error *err)
 {
+	size_t zi = 0;
+	uint64_t t0 = o->p->prof ? sq_cpu_ns() : 0;
 	int rc = FW_OK;
 
-	for (size_t i = 0; i < o->n_pieces && !rc; i++) {
+	for (size_t i = from; i < to && !rc; i++) {
 		struct piece *pc = &o->pieces[i];
 		uint64_t at = o->pos;
 		uint32_t sw = 0;
 
 		switch (pc->kind) {
 		case P_MARK:
-			o->w[pc->ino].start = o->pos;
+			o->w[pc->src].start = o->pos;
 			continue;
 		case P_RAW:
 			rc = copy_raw(o, pc->src, pc->len, o->img->path, err);
+			o->p->b_copy += pc->len;
 			break;
 		case P_ZIP:
-			if (pc->out) {
-				sw = (uint32_t)pc->out_len;
-				rc = put(o, pc->out, pc->out_len, err);
+			if (z->out_len[zi]) {
+				sw = (uint32_t)z->out_len[zi];
+				rc = put(o, z->out[zi], z->out_len[zi], err);
 			} else {
 				sw = (uint32_t)pc->len | SQ_BLK_UNCOMPRESSED;
-				rc = put(o, pc->in, pc->len, err);
+				rc = put(o, z->in[zi], pc->len, err);
 			}
+			zi++;
 			if (pc->sw)
 				*pc->sw = sw;
 			break;
@@ -998,20 +1032,125 @@ static int write_pieces(struct sq_out *o, struct fw_error *err)
 			if (pc->kind == P_ZIP)
 				o->ft[pc->ft].size = sw;
 		}
-		free(pc->out);
-		pc->out = NULL;
-		free(pc->own);
-		pc->own = NULL;
 	}
+	if (o->p->prof)
+		o->p->ns_out += sq_cpu_ns() - t0;
+	return rc;
+}
+
+/* Compresses the P_ZIP pieces on all cores and writes every piece in
+ * order, a window at a time. */
+static int zip_write(struct sq_out *o, struct fw_error *err)
+{
+	struct zip_run z = { .o = o };
+	struct zip_arg args[64];
+	pthread_t t[64];
+	size_t win, started = 0, i = 0;
+	int nt = o->jobs > 0 ? o->jobs : fw_ncpus(), rc = FW_OK;
+
+	if (nt > 64)
+		nt = 64;
+	if (nt < 1)
+		nt = 1;
+	win = (size_t)nt * ZIP_WINDOW;
+	z.nt = nt;
+	z.todo = calloc(win, sizeof(*z.todo));
+	z.in = calloc(win, sizeof(*z.in));
+	z.out = calloc(win, sizeof(*z.out));
+	z.out_len = calloc(win, sizeof(*z.out_len));
+	z.later = calloc(win, sizeof(*z.later));
+	z.tls = calloc((size_t)nt, sizeof(*z.tls));
+	if (!z.todo || !z.in || !z.out || !z.out_len || !z.later || !z.tls) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < win; k++) {
+		z.in[k] = malloc(o->bs);
+		z.out[k] = malloc(o->bs);
+		if (!z.in[k] || !z.out[k]) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+			goto out;
+		}
+	}
+	for (int k = 0; k < nt; k++) {
+		z.tls[k].cmp = make_compressor(o->p, 1);
+		z.tls[k].chk = o->cache ? malloc(o->bs) : NULL;
+		if (!z.tls[k].cmp || (o->cache && !z.tls[k].chk)) {
+			rc = fw_error_set(err, FW_EIO, o->of.final,
+					  "squashfs: compressing failed");
+			goto out;
+		}
+	}
+	pthread_mutex_init(&z.lock, NULL);
+	pthread_cond_init(&z.go, NULL);
+	pthread_cond_init(&z.idle, NULL);
+	for (int k = 1; k < nt; k++) {
+		args[started] = (struct zip_arg){ &z, k };
+		if (pthread_create(&t[started], NULL, zip_thread,
+				   &args[started]) == 0)
+			started++;
+	}
+	while (i < o->n_pieces && !rc) {
+		size_t j = i;
+
+		z.n_todo = 0;
+		while (j < o->n_pieces && z.n_todo < win) {
+			if (o->pieces[j].kind == P_ZIP)
+				z.todo[z.n_todo++] = j;
+			j++;
+		}
+		if (z.n_todo) {
+			pthread_mutex_lock(&z.lock);
+			z.next = 0;
+			z.n_later = z.next_later = 0;
+			z.busy = started;
+			z.gen++;
+			pthread_cond_broadcast(&z.go);
+			pthread_mutex_unlock(&z.lock);
+			zip_window(&z, 0);
+			pthread_mutex_lock(&z.lock);
+			while (z.busy)
+				pthread_cond_wait(&z.idle, &z.lock);
+			pthread_mutex_unlock(&z.lock);
+			if (z.failed) {
+				rc = fw_error_set(err, FW_EIO, o->of.final,
+						  "squashfs: compressing failed");
+				break;
+			}
+		}
+		rc = write_range(o, &z, i, j, err);
+		i = j;
+	}
+	pthread_mutex_lock(&z.lock);
+	z.quit = 1;
+	pthread_cond_broadcast(&z.go);
+	pthread_mutex_unlock(&z.lock);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	pthread_mutex_destroy(&z.lock);
+	pthread_cond_destroy(&z.go);
+	pthread_cond_destroy(&z.idle);
+out:
+	for (size_t k = 0; z.in && k < win; k++) {
+		free(z.in[k]);
+		free(z.out[k]);
+	}
+	for (int k = 0; z.tls && k < nt; k++) {
+		sqfs_destroy(z.tls[k].cmp);
+		sqfs_destroy(z.tls[k].dec);
+		free(z.tls[k].chk);
+	}
+	free(z.todo);
+	free(z.in);
+	free(z.out);
+	free(z.out_len);
+	free(z.later);
+	free(z.tls);
 	return rc;
 }
 
 static void free_pieces(struct sq_out *o)
 {
-	for (size_t i = 0; i < o->n_pieces; i++) {
-		free(o->pieces[i].out);
-		free(o->pieces[i].own);
-	}
 	free(o->pieces);
 	o->pieces = NULL;
 	o->n_pieces = o->cap_pieces = 0;
@@ -1039,22 +1178,17 @@ static int frag_append(struct sq_out *o, uint64_t start, uint32_t sw,
 static int frag_flush(struct sq_out *o, struct fw_error *err)
 {
 	uint32_t idx = 0;
-	uint8_t *copy;
+	uint64_t at = 0;
 	int rc;
 
 	if (!o->pk_used)
 		return FW_OK;
-	copy = malloc(o->pk_used);
-	if (!copy)
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	memcpy(copy, o->pk, o->pk_used);
-	rc = frag_append(o, 0, 0, (1ull << 32) | o->pk_serial, &idx, err);
+	rc = spill(o, o->pk, o->pk_used, &at, err);
 	if (!rc)
-		rc = plan_zip(o, copy, o->pk_used,
-			      SQFS_FLAG_UNCOMPRESSED_FRAGMENTS, NULL, copy,
-			      idx, err);
-	else
-		free(copy);
+		rc = frag_append(o, 0, 0, (1ull << 32) | o->pk_serial, &idx, err);
+	if (!rc)
+		rc = plan_zip(o, at, o->pk_used,
+			      SQFS_FLAG_UNCOMPRESSED_FRAGMENTS, NULL, idx, err);
 	if (rc)
 		return rc;
 	if (o->pk_serial >= o->cap_serial) {
@@ -1160,85 +1294,124 @@ static void file_shape(const struct sq_out *o, size_t len, size_t *nb,
 enum { B_NEW, B_SAME, B_SPARSE };
 
 /*
- * A signed file's new content, when the engine hands it over: each whole
- * block is compared with the input's block at the same place (by the
- * digest noted when the engine read it, else by decompressing it); only
- * the bytes of blocks that differ, and the tail, are kept for commit.
+ * Bytes [from, from + n) of a signed file's new content, which is the
+ * first keep bytes of the input's file and then tail.
  */
-static int take_changed(struct sq_out *o, size_t ino, const uint8_t *data,
-			size_t len, struct fw_error *err)
+static int new_bytes(struct sq_out *o, size_t ino, uint64_t keep,
+		     const uint8_t *tail, const uint8_t *stash, uint64_t from,
+		     uint8_t *out, size_t n, struct fw_error *err)
+{
+	const struct sq_inode *si = &o->p->ino[ino];
+	uint64_t st = si->size - si->size % o->bs;	/* where stash starts */
+	size_t m = from < keep ? (keep - from < n ? (size_t)(keep - from) : n)
+			       : 0;
+	int rc = FW_OK;
+
+	if (m && stash && from >= st)
+		memcpy(out, stash + (from - st), m);
+	else if (m)
+		rc = sq_read_file(o->p, ino, o->slot, from, out, m,
+				  sq_node_name(o->p, ino), err);
+	if (!rc && n > m)
+		memcpy(out + m, tail + (from + m - keep), n - m);
+	return rc;
+}
+
+/*
+ * A signed file's new content, when the engine hands it over (the first
+ * keep bytes of the input's file, then tail).  A whole block within the
+ * first keep bytes is the input's block: copied at commit.  Every other
+ * block is compared with the input's block at the same place, and copied
+ * too when equal (re-signed with the same key); what differs, and the
+ * tail, goes to the spill file until commit.  Memory: a block or two.
+ */
+static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
+		       const uint8_t *tail, size_t tail_len,
+		       const uint8_t *stash, struct fw_error *err)
 {
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
 	struct wino *w = &o->w[ino];
 	const char *name = sq_node_name(p, ino);
-	size_t bs = o->bs, nb, nfull, tail, keep = 0;
-	uint64_t orig_off = si->blocks_start;
+	size_t bs = o->bs, nb, nfull, ftail;
+	uint64_t orig_off = si->blocks_start, len = keep + tail_len;
 	uint32_t orig_full = si->nblocks;
-	uint8_t *q;
-	int use_frag;
+	int use_frag, rc = FW_OK;
 
-	file_shape(o, len, &nb, &nfull, &tail, &use_frag);
+	if (keep > si->size)
+		return fw_error_set(err, FW_EIO, name,
+				    "squashfs: internal error: keep %llu of "
+				    "%llu bytes", (unsigned long long)keep,
+				    (unsigned long long)si->size);
+	if (len > SIZE_MAX / 2)
+		return fw_error_set(err, FW_EINPUT, name, "file too large");
+	file_shape(o, (size_t)len, &nb, &nfull, &ftail, &use_frag);
 	if (nb > UINT32_MAX / 4)
 		return fw_error_set(err, FW_EINPUT, name, "file too large");
 	if ((uint64_t)orig_full * bs > si->size)
 		orig_full = (uint32_t)(si->size / bs);
 	w->changed = 1;
 	w->len = len;
+	w->data_at = o->spill_end;
 	w->bkind = calloc(nb + 1, 1);
 	if (!w->bkind)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	for (size_t k = 0; k < nb; k++) {
-		const uint8_t *chunk = data + k * bs;
-		size_t n = k < nfull ? bs : tail;
+	for (size_t k = 0; k < nb && !rc; k++) {
+		uint64_t b0 = (uint64_t)k * bs;
+		size_t n = k < nfull ? bs : ftail;
+		uint32_t sw = k < si->nblocks ? sq_block_sizes(si)[k] : 0;
+		size_t raw = sw & SQ_BLK_SIZE_MASK;
 
 		w->bkind[k] = B_NEW;
-		if (n == bs && k < orig_full) {
-			uint32_t sw = sq_block_sizes(si)[k];
-			size_t raw = sw & SQ_BLK_SIZE_MASK;
-			int same;
-
-			if (si->bhash) {
-				uint8_t h[32];
-
-				same = EVP_Digest(chunk, bs, h, NULL,
-						  EVP_sha256(), NULL) &&
-				       !memcmp(h, si->bhash[k], sizeof(h));
-			} else {
-				int rc = sq_read_block(p, o->slot, orig_off, sw,
-						       bs, &raw, name, err);
-
-				if (rc)
-					return rc;
-				same = !memcmp(o->slot->blk, chunk, bs);
-			}
-			orig_off += raw;
-			if (same) {
+		if (n == bs && k < orig_full && b0 + bs <= keep) {
+			w->bkind[k] = B_SAME;	/* the input's own bytes */
+		} else if (n == bs && k < orig_full) {
+			/* the input's block, and the new bytes over it */
+			rc = sq_read_block(p, o->slot, orig_off, sw, bs, &raw,
+					   name, err);
+			if (rc)
+				break;
+			if (keep > b0)
+				memcpy(o->nbuf, o->slot->blk,
+				       (size_t)(keep - b0));
+			memcpy(o->nbuf + (keep > b0 ? keep - b0 : 0),
+			       tail + (keep > b0 ? 0 : b0 - keep),
+			       (size_t)(keep > b0 ? bs - (keep - b0) : bs));
+			if (!memcmp(o->nbuf, o->slot->blk, bs))
 				w->bkind[k] = B_SAME;
-				continue;
-			}
+		} else {
+			rc = new_bytes(o, ino, keep, tail, stash, b0, o->nbuf,
+				       n, err);
+			if (rc)
+				break;
 		}
-		if (n == bs && fw_all_zero(chunk, n))
+		if (k < si->nblocks)
+			orig_off += raw;
+		if (w->bkind[k] == B_SAME)
+			continue;
+		if (n == bs && fw_all_zero(o->nbuf, n))
 			w->bkind[k] = B_SPARSE;
 		else
-			keep += n;
+			rc = spill(o, o->nbuf, n, NULL, err);
 	}
-	if (use_frag)
-		keep += tail;
-	w->data = q = malloc(keep ? keep : 1);
-	if (!q)
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	for (size_t k = 0; k < nb; k++) {
-		size_t n = k < nfull ? bs : tail;
+	if (!rc && use_frag) {
+		rc = new_bytes(o, ino, keep, tail, stash, (uint64_t)nfull * bs,
+			       o->nbuf, ftail, err);
+		if (!rc)
+			rc = spill(o, o->nbuf, ftail, NULL, err);
+	}
+	return rc;
+}
 
-		if (w->bkind[k] == B_NEW) {
-			memcpy(q, data + k * bs, n);
-			q += n;
-		}
-	}
-	if (use_frag)
-		memcpy(q, data + nfull * bs, tail);
-	return FW_OK;
+static int take_changed(struct sq_out *o, size_t ino, uint64_t keep,
+			const uint8_t *tail, size_t tail_len,
+			struct fw_error *err)
+{
+	uint8_t *stash = sq_stash_take(o->p, ino);
+	int rc = take_blocks(o, ino, keep, tail, tail_len, stash, err);
+
+	free(stash);
+	return rc;
 }
 
 /* Plans a signed file's blocks: the same ones copied, the rest compressed,
@@ -1248,13 +1421,13 @@ static int write_changed(struct sq_out *o, size_t ino, struct fw_error *err)
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
 	struct wino *w = &o->w[ino];
-	const uint8_t *q = w->data;
+	uint64_t at = w->data_at;
 	const char *name = sq_node_name(p, ino);
 	size_t bs = o->bs, nb, nfull, tail;
 	uint64_t orig_off = si->blocks_start;
 	int use_frag, rc = FW_OK;
 
-	file_shape(o, w->len, &nb, &nfull, &tail, &use_frag);
+	file_shape(o, (size_t)w->len, &nb, &nfull, &tail, &use_frag);
 	w->sizes = calloc(nb ? nb : 1, sizeof(uint32_t));
 	if (!w->sizes)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -1284,31 +1457,50 @@ static int write_changed(struct sq_out *o, size_t ino, struct fw_error *err)
 			w->sparse += bs;
 			break;
 		default:
-			rc = plan_zip(o, q, n, SQFS_FLAG_UNCOMPRESSED_DATA,
-				      &w->sizes[k], NULL, UINT32_MAX, err);
-			q += n;
+			rc = plan_zip(o, at, n, SQFS_FLAG_UNCOMPRESSED_DATA,
+				      &w->sizes[k], UINT32_MAX, err);
+			at += n;
 		}
 		if (k < si->nblocks)
 			orig_off += raw;
 	}
 	if (!rc && use_frag)
-		rc = frag_add(o, q, tail, w, err);
-	return rc;	/* data stays until it is written */
+		rc = unspill(o, at, o->nbuf, tail, err);
+	if (!rc && use_frag)
+		rc = frag_add(o, o->nbuf, tail, w, err);
+	return rc;
 }
 
 /* The engine hands over every entry in order; of signed content only what
- * must be compressed again is kept until commit, which lays the data out
- * in the input's order. */
-int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
-	       struct fw_error *err)
+ * must be compressed again is kept (in the spill file) until commit, which
+ * lays the data out in the input's order. */
+int sq_out_put_append(void *ctx, size_t idx, uint64_t keep,
+		      const uint8_t *tail, size_t tail_len,
+		      struct fw_error *err)
 {
 	struct sq_out *o = ctx;
 	struct sq_priv *p = o->p;
 	size_t ino = p->node[p->node_of_ent[idx]].ino;
 
-	if (!data || !sq_is_file(&p->ino[ino]) || o->w[ino].changed)
+	if (!tail || !sq_is_file(&p->ino[ino]) || o->w[ino].changed) {
+		free(sq_stash_take(p, ino));
 		return FW_OK;
-	return take_changed(o, ino, data, len, err);
+	}
+	return take_changed(o, ino, keep, tail, tail_len, err);
+}
+
+int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
+	       struct fw_error *err)
+{
+	static const uint8_t none[1];
+
+	if (!data) {
+		struct sq_out *o = ctx;
+
+		free(sq_stash_take(o->p, o->p->node[o->p->node_of_ent[idx]].ino));
+		return FW_OK;
+	}
+	return sq_out_put_append(ctx, idx, 0, len ? data : none, len, err);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1551,17 +1743,13 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	if (!rc)
 		rc = frag_flush(o, err);
 	if (!rc)
-		rc = zip_all(o, err);
-	if (!rc)
-		rc = write_pieces(o, err);
+		rc = zip_write(o, err);
 	free_pieces(o);
 	for (size_t i = 0; i < p->n_ino; i++) {
 		struct wino *w = &o->w[i];
 
 		if (w->share)
 			w->start = o->w[w->share - 1].start;
-		free(w->data);
-		w->data = NULL;
 	}
 	if (!rc)
 		rc = number_fragments(o, err);
@@ -2181,6 +2369,39 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 
 /* ---------------------------------------------------------------- */
 
+/*
+ * The spill file: nameless, beside the output (where there is room for
+ * the output, there is for a fraction of it), else in TMPDIR or /tmp.
+ * Gone when fwsign is, however it ends.
+ */
+static int spill_open(struct sq_out *o, struct fw_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = strdup(o->of.final), *slash;
+
+	if (!dir)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	o->spill_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	free(dir);
+	if (o->spill_fd < 0 && tmp && *tmp)
+		o->spill_fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (o->spill_fd < 0)
+		o->spill_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+				   0600);
+	if (o->spill_fd < 0)
+		return fw_error_set(err, FW_EIO, o->of.final,
+				    "cannot make a temporary file: %s",
+				    strerror(errno));
+	return FW_OK;
+}
+
 int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		 void **ctx, struct fw_error *err)
 {
@@ -2199,6 +2420,7 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (!o)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	o->of.fd = -1;
+	o->spill_fd = -1;
 	*ctx = o;
 	o->img = img;
 	o->p = p;
@@ -2216,7 +2438,8 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->w = calloc(p->n_ino + 1, sizeof(*o->w));
 	o->pk = malloc(o->bs);
 	o->cbuf = malloc(o->bs);
-	if (!o->w || !o->pk || !o->cbuf)
+	o->nbuf = malloc(o->bs);
+	if (!o->w || !o->pk || !o->cbuf || !o->nbuf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	o->cmp = make_compressor(p, 1);
 	o->mcmp = make_compressor(p, 0);
@@ -2228,7 +2451,11 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->slot = sq_slot_get(p, err);
 	if (!o->slot)
 		return err->code;
+	p->stash_on = 1;
 	rc = fw_outfile_begin(&o->of, oo->path, err);
+	if (rc)
+		return rc;
+	rc = spill_open(o, err);
 	if (rc)
 		return rc;
 	o->file = sq_io_new(o->of.fd, 0, 0);
@@ -2273,7 +2500,6 @@ void sq_out_abort(void *ctx)
 	sq_slot_put(o->p, o->slot);
 	for (size_t i = 0; o->w && i < o->p->n_ino; i++) {
 		free(o->w[i].sizes);
-		free(o->w[i].data);
 		free(o->w[i].bkind);
 		fw_xattrs_free(o->w[i].nx, o->w[i].n_nx);
 	}
@@ -2282,6 +2508,9 @@ void sq_out_abort(void *ctx)
 	free(o->w);
 	free(o->pk);
 	free(o->cbuf);
+	free(o->nbuf);
+	if (o->spill_fd >= 0)
+		close(o->spill_fd);
 	free(o->serial_idx);
 	free(o->ft);
 	free_pieces(o);

@@ -238,6 +238,20 @@ expect_exit 3 "max-size" "$FWSIGN" sign "$WORK/m.sqfs" -o "$WORK/m-out.sqfs" --k
 check "max-size: says so" grep -q 'exceeds the size limit .*(see --max-size)' "$WORK/err.txt"
 check "max-size: no output" [ ! -e "$WORK/m-out.sqfs" ]
 check "max-size: no temporary" [ -z "$(ls -A "$WORK" | grep '\.fwsign-')" ]
+
+# Re-signing with the same key writes the same bytes: the blocks past the
+# bytes kept are compared with the input's, not taken as new.  Many blocks
+# to compress (4 KiB): --jobs 1 and 3 agree (the window of blocks
+# compressed at once is passed many times), and nothing is left beside
+# the output (what waits for commit waits in a nameless file).
+mk_image "$WORK/t" "$WORK/rs.sqfs" -comp gzip -b 4K
+mkdir "$WORK/rs"
+expect_exit 0 "re-sign: sign" "$FWSIGN" sign "$WORK/rs.sqfs" -o "$WORK/rs/1.sqfs" --key $K.key --cert $K.crt --jobs 3
+expect_exit 0 "re-sign: again" "$FWSIGN" sign "$WORK/rs/1.sqfs" -o "$WORK/rs/2.sqfs" --key $K.key --cert $K.crt
+check "re-sign: same key, same bytes" cmp -s "$WORK/rs/1.sqfs" "$WORK/rs/2.sqfs"
+expect_exit 0 "re-sign: jobs 1" "$FWSIGN" sign "$WORK/rs.sqfs" -o "$WORK/rs/3.sqfs" --key $K.key --cert $K.crt --jobs 1
+check "re-sign: --jobs 1 and 3 agree" cmp -s "$WORK/rs/1.sqfs" "$WORK/rs/3.sqfs"
+check "re-sign: nothing else beside the outputs" [ "$(ls -A "$WORK/rs" | tr '\n' ' ')" = "1.sqfs 2.sqfs 3.sqfs " ]
 expect_exit 0 "max-size with room" "$FWSIGN" sign "$WORK/m.sqfs" -o "$WORK/m-out.sqfs" --key $K.key --cert $K.crt --max-size $((size + 65536))
 expect_exit 2 "in place refused" "$FWSIGN" sign "$WORK/m.sqfs" --in-place --key $K.key --cert $K.crt
 
