@@ -43,9 +43,6 @@
 #define UB_MAX_LEVEL 64
 #define UB_MAX_LEB_SIZE ((uint32_t)16 << 20)
 
-static uint64_t le64(const uint8_t *p) { return fw_le64(p); }
-static uint32_t le32(const uint8_t *p) { return fw_le32(p); }
-static uint16_t le16(const uint8_t *p) { return fw_le16(p); }
 
 /* UBIFS's crc32: zlib's without the final inversion. */
 uint32_t ub_crc(const uint8_t *p, size_t n)
@@ -59,7 +56,7 @@ static int ub_bid(const char *path, const struct stat *st,
 	(void)path;
 	if (!S_ISREG(st->st_mode) || n < UB_SB_MIN)
 		return 0;
-	if (le32(head) != UB_MAGIC || head[20] != UB_SB_NODE)
+	if (fw_le32(head) != UB_MAGIC || head[20] != UB_SB_NODE)
 		return 0;
 	return FW_BID_MAX;
 }
@@ -87,8 +84,8 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		return NULL;
 	}
 	n = p->map + at;
-	nlen = le32(n + 16);
-	if (le32(n) != UB_MAGIC) {
+	nlen = fw_le32(n + 16);
+	if (fw_le32(n) != UB_MAGIC) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: no node at LEB %u offset %u (%s)", lnum,
 			     offs, what);
@@ -116,7 +113,7 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		return NULL;
 	}
 	p->budget -= nlen;
-	if (ub_crc(n + 8, nlen - 8) != le32(n + 4)) {
+	if (ub_crc(n + 8, nlen - 8) != fw_le32(n + 4)) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: bad CRC in the %s at LEB %u offset %u",
 			     what, lnum, offs);
@@ -130,35 +127,35 @@ static int read_super(struct ub_priv *p, struct fw_error *err)
 	const uint8_t *n = p->map;
 	struct ub_super *s = &p->sb;
 
-	if (p->size < UB_SB_MIN || le32(n) != UB_MAGIC || n[20] != UB_SB_NODE)
+	if (p->size < UB_SB_MIN || fw_le32(n) != UB_MAGIC || n[20] != UB_SB_NODE)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: no superblock node");
-	if (le32(n + 16) < UB_SB_MIN || le32(n + 16) > p->size ||
-	    ub_crc(n + 8, le32(n + 16) - 8) != le32(n + 4))
+	if (fw_le32(n + 16) < UB_SB_MIN || fw_le32(n + 16) > p->size ||
+	    ub_crc(n + 8, fw_le32(n + 16) - 8) != fw_le32(n + 4))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: bad CRC in the superblock node");
 	s->key_hash = n[26];
 	s->key_fmt = n[27];
-	s->flags = le32(n + 28);
-	s->min_io = le32(n + 32);
-	s->leb_size = le32(n + 36);
-	s->leb_cnt = le32(n + 40);
-	s->max_leb_cnt = le32(n + 44);
-	s->max_bud_bytes = le64(n + 48);
-	s->log_lebs = le32(n + 56);
-	s->lpt_lebs = le32(n + 60);
-	s->orph_lebs = le32(n + 64);
-	s->jhead_cnt = le32(n + 68);
-	s->fanout = le32(n + 72);
-	s->lsave_cnt = le32(n + 76);
-	s->fmt_version = le32(n + 80);
-	s->default_compr = le16(n + 84);
-	s->rp_uid = le32(n + 88);
-	s->rp_gid = le32(n + 92);
-	s->rp_size = le64(n + 96);
-	s->time_gran = le32(n + 104);
+	s->flags = fw_le32(n + 28);
+	s->min_io = fw_le32(n + 32);
+	s->leb_size = fw_le32(n + 36);
+	s->leb_cnt = fw_le32(n + 40);
+	s->max_leb_cnt = fw_le32(n + 44);
+	s->max_bud_bytes = fw_le64(n + 48);
+	s->log_lebs = fw_le32(n + 56);
+	s->lpt_lebs = fw_le32(n + 60);
+	s->orph_lebs = fw_le32(n + 64);
+	s->jhead_cnt = fw_le32(n + 68);
+	s->fanout = fw_le32(n + 72);
+	s->lsave_cnt = fw_le32(n + 76);
+	s->fmt_version = fw_le32(n + 80);
+	s->default_compr = fw_le16(n + 84);
+	s->rp_uid = fw_le32(n + 88);
+	s->rp_gid = fw_le32(n + 92);
+	s->rp_size = fw_le64(n + 96);
+	s->time_gran = fw_le32(n + 104);
 	memcpy(s->uuid, n + 108, 16);
-	s->ro_compat = le32(n + 124);
+	s->ro_compat = fw_le32(n + 124);
 	if (s->min_io < 8 || (s->min_io & (s->min_io - 1)) ||
 	    s->leb_size < 15 * 1024 || s->leb_size > UB_MAX_LEB_SIZE ||
 	    s->leb_size % s->min_io || (s->leb_size & 7) ||
@@ -206,7 +203,7 @@ static const uint8_t *master_in(struct ub_priv *p, uint32_t lnum)
 		fw_error_clear(&e);
 		if (!n)
 			break;
-		if (!best || le64(n + 8) > le64(best + 8))
+		if (!best || fw_le64(n + 8) > fw_le64(best + 8))
 			best = n;
 	}
 	return best;
@@ -217,16 +214,16 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 	const uint8_t *a = master_in(p, UB_MST_LNUM),
 		      *b = master_in(p, UB_MST_LNUM + 1), *m;
 
-	m = a && (!b || le64(a + 8) >= le64(b + 8)) ? a : b;
+	m = a && (!b || fw_le64(a + 8) >= fw_le64(b + 8)) ? a : b;
 	if (!m)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: no valid master node");
 	p->mst = m;
-	p->highest_inum = le64(m + 24);
-	p->log_lnum = le32(m + 44);
-	p->root_lnum = le32(m + 48);
-	p->root_offs = le32(m + 52);
-	p->root_len = le32(m + 56);
+	p->highest_inum = fw_le64(m + 24);
+	p->log_lnum = fw_le32(m + 44);
+	p->root_lnum = fw_le32(m + 48);
+	p->root_offs = fw_le32(m + 52);
+	p->root_len = fw_le32(m + 56);
 	return FW_OK;
 }
 
@@ -238,7 +235,7 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 static int bud_empty(struct ub_priv *p, const uint8_t *ref,
 		     struct fw_error *err)
 {
-	uint32_t lnum = le32(ref + 24), offs = le32(ref + 28);
+	uint32_t lnum = fw_le32(ref + 24), offs = fw_le32(ref + 28);
 
 	if (lnum >= p->leb_cnt || offs >= p->leb_size || (offs & 7))
 		return lnum >= p->leb_cnt && lnum < p->sb.leb_cnt ? FW_OK :
@@ -247,7 +244,7 @@ static int bud_empty(struct ub_priv *p, const uint8_t *ref,
 	while (offs + UB_CH_SZ <= p->leb_size) {
 		const uint8_t *n = p->map + (uint64_t)lnum * p->leb_size + offs;
 
-		if (le32(n) != UB_MAGIC)
+		if (fw_le32(n) != UB_MAGIC)
 			return FW_OK;
 		if (n[20] != UB_PAD_NODE)
 			return fw_error_set(err, FW_EINPUT, p->name,
@@ -259,7 +256,7 @@ static int bud_empty(struct ub_priv *p, const uint8_t *ref,
 			    "padding node", err);
 		if (!n)
 			return err->code;
-		offs += (le32(n + 16) + le32(n + 24) + 7) & ~7u;
+		offs += (fw_le32(n + 16) + fw_le32(n + 24) + 7) & ~7u;
 	}
 	return FW_OK;
 }
@@ -281,14 +278,14 @@ static int check_journal(struct ub_priv *p, struct fw_error *err)
 	for (offs = UB_CS_SZ; offs + UB_CH_SZ <= p->leb_size;) {
 		int rc;
 
-		if (le32(p->map + (uint64_t)lnum * p->leb_size + offs) != UB_MAGIC)
+		if (fw_le32(p->map + (uint64_t)lnum * p->leb_size + offs) != UB_MAGIC)
 			break;
 		n = node_at(p, lnum, offs, 0, p->leb_size, -1, "log node", err);
 		if (!n)
 			return err->code;
-		if (n[20] == UB_REF_NODE && le32(n + 16) == UB_REF_SZ)
+		if (n[20] == UB_REF_NODE && fw_le32(n + 16) == UB_REF_SZ)
 			rc = bud_empty(p, n, err);
-		else if (n[20] == UB_PAD_NODE && le32(n + 16) >= 28)
+		else if (n[20] == UB_PAD_NODE && fw_le32(n + 16) >= 28)
 			rc = FW_OK;
 		else
 			rc = fw_error_set(err, FW_EINPUT, p->name,
@@ -296,8 +293,8 @@ static int check_journal(struct ub_priv *p, struct fw_error *err)
 					  n[20]);
 		if (rc)
 			return rc;
-		offs += n[20] == UB_PAD_NODE ? le32(n + 16) + le32(n + 24)
-					     : le32(n + 16);
+		offs += n[20] == UB_PAD_NODE ? fw_le32(n + 16) + fw_le32(n + 24)
+					     : fw_le32(n + 16);
 		offs = (offs + 7) & ~7u;
 	}
 	return FW_OK;
@@ -325,9 +322,9 @@ static int add_leaf(struct ub_priv *p, const uint8_t *n, const uint8_t *key,
 		p->cap_leaf = cap;
 	}
 	l = &p->leaf[p->n_leaf++];
-	l->inum = le32(key);
-	l->type = le32(key + 4) >> UB_KEY_BITS;
-	l->low = le32(key + 4) & UB_KEY_MASK;
+	l->inum = fw_le32(key);
+	l->type = fw_le32(key + 4) >> UB_KEY_BITS;
+	l->low = fw_le32(key + 4) & UB_KEY_MASK;
 	l->node = n;
 	/* the node's own key must be the one the index gave */
 	if (memcmp(n + UB_CH_SZ, key, UB_SK_LEN))
@@ -355,8 +352,8 @@ static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 
 	if (!n)
 		return err->code;
-	cnt = le16(n + 24);
-	lvl = le16(n + 26);
+	cnt = fw_le16(n + 24);
+	lvl = fw_le16(n + 26);
 	if ((level >= 0 && lvl != level) || lvl > UB_MAX_LEVEL)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: index node at LEB %u offset %u has "
@@ -372,8 +369,8 @@ static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 				    UB_MAX_LEAVES);
 	for (uint32_t i = 0; i < cnt; i++) {
 		const uint8_t *b = n + 28 + (size_t)i * blen;
-		uint32_t bl = le32(b), bo = le32(b + 4), bn = le32(b + 8);
-		uint32_t type = le32(b + 16) >> UB_KEY_BITS;
+		uint32_t bl = fw_le32(b), bo = fw_le32(b + 4), bn = fw_le32(b + 8);
+		uint32_t type = fw_le32(b + 16) >> UB_KEY_BITS;
 		const uint8_t *leaf;
 		int rc;
 
@@ -474,34 +471,34 @@ static int ino_stat(struct ub_priv *p, uint64_t inum, struct stat *st,
 				    "ubifs: '%s' names inode %llu, which is "
 				    "not in the index", path,
 				    (unsigned long long)inum);
-	data_len = le32(n + 112);
-	if (UB_INO_SZ + (uint64_t)data_len != le32(n + 16) ||
-	    (le32(n + 108) & UB_XATTR_FL))
+	data_len = fw_le32(n + 112);
+	if (UB_INO_SZ + (uint64_t)data_len != fw_le32(n + 16) ||
+	    (fw_le32(n + 108) & UB_XATTR_FL))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: inode %llu is not sane",
 				    (unsigned long long)inum);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = inum;
-	st->st_size = (off_t)le64(n + 48);
-	st->st_atim.tv_sec = (time_t)le64(n + 56);
-	st->st_ctim.tv_sec = (time_t)le64(n + 64);
-	st->st_mtim.tv_sec = (time_t)le64(n + 72);
-	st->st_atim.tv_nsec = le32(n + 80) % 1000000000;
-	st->st_ctim.tv_nsec = le32(n + 84) % 1000000000;
-	st->st_mtim.tv_nsec = le32(n + 88) % 1000000000;
-	st->st_nlink = le32(n + 92);
-	st->st_uid = le32(n + 96);
-	st->st_gid = le32(n + 100);
-	st->st_mode = le32(n + 104);
+	st->st_size = (off_t)fw_le64(n + 48);
+	st->st_atim.tv_sec = (time_t)fw_le64(n + 56);
+	st->st_ctim.tv_sec = (time_t)fw_le64(n + 64);
+	st->st_mtim.tv_sec = (time_t)fw_le64(n + 72);
+	st->st_atim.tv_nsec = fw_le32(n + 80) % 1000000000;
+	st->st_ctim.tv_nsec = fw_le32(n + 84) % 1000000000;
+	st->st_mtim.tv_nsec = fw_le32(n + 88) % 1000000000;
+	st->st_nlink = fw_le32(n + 92);
+	st->st_uid = fw_le32(n + 96);
+	st->st_gid = fw_le32(n + 100);
+	st->st_mode = fw_le32(n + 104);
 	st->st_blksize = UB_BLOCK;
-	st->st_blocks = (blkcnt_t)((le64(n + 48) + 511) / 512);
+	st->st_blocks = (blkcnt_t)((fw_le64(n + 48) + 511) / 512);
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		uint32_t d;
 
 		if (data_len == 8)
-			d = (uint32_t)le64(n + UB_INO_SZ);
+			d = (uint32_t)fw_le64(n + UB_INO_SZ);
 		else if (data_len == 4)
-			d = le32(n + UB_INO_SZ);
+			d = fw_le32(n + UB_INO_SZ);
 		else
 			return fw_error_set(err, FW_EINPUT, p->name,
 					    "ubifs: device '%s' has %u bytes of "
@@ -565,13 +562,13 @@ static int children(struct ub_priv *p, uint64_t dir, struct child **out,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	for (size_t k = 0; k < n; k++) {
 		const uint8_t *d = p->leaf[i + k].node;
-		uint16_t nlen = le16(d + 50);
+		uint16_t nlen = fw_le16(d + 50);
 
-		c[k].inum = le64(d + 40);
+		c[k].inum = fw_le64(d + 40);
 		c[k].type = d[49];
 		c[k].nlen = nlen;
 		c[k].name = (const char *)d + UB_DENT_SZ;
-		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != le32(d + 16) ||
+		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != fw_le32(d + 16) ||
 		    c[k].name[nlen] || memchr(c[k].name, '\0', nlen) ||
 		    memchr(c[k].name, '/', nlen) ||
 		    (nlen == 1 && c[k].name[0] == '.') ||
@@ -607,7 +604,7 @@ static int add_entry(struct fw_image *img, struct ub_priv *p, const char *path,
 
 	if (S_ISLNK(st->st_mode)) {
 		const uint8_t *n = ub_inode(p, inum);
-		uint32_t len = le32(n + 112);
+		uint32_t len = fw_le32(n + 112);
 
 		if (len == 0 || memchr(n + UB_INO_SZ, '\0', len))
 			return fw_error_set(err, FW_EINPUT, p->name,
@@ -806,7 +803,7 @@ int ub_read_inum(struct ub_priv *p, uint64_t inum, uint8_t **buf,
 		 size_t *len, const char *path, struct fw_error *err)
 {
 	const uint8_t *ino = ub_inode(p, inum);
-	uint64_t size = ino ? le64(ino + 48) : 0;
+	uint64_t size = ino ? fw_le64(ino + 48) : 0;
 	size_t i = ub_find(p, inum, UB_KEY_DATA);
 	uint8_t *out;
 
@@ -825,13 +822,13 @@ int ub_read_inum(struct ub_priv *p, uint64_t inum, uint8_t **buf,
 	       p->leaf[i].type == UB_KEY_DATA; i++) {
 		const uint8_t *d = p->leaf[i].node;
 		uint64_t off = (uint64_t)p->leaf[i].low * UB_BLOCK;
-		uint32_t usize = le32(d + 40);
-		int ct = le16(d + 44);
+		uint32_t usize = fw_le32(d + 40);
+		int ct = fw_le16(d + 44);
 
 		if (off >= size)
 			continue;	/* past the end: truncated away */
 		if (usize > UB_BLOCK || usize > size - off ||
-		    decompress(ct, d + UB_DATA_SZ, le32(d + 16) - UB_DATA_SZ,
+		    decompress(ct, d + UB_DATA_SZ, fw_le32(d + 16) - UB_DATA_SZ,
 			       out + off, usize)) {
 			free(out);
 			return fw_error_set(err, FW_EINPUT, path,
@@ -867,22 +864,22 @@ int ub_xattrs_inum(struct ub_priv *p, uint64_t inum, struct fw_xattr **v,
 	for (; i < p->n_leaf && p->leaf[i].inum == inum &&
 	       p->leaf[i].type == UB_KEY_XENT; i++) {
 		const uint8_t *x = p->leaf[i].node, *xi;
-		uint16_t nlen = le16(x + 50);
+		uint16_t nlen = fw_le16(x + 50);
 		const char *name = (const char *)x + UB_DENT_SZ;
 		uint32_t vlen;
 
-		xi = ub_inode(p, le64(x + 40));
-		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != le32(x + 16) ||
+		xi = ub_inode(p, fw_le64(x + 40));
+		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != fw_le32(x + 16) ||
 		    name[nlen] || memchr(name, '\0', nlen) || !xi ||
-		    !(le32(xi + 108) & UB_XATTR_FL) ||
-		    UB_INO_SZ + (uint64_t)le32(xi + 112) != le32(xi + 16)) {
+		    !(fw_le32(xi + 108) & UB_XATTR_FL) ||
+		    UB_INO_SZ + (uint64_t)fw_le32(xi + 112) != fw_le32(xi + 16)) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;
 			*n = 0;
 			return fw_error_set(err, FW_EINPUT, path,
 					    "ubifs: a bad xattr entry");
 		}
-		vlen = le32(xi + 112);
+		vlen = fw_le32(xi + 112);
 		if (fw_xattrs_add(v, n, name, xi + UB_INO_SZ, vlen) < 0) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;

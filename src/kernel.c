@@ -48,6 +48,7 @@
 #include <zlib.h>
 
 #include "fwsign/kernel.h"
+#include "bytes.h"
 #include "io.h"
 #include "codec.h"
 #include "signer_int.h"
@@ -59,21 +60,6 @@
 
 /* ------------------------------------------------------------------ */
 /* Bytes                                                               */
-
-static uint64_t rd(const uint8_t *p, int w, int be)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < w; i++)
-		v |= (uint64_t)p[be ? w - 1 - i : i] << (8 * i);
-	return v;
-}
-
-static void wr(uint8_t *p, int w, int be, uint64_t v)
-{
-	for (int i = 0; i < w; i++)
-		p[be ? w - 1 - i : i] = (uint8_t)(v >> (8 * i));
-}
 
 static size_t align_up(size_t v, size_t a)
 {
@@ -286,8 +272,8 @@ static int slot_check(const uint8_t *b, size_t len, struct slot *s,
 		snprintf(why, wl, "the slot's symbols point outside the image");
 		return -1;
 	}
-	s->used = rd(b + s->u, 4, s->be);
-	lsize = rd(b + s->l, s->w, s->be);
+	s->used = fw_get_uint(b + s->u, 4, s->be);
+	lsize = fw_get_uint(b + s->l, s->w, s->be);
 	if (s->used > s->size) {
 		snprintf(why, wl, "system_extra_cert_used is %llu for a "
 			 "%llu-byte slot", (unsigned long long)s->used,
@@ -378,9 +364,9 @@ static void scan_try_l(const uint8_t *b, size_t len, struct slot *s,
 					continue;
 				if ((!be && w == 8) || s->l + (size_t)w > len)
 					continue;
-				if (s->used != rd(b + s->u, 4, be))
+				if (s->used != fw_get_uint(b + s->u, 4, be))
 					continue;
-				v = rd(b + s->l, w, be);
+				v = fw_get_uint(b + s->l, w, be);
 				/*
 				 * An empty builtin list reads as zeros, like
 				 * padding: only trusted for the filler and
@@ -400,7 +386,7 @@ static void scan_try_l(const uint8_t *b, size_t len, struct slot *s,
 				m = align_up(s->l + 4, a8s[ai]);
 				if (m + (size_t)w > len)
 					continue;
-				mv = rd(b + m, w, be);
+				mv = fw_get_uint(b + m, w, be);
 				if (mv && (s->list == s->x ||
 					   mv != cert_like(b + s->list,
 							   s->x - s->list)))
@@ -468,7 +454,7 @@ static void slot_scan(const uint8_t *b, size_t len, int am, int w_hint,
 			continue;
 		s.size = s.u - s.x;
 		s.used = cl;
-		if (rd(b + s.u, 4, 0) != cl && rd(b + s.u, 4, 1) != cl)
+		if (fw_get_uint(b + s.u, 4, 0) != cl && fw_get_uint(b + s.u, 4, 1) != cl)
 			continue;
 		scan_try_l(b, len, &s, am, am, w_hint, be_hint, sc);
 	}
@@ -564,8 +550,8 @@ static int slot_use(struct kctx *c, const uint8_t *b, size_t len,
 	memcpy(o, b, len);
 	memcpy(o + s->x, c->der, c->der_len);
 	memset(o + s->x + c->der_len, 0, s->size - c->der_len);
-	wr(o + s->u, 4, s->be, c->der_len);
-	wr(o + s->l, s->w, s->be, s->l0 + c->der_len);
+	fw_put_uint(o + s->u, 4, s->be, c->der_len);
+	fw_put_uint(o + s->l, s->w, s->be, s->l0 + c->der_len);
 	*out = o;
 	*out_len = len;
 	return FW_OK;
@@ -1050,7 +1036,7 @@ static int pe_signed(const uint8_t *in, size_t len)
 	if (pe > len - 24 - 2 || memcmp(in + pe, "PE\0\0", 4))
 		return 0;
 	opt = pe + 24;
-	magic = (uint16_t)rd(in + opt, 2, 0);
+	magic = (uint16_t)fw_get_uint(in + opt, 2, 0);
 	dd = opt + (magic == 0x20b ? 112 : 96);	/* data directories */
 	if (dd + 5 * 8 > len)
 		return 0;
@@ -1061,7 +1047,7 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 		      uint8_t **out, size_t *out_len)
 {
 	unsigned setup = in[0x1f1] ? in[0x1f1] : 4;
-	unsigned version = (unsigned)rd(in + 0x206, 2, 0);
+	unsigned version = (unsigned)fw_get_uint(in + 0x206, 2, 0);
 	size_t pm = (size_t)(setup + 1) * 512, poff, plen, ilen, il_at = 0;
 	uint8_t pat[8], *inner = NULL, *o;
 	const uint8_t *p;
@@ -1157,9 +1143,9 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 	memcpy(o, in, len);
 	memcpy(o + poff, inner, ilen);
 	memset(o + poff + ilen, 0, plen - ilen);
-	wr(o + 0x24c, 4, 0, ilen);
-	wr(o + il_at, 4, 0, ilen);
-	wr(o + len - 4, 4, 0, ~crc32(0, o, (uInt)(len - 4)) & 0xffffffffu);
+	fw_put_uint(o + 0x24c, 4, 0, ilen);
+	fw_put_uint(o + il_at, 4, 0, ilen);
+	fw_put_uint(o + len - 4, 4, 0, ~crc32(0, o, (uInt)(len - 4)) & 0xffffffffu);
 	c->info->room = (int64_t)(plen - ilen);
 	free(inner);
 	*out = o;
