@@ -18,6 +18,7 @@
 #include <sqfs/super.h>
 
 #include "format.h"
+#include "../src/hmap.h"
 
 #define SQ_NONE ((size_t)-1)
 #define SQ_NO_FRAG 0xFFFFFFFFu
@@ -102,19 +103,9 @@ struct sq_priv {
 	struct sq_slot *slots;
 };
 
-/* A u64 -> size_t hash map; SQ_NONE: absent. */
-struct sq_hmap {
-	uint64_t *key;
-	size_t *val;
-	size_t cap, n;
-};
-
 extern const struct fw_format fw_format_squashfs;
 
 /* squashfs.c */
-size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k);
-int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v);
-void sq_hmap_free(struct sq_hmap *h);
 sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);
 struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err);
 void sq_slot_put(struct sq_priv *p, struct sq_slot *s);
