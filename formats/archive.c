@@ -229,15 +229,11 @@ static void filters_probe(void)
 	}
 }
 
-/* The decoder memory a compressed input may ask of a reader: as
- * fw_decompress_head's (xz -9 and lzma -9 need 65 MiB). */
-#define AR_DICT_MAX ((uint64_t)256 << 20)
-
 /*
  * The decompressor the first bytes of a file name (F_*, F_NONE: none);
  * *c: the codec when fwsign's own (capped) decoders read it too.  lzip
- * says its dictionary in its header: one over AR_DICT_MAX is no lzip
- * fwsign reads (libarchive would reserve it).
+ * says its dictionary in its header: one over FW_DECODER_MEM_MAX is no
+ * lzip fwsign reads (libarchive would reserve it).
  */
 static enum ar_kind head_kind(const uint8_t *b, size_t n);
 
@@ -262,7 +258,7 @@ static int in_filter(const uint8_t *h, size_t n, enum fw_codec *c)
 		uint64_t dict = ((uint64_t)1 << b) -
 				(((uint64_t)1 << b) / 16) * ((h[5] >> 5) & 7);
 
-		return dict <= AR_DICT_MAX ? F_LZIP : F_NONE;
+		return dict <= FW_DECODER_MEM_MAX ? F_LZIP : F_NONE;
 	}
 	if (n >= 4 && !memcmp(h, "\x04\x22\x4d\x18", 4))
 		return F_LZ4;
@@ -465,8 +461,8 @@ static size_t peek(const char *path, const uint8_t *h, size_t n, int f,
 /*
  * A bid: libarchive (with only the input's one decompressor) reads the
  * first header only of what starts with one (head_kind), so that what
- * it is handed is bounded: no decoder memory past AR_DICT_MAX, no junk
- * skipped to a header further on.
+ * it is handed is bounded: no decoder memory past FW_DECODER_MEM_MAX, no
+ * junk skipped to a header further on.
  */
 static int ar_bid_kind(const char *path, const struct stat *st,
 		       const uint8_t *head, size_t n, enum ar_kind want)

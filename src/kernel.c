@@ -55,8 +55,6 @@
 #include "../formats/layer.h"
 #include "../formats/format.h"
 
-#define KERNEL_LIMIT FW_DECOMPRESS_MAX	/* input, and any decompressed layer */
-#define MAX_DEPTH FW_KERNEL_DEPTH_MAX
 
 /* ------------------------------------------------------------------ */
 /* Bytes                                                               */
@@ -883,7 +881,7 @@ static int reads_back(enum fw_codec codec, const uint8_t *z, size_t zl,
 	char why[200];
 	int ok;
 
-	ok = !fw_decompress_stream(codec, z, zl, KERNEL_LIMIT, &q, &check,
+	ok = !fw_decompress_stream(codec, z, zl, FW_DECOMPRESS_MAX, &q, &check,
 				   &cl, why, sizeof(why)) && cl == n &&
 	     !memcmp(check, want, n) && q.consumed == zl;
 	free(check);
@@ -903,7 +901,7 @@ static int do_compressed(struct kctx *c, enum fw_codec codec,
 
 	c->fit = 0;
 	fmt_add(c, fw_codec_name(codec));
-	if (fw_decompress_stream(codec, in, len, KERNEL_LIMIT, &p, &plain,
+	if (fw_decompress_stream(codec, in, len, FW_DECOMPRESS_MAX, &p, &plain,
 				 &plen, why, sizeof(why)))
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "%s stream: %s", fw_codec_name(codec), why);
@@ -1168,7 +1166,7 @@ static int layer(struct kctx *c, const uint8_t *in, size_t len,
 	enum fw_codec codec;
 	int rc;
 
-	if (c->depth >= MAX_DEPTH)
+	if (c->depth >= FW_KERNEL_DEPTH_MAX)
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "layers nested too deep");
 	c->depth++;
@@ -1249,7 +1247,7 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
 	if (fd < 0)
 		return fw_error_set(err, errno == ENOENT ? FW_EINPUT : FW_EIO,
 				    path, "cannot open: %s", strerror(errno));
-	rc = fw_read_fd(fd, &buf, &len, KERNEL_LIMIT);
+	rc = fw_read_fd(fd, &buf, &len, FW_DECOMPRESS_MAX);
 	close(fd);
 	if (rc)
 		return fw_error_set(err, FW_EIO, path, "cannot read: %s",
@@ -1417,7 +1415,7 @@ int fw_kernel_inject_cert(const char *in, const char *cert_path,
 	}
 	if (fstat(fd, &st) < 0)
 		st.st_mode = 0644;
-	rc = fw_read_fd(fd, &buf, &len, KERNEL_LIMIT);
+	rc = fw_read_fd(fd, &buf, &len, FW_DECOMPRESS_MAX);
 	close(fd);
 	if (rc) {
 		rc = fw_error_set(err, FW_EIO, in, "cannot read: %s",
@@ -1506,7 +1504,7 @@ int fw_kernel_probe(const char *path)
 
 	if (fd < 0)
 		return 0;
-	if (!fw_map_fd(fd, &b, KERNEL_LIMIT))
+	if (!fw_map_fd(fd, &b, FW_DECOMPRESS_MAX))
 		kernel = fw_kernel_probe_buf(b.p, b.len);
 	fw_bytes_release(&b);
 	close(fd);

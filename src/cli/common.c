@@ -126,15 +126,21 @@ static const struct {
 	int short_opt;		/* 0: none */
 	struct option o;
 } shared[] = {
-	{ CLI_SIGNER, 'k', { "key", required_argument, NULL, O_KEY } },
-	{ CLI_SIGNER | CLI_CERT, 'c', { "cert", required_argument, NULL, O_CERT } },
-	{ CLI_SIGNER, 0, { "hash", required_argument, NULL, O_HASH } },
-	{ CLI_SIGNER, 0, { "keyid", no_argument, NULL, O_KEYID } },
-	{ CLI_SIGNER, 0, { "allow-expired", no_argument, NULL, O_EXPIRED } },
-	{ CLI_SIGNER | CLI_PASS, 0, { "pass-env", required_argument, NULL, O_PASS_ENV } },
-	{ CLI_SIGNER | CLI_PASS, 0, { "pass-file", required_argument, NULL, O_PASS_FILE } },
-	{ CLI_JOBS, 'j', { "jobs", required_argument, NULL, O_JOBS } },
-	{ CLI_JSON, 0, { "json", no_argument, NULL, O_JSON } },
+#define ARG required_argument
+#define NO no_argument
+#define SIGNER_PASS (CLI_SIGNER | CLI_PASS)
+	{ CLI_SIGNER, 'k', { "key", ARG, NULL, O_KEY } },
+	{ CLI_SIGNER | CLI_CERT, 'c', { "cert", ARG, NULL, O_CERT } },
+	{ CLI_SIGNER, 0, { "hash", ARG, NULL, O_HASH } },
+	{ CLI_SIGNER, 0, { "keyid", NO, NULL, O_KEYID } },
+	{ CLI_SIGNER, 0, { "allow-expired", NO, NULL, O_EXPIRED } },
+	{ SIGNER_PASS, 0, { "pass-env", ARG, NULL, O_PASS_ENV } },
+	{ SIGNER_PASS, 0, { "pass-file", ARG, NULL, O_PASS_FILE } },
+	{ CLI_JOBS, 'j', { "jobs", ARG, NULL, O_JOBS } },
+	{ CLI_JSON, 0, { "json", NO, NULL, O_JSON } },
+#undef ARG
+#undef NO
+#undef SIGNER_PASS
 };
 #define N_SHARED (sizeof(shared) / sizeof(shared[0]))
 #define OPTS_MAX 64
