@@ -429,6 +429,8 @@ static enum ar_kind head_kind(const uint8_t *b, size_t n)
  * lz4 frames, lzip, compress: small or checked decoder memory) through
  * libarchive with that one filter.
  */
+#define PEEK_IN ((size_t)256 << 10)	/* compressed bytes a peek reads */
+
 static size_t peek(const char *path, const uint8_t *h, size_t n, int f,
 		   enum fw_codec c, uint8_t *out, size_t want)
 {
@@ -442,8 +444,19 @@ static size_t peek(const char *path, const uint8_t *h, size_t n, int f,
 		memcpy(out, h, got);
 		return got;
 	}
-	if (c != FW_CODEC_NONE)
-		return fw_decompress_head(c, h, n, out, want);
+	if (c != FW_CODEC_NONE) {
+		/* a zstd block is up to 128 KiB: decoded only whole */
+		uint8_t *z = malloc(PEEK_IN);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t zn = fd >= 0 && z ? pread(fd, z, PEEK_IN, 0) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (zn > 0)
+			got = fw_decompress_head(c, z, (size_t)zn, out, want);
+		free(z);
+		return got;
+	}
 	a = archive_read_new();
 	if (!a)
 		return 0;
