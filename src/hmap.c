@@ -15,9 +15,16 @@ static uint64_t str_hash(const char *s)
 	return h;
 }
 
-static size_t first_slot(const struct fw_hmap *h, uint64_t hash)
+/* murmur3's finalizer: every key bit moves the low bits, so that keys
+ * that differ only high up (inode references, 2^40 apart) spread too. */
+static size_t first_slot(const struct fw_hmap *h, uint64_t k)
 {
-	return (size_t)((hash * 0x9E3779B97F4A7C15ull) >> 17) & (h->cap - 1);
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return (size_t)k & (h->cap - 1);
 }
 
 /* The slot of the key (hash, and s in a string map), or the free slot
