@@ -193,11 +193,10 @@ int cli_getopt(struct cli *cx, int argc, char **argv, const char *shortopts,
 	sopts[sn] = '\0';
 	for (;;) {
 		c = getopt_long(argc, argv, sopts, all, longindex);
-		switch (c) {
-		case 'k': c = O_KEY; break;
-		case 'c': c = O_CERT; break;
-		case 'j': c = O_JOBS; break;
-		}
+		for (size_t i = 0; i < N_SHARED; i++)	/* -k, -c, -j */
+			if (shared[i].short_opt && c == shared[i].short_opt &&
+			    (shared[i].flags & cx->flags))
+				c = shared[i].o.val;
 		if (c < O_KEY)
 			return c;
 		if ((cx->rc = take(cx, c, optarg)))
