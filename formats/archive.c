@@ -82,6 +82,7 @@
 #include "format.h"
 #include "module.h"
 #include "../src/bytes.h"
+#include "../src/hmap.h"
 #include "../src/fw_limits.h"
 
 /* The uncompressed archive is kept in memory. */
@@ -200,15 +201,21 @@ static const uint8_t *adata(const struct ar_priv *p, const struct aent *e)
  * The decompressors fwsign uses: only those built into libarchive.  A
  * libarchive built without one of these libraries would run an external
  * program on the input instead (its support call says ARCHIVE_WARN):
- * not on hostile input.
+ * not on hostile input.  Only one is ever enabled: the one the input's
+ * first bytes name (in_filter).
  */
-static int (*const read_filters[])(struct archive *) = {
-	archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
-	archive_read_support_filter_xz, archive_read_support_filter_lzma,
-	archive_read_support_filter_lzip, archive_read_support_filter_zstd,
-	archive_read_support_filter_lz4, archive_read_support_filter_compress,
+enum { F_GZIP, F_BZIP2, F_XZ, F_LZMA, F_LZIP, F_ZSTD, F_LZ4, F_COMPRESS,
+       N_FILTERS, F_NONE = -1 };
+static int (*const read_filters[N_FILTERS])(struct archive *) = {
+	[F_GZIP] = archive_read_support_filter_gzip,
+	[F_BZIP2] = archive_read_support_filter_bzip2,
+	[F_XZ] = archive_read_support_filter_xz,
+	[F_LZMA] = archive_read_support_filter_lzma,
+	[F_LZIP] = archive_read_support_filter_lzip,
+	[F_ZSTD] = archive_read_support_filter_zstd,
+	[F_LZ4] = archive_read_support_filter_lz4,
+	[F_COMPRESS] = archive_read_support_filter_compress,
 };
-#define N_FILTERS (sizeof(read_filters) / sizeof(read_filters[0]))
 static unsigned char filter_builtin[N_FILTERS];
 static pthread_once_t filters_once = PTHREAD_ONCE_INIT;
 
@@ -222,12 +229,49 @@ static void filters_probe(void)
 	}
 }
 
-static void add_read_filters(struct archive *a)
+/*
+ * The decompressor the first bytes of a file name (F_*, F_NONE: none);
+ * *c: the codec when fwsign's own (capped) decoders read it too.  lzip
+ * says its dictionary in its header: one over FW_DECODER_MEM_MAX is no
+ * lzip fwsign reads (libarchive would reserve it).
+ */
+static enum ar_kind head_kind(const uint8_t *b, size_t n);
+
+static int in_filter(const uint8_t *h, size_t n, enum fw_codec *c)
+{
+	static const int of_codec[] = {
+		[FW_CODEC_GZIP] = F_GZIP, [FW_CODEC_XZ] = F_XZ,
+		[FW_CODEC_ZSTD] = F_ZSTD, [FW_CODEC_LZMA] = F_LZMA,
+		[FW_CODEC_LZ4] = F_LZ4,
+	};
+
+	*c = FW_CODEC_NONE;
+	if (head_kind(h, n))	/* not .lzma's loose match */
+		return F_NONE;
+	*c = fw_codec_detect_kernel(h, n);
+	if (*c != FW_CODEC_NONE)
+		return of_codec[*c];
+	if (n >= 4 && !memcmp(h, "BZh", 3) && h[3] >= '1' && h[3] <= '9')
+		return F_BZIP2;
+	if (n >= 6 && !memcmp(h, "LZIP", 4)) {
+		unsigned b = h[5] & 0x1f;
+		uint64_t dict = ((uint64_t)1 << b) -
+				(((uint64_t)1 << b) / 16) * ((h[5] >> 5) & 7);
+
+		return dict <= FW_DECODER_MEM_MAX ? F_LZIP : F_NONE;
+	}
+	if (n >= 4 && !memcmp(h, "\x04\x22\x4d\x18", 4))
+		return F_LZ4;
+	if (n >= 2 && h[0] == 0x1f && h[1] == 0x9d)
+		return F_COMPRESS;
+	return F_NONE;
+}
+
+static void add_read_filter(struct archive *a, int f)
 {
 	pthread_once(&filters_once, filters_probe);
-	for (size_t i = 0; i < N_FILTERS; i++)
-		if (filter_builtin[i])
-			read_filters[i](a);
+	if (f != F_NONE && filter_builtin[f])
+		read_filters[f](a);
 }
 
 static enum ar_kind kind_of(int format)
@@ -328,31 +372,135 @@ static int cpio_absurd(const uint8_t *b, size_t len, int whole, char *why,
 	return 0;
 }
 
+/* Fixed-width fields of digits of the base (newc: hex, odc: octal). */
+static int all_digits(const uint8_t *f, size_t n, unsigned base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(f[i] >= '0' && f[i] <= (base == 8 ? '7' : '9')) &&
+		    !(base == 16 && ((f[i] >= 'a' && f[i] <= 'f') ||
+				     (f[i] >= 'A' && f[i] <= 'F'))))
+			return 0;
+	return 1;
+}
+
+/*
+ * What the first header at the very start of b is: a tar header whose
+ * checksum is right, or a newc, crc or odc cpio header of digits only;
+ * 0 for anything else.  A bid asks this before libarchive sees a byte:
+ * its cpio reader skips junk to any later header, anywhere in the file,
+ * and allocates the name size that one claims.
+ */
+static enum ar_kind head_kind(const uint8_t *b, size_t n)
+{
+	if (n >= 110 && (!memcmp(b, "070701", 6) || !memcmp(b, "070702", 6)))
+		return all_digits(b + 6, 104, 16) ? AR_CPIO : 0;
+	if (n >= 76 && !memcmp(b, "070707", 6))
+		return all_digits(b + 6, 70, 8) ? AR_CPIO : 0;
+	if (n >= 512) {
+		uint64_t want = 0, sum = 0;
+		int64_t ssum = 0;
+		size_t i = 148;
+
+		while (i < 156 && b[i] == ' ')
+			i++;
+		if (i == 156 || b[i] < '0' || b[i] > '7')
+			return 0;
+		for (; i < 156 && b[i] >= '0' && b[i] <= '7'; i++)
+			want = want * 8 + (b[i] - '0');
+		if (i < 156 && b[i] != ' ' && b[i] != '\0')
+			return 0;
+		for (i = 0; i < 512; i++) {
+			uint8_t c = i >= 148 && i < 156 ? ' ' : b[i];
+
+			sum += c;
+			ssum += (int8_t)c;
+		}
+		/* some old tars summed signed chars */
+		if (want == sum || (int64_t)want == ssum)
+			return AR_TAR;
+	}
+	return 0;
+}
+
+/*
+ * Up to want bytes of the start of what the file holds (decompressed
+ * through filter f), into out; how many.  fwsign's own decoders peek
+ * where they can (their decoder memory is capped); the others (bzip2,
+ * lz4 frames, lzip, compress: small or checked decoder memory) through
+ * libarchive with that one filter.
+ */
+#define PEEK_IN ((size_t)256 << 10)	/* compressed bytes a peek reads */
+
+static size_t peek(const char *path, const uint8_t *h, size_t n, int f,
+		   enum fw_codec c, uint8_t *out, size_t want)
+{
+	struct archive *a;
+	struct archive_entry *ae;
+	la_ssize_t r;
+	size_t got = 0;
+
+	if (f == F_NONE) {
+		got = n < want ? n : want;
+		memcpy(out, h, got);
+		return got;
+	}
+	if (c != FW_CODEC_NONE) {
+		/* a zstd block is up to 128 KiB: decoded only whole */
+		uint8_t *z = malloc(PEEK_IN);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t zn = fd >= 0 && z ? pread(fd, z, PEEK_IN, 0) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (zn > 0)
+			got = fw_decompress_head(c, z, (size_t)zn, out, want);
+		free(z);
+		return got;
+	}
+	a = archive_read_new();
+	if (!a)
+		return 0;
+	add_read_filter(a, f);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_filename(a, path, 16384) == ARCHIVE_OK &&
+	    archive_read_next_header(a, &ae) == ARCHIVE_OK)
+		while (got < want &&
+		       (r = archive_read_data(a, out + got, want - got)) > 0)
+			got += (size_t)r;
+	archive_read_free(a);
+	return got;
+}
+
+/*
+ * A bid: libarchive (with only the input's one decompressor) reads the
+ * first header only of what starts with one (head_kind), so that what
+ * it is handed is bounded: no decoder memory past FW_DECODER_MEM_MAX, no
+ * junk skipped to a header further on.
+ */
 static int ar_bid_kind(const char *path, const struct stat *st,
 		       const uint8_t *head, size_t n, enum ar_kind want)
 {
 	struct archive *a;
 	struct archive_entry *ae;
-	uint8_t plain[512];
+	uint8_t plain[4096];
 	char why[160];
-	int bid = 0, r;
+	enum fw_codec c;
+	int bid = 0, r, f;
+	size_t got;
 
 	if (!S_ISREG(st->st_mode) || st->st_size < 32)
 		return 0;
+	f = in_filter(head, n, &c);
+	got = peek(path, head, n, f, c, plain, sizeof(plain));
 	/* A forged first cpio header, plain or compressed: open says why. */
-	if (fw_codec_detect(head, n) != FW_CODEC_NONE) {
-		size_t got = fw_decompress_head(fw_codec_detect(head, n), head,
-						n, plain, sizeof(plain));
-
-		if (cpio_absurd(plain, got, 0, why, sizeof(why)))
-			return want == AR_CPIO ? 150 : 0;
-	} else if (cpio_absurd(head, n, 0, why, sizeof(why))) {
+	if (cpio_absurd(plain, got, 0, why, sizeof(why)))
 		return want == AR_CPIO ? 150 : 0;
-	}
+	if (head_kind(plain, got) != want)
+		return 0;
 	a = archive_read_new();
 	if (!a)
 		return 0;
-	add_read_filters(a);
+	add_read_filter(a, f);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_cpio(a);
 	if (archive_read_open_filename(a, path, 16384) == ARCHIVE_OK) {
@@ -572,6 +720,21 @@ static int comp_settings(struct ar_priv *p, int filter, const char *path,
 /* ---------------------------------------------------------------- */
 /* Reading                                                          */
 
+/* The decompressor the file's first bytes name (in_filter). */
+static int path_filter(const char *path)
+{
+	uint8_t h[4096];
+	enum fw_codec c;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return F_NONE;	/* open says why */
+	n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	return n > 0 ? in_filter(h, (size_t)n, &c) : F_NONE;
+}
+
 /* Pass 1: the whole input, decompressed. */
 static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 			 struct fw_error *err)
@@ -584,7 +747,7 @@ static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 
 	if (!a)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	add_read_filters(a);
+	add_read_filter(a, path_filter(img->path));
 	archive_read_support_format_raw(a);
 	if (stat(img->path, &st) == 0)
 		p->mode = st.st_mode;
@@ -853,71 +1016,6 @@ static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
 	return FW_OK;
 }
 
-/* Latest entry of each cleaned path, for hard-link targets. */
-struct pmap {
-	char **key;
-	size_t *val;
-	size_t cap, n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
-}
-
-static size_t *pmap_slot(struct pmap *m, const char *k, int insert)
-{
-	size_t i;
-
-	if (insert && (m->n + 1) * 2 > m->cap) {
-		struct pmap nm = { NULL, NULL, m->cap ? m->cap * 2 : 1024, 0 };
-
-		nm.key = calloc(nm.cap, sizeof(*nm.key));
-		nm.val = calloc(nm.cap, sizeof(*nm.val));
-		if (!nm.key || !nm.val) {
-			free(nm.key);
-			free(nm.val);
-			return NULL;
-		}
-		for (size_t j = 0; j < m->cap; j++) {
-			if (!m->key[j])
-				continue;
-			i = hash_str(m->key[j]) & (nm.cap - 1);
-			while (nm.key[i])
-				i = (i + 1) & (nm.cap - 1);
-			nm.key[i] = m->key[j];
-			nm.val[i] = m->val[j];
-		}
-		nm.n = m->n;
-		free(m->key);
-		free(m->val);
-		*m = nm;
-	}
-	if (!m->cap)
-		return NULL;
-	i = hash_str(k) & (m->cap - 1);
-	while (m->key[i] && strcmp(m->key[i], k))
-		i = (i + 1) & (m->cap - 1);
-	if (!m->key[i]) {
-		if (!insert || !(m->key[i] = strdup(k)))
-			return NULL;
-		m->n++;
-	}
-	return &m->val[i];
-}
-
-static void pmap_free(struct pmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->key[i]);
-	free(m->key);
-	free(m->val);
-}
-
 static int writer_format(enum ar_kind kind, int rank, int cpio_fmt)
 {
 	static const int tar[] = { ARCHIVE_FORMAT_TAR, ARCHIVE_FORMAT_TAR_USTAR,
@@ -1008,7 +1106,7 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
-	struct pmap map = { 0 };
+	struct fw_hmap map = { 0 };	/* each cleaned path's latest entry */
 	char clean[PATH_MAX * 2], v1[256], v2[256];
 	size_t next_ino = 2, fw_cap;
 	int rc = FW_OK, rank = 0, cpio_fmt = 0, r;
@@ -1145,11 +1243,13 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		}
 		if (hl && type != AE_IFDIR) {
 			char ct[PATH_MAX * 2];
-			size_t *t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
-				    hl[0] != '/' ? pmap_slot(&map, ct, 0) : NULL;
+			size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
+				   hl[0] != '/' ? fw_hmap_sget(&map, ct)
+						: FW_HMAP_NONE;
 
-			if (t && archive_entry_filetype(p->a[*t].ae) != AE_IFDIR) {
-				e->group = p->a[*t].group;
+			if (t != FW_HMAP_NONE &&
+			    archive_entry_filetype(p->a[t].ae) != AE_IFDIR) {
+				e->group = p->a[t].group;
 				if (e->len > 0)
 					p->a[e->group].holder = i;
 			} else if (p->kind == AR_TAR) {
@@ -1169,14 +1269,9 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		rc = expose(img, p, i, clean, &next_ino, err);
 		if (rc)
 			goto out;
-		{
-			size_t *slot = pmap_slot(&map, clean, 1);
-
-			if (!slot) {
-				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-				goto out;
-			}
-			*slot = i;
+		if (fw_hmap_sput(&map, clean, i)) {
+			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+			goto out;
 		}
 	}
 	if (img->n == 0 && (rc = add_root(img, p, err)))
@@ -1204,7 +1299,7 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 	}
 	rc = fw_image_link_hardlinks(img, err);
 out:
-	pmap_free(&map);
+	fw_hmap_free(&map);
 	archive_read_free(a);
 	return rc;
 }

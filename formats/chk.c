@@ -214,16 +214,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void chk_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_chk = {
 	.name = "CHK",
 	.kind = FW_LK_CONTAINER,
 	.bid = chk_bid,
 	.open = chk_open,
 	.rebuild = chk_rebuild,
-	.close = chk_close,
 };

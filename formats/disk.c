@@ -513,16 +513,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void disk_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_disk = {
 	.name = "disk",
 	.kind = FW_LK_CONTAINER,
 	.bid = disk_bid,
 	.open = disk_open,
 	.rebuild = disk_rebuild,
-	.close = disk_close,
 };

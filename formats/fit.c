@@ -524,16 +524,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void fit_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_fit = {
 	.name = "FIT",
 	.kind = FW_LK_CONTAINER,
 	.bid = fit_bid,
 	.open = fit_open,
 	.rebuild = fit_rebuild,
-	.close = fit_close,
 };

@@ -158,16 +158,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void fl_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_flash = {
 	.name = "flash-image",
 	.kind = FW_LK_CONTAINER,
 	.bid = fl_bid,
 	.open = fl_open,
 	.rebuild = fl_rebuild,
-	.close = fl_close,
 };

@@ -82,6 +82,8 @@ struct fw_layer {
 	/* Some parts changed (each part's out holds its bytes now):
 	 * fill n->out, or refuse naming the part and the bytes missing. */
 	int (*rebuild)(struct fw_node *n, struct fw_error *err);
+	/* Frees what open kept; NULL: n->priv is freed (one malloc'ed
+	 * block, or NULL). */
 	void (*close)(struct fw_node *n);
 };
 

@@ -215,16 +215,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void lay_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_layout = {
 	.name = "layout",
 	.kind = FW_LK_CONTAINER,
 	.bid = lay_bid,
 	.open = lay_open,
 	.rebuild = lay_rebuild,
-	.close = lay_close,
 };

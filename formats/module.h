@@ -2,10 +2,10 @@
 /*
  * Between libfwsign and its tar/cpio module (archive.c, loaded from
  * FW_PLUGIN_DIR: see format.h).  Besides the public API, the module may
- * call only what this header declares: these functions are exported for
- * it (FW_MODULE_API), everything else in the library is hidden, and the
- * module is linked with --no-undefined, so reaching for anything else
- * fails when it is built.  The library's own headers (format.h, io.h,
+ * call only what this header and src/hmap.h (the hash map) declare:
+ * these functions are exported for it (FW_MODULE_API), everything else
+ * in the library is hidden, and the module is linked with
+ * --no-undefined, so reaching for anything else fails when it is built.  The library's own headers (format.h, io.h,
  * codec.h) take these declarations from here.  tests/abi.sh checks both
  * sides: the library exports FW_API and FW_MODULE_API names, the module
  * only fw_plugin_formats.
@@ -76,6 +76,10 @@ enum fw_codec { FW_CODEC_NONE = 0, FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD,
 		FW_CODEC_LZMA, FW_CODEC_LZ4 };
 
 FW_MODULE_API enum fw_codec fw_codec_detect(const uint8_t *buf, size_t len);
+/* Also lz4 legacy and lzma (.lzma has no magic: a loose match on what
+ * lzma(1) writes), as kernels and initramfs images use them. */
+FW_MODULE_API enum fw_codec fw_codec_detect_kernel(const uint8_t *buf,
+						   size_t len);
 /* Up to want bytes of the start of a stream (a peek); returns how many. */
 FW_MODULE_API size_t fw_decompress_head(enum fw_codec codec,
 					const uint8_t *in, size_t len,

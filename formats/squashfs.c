@@ -169,67 +169,6 @@ const char *sq_node_name(const struct sq_priv *p, size_t ino)
 	return n == SQ_NONE ? "?" : p->node[n].name;
 }
 
-/* A u64 -> size_t map (inode references, inode numbers, block runs). */
-static size_t hslot(const struct sq_hmap *h, uint64_t k)
-{
-	uint64_t x = k * 0x9E3779B97F4A7C15ull;
-
-	return (size_t)(x >> 17) & (h->cap - 1);
-}
-
-size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k)
-{
-	if (!h->cap)
-		return SQ_NONE;
-	for (size_t i = hslot(h, k);; i = (i + 1) & (h->cap - 1)) {
-		if (h->val[i] == SQ_NONE)
-			return SQ_NONE;
-		if (h->key[i] == k)
-			return h->val[i];
-	}
-}
-
-int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v)
-{
-	size_t i;
-
-	if ((h->n + 1) * 2 > h->cap) {
-		struct sq_hmap g = { 0 };
-
-		g.cap = h->cap ? h->cap * 2 : 256;
-		g.key = malloc(g.cap * sizeof(*g.key));
-		g.val = malloc(g.cap * sizeof(*g.val));
-		if (!g.key || !g.val) {
-			free(g.key);
-			free(g.val);
-			return -1;
-		}
-		for (i = 0; i < g.cap; i++)
-			g.val[i] = SQ_NONE;
-		for (i = 0; i < h->cap; i++)
-			if (h->val[i] != SQ_NONE)
-				sq_hmap_put(&g, h->key[i], h->val[i]);
-		free(h->key);
-		free(h->val);
-		*h = g;
-	}
-	i = hslot(h, k);
-	while (h->val[i] != SQ_NONE && h->key[i] != k)
-		i = (i + 1) & (h->cap - 1);
-	if (h->val[i] == SQ_NONE)
-		h->n++;
-	h->key[i] = k;
-	h->val[i] = v;
-	return 0;
-}
-
-void sq_hmap_free(struct sq_hmap *h)
-{
-	free(h->key);
-	free(h->val);
-	memset(h, 0, sizeof(*h));
-}
-
 /* A name for messages: unprintable bytes become '?'. */
 static void printable(const char *in, char *out, size_t len)
 {
@@ -446,7 +385,7 @@ struct scan {
 	struct sq_priv *p;
 	sqfs_meta_reader_t *ir;		/* inode table */
 	sqfs_meta_reader_t *dr;		/* directory table */
-	struct sq_hmap by_ref, by_num;
+	struct fw_hmap by_ref, by_num;	/* inode reference, number -> ino */
 	unsigned char *entered;		/* per inode: directory walked */
 	size_t cap_entered;
 	uint64_t inode_bytes_max;	/* bound on the uncompressed inode table */
@@ -554,10 +493,10 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 	struct sq_priv *p = s->p;
 	struct sq_inode *si;
 	sqfs_inode_generic_t *in = NULL;
-	size_t i = sq_hmap_get(&s->by_ref, ref);
+	size_t i = fw_hmap_get(&s->by_ref, ref);
 	int rc;
 
-	if (i != SQ_NONE) {
+	if (i != FW_HMAP_NONE) {
 		*out = i;
 		return FW_OK;
 	}
@@ -595,12 +534,12 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 	rc = check_inode(s, si, name);
 	if (rc)
 		return rc;
-	if (sq_hmap_get(&s->by_num, in->base.inode_number) != SQ_NONE)
+	if (fw_hmap_get(&s->by_num, in->base.inode_number) != FW_HMAP_NONE)
 		return fw_error_set(s->err, FW_EINPUT, name,
 				    "squashfs: inode number %u is used by two "
 				    "different inodes", in->base.inode_number);
-	if (sq_hmap_put(&s->by_ref, ref, p->n_ino - 1) ||
-	    sq_hmap_put(&s->by_num, in->base.inode_number, p->n_ino - 1))
+	if (fw_hmap_put(&s->by_ref, ref, p->n_ino - 1) ||
+	    fw_hmap_put(&s->by_num, in->base.inode_number, p->n_ino - 1))
 		return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
 	*out = p->n_ino - 1;
 	return FW_OK;
@@ -1119,8 +1058,8 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 out:
 	sqfs_destroy(s.ir);
 	sqfs_destroy(s.dr);
-	sq_hmap_free(&s.by_ref);
-	sq_hmap_free(&s.by_num);
+	fw_hmap_free(&s.by_ref);
+	fw_hmap_free(&s.by_num);
 	free(s.entered);
 	return rc;
 }

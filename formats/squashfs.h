@@ -18,6 +18,7 @@
 #include <sqfs/super.h>
 
 #include "format.h"
+#include "../src/hmap.h"
 
 #define SQ_NONE ((size_t)-1)
 #define SQ_NO_FRAG 0xFFFFFFFFu
@@ -130,13 +131,6 @@ struct sq_priv {
 /* Thread CPU time in nanoseconds, for FWSIGN_SQFS_PROFILE. */
 uint64_t sq_cpu_ns(void);
 
-/* A u64 -> size_t hash map; SQ_NONE: absent. */
-struct sq_hmap {
-	uint64_t *key;
-	size_t *val;
-	size_t cap, n;
-};
-
 extern const struct fw_format fw_format_squashfs;
 
 #define SQ_STASH_MAX ((size_t)8 << 20)
@@ -144,9 +138,6 @@ extern const struct fw_format fw_format_squashfs;
 /* squashfs.c */
 /* The stash of inode ino, taken (free it), or NULL. */
 uint8_t *sq_stash_take(struct sq_priv *p, size_t ino);
-size_t sq_hmap_get(const struct sq_hmap *h, uint64_t k);
-int sq_hmap_put(struct sq_hmap *h, uint64_t k, size_t v);
-void sq_hmap_free(struct sq_hmap *h);
 sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);
 struct sq_slot *sq_slot_get(struct sq_priv *p, struct fw_error *err);
 struct sq_slot *sq_slot_get_for(struct sq_priv *p, uint32_t frag,

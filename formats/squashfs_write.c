@@ -118,7 +118,7 @@ struct sq_out {
 	size_t cap_serial;
 	struct frag_ent *ft;
 	size_t n_ft, cap_ft;
-	struct sq_hmap copies;		/* input blocks_start -> inode copied */
+	struct fw_hmap copies;		/* input blocks_start -> inode copied */
 	struct piece *pieces;		/* the data, planned */
 	size_t n_pieces, cap_pieces;
 	/* metadata */
@@ -1260,14 +1260,14 @@ static int write_unchanged(struct sq_out *o, size_t ino, struct fw_error *err)
 	if (!si->nblocks)
 		return FW_OK;
 	/* The input shared these blocks with a file already copied. */
-	j = sq_hmap_get(&o->copies, si->blocks_start);
-	if (total && j != SQ_NONE && p->ino[j].nblocks == si->nblocks &&
+	j = fw_hmap_get(&o->copies, si->blocks_start);
+	if (total && j != FW_HMAP_NONE && p->ino[j].nblocks == si->nblocks &&
 	    !memcmp(sq_block_sizes(&p->ino[j]), sz, si->nblocks * 4u)) {
 		w->share = j + 1;
 		return FW_OK;
 	}
-	if (total && j == SQ_NONE &&
-	    sq_hmap_put(&o->copies, si->blocks_start, ino))
+	if (total && j == FW_HMAP_NONE &&
+	    fw_hmap_put(&o->copies, si->blocks_start, ino))
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	rc = plan_mark(o, ino, err);
 	if (!rc && total)
@@ -2514,7 +2514,7 @@ void sq_out_abort(void *ctx)
 	free(o->serial_idx);
 	free(o->ft);
 	free_pieces(o);
-	sq_hmap_free(&o->copies);
+	fw_hmap_free(&o->copies);
 	free(o->id_map);
 	sqfs_destroy(o->ids);
 	sqfs_destroy(o->im);

@@ -30,7 +30,6 @@
 #include "../src/codec.h"
 #include "../src/signer_int.h"
 
-#define MAX_DEPTH FW_LAYER_DEPTH_MAX
 #define MAX_NODES 100000
 
 /* Every layer that bids on bytes, containers first. */
@@ -404,6 +403,8 @@ static void node_free(struct fw_node *n)
 	free(n->part);
 	if (n->lay && n->lay->close)
 		n->lay->close(n);
+	else
+		free(n->priv);
 	if (n->leaf) {
 		struct leaf *l = n->leaf;
 
@@ -469,9 +470,9 @@ static int node_bid(struct fw_node *n, struct fw_error *err)
 	int best_bid = 0, rc;
 	const char *fs;
 
-	if (n->depth > MAX_DEPTH)
+	if (n->depth > FW_LAYER_DEPTH_MAX)
 		return fw_node_error(n, err, FW_EINPUT, "layers nested deeper "
-				     "than %d", MAX_DEPTH);
+				     "than %d", FW_LAYER_DEPTH_MAX);
 	if (n->opaque)
 		return FW_OK;
 	for (const struct fw_layer *const *l = layers; *l; l++) {

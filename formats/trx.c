@@ -295,16 +295,10 @@ oom:
 	return fw_error_set(err, FW_EIO, NULL, "out of memory");
 }
 
-static void trx_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_trx = {
 	.name = "TRX",
 	.kind = FW_LK_CONTAINER,
 	.bid = trx_bid,
 	.open = trx_open,
 	.rebuild = trx_rebuild,
-	.close = trx_close,
 };

@@ -83,17 +83,6 @@ struct ubi {
 	int has_free;
 };
 
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)fw_be32(p) << 32 | fw_be32(p + 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	fw_put_be32(p, (uint32_t)(v >> 32));
-	fw_put_be32(p + 4, (uint32_t)v);
-}
-
 /* UBI's crc32: from ~0, no final inversion. */
 static uint32_t ubi_crc(const uint8_t *p, uint64_t n)
 {
@@ -191,8 +180,8 @@ static int scan(struct fw_node *n, struct ubi *u, struct fw_error *err)
 		pe->st = PEB_USED;
 		pe->vol_id = fw_be32(vh + 8);
 		pe->lnum = fw_be32(vh + 12);
-		if (be64(vh + 40) > u->max_sqnum)
-			u->max_sqnum = be64(vh + 40);
+		if (fw_be64(vh + 40) > u->max_sqnum)
+			u->max_sqnum = fw_be64(vh + 40);
 		if (pe->vol_id == LAYOUT_ID) {
 			if (pe->lnum > 1)
 				return fw_node_error(n, err, FW_EINPUT, "PEB "
@@ -470,7 +459,7 @@ static uint8_t *make_peb(struct wr *w, const struct vol *v, uint32_t tp,
 			memcpy(b, peb_at(w->n, u, v->peb[0]), HDR_SIZE);
 	}
 	fw_put_be32(vh + 12, l);
-	put_be64(vh + 40, sqnum);
+	fw_put_be64(vh + 40, sqnum);
 	fw_out_read(o, at, b + u->data_off, sz);
 	if (v->type == VOL_STATIC) {
 		fw_put_be32(vh + 20, sz);
@@ -587,7 +576,7 @@ static int rebuild_in_place(struct wr *w, struct fw_error *err)
 				tp = next_free;
 				s = ++sq;
 			} else {
-				s = be64(peb_at(w->n, u, tp) + u->vid_off + 40);
+				s = fw_be64(peb_at(w->n, u, tp) + u->vid_off + 40);
 			}
 			w->patched[tp] = make_peb(w, v, tp, l, nleb, s);
 			if (!w->patched[tp])
@@ -636,7 +625,7 @@ static int rebuild_shift(struct wr *w, struct fw_error *err)
 			uint32_t tp = l < v->nleb && v->peb[l] != NO_PEB ?
 				      v->peb[l] : v->peb[v->nleb - 1];
 			uint8_t *b = make_peb(w, v, tp, l, nleb,
-					      be64(peb_at(w->n, u, tp) +
+					      fw_be64(peb_at(w->n, u, tp) +
 						   u->vid_off + 40));
 
 			if (!b || emit(w, NO_PEB, b)) {

@@ -46,9 +46,6 @@
 #define UB_MAX_LEVEL 64
 #define UB_MAX_LEB_SIZE ((uint32_t)16 << 20)
 
-static uint64_t le64(const uint8_t *p) { return fw_le64(p); }
-static uint32_t le32(const uint8_t *p) { return fw_le32(p); }
-static uint16_t le16(const uint8_t *p) { return fw_le16(p); }
 
 /* UBIFS's crc32: zlib's without the final inversion. */
 uint32_t ub_crc(const uint8_t *p, size_t n)
@@ -84,7 +81,7 @@ static int ub_bid(const char *path, const struct stat *st,
 	(void)path;
 	if (!S_ISREG(st->st_mode) || n < UB_SB_MIN)
 		return 0;
-	if (le32(head) != UB_MAGIC || head[20] != UB_SB_NODE)
+	if (fw_le32(head) != UB_MAGIC || head[20] != UB_SB_NODE)
 		return 0;
 	return FW_BID_MAX;
 }
@@ -112,8 +109,8 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		return NULL;
 	}
 	n = p->map + at;
-	nlen = le32(n + 16);
-	if (le32(n) != UB_MAGIC) {
+	nlen = fw_le32(n + 16);
+	if (fw_le32(n) != UB_MAGIC) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: no node at LEB %u offset %u (%s)", lnum,
 			     offs, what);
@@ -141,9 +138,9 @@ static const uint8_t *node_at(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		return NULL;
 	}
 	p->budget -= nlen;
-	if (le64(n + 8) > p->max_sqnum)
-		p->max_sqnum = le64(n + 8);
-	if (ub_crc(n + 8, nlen - 8) != le32(n + 4)) {
+	if (fw_le64(n + 8) > p->max_sqnum)
+		p->max_sqnum = fw_le64(n + 8);
+	if (ub_crc(n + 8, nlen - 8) != fw_le32(n + 4)) {
 		fw_error_set(err, FW_EINPUT, p->name,
 			     "ubifs: bad CRC in the %s at LEB %u offset %u",
 			     what, lnum, offs);
@@ -157,35 +154,35 @@ static int read_super(struct ub_priv *p, struct fw_error *err)
 	const uint8_t *n = p->map;
 	struct ub_super *s = &p->sb;
 
-	if (p->size < UB_SB_MIN || le32(n) != UB_MAGIC || n[20] != UB_SB_NODE)
+	if (p->size < UB_SB_MIN || fw_le32(n) != UB_MAGIC || n[20] != UB_SB_NODE)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: no superblock node");
-	if (le32(n + 16) < UB_SB_MIN || le32(n + 16) > p->size ||
-	    ub_crc(n + 8, le32(n + 16) - 8) != le32(n + 4))
+	if (fw_le32(n + 16) < UB_SB_MIN || fw_le32(n + 16) > p->size ||
+	    ub_crc(n + 8, fw_le32(n + 16) - 8) != fw_le32(n + 4))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: bad CRC in the superblock node");
 	s->key_hash = n[26];
 	s->key_fmt = n[27];
-	s->flags = le32(n + 28);
-	s->min_io = le32(n + 32);
-	s->leb_size = le32(n + 36);
-	s->leb_cnt = le32(n + 40);
-	s->max_leb_cnt = le32(n + 44);
-	s->max_bud_bytes = le64(n + 48);
-	s->log_lebs = le32(n + 56);
-	s->lpt_lebs = le32(n + 60);
-	s->orph_lebs = le32(n + 64);
-	s->jhead_cnt = le32(n + 68);
-	s->fanout = le32(n + 72);
-	s->lsave_cnt = le32(n + 76);
-	s->fmt_version = le32(n + 80);
-	s->default_compr = le16(n + 84);
-	s->rp_uid = le32(n + 88);
-	s->rp_gid = le32(n + 92);
-	s->rp_size = le64(n + 96);
-	s->time_gran = le32(n + 104);
+	s->flags = fw_le32(n + 28);
+	s->min_io = fw_le32(n + 32);
+	s->leb_size = fw_le32(n + 36);
+	s->leb_cnt = fw_le32(n + 40);
+	s->max_leb_cnt = fw_le32(n + 44);
+	s->max_bud_bytes = fw_le64(n + 48);
+	s->log_lebs = fw_le32(n + 56);
+	s->lpt_lebs = fw_le32(n + 60);
+	s->orph_lebs = fw_le32(n + 64);
+	s->jhead_cnt = fw_le32(n + 68);
+	s->fanout = fw_le32(n + 72);
+	s->lsave_cnt = fw_le32(n + 76);
+	s->fmt_version = fw_le32(n + 80);
+	s->default_compr = fw_le16(n + 84);
+	s->rp_uid = fw_le32(n + 88);
+	s->rp_gid = fw_le32(n + 92);
+	s->rp_size = fw_le64(n + 96);
+	s->time_gran = fw_le32(n + 104);
 	memcpy(s->uuid, n + 108, 16);
-	s->ro_compat = le32(n + 124);
+	s->ro_compat = fw_le32(n + 124);
 	if (s->min_io < 8 || (s->min_io & (s->min_io - 1)) ||
 	    s->leb_size < 15 * 1024 || s->leb_size > UB_MAX_LEB_SIZE ||
 	    s->leb_size % s->min_io || (s->leb_size & 7) ||
@@ -233,7 +230,7 @@ static const uint8_t *master_in(struct ub_priv *p, uint32_t lnum)
 		fw_error_clear(&e);
 		if (!n)
 			break;
-		if (!best || le64(n + 8) > le64(best + 8))
+		if (!best || fw_le64(n + 8) > fw_le64(best + 8))
 			best = n;
 	}
 	return best;
@@ -244,16 +241,16 @@ static int read_master(struct ub_priv *p, struct fw_error *err)
 	const uint8_t *a = master_in(p, UB_MST_LNUM),
 		      *b = master_in(p, UB_MST_LNUM + 1), *m;
 
-	m = a && (!b || le64(a + 8) >= le64(b + 8)) ? a : b;
+	m = a && (!b || fw_le64(a + 8) >= fw_le64(b + 8)) ? a : b;
 	if (!m)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: no valid master node");
 	p->mst = m;
-	p->highest_inum = le64(m + 24);
-	p->log_lnum = le32(m + 44);
-	p->root_lnum = le32(m + 48);
-	p->root_offs = le32(m + 52);
-	p->root_len = le32(m + 56);
+	p->highest_inum = fw_le64(m + 24);
+	p->log_lnum = fw_le32(m + 44);
+	p->root_lnum = fw_le32(m + 48);
+	p->root_offs = fw_le32(m + 52);
+	p->root_len = fw_le32(m + 56);
 	return FW_OK;
 }
 
@@ -278,9 +275,9 @@ static const uint8_t *scan_next(struct ub_priv *p, uint32_t lnum,
 		const uint8_t *n = leb + *offs;
 		uint32_t pad = 0;
 
-		if (le32(n) == 0xffffffffu)
+		if (fw_le32(n) == 0xffffffffu)
 			break;
-		if (le32(n) != UB_MAGIC) {
+		if (fw_le32(n) != UB_MAGIC) {
 			while (pad < UB_PAD_SZ && *offs + pad < p->leb_size &&
 			       n[pad] == UB_PAD_BYTE)
 				pad++;
@@ -297,7 +294,7 @@ static const uint8_t *scan_next(struct ub_priv *p, uint32_t lnum,
 		if (!n)
 			return NULL;
 		if (n[20] == UB_PAD_NODE) {
-			uint64_t len = le32(n + 16), plen = le32(n + 24);
+			uint64_t len = fw_le32(n + 16), plen = fw_le32(n + 24);
 
 			if (len != UB_PAD_SZ || ((len + plen) & 7) ||
 			    *offs + len + plen > p->leb_size) {
@@ -361,10 +358,10 @@ static struct ub_jop *new_jop(struct ub_priv *p, uint64_t sqnum, int kind,
  * checks it. */
 static int entry_sane(const uint8_t *d)
 {
-	uint16_t nlen = le16(d + 50);
+	uint16_t nlen = fw_le16(d + 50);
 
 	return nlen && nlen <= 255 && UB_DENT_SZ + (uint32_t)nlen + 1 ==
-						  le32(d + 16) &&
+						  fw_le32(d + 16) &&
 	       !d[UB_DENT_SZ + nlen] && d[49] <= 6 &&
 	       !memchr(d + UB_DENT_SZ, '\0', nlen);
 }
@@ -381,12 +378,12 @@ static const uint32_t leaf_max[] = { UB_INO_SZ + UB_BLOCK,
 static int bud_node(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		    const uint8_t *n, struct fw_error *err)
 {
-	uint32_t len = le32(n + 16), type = n[20];
-	uint64_t sq = le64(n + 8);
+	uint32_t len = fw_le32(n + 16), type = n[20];
+	uint64_t sq = fw_le64(n + 8);
 	struct ub_jop *j;
 
 	if (type == UB_TRUN_NODE) {
-		uint64_t old = le64(n + 40), new = le64(n + 48);
+		uint64_t old = fw_le64(n + 40), new = fw_le64(n + 48);
 
 		if (len != UB_TRUN_SZ || old <= new || old > ((uint64_t)1 << 44))
 			return fw_error_set(err, FW_EINPUT, p->name,
@@ -395,7 +392,7 @@ static int bud_node(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 		j = new_jop(p, sq, UB_JOP_TRUN, err);
 		if (!j)
 			return err->code;
-		j->leaf.inum = le32(n + 24);
+		j->leaf.inum = fw_le32(n + 24);
 		j->min_blk = (uint32_t)((new + UB_BLOCK - 1) / UB_BLOCK);
 		j->max_blk = (uint32_t)((old - 1) / UB_BLOCK);
 		return FW_OK;
@@ -406,23 +403,23 @@ static int bud_node(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 				    "(LEB %u offset %u): not yet committed "
 				    "changes fwsign cannot read", type, lnum,
 				    offs);
-	if ((le32(n + 28) >> UB_KEY_BITS) != type ||
+	if ((fw_le32(n + 28) >> UB_KEY_BITS) != type ||
 	    len < (uint32_t)leaf_min[type] || len > leaf_max[type] ||
 	    ((type == UB_DENT_NODE || type == UB_XENT_NODE) && !entry_sane(n)))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: a bad %s in the journal at LEB %u "
 				    "offset %u", leaf_what[type], lnum, offs);
-	if (type == UB_INO_NODE && le32(n + 92) == 0)
+	if (type == UB_INO_NODE && fw_le32(n + 92) == 0)
 		j = new_jop(p, sq, UB_JOP_DEL_INO, err);
-	else if (type >= UB_DENT_NODE && le64(n + 40) == 0)
+	else if (type >= UB_DENT_NODE && fw_le64(n + 40) == 0)
 		j = new_jop(p, sq, UB_JOP_DEL_NM, err);
 	else
 		j = new_jop(p, sq, UB_JOP_ADD, err);
 	if (!j)
 		return err->code;
-	j->leaf.inum = le32(n + 24);
+	j->leaf.inum = fw_le32(n + 24);
 	j->leaf.type = type;
-	j->leaf.low = le32(n + 28) & UB_KEY_MASK;
+	j->leaf.low = fw_le32(n + 28) & UB_KEY_MASK;
 	j->leaf.node = n;
 	j->leaf.sqnum = sq;
 	return FW_OK;
@@ -442,7 +439,7 @@ static int read_bud(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 
 		if (rc)
 			return rc;
-		offs += (le32(n + 16) + 7) & ~7u;
+		offs += (fw_le32(n + 16) + 7) & ~7u;
 	}
 	return err->code;
 }
@@ -452,7 +449,7 @@ struct bud_ref { uint32_t lnum, offs, jhead; };
 static int add_ref(struct ub_priv *p, const uint8_t *n, struct bud_ref **refs,
 		   size_t *cnt, struct fw_error *err)
 {
-	uint32_t lnum = le32(n + 24), offs = le32(n + 28), jhead = le32(n + 32);
+	uint32_t lnum = fw_le32(n + 24), offs = fw_le32(n + 28), jhead = fw_le32(n + 32);
 	struct bud_ref *r;
 
 	if (lnum < p->main_first || lnum >= p->sb.leb_cnt ||
@@ -507,31 +504,31 @@ static int read_journal(struct ub_priv *p, struct fw_error *err)
 				    "commit start node", err);
 			if (!n)
 				return err->code;
-			if (le64(n + 24) != le64(p->mst + 32))
+			if (fw_le64(n + 24) != fw_le64(p->mst + 32))
 				return fw_error_set(err, FW_EINPUT, p->name,
 						    "ubifs: the commit start "
 						    "node's commit number is "
 						    "not the master node's");
-			p->cs_sqnum = le64(n + 8);
+			p->cs_sqnum = fw_le64(n + 8);
 			offs = UB_CS_SZ;
 		} else {
 			n = p->map + (uint64_t)lnum * p->leb_size;
-			if (le32(n) != UB_MAGIC || le64(n + 8) < p->cs_sqnum)
+			if (fw_le32(n) != UB_MAGIC || fw_le64(n + 8) < p->cs_sqnum)
 				break;	/* the log ends */
 		}
 		while (!rc && (n = scan_next(p, lnum, &offs, "log", err))) {
-			if (le64(n + 8) < p->cs_sqnum)
+			if (fw_le64(n + 8) < p->cs_sqnum)
 				rc = fw_error_set(err, FW_EINPUT, p->name,
 						  "ubifs: a log node older than "
 						  "the commit (LEB %u)", lnum);
 			else if (n[20] == UB_REF_NODE &&
-				 le32(n + 16) == UB_REF_SZ)
+				 fw_le32(n + 16) == UB_REF_SZ)
 				rc = add_ref(p, n, &refs, &n_ref, err);
 			else if (!(n[20] == UB_CS_NODE && offs == 0))
 				rc = fw_error_set(err, FW_EINPUT, p->name,
 						  "ubifs: node type %u in the "
 						  "log", n[20]);
-			offs += (le32(n + 16) + 7) & ~7u;
+			offs += (fw_le32(n + 16) + 7) & ~7u;
 		}
 		if (!rc && err->code)
 			rc = err->code;
@@ -569,9 +566,9 @@ static int add_leaf(struct ub_priv *p, const uint8_t *n, const uint8_t *key,
 		p->cap_leaf = cap;
 	}
 	l = &p->leaf[p->n_leaf++];
-	l->inum = le32(key);
-	l->type = le32(key + 4) >> UB_KEY_BITS;
-	l->low = le32(key + 4) & UB_KEY_MASK;
+	l->inum = fw_le32(key);
+	l->type = fw_le32(key + 4) >> UB_KEY_BITS;
+	l->low = fw_le32(key + 4) & UB_KEY_MASK;
 	l->node = n;
 	l->sqnum = 0;
 	/* the node's own key must be the one the index gave */
@@ -592,8 +589,8 @@ static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 
 	if (!n)
 		return err->code;
-	cnt = le16(n + 24);
-	lvl = le16(n + 26);
+	cnt = fw_le16(n + 24);
+	lvl = fw_le16(n + 26);
 	if ((level >= 0 && lvl != level) || lvl > UB_MAX_LEVEL)
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: index node at LEB %u offset %u has "
@@ -609,8 +606,8 @@ static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 				    UB_MAX_LEAVES);
 	for (uint32_t i = 0; i < cnt; i++) {
 		const uint8_t *b = n + 28 + (size_t)i * blen;
-		uint32_t bl = le32(b), bo = le32(b + 4), bn = le32(b + 8);
-		uint32_t type = le32(b + 16) >> UB_KEY_BITS;
+		uint32_t bl = fw_le32(b), bo = fw_le32(b + 4), bn = fw_le32(b + 8);
+		uint32_t type = fw_le32(b + 16) >> UB_KEY_BITS;
 		const uint8_t *leaf;
 		int rc;
 
@@ -703,7 +700,7 @@ static int check_unique(struct ub_priv *p, struct fw_error *err)
 /* An entry node's name length, never past the node. */
 static uint32_t nm_len(const uint8_t *d)
 {
-	uint32_t n = le16(d + 50), room = le32(d + 16) - UB_DENT_SZ;
+	uint32_t n = fw_le16(d + 50), room = fw_le32(d + 16) - UB_DENT_SZ;
 
 	return n < room ? n : room;
 }
@@ -788,7 +785,7 @@ static int apply_journal(struct ub_priv *p, struct fw_error *err)
 	if (!p->n_jop)
 		return FW_OK;
 	if (p->bud_bytes > p->sb.max_bud_bytes &&
-	    !(le32(p->mst + 40) & UB_MST_DIRTY))
+	    !(fw_le32(p->mst + 40) & UB_MST_DIRTY))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: the journal's buds take %llu bytes, "
 				    "more than its %llu",
@@ -853,34 +850,34 @@ static int ino_stat(struct ub_priv *p, uint64_t inum, struct stat *st,
 				    "ubifs: '%s' names inode %llu, which is "
 				    "not in the index", path,
 				    (unsigned long long)inum);
-	data_len = le32(n + 112);
-	if (UB_INO_SZ + (uint64_t)data_len != le32(n + 16) ||
-	    (le32(n + 108) & UB_XATTR_FL))
+	data_len = fw_le32(n + 112);
+	if (UB_INO_SZ + (uint64_t)data_len != fw_le32(n + 16) ||
+	    (fw_le32(n + 108) & UB_XATTR_FL))
 		return fw_error_set(err, FW_EINPUT, p->name,
 				    "ubifs: inode %llu is not sane",
 				    (unsigned long long)inum);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = inum;
-	st->st_size = (off_t)le64(n + 48);
-	st->st_atim.tv_sec = (time_t)le64(n + 56);
-	st->st_ctim.tv_sec = (time_t)le64(n + 64);
-	st->st_mtim.tv_sec = (time_t)le64(n + 72);
-	st->st_atim.tv_nsec = le32(n + 80) % 1000000000;
-	st->st_ctim.tv_nsec = le32(n + 84) % 1000000000;
-	st->st_mtim.tv_nsec = le32(n + 88) % 1000000000;
-	st->st_nlink = le32(n + 92);
-	st->st_uid = le32(n + 96);
-	st->st_gid = le32(n + 100);
-	st->st_mode = le32(n + 104);
+	st->st_size = (off_t)fw_le64(n + 48);
+	st->st_atim.tv_sec = (time_t)fw_le64(n + 56);
+	st->st_ctim.tv_sec = (time_t)fw_le64(n + 64);
+	st->st_mtim.tv_sec = (time_t)fw_le64(n + 72);
+	st->st_atim.tv_nsec = fw_le32(n + 80) % 1000000000;
+	st->st_ctim.tv_nsec = fw_le32(n + 84) % 1000000000;
+	st->st_mtim.tv_nsec = fw_le32(n + 88) % 1000000000;
+	st->st_nlink = fw_le32(n + 92);
+	st->st_uid = fw_le32(n + 96);
+	st->st_gid = fw_le32(n + 100);
+	st->st_mode = fw_le32(n + 104);
 	st->st_blksize = UB_BLOCK;
-	st->st_blocks = (blkcnt_t)((le64(n + 48) + 511) / 512);
+	st->st_blocks = (blkcnt_t)((fw_le64(n + 48) + 511) / 512);
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		uint32_t d;
 
 		if (data_len == 8)
-			d = (uint32_t)le64(n + UB_INO_SZ);
+			d = (uint32_t)fw_le64(n + UB_INO_SZ);
 		else if (data_len == 4)
-			d = le32(n + UB_INO_SZ);
+			d = fw_le32(n + UB_INO_SZ);
 		else
 			return fw_error_set(err, FW_EINPUT, p->name,
 					    "ubifs: device '%s' has %u bytes of "
@@ -944,13 +941,13 @@ static int children(struct ub_priv *p, uint64_t dir, struct child **out,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	for (size_t k = 0; k < n; k++) {
 		const uint8_t *d = p->leaf[i + k].node;
-		uint16_t nlen = le16(d + 50);
+		uint16_t nlen = fw_le16(d + 50);
 
-		c[k].inum = le64(d + 40);
+		c[k].inum = fw_le64(d + 40);
 		c[k].type = d[49];
 		c[k].nlen = nlen;
 		c[k].name = (const char *)d + UB_DENT_SZ;
-		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != le32(d + 16) ||
+		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != fw_le32(d + 16) ||
 		    c[k].name[nlen] || memchr(c[k].name, '\0', nlen) ||
 		    memchr(c[k].name, '/', nlen) ||
 		    (nlen == 1 && c[k].name[0] == '.') ||
@@ -986,7 +983,7 @@ static int add_entry(struct fw_image *img, struct ub_priv *p, const char *path,
 
 	if (S_ISLNK(st->st_mode)) {
 		const uint8_t *n = ub_inode(p, inum);
-		uint32_t len = le32(n + 112);
+		uint32_t len = fw_le32(n + 112);
 
 		if (len == 0 || memchr(n + UB_INO_SZ, '\0', len))
 			return fw_error_set(err, FW_EINPUT, p->name,
@@ -1187,7 +1184,7 @@ int ub_read_inum(struct ub_priv *p, uint64_t inum, uint8_t **buf,
 		 size_t *len, const char *path, struct fw_error *err)
 {
 	const uint8_t *ino = ub_inode(p, inum);
-	uint64_t size = ino ? le64(ino + 48) : 0;
+	uint64_t size = ino ? fw_le64(ino + 48) : 0;
 	size_t i = ub_find(p, inum, UB_KEY_DATA);
 	uint8_t *out;
 
@@ -1206,13 +1203,13 @@ int ub_read_inum(struct ub_priv *p, uint64_t inum, uint8_t **buf,
 	       p->leaf[i].type == UB_KEY_DATA; i++) {
 		const uint8_t *d = p->leaf[i].node;
 		uint64_t off = (uint64_t)p->leaf[i].low * UB_BLOCK;
-		uint32_t usize = le32(d + 40);
-		int ct = le16(d + 44);
+		uint32_t usize = fw_le32(d + 40);
+		int ct = fw_le16(d + 44);
 
 		if (off >= size)
 			continue;	/* past the end: truncated away */
 		if (usize > UB_BLOCK || usize > size - off ||
-		    decompress(ct, d + UB_DATA_SZ, le32(d + 16) - UB_DATA_SZ,
+		    decompress(ct, d + UB_DATA_SZ, fw_le32(d + 16) - UB_DATA_SZ,
 			       out + off, usize)) {
 			free(out);
 			return fw_error_set(err, FW_EINPUT, path,
@@ -1248,22 +1245,22 @@ int ub_xattrs_inum(struct ub_priv *p, uint64_t inum, struct fw_xattr **v,
 	for (; i < p->n_leaf && p->leaf[i].inum == inum &&
 	       p->leaf[i].type == UB_KEY_XENT; i++) {
 		const uint8_t *x = p->leaf[i].node, *xi;
-		uint16_t nlen = le16(x + 50);
+		uint16_t nlen = fw_le16(x + 50);
 		const char *name = (const char *)x + UB_DENT_SZ;
 		uint32_t vlen;
 
-		xi = ub_inode(p, le64(x + 40));
-		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != le32(x + 16) ||
+		xi = ub_inode(p, fw_le64(x + 40));
+		if (nlen == 0 || UB_DENT_SZ + (uint32_t)nlen + 1 != fw_le32(x + 16) ||
 		    name[nlen] || memchr(name, '\0', nlen) || !xi ||
-		    !(le32(xi + 108) & UB_XATTR_FL) ||
-		    UB_INO_SZ + (uint64_t)le32(xi + 112) != le32(xi + 16)) {
+		    !(fw_le32(xi + 108) & UB_XATTR_FL) ||
+		    UB_INO_SZ + (uint64_t)fw_le32(xi + 112) != fw_le32(xi + 16)) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;
 			*n = 0;
 			return fw_error_set(err, FW_EINPUT, path,
 					    "ubifs: a bad xattr entry");
 		}
-		vlen = le32(xi + 112);
+		vlen = fw_le32(xi + 112);
 		if (fw_xattrs_add(v, n, name, xi + UB_INO_SZ, vlen) < 0) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;

@@ -247,16 +247,10 @@ oom:
 	goto out;
 }
 
-static void ui_close(struct fw_node *n)
-{
-	free(n->priv);
-}
-
 const struct fw_layer fw_layer_uimage = {
 	.name = "uImage",
 	.kind = FW_LK_CONTAINER,
 	.bid = ui_bid,
 	.open = ui_open,
 	.rebuild = ui_rebuild,
-	.close = ui_close,
 };

@@ -32,9 +32,24 @@ static inline uint32_t fw_le32(const uint8_t *p)
 	       (uint32_t)p[1] << 8 | p[0];
 }
 
+static inline uint64_t fw_be64(const uint8_t *p)
+{
+	return (uint64_t)fw_be32(p) << 32 | fw_be32(p + 4);
+}
+
 static inline uint64_t fw_le64(const uint8_t *p)
 {
 	return (uint64_t)fw_le32(p + 4) << 32 | fw_le32(p);
+}
+
+/* An unsigned integer of w bytes (1 to 8), big-endian when be. */
+static inline uint64_t fw_get_uint(const uint8_t *p, int w, int be)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < w; i++)
+		v |= (uint64_t)p[be ? w - 1 - i : i] << (8 * i);
+	return v;
 }
 
 static inline void fw_put_be32(uint8_t *p, uint32_t v)
@@ -43,6 +58,12 @@ static inline void fw_put_be32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+static inline void fw_put_be64(uint8_t *p, uint64_t v)
+{
+	fw_put_be32(p, (uint32_t)(v >> 32));
+	fw_put_be32(p + 4, (uint32_t)v);
 }
 
 static inline void fw_put_le16(uint8_t *p, uint16_t v)
@@ -61,6 +82,13 @@ static inline void fw_put_le64(uint8_t *p, uint64_t v)
 {
 	fw_put_le32(p, (uint32_t)v);
 	fw_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* The low w bytes (1 to 8) of v, big-endian when be. */
+static inline void fw_put_uint(uint8_t *p, int w, int be, uint64_t v)
+{
+	for (int i = 0; i < w; i++)
+		p[be ? w - 1 - i : i] = (uint8_t)(v >> (8 * i));
 }
 
 /* 1 when the n bytes at p are all zero (n 0 too). */

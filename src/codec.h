@@ -3,8 +3,9 @@
  * compress.c: the codecs a compressed kernel module may use (gzip, xz,
  * zstd: fw_codec_detect, fw_decompress), plus those of compressed kernel
  * images (also lzma and lz4 legacy: fw_codec_detect_kernel,
- * fw_decompress_stream).  enum fw_codec, fw_codec_detect and
- * fw_decompress_head are in module.h (the tar/cpio module peeks too).
+ * fw_decompress_stream).  enum fw_codec, fw_codec_detect,
+ * fw_codec_detect_kernel and fw_decompress_head are in module.h (the
+ * tar/cpio module peeks too).
  */
 #ifndef FWSIGN_CODEC_H
 #define FWSIGN_CODEC_H
@@ -32,7 +33,6 @@ struct fw_codec_params {
 	size_t consumed;	/* input bytes the stream took (trailing data) */
 };
 
-enum fw_codec fw_codec_detect_kernel(const uint8_t *buf, size_t len);
 const char *fw_codec_name(enum fw_codec c);
 int fw_decompress(const uint8_t *in, size_t len, size_t limit,
 		  struct fw_codec_params *p, uint8_t **out, size_t *out_len,

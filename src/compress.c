@@ -24,6 +24,7 @@
 
 #include "codec.h"
 #include "bytes.h"
+#include "fw_limits.h"
 
 enum fw_codec fw_codec_detect(const uint8_t *b, size_t len)
 {
@@ -164,11 +165,6 @@ static int gz_run(int inflate_mode, int level, const uint8_t *in, size_t len,
 	return 0;
 }
 
-/* What an xz or lzma decoder may take: kernels and filesystems use
- * dictionaries of 64 MiB at most (xz -9, lzma -9); a header that asks
- * for gigabytes is refused instead of reserved. */
-#define DECODE_MEMLIMIT ((uint64_t)256 << 20)
-
 static int xz_run(lzma_stream *s, const uint8_t *in, size_t len,
 		  struct obuf *o, size_t *consumed, char *why, size_t why_len)
 {
@@ -192,7 +188,8 @@ static int xz_run(lzma_stream *s, const uint8_t *in, size_t len,
 	lzma_end(s);
 	if (r == LZMA_MEMLIMIT_ERROR) {
 		snprintf(why, why_len, "xz/lzma stream wants a dictionary of "
-			 "over %llu MiB", (unsigned long long)(DECODE_MEMLIMIT >> 20));
+			 "over %llu MiB",
+			 (unsigned long long)(FW_DECODER_MEM_MAX >> 20));
 		return -1;
 	}
 	if (r != LZMA_STREAM_END) {
@@ -508,7 +505,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 		if (codec == FW_CODEC_XZ) {
 			xz_settings(in, len, p);
 			/* one stream, no LZMA_CONCATENATED: it stops at its end */
-			r = lzma_stream_decoder(&s, DECODE_MEMLIMIT, 0);
+			r = lzma_stream_decoder(&s, FW_DECODER_MEM_MAX, 0);
 		} else {
 			if (!lzma_alone_header(in, len)) {
 				snprintf(why, why_len, "not an lzma stream");
@@ -516,7 +513,7 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 			}
 			p->lzma_props = in[0];
 			p->dict_size = fw_le32(in + 1);
-			r = lzma_alone_decoder(&s, DECODE_MEMLIMIT);
+			r = lzma_alone_decoder(&s, FW_DECODER_MEM_MAX);
 		}
 		if (r != LZMA_OK) {
 			snprintf(why, why_len, "lzma init failed");
@@ -561,13 +558,9 @@ int fw_decompress_stream(enum fw_codec codec, const uint8_t *in, size_t len,
 	return 0;
 }
 
-/*
- * The decoder memory a peek may take: xz -9 and lzma -9 need 65 MiB.  The
- * lzma header is a loose match, and one that asks for a 2 GiB dictionary
- * (13 bytes of anything) made every bid of a blob allocate it.
- */
-#define HEAD_MEMLIMIT ((uint64_t)256 << 20)
-
+/* A peek takes at most FW_DECODER_MEM_MAX too: the lzma header is a
+ * loose match, and one that asks for a 2 GiB dictionary (13 bytes of
+ * anything) made every bid of a blob allocate it. */
 size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 			  uint8_t *out, size_t want)
 {
@@ -597,8 +590,9 @@ size_t fw_decompress_head(enum fw_codec codec, const uint8_t *in, size_t len,
 		lzma_stream s = LZMA_STREAM_INIT;
 		lzma_ret r;
 
-		r = codec == FW_CODEC_XZ ? lzma_stream_decoder(&s, HEAD_MEMLIMIT, 0)
-					 : lzma_alone_decoder(&s, HEAD_MEMLIMIT);
+		r = codec == FW_CODEC_XZ ?
+		    lzma_stream_decoder(&s, FW_DECODER_MEM_MAX, 0) :
+		    lzma_alone_decoder(&s, FW_DECODER_MEM_MAX);
 		if (r != LZMA_OK)
 			return 0;
 		s.next_in = in;

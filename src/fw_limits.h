@@ -22,6 +22,12 @@
  * included (stack.c: fw_node_decode_budget). */
 #define FW_DECODE_LIMIT ((uint64_t)4 << 30)
 
+/* Decoder memory an xz, lzma or lzip header may ask for (compress.c's
+ * decoders and peeks, archive.c's bids): kernels and filesystems use
+ * dictionaries of 64 MiB at most (xz -9, lzma -9); a header that asks for
+ * gigabytes is refused instead of reserved. */
+#define FW_DECODER_MEM_MAX ((uint64_t)256 << 20)
+
 /* Directories inside directories, in a tree or a filesystem image (dir.c
  * holds a descriptor for each level: below the usual 1024 files). */
 #define FW_TREE_DEPTH_MAX 512

@@ -48,32 +48,16 @@
 #include <zlib.h>
 
 #include "fwsign/kernel.h"
+#include "bytes.h"
 #include "io.h"
 #include "codec.h"
 #include "signer_int.h"
 #include "../formats/layer.h"
 #include "../formats/format.h"
 
-#define KERNEL_LIMIT FW_DECOMPRESS_MAX	/* input, and any decompressed layer */
-#define MAX_DEPTH FW_KERNEL_DEPTH_MAX
 
 /* ------------------------------------------------------------------ */
 /* Bytes                                                               */
-
-static uint64_t rd(const uint8_t *p, int w, int be)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < w; i++)
-		v |= (uint64_t)p[be ? w - 1 - i : i] << (8 * i);
-	return v;
-}
-
-static void wr(uint8_t *p, int w, int be, uint64_t v)
-{
-	for (int i = 0; i < w; i++)
-		p[be ? w - 1 - i : i] = (uint8_t)(v >> (8 * i));
-}
 
 static size_t align_up(size_t v, size_t a)
 {
@@ -286,8 +270,8 @@ static int slot_check(const uint8_t *b, size_t len, struct slot *s,
 		snprintf(why, wl, "the slot's symbols point outside the image");
 		return -1;
 	}
-	s->used = rd(b + s->u, 4, s->be);
-	lsize = rd(b + s->l, s->w, s->be);
+	s->used = fw_get_uint(b + s->u, 4, s->be);
+	lsize = fw_get_uint(b + s->l, s->w, s->be);
 	if (s->used > s->size) {
 		snprintf(why, wl, "system_extra_cert_used is %llu for a "
 			 "%llu-byte slot", (unsigned long long)s->used,
@@ -378,9 +362,9 @@ static void scan_try_l(const uint8_t *b, size_t len, struct slot *s,
 					continue;
 				if ((!be && w == 8) || s->l + (size_t)w > len)
 					continue;
-				if (s->used != rd(b + s->u, 4, be))
+				if (s->used != fw_get_uint(b + s->u, 4, be))
 					continue;
-				v = rd(b + s->l, w, be);
+				v = fw_get_uint(b + s->l, w, be);
 				/*
 				 * An empty builtin list reads as zeros, like
 				 * padding: only trusted for the filler and
@@ -400,7 +384,7 @@ static void scan_try_l(const uint8_t *b, size_t len, struct slot *s,
 				m = align_up(s->l + 4, a8s[ai]);
 				if (m + (size_t)w > len)
 					continue;
-				mv = rd(b + m, w, be);
+				mv = fw_get_uint(b + m, w, be);
 				if (mv && (s->list == s->x ||
 					   mv != cert_like(b + s->list,
 							   s->x - s->list)))
@@ -468,7 +452,7 @@ static void slot_scan(const uint8_t *b, size_t len, int am, int w_hint,
 			continue;
 		s.size = s.u - s.x;
 		s.used = cl;
-		if (rd(b + s.u, 4, 0) != cl && rd(b + s.u, 4, 1) != cl)
+		if (fw_get_uint(b + s.u, 4, 0) != cl && fw_get_uint(b + s.u, 4, 1) != cl)
 			continue;
 		scan_try_l(b, len, &s, am, am, w_hint, be_hint, sc);
 	}
@@ -564,8 +548,8 @@ static int slot_use(struct kctx *c, const uint8_t *b, size_t len,
 	memcpy(o, b, len);
 	memcpy(o + s->x, c->der, c->der_len);
 	memset(o + s->x + c->der_len, 0, s->size - c->der_len);
-	wr(o + s->u, 4, s->be, c->der_len);
-	wr(o + s->l, s->w, s->be, s->l0 + c->der_len);
+	fw_put_uint(o + s->u, 4, s->be, c->der_len);
+	fw_put_uint(o + s->l, s->w, s->be, s->l0 + c->der_len);
 	*out = o;
 	*out_len = len;
 	return FW_OK;
@@ -897,7 +881,7 @@ static int reads_back(enum fw_codec codec, const uint8_t *z, size_t zl,
 	char why[200];
 	int ok;
 
-	ok = !fw_decompress_stream(codec, z, zl, KERNEL_LIMIT, &q, &check,
+	ok = !fw_decompress_stream(codec, z, zl, FW_DECOMPRESS_MAX, &q, &check,
 				   &cl, why, sizeof(why)) && cl == n &&
 	     !memcmp(check, want, n) && q.consumed == zl;
 	free(check);
@@ -917,7 +901,7 @@ static int do_compressed(struct kctx *c, enum fw_codec codec,
 
 	c->fit = 0;
 	fmt_add(c, fw_codec_name(codec));
-	if (fw_decompress_stream(codec, in, len, KERNEL_LIMIT, &p, &plain,
+	if (fw_decompress_stream(codec, in, len, FW_DECOMPRESS_MAX, &p, &plain,
 				 &plen, why, sizeof(why)))
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "%s stream: %s", fw_codec_name(codec), why);
@@ -1050,7 +1034,7 @@ static int pe_signed(const uint8_t *in, size_t len)
 	if (pe > len - 24 - 2 || memcmp(in + pe, "PE\0\0", 4))
 		return 0;
 	opt = pe + 24;
-	magic = (uint16_t)rd(in + opt, 2, 0);
+	magic = (uint16_t)fw_get_uint(in + opt, 2, 0);
 	dd = opt + (magic == 0x20b ? 112 : 96);	/* data directories */
 	if (dd + 5 * 8 > len)
 		return 0;
@@ -1061,7 +1045,7 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 		      uint8_t **out, size_t *out_len)
 {
 	unsigned setup = in[0x1f1] ? in[0x1f1] : 4;
-	unsigned version = (unsigned)rd(in + 0x206, 2, 0);
+	unsigned version = (unsigned)fw_get_uint(in + 0x206, 2, 0);
 	size_t pm = (size_t)(setup + 1) * 512, poff, plen, ilen, il_at = 0;
 	uint8_t pat[8], *inner = NULL, *o;
 	const uint8_t *p;
@@ -1157,9 +1141,9 @@ static int do_bzimage(struct kctx *c, const uint8_t *in, size_t len,
 	memcpy(o, in, len);
 	memcpy(o + poff, inner, ilen);
 	memset(o + poff + ilen, 0, plen - ilen);
-	wr(o + 0x24c, 4, 0, ilen);
-	wr(o + il_at, 4, 0, ilen);
-	wr(o + len - 4, 4, 0, ~crc32(0, o, (uInt)(len - 4)) & 0xffffffffu);
+	fw_put_uint(o + 0x24c, 4, 0, ilen);
+	fw_put_uint(o + il_at, 4, 0, ilen);
+	fw_put_uint(o + len - 4, 4, 0, ~crc32(0, o, (uInt)(len - 4)) & 0xffffffffu);
 	c->info->room = (int64_t)(plen - ilen);
 	free(inner);
 	*out = o;
@@ -1182,7 +1166,7 @@ static int layer(struct kctx *c, const uint8_t *in, size_t len,
 	enum fw_codec codec;
 	int rc;
 
-	if (c->depth >= MAX_DEPTH)
+	if (c->depth >= FW_KERNEL_DEPTH_MAX)
 		return fw_error_set(c->err, FW_EINPUT, c->name,
 				    "layers nested too deep");
 	c->depth++;
@@ -1263,7 +1247,7 @@ int fw_kernel_info(const char *path, const struct fw_kernel_opts *opts,
 	if (fd < 0)
 		return fw_error_set(err, errno == ENOENT ? FW_EINPUT : FW_EIO,
 				    path, "cannot open: %s", strerror(errno));
-	rc = fw_read_fd(fd, &buf, &len, KERNEL_LIMIT);
+	rc = fw_read_fd(fd, &buf, &len, FW_DECOMPRESS_MAX);
 	close(fd);
 	if (rc)
 		return fw_error_set(err, FW_EIO, path, "cannot read: %s",
@@ -1431,7 +1415,7 @@ int fw_kernel_inject_cert(const char *in, const char *cert_path,
 	}
 	if (fstat(fd, &st) < 0)
 		st.st_mode = 0644;
-	rc = fw_read_fd(fd, &buf, &len, KERNEL_LIMIT);
+	rc = fw_read_fd(fd, &buf, &len, FW_DECOMPRESS_MAX);
 	close(fd);
 	if (rc) {
 		rc = fw_error_set(err, FW_EIO, in, "cannot read: %s",
@@ -1520,7 +1504,7 @@ int fw_kernel_probe(const char *path)
 
 	if (fd < 0)
 		return 0;
-	if (!fw_map_fd(fd, &b, KERNEL_LIMIT))
+	if (!fw_map_fd(fd, &b, FW_DECOMPRESS_MAX))
 		kernel = fw_kernel_probe_buf(b.p, b.len);
 	fw_bytes_release(&b);
 	close(fd);

@@ -42,12 +42,6 @@ static int hash_block(const EVP_MD *md, EVP_MD_CTX *base, EVP_MD_CTX *c,
 	       (int)len == EVP_MD_get_size(md) ? 0 : -1;
 }
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int fw_verity_build(const uint8_t *data, uint64_t len,
 		    const struct fw_verity_params *vp, struct fw_verity *v,
 		    struct fw_error *err)
@@ -137,7 +131,7 @@ int fw_verity_build(const uint8_t *data, uint64_t len,
 	snprintf((char *)sb + 32, 32, "%s", vp->hash ? vp->hash : "sha256");
 	fw_put_le32(sb + 64, bs);
 	fw_put_le32(sb + 68, bs);
-	put_le64(sb + 72, v->data_blocks);
+	fw_put_le64(sb + 72, v->data_blocks);
 	fw_put_le16(sb + 80, (uint16_t)vp->salt_len);
 	memcpy(sb + 88, vp->salt, vp->salt_len);
 	rc = FW_OK;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The library exports exactly the functions include/fwsign/*.h marks
-# FW_API and formats/module.h marks FW_MODULE_API; the tar/cpio module
-# exactly what module.h marks FW_API (its list of formats).  Any symbol
+# FW_API and formats/module.h and src/hmap.h (the hash map) mark
+# FW_MODULE_API; the tar/cpio module exactly what module.h marks FW_API
+# (its list of formats).  Any symbol
 # exported but not declared so, or declared but not exported, fails.
 # Usage: abi.sh LIBFWSIGN.so FWSIGN-ARCHIVE.so SRCDIR
 set -eu
@@ -33,7 +34,7 @@ exported() {
 
 {
 	declared FW_API "$src"/include/fwsign/*.h
-	declared FW_MODULE_API "$src"/formats/module.h
+	declared FW_MODULE_API "$src"/formats/module.h "$src"/src/hmap.h
 } | sort -u >"$T/lib.want"
 declared FW_API "$src"/formats/module.h >"$T/mod.want"
 exported "$lib" >"$T/lib.got"

@@ -768,57 +768,37 @@ static int parse_shard(const char *s, int *i, int *n)
 	return 0;
 }
 
-int cmd_batch(int argc, char **argv)
+int cmd_batch(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "jobs", required_argument, NULL, 'j' },
 		{ "shard", required_argument, NULL, 1 },
 		{ "shards", required_argument, NULL, 2 },
 		{ "report", required_argument, NULL, 3 },
-		{ "json", no_argument, NULL, 4 },
 		{ "merge", no_argument, NULL, 5 },
 		{ "attest", no_argument, NULL, 6 },
 		{ "cache", required_argument, NULL, 7 },
 		{ "no-cache", no_argument, NULL, 8 },
 		/* passed to each fwsign sign */
-		{ "hash", required_argument, NULL, 'H' },
-		{ "pass-env", required_argument, NULL, 'H' },
-		{ "pass-file", required_argument, NULL, 'H' },
 		{ "fit-keydir", required_argument, NULL, 'H' },
-		{ "keyid", no_argument, NULL, 'F' },
 		{ "sign-other", no_argument, NULL, 'F' },
-		{ "allow-expired", no_argument, NULL, 'F' },
 		{ "no-inject-cert", no_argument, NULL, 'F' },
 		{ "skip-kernels-without-slot", no_argument, NULL, 'F' },
 		{ "drop-image-signature", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct batch b = { .jobs = 2, .shards = 1 };
-	struct fw_key_opts ko = { 0 };
-	struct fw_signer *signer = NULL;
-	struct fw_error err;
+	struct batch b = { .shards = 1 };
+	const struct fw_key_opts *ko = &cx->key;
 	char optstr[4096] = "", flags[MAX_ARGS][40], *own_cache = NULL;
 	const char *cache = NULL;
 	int no_cache = 0;
 	int c, li = 0, do_merge = 0, rc;
 	json_object *r;
 
-	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:k:c:j:h", opts, &li)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "o:h", opts, &li)) != -1) {
 		switch (c) {
 		case 'o': b.outdir = optarg; break;
-		case 'k': b.key = optarg; break;
-		case 'c': b.cert = optarg; break;
-		case 'j':
-			b.jobs = cli_jobs(optarg);
-			if (b.jobs < 0)
-				return cli_usage("bad --jobs '%s'", optarg);
-			break;
 		case 1:
 			if (parse_shard(optarg, &b.shard, &b.shards))
 				return cli_usage("bad --shard '%s' (I/N, 0 <= I "
@@ -845,7 +825,6 @@ int cmd_batch(int argc, char **argv)
 			break;
 		}
 		case 3: b.report = optarg; break;
-		case 4: b.json = 1; break;
 		case 5: do_merge = 1; break;
 		case 7: cache = optarg; break;
 		case 8: no_cache = 1; break;
@@ -865,18 +844,36 @@ int cmd_batch(int argc, char **argv)
 			b.n_sign_args++;
 			if (c == 'H')
 				b.sign_args[b.n_sign_args++] = optarg;
-			if (c == 'H' && !strcmp(opts[li].name, "pass-env"))
-				ko.pass_env = optarg;
-			if (c == 'H' && !strcmp(opts[li].name, "pass-file"))
-				ko.pass_file = optarg;
-			if (c == 'H' && !strcmp(opts[li].name, "hash"))
-				ko.hash = optarg;
-			if (c == 'F' && !strcmp(opts[li].name, "allow-expired"))
-				ko.allow_expired = 1;
 			break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("batch: bad option");
+		default: return cli_bad_option(cx);
 		}
+	}
+	b.key = ko->key;
+	b.cert = ko->cert;
+	b.jobs = cx->jobs ? cx->jobs : 2;
+	b.json = cx->json;
+	{	/* the signer's options, passed to each fwsign sign first */
+		const char *key_args[] = {
+			ko->hash ? "--hash" : NULL, ko->hash,
+			ko->pass_env ? "--pass-env" : NULL, ko->pass_env,
+			ko->pass_file ? "--pass-file" : NULL, ko->pass_file,
+			ko->use_keyid ? "--keyid" : NULL,
+			ko->allow_expired ? "--allow-expired" : NULL,
+		};
+		size_t nk = 0;
+
+		for (size_t i = 0; i < sizeof(key_args) / sizeof(*key_args); i++)
+			nk += key_args[i] != NULL;
+		if (b.n_sign_args + (int)nk > MAX_ARGS - 6)
+			return cli_usage("too many options");
+		memmove(b.sign_args + nk, b.sign_args,
+			(size_t)b.n_sign_args * sizeof(*b.sign_args));
+		nk = 0;
+		for (size_t i = 0; i < sizeof(key_args) / sizeof(*key_args); i++)
+			if (key_args[i])
+				b.sign_args[nk++] = key_args[i];
+		b.n_sign_args += (int)nk;
 	}
 	if (!getenv("CI_NODE_TOTAL") || b.shards > 1) {
 		/* --shard given, or none */
@@ -899,12 +896,12 @@ int cmd_batch(int argc, char **argv)
 		return cli_usage("batch: --cache or --no-cache, not both");
 	if (!b.outdir || !b.key || !b.cert)
 		return cli_usage("batch: -o OUTDIR, --key and --cert are required");
-	/* the key and certificate are checked once, before any image */
-	ko.key = b.key;
-	ko.cert = b.cert;
-	if (fw_signer_open(&ko, &signer, &err))
-		return cli_error(&err);
-	fw_signer_free(signer);
+	/* the key and certificate are checked once, before any image (and
+	 * let go: each fwsign sign opens them again) */
+	if ((rc = cli_signer(cx, NULL)))
+		return rc;
+	fw_signer_free(cx->signer);
+	cx->signer = NULL;
 	b.sign_args[b.n_sign_args++] = "--key";
 	b.sign_args[b.n_sign_args++] = b.key;
 	b.sign_args[b.n_sign_args++] = "--cert";

@@ -4,21 +4,78 @@
 
 #include "fwsign/fwsign.h"
 
-int cmd_sign(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_batch(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
-int cmd_keygen(int argc, char **argv);
-int cmd_inject_cert(int argc, char **argv);
-int cmd_ima_policy(int argc, char **argv);
-int cmd_kernel_info(int argc, char **argv);	/* -1: not a kernel */
+#include <getopt.h>
+
+/*
+ * What commands share, declared per command in main.c's table (its flags)
+ * and parsed once, by cli_getopt, into the struct cli the command gets.
+ */
+enum {
+	CLI_SIGNER = 1 << 0,	/* -k/--key, -c/--cert, --hash, --keyid,
+				 * --allow-expired (and CLI_PASS) */
+	CLI_CERT = 1 << 1,	/* -c/--cert alone: a certificate to check
+				 * against or put in a kernel */
+	CLI_PASS = 1 << 2,	/* --pass-env VAR, --pass-file FILE */
+	CLI_JOBS = 1 << 3,	/* -j/--jobs N */
+	CLI_JSON = 1 << 4,	/* --json */
+};
+
+struct cli {
+	const char *name;	/* the command */
+	unsigned flags;		/* CLI_* */
+	struct fw_key_opts key;	/* key.cert also for CLI_CERT */
+	int jobs;		/* 0: not given */
+	int json;
+	int rc;			/* a shared option's usage error */
+	/* the table's progress: for fw_run_opts and fw_stack_opts (NULL off
+	 * a terminal) */
+	fw_progress_fn progress;
+	void *progress_arg;
+	struct fw_signer *signer;	/* cli_signer's; freed by main */
+};
+
+/*
+ * getopt_long over the command's own options (own, shortopts) and the
+ * shared ones its flags declare; returns only the command's own, as
+ * getopt_long does.  A shared option with a bad value returns '?' with
+ * cx->rc set: the command's default case returns cli_bad_option(cx).
+ */
+int cli_getopt(struct cli *cx, int argc, char **argv, const char *shortopts,
+	       const struct option *own, int *longindex);
+/* cx->rc, else "NAME: bad option" (exit 2). */
+int cli_bad_option(struct cli *cx);
+/* Loads the key once, checked against the certificate: 0, or the exit
+ * code with the error printed.  missing: the usage message when --key or
+ * --cert is not given. */
+int cli_signer(struct cli *cx, const char *missing);
+
+/* main.c's table: a command, the shared options it takes (CLI_*), what it
+ * is doing while the progress line shows (NULL: no progress line). */
+struct cli_command {
+	const char *name;
+	int (*fn)(struct cli *cx, int argc, char **argv);
+	unsigned flags;
+	const char *progress;
+	const char *help;
+};
+/* Runs the command on argv (argv[0]: its name); its exit code. */
+int cli_run(const struct cli_command *c, int argc, char **argv);
+
+int cmd_sign(struct cli *cx, int argc, char **argv);
+int cmd_verify(struct cli *cx, int argc, char **argv);
+int cmd_info(struct cli *cx, int argc, char **argv);
+int cmd_batch(struct cli *cx, int argc, char **argv);
+int cmd_diff(struct cli *cx, int argc, char **argv);
+int cmd_keygen(struct cli *cx, int argc, char **argv);
+int cmd_inject_cert(struct cli *cx, int argc, char **argv);
+int cmd_ima_policy(struct cli *cx, int argc, char **argv);
+/* -1: not a kernel */
+int cmd_kernel_info(struct cli *cx, int argc, char **argv);
 
 /* common.c */
 int cli_error(const struct fw_error *e);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Progress on stderr while the engine runs, if stderr is a terminal. */
-void cli_progress(struct fw_run_opts *ro, const char *what);
+/* Clears the progress line, if one is shown. */
 void cli_progress_end(void);
 int cli_jobs(const char *s);
 int cli_size(const char *s, uint64_t *out);

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The one place that turns an error into `fwsign: FILE: message`. */
+/*
+ * The one place that turns an error into `fwsign: FILE: message`, and the
+ * one that parses what commands share (key loading, --jobs, --json,
+ * progress: main.c's table says which command takes which).
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +115,112 @@ int cli_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* The shared options; their getopt codes are above any command's own. */
+enum {
+	O_KEY = 0x100, O_CERT, O_HASH, O_KEYID, O_EXPIRED, O_PASS_ENV,
+	O_PASS_FILE, O_JOBS, O_JSON,
+};
+
+static const struct {
+	unsigned flags;		/* the commands that take it: any of these */
+	int short_opt;		/* 0: none */
+	struct option o;
+} shared[] = {
+#define ARG required_argument
+#define NO no_argument
+#define SIGNER_PASS (CLI_SIGNER | CLI_PASS)
+	{ CLI_SIGNER, 'k', { "key", ARG, NULL, O_KEY } },
+	{ CLI_SIGNER | CLI_CERT, 'c', { "cert", ARG, NULL, O_CERT } },
+	{ CLI_SIGNER, 0, { "hash", ARG, NULL, O_HASH } },
+	{ CLI_SIGNER, 0, { "keyid", NO, NULL, O_KEYID } },
+	{ CLI_SIGNER, 0, { "allow-expired", NO, NULL, O_EXPIRED } },
+	{ SIGNER_PASS, 0, { "pass-env", ARG, NULL, O_PASS_ENV } },
+	{ SIGNER_PASS, 0, { "pass-file", ARG, NULL, O_PASS_FILE } },
+	{ CLI_JOBS, 'j', { "jobs", ARG, NULL, O_JOBS } },
+	{ CLI_JSON, 0, { "json", NO, NULL, O_JSON } },
+#undef ARG
+#undef NO
+#undef SIGNER_PASS
+};
+#define N_SHARED (sizeof(shared) / sizeof(shared[0]))
+#define OPTS_MAX 64
+
+/* A shared option: 0 when taken, else its usage error's exit code. */
+static int take(struct cli *cx, int c, const char *arg)
+{
+	switch (c) {
+	case O_KEY: cx->key.key = arg; break;
+	case O_CERT: cx->key.cert = arg; break;
+	case O_HASH: cx->key.hash = arg; break;
+	case O_KEYID: cx->key.use_keyid = 1; break;
+	case O_EXPIRED: cx->key.allow_expired = 1; break;
+	case O_PASS_ENV: cx->key.pass_env = arg; break;
+	case O_PASS_FILE: cx->key.pass_file = arg; break;
+	case O_JOBS:
+		cx->jobs = cli_jobs(arg);
+		if (cx->jobs < 0)
+			return cli_usage("bad --jobs '%s'", arg);
+		break;
+	case O_JSON: cx->json = 1; break;
+	}
+	return 0;
+}
+
+int cli_getopt(struct cli *cx, int argc, char **argv, const char *shortopts,
+	       const struct option *own, int *longindex)
+{
+	struct option all[OPTS_MAX];
+	char sopts[128];
+	size_t n = 0, sn = strlen(shortopts);
+	int c;
+
+	/* the command's own first: a longindex into own stays one */
+	for (; own[n].name; n++)
+		all[n] = own[n];
+	if (sn + 2 * N_SHARED + 1 > sizeof(sopts) || n + N_SHARED >= OPTS_MAX)
+		abort();	/* the tables are fixed: a programming error */
+	memcpy(sopts, shortopts, sn);
+	for (size_t i = 0; i < N_SHARED; i++) {
+		if (!(shared[i].flags & cx->flags))
+			continue;
+		all[n++] = shared[i].o;
+		if (shared[i].short_opt) {
+			sopts[sn++] = (char)shared[i].short_opt;
+			sopts[sn++] = ':';
+		}
+	}
+	memset(&all[n], 0, sizeof(all[n]));
+	sopts[sn] = '\0';
+	for (;;) {
+		c = getopt_long(argc, argv, sopts, all, longindex);
+		for (size_t i = 0; i < N_SHARED; i++)	/* -k, -c, -j */
+			if (shared[i].short_opt && c == shared[i].short_opt &&
+			    (shared[i].flags & cx->flags))
+				c = shared[i].o.val;
+		if (c < O_KEY)
+			return c;
+		if ((cx->rc = take(cx, c, optarg)))
+			return '?';
+	}
+}
+
+int cli_bad_option(struct cli *cx)
+{
+	return cx->rc ? cx->rc : cli_usage("%s: bad option", cx->name);
+}
+
+int cli_signer(struct cli *cx, const char *missing)
+{
+	struct fw_error err;
+
+	if (missing && (!cx->key.key || !cx->key.cert))
+		return cli_usage("%s", missing);
+	fw_error_clear(&err);
+	if (fw_signer_open(&cx->key, &cx->signer, &err))
+		return cli_error(&err);
+	return FW_OK;
+}
+
 static int progress_shown;
 
 /* At most ten updates a second. */
@@ -130,11 +240,20 @@ static void progress(void *arg, size_t done, size_t total)
 	progress_shown = 1;
 }
 
-void cli_progress(struct fw_run_opts *ro, const char *what)
+int cli_run(const struct cli_command *c, int argc, char **argv)
 {
+	struct cli cx = { .name = c->name, .flags = c->flags };
+	int rc;
+
 	/* On a terminal only: in a pipe the engine is not even asked. */
-	ro->progress = isatty(STDERR_FILENO) ? progress : NULL;
-	ro->progress_arg = (void *)what;
+	if (c->progress && isatty(STDERR_FILENO)) {
+		cx.progress = progress;
+		cx.progress_arg = (void *)c->progress;
+	}
+	optind = 1;
+	rc = c->fn(&cx, argc, argv);
+	fw_signer_free(cx.signer);
+	return rc;
 }
 
 void cli_progress_end(void)

@@ -22,26 +22,23 @@ static const char help[] =
 "               rebuilt layers); the default lists them only when the\n"
 "               verdict is that something else changed too\n";
 
-int cmd_diff(int argc, char **argv)
+int cmd_diff(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct fw_diff d;
 	struct fw_error err;
-	int c, json = 0, all = 0;
+	int c, all = 0;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'J': json = 1; break;
 		case 'a': all = 1; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("diff: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
 	if (optind != argc - 2)
@@ -51,7 +48,7 @@ int cmd_diff(int argc, char **argv)
 		cli_error(&err);
 		return 2;	/* as diff(1): trouble */
 	}
-	if (json) {
+	if (cx->json) {
 		fw_diff_json(&d, argv[optind], argv[optind + 1], stdout);
 	} else {
 		size_t expected = 0;

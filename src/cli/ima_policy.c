@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "fwsign/stack.h"
+#include "../bytes.h"
 
 #define SQUASHFS_MAGIC 0x73717368u
 #define UBIFS_NODE_MAGIC 0x06101831u	/* a UBIFS volume's superblock node */
@@ -68,8 +69,7 @@ static int one_fs(void *arg, const char *part, const char *file,
 				    strerror(errno));
 	n = pread(fd, b, sizeof(b), 0);
 	close(fd);
-	if (n >= 4 && (uint32_t)(b[0] | b[1] << 8 | b[2] << 16 |
-				 (uint32_t)b[3] << 24) == SQUASHFS_MAGIC) {
+	if (n >= 4 && fw_le32(b) == SQUASHFS_MAGIC) {
 		if (!p->squashfs) {
 			printf("# %s: squashfs\n", part);
 			rules(p, "fsmagic=0x73717368");
@@ -87,7 +87,7 @@ static int one_fs(void *arg, const char *part, const char *file,
 		p->ubifs = 1;
 		p->n++;
 	} else if (n == (ssize_t)sizeof(b) &&
-		   (b[EXT_SB + 56] | b[EXT_SB + 57] << 8) == EXT_MAGIC) {
+		   fw_le16(b + EXT_SB + 56) == EXT_MAGIC) {
 		const uint8_t *u = b + EXT_SB + 104;
 
 		snprintf(cond, sizeof(cond), "fsuuid=%02x%02x%02x%02x-%02x%02x-"
@@ -104,7 +104,7 @@ static int one_fs(void *arg, const char *part, const char *file,
 	return FW_OK;
 }
 
-int cmd_ima_policy(int argc, char **argv)
+int cmd_ima_policy(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "modules", no_argument, NULL, 'm' },
@@ -119,12 +119,11 @@ int cmd_ima_policy(int argc, char **argv)
 	int c, rc;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': p.modules = 1; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("ima-policy: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
 	if (optind != argc - 1)

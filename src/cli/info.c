@@ -16,11 +16,9 @@ static const char help[] =
 "certificate slot.\n"
 "      --layout FILE  the parts of a wrapper no format knows (see sign)\n";
 
-int cmd_info(int argc, char **argv)
+int cmd_info(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ "jobs", required_argument, NULL, 'j' },
 		{ "layout", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -30,7 +28,7 @@ int cmd_info(int argc, char **argv)
 	struct fw_error err;
 	struct fw_stack_opts so = { 0 };
 	struct fw_stack *s = NULL;
-	int c, json = 0, rc;
+	int c, rc;
 
 	/* A blob of layers first, unless it is only a kernel in a uImage. */
 	for (int i = 1; i < argc; i++) {
@@ -53,20 +51,14 @@ int cmd_info(int argc, char **argv)
 		}
 	}
 	if (!s) {
-		rc = cmd_kernel_info(argc, argv);
+		rc = cmd_kernel_info(cx, argc, argv);
 		if (rc >= 0)
 			return rc;
 	}
 	fw_error_clear(&err);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'J': json = 1; break;
-		case 'j':
-			ro.jobs = cli_jobs(optarg);
-			if (ro.jobs < 0)
-				return cli_usage("bad --jobs '%s'", optarg);
-			break;
 		case 'L': break;
 		case 'h':
 			fw_stack_close(s);
@@ -74,21 +66,22 @@ int cmd_info(int argc, char **argv)
 			return 0;
 		default:
 			fw_stack_close(s);
-			return cli_usage("info: bad option");
+			return cli_bad_option(cx);
 		}
 	}
 	if (optind != argc - 1) {
 		fw_stack_close(s);
 		return cli_usage("info: give exactly one INPUT");
 	}
+	ro.jobs = cx->jobs;
+	ro.progress = cx->progress;
+	ro.progress_arg = cx->progress_arg;
 	if (s) {
-		cli_progress(&ro, "scanning");
 		so.progress = ro.progress;
 		so.progress_arg = ro.progress_arg;
-		return cli_stack_info(s, json);
+		return cli_stack_info(s, cx->json);
 	}
 	ro.input = argv[optind];
-	cli_progress(&ro, "scanning");
 	rc = fw_scan_image(&ro, &rep, &err);
 	cli_progress_end();
 	if (rc) {
@@ -96,7 +89,7 @@ int cmd_info(int argc, char **argv)
 		return cli_error(&err);
 	}
 	cli_print_warnings(&rep);
-	if (json) {
+	if (cx->json) {
 		fw_report_json(&rep, "info", stdout);
 	} else {
 		printf("%s: %s\n", ro.input, rep.format);

@@ -83,14 +83,12 @@ static void print_info(const char *path, const struct fw_kernel_info *k,
 		       (long long)k->room);
 }
 
-int cmd_inject_cert(int argc, char **argv)
+int cmd_inject_cert(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "system-map", required_argument, NULL, 'm' },
 		{ "replace", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -98,22 +96,20 @@ int cmd_inject_cert(int argc, char **argv)
 	struct fw_kernel_info k;
 	struct fw_error err;
 	struct timespec t0, t1;
-	const char *cert = NULL, *out = NULL;
-	int c, json = 0;
+	const char *cert, *out = NULL;
+	int c;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cert = optarg; break;
 		case 'o': out = optarg; break;
 		case 'm': ko.system_map = optarg; break;
 		case 'r': ko.replace = 1; break;
-		case 'J': json = 1; break;
 		case 'h': fputs(inject_help, stdout); return 0;
-		default: return cli_usage("inject-cert: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
+	cert = cx->key.cert;
 	if (optind != argc - 1)
 		return cli_usage("inject-cert: give exactly one KERNEL");
 	if (!cert)
@@ -124,7 +120,7 @@ int cmd_inject_cert(int argc, char **argv)
 	if (fw_kernel_inject_cert(argv[optind], cert, out, &ko, &k, &err))
 		return cli_error(&err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (json) {
+	if (cx->json) {
 		print_info(out, &k, 1, (double)(t1.tv_sec - t0.tv_sec) +
 		       (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	} else {
@@ -143,11 +139,10 @@ int cmd_inject_cert(int argc, char **argv)
  * fwsign info on a kernel: returns -1 when argv is not about one (then
  * cmd_info goes on), else the exit code.
  */
-int cmd_kernel_info(int argc, char **argv)
+int cmd_kernel_info(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "system-map", required_argument, NULL, 'm' },
-		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -155,7 +150,7 @@ int cmd_kernel_info(int argc, char **argv)
 	struct fw_kernel_info k;
 	struct fw_error err;
 	const char *input = NULL;
-	int c, json = 0, map = 0;
+	int c, map = 0;
 
 	/* A kernel when --system-map is given or the input looks like one. */
 	for (int i = 1; i < argc; i++) {
@@ -172,19 +167,17 @@ int cmd_kernel_info(int argc, char **argv)
 
 	fw_error_clear(&err);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': ko.system_map = optarg; break;
-		case 'J': json = 1; break;
-		case 'j': break;
 		case 'h': fputs(info_help, stdout); return 0;
-		default: return cli_usage("info: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
 	if (optind != argc - 1)
 		return cli_usage("info: give exactly one INPUT");
 	if (fw_kernel_info(argv[optind], &ko, &k, &err))
 		return cli_error(&err);
-	print_info(argv[optind], &k, json, -1);
+	print_info(argv[optind], &k, cx->json, -1);
 	return FW_OK;
 }

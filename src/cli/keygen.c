@@ -16,7 +16,7 @@ static const char help[] =
 "key identifier.  Default: RSA 4096, 3650 days.  With --pass-env or\n"
 "--pass-file the key is encrypted (AES-256).\n";
 
-int cmd_keygen(int argc, char **argv)
+int cmd_keygen(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -25,8 +25,6 @@ int cmd_keygen(int argc, char **argv)
 		{ "rsa", required_argument, NULL, 'r' },
 		{ "ec", required_argument, NULL, 'e' },
 		{ "days", required_argument, NULL, 'd' },
-		{ "pass-env", required_argument, NULL, 'E' },
-		{ "pass-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -35,8 +33,7 @@ int cmd_keygen(int argc, char **argv)
 	int c;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:s:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "o:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': ko.prefix = optarg; break;
 		case 's': ko.subject = optarg; break;
@@ -44,12 +41,12 @@ int cmd_keygen(int argc, char **argv)
 		case 'r': ko.rsa_bits = atoi(optarg); break;
 		case 'e': ko.ec = optarg; break;
 		case 'd': ko.days = atoi(optarg); break;
-		case 'E': ko.pass_env = optarg; break;
-		case 'F': ko.pass_file = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("keygen: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
+	ko.pass_env = cx->key.pass_env;
+	ko.pass_file = cx->key.pass_file;
 	if (!ko.prefix || optind != argc)
 		return cli_usage("keygen: give -o PREFIX");
 	if (ko.ec && ko.rsa_bits)

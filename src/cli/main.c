@@ -7,19 +7,27 @@
 
 #include "cli.h"
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *help;
-} commands[] = {
-	{ "sign", cmd_sign, "sign every ELF and kernel module of a tree or file" },
-	{ "verify", cmd_verify, "check every ELF against a certificate" },
-	{ "diff", cmd_diff, "what changed between two inputs (signatures only?)" },
-	{ "batch", cmd_batch, "sign every image of a release (resumable, shardable)" },
-	{ "info", cmd_info, "what an input is and what it holds" },
-	{ "keygen", cmd_keygen, "make a signing key and certificate" },
-	{ "inject-cert", cmd_inject_cert, "put a certificate in a kernel's extra-certificate slot" },
-	{ "ima-policy", cmd_ima_policy, "the IMA appraisal policy for an image signed with --ima" },
+/*
+ * Each command with the shared options it takes (parsed once, in
+ * common.c: the key loaded there too) and what its progress line says.
+ */
+static const struct cli_command commands[] = {
+	{ "sign", cmd_sign, CLI_SIGNER | CLI_JOBS | CLI_JSON, "signing",
+	  "sign every ELF and kernel module of a tree or file" },
+	{ "verify", cmd_verify, CLI_CERT | CLI_JOBS | CLI_JSON, "verifying",
+	  "check every ELF against a certificate" },
+	{ "diff", cmd_diff, CLI_JSON, NULL,
+	  "what changed between two inputs (signatures only?)" },
+	{ "batch", cmd_batch, CLI_SIGNER | CLI_JOBS | CLI_JSON, NULL,
+	  "sign every image of a release (resumable, shardable)" },
+	{ "info", cmd_info, CLI_JOBS | CLI_JSON, "scanning",
+	  "what an input is and what it holds" },
+	{ "keygen", cmd_keygen, CLI_PASS, NULL,
+	  "make a signing key and certificate" },
+	{ "inject-cert", cmd_inject_cert, CLI_CERT | CLI_JSON, NULL,
+	  "put a certificate in a kernel's extra-certificate slot" },
+	{ "ima-policy", cmd_ima_policy, 0, NULL,
+	  "the IMA appraisal policy for an image signed with --ima" },
 };
 
 static void usage(FILE *f)
@@ -69,6 +77,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return finish(commands[i].fn(argc - 1, argv + 1));
+			return finish(cli_run(&commands[i], argc - 1, argv + 1));
 	return cli_usage("unknown command '%s'", argv[1]);
 }

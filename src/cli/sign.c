@@ -94,22 +94,14 @@ struct sign_after {
 	int quiet;		/* --json */
 };
 
-static int sign_main(int argc, char **argv, struct sign_after *after)
+static int sign_main(struct cli *cx, int argc, char **argv,
+		     struct sign_after *after)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "in-place", no_argument, NULL, 'I' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "hash", required_argument, NULL, 'H' },
-		{ "keyid", no_argument, NULL, 'K' },
-		{ "pass-env", required_argument, NULL, 'E' },
-		{ "pass-file", required_argument, NULL, 'F' },
 		{ "sign-other", no_argument, NULL, 'O' },
-		{ "allow-expired", no_argument, NULL, 'X' },
-		{ "jobs", required_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'J' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "allow-unsigned", no_argument, NULL, 'U' },
 		{ "max-size", required_argument, NULL, 'M' },
@@ -135,7 +127,6 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fw_key_opts ko = { 0 };
 	struct fw_run_opts ro = { 0 };
 	struct fw_stack_opts so = { 0 };
 	struct fw_stack *stack;
@@ -149,32 +140,18 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 	struct cli_policy pol = { 0 };
 	struct cli_verity ver = { 0 };
 	const char *cache_dir = NULL;
-	int c, json = 0, attest = 0, rc;
+	int c, attest = 0, rc;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:k:c:j:nh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "o:nh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': ro.output = optarg; break;
 		case 'I': ro.in_place = 1; break;
-		case 'k': ko.key = optarg; break;
-		case 'c': ko.cert = optarg; break;
-		case 'H': ko.hash = optarg; break;
-		case 'K': ko.use_keyid = 1; break;
-		case 'E': ko.pass_env = optarg; break;
-		case 'F': ko.pass_file = optarg; break;
 		case 'O': ro.sign_other = 1; break;
 		case 13: ro.ima = FW_IMA_WITH_TRAILER; break;
 		case 14: ro.ima = FW_IMA_ONLY; break;
 		case 15: ro.ima_modules = 1; break;
-		case 'X': ko.allow_expired = 1; break;
-		case 'j':
-			ro.jobs = cli_jobs(optarg);
-			if (ro.jobs < 0)
-				return cli_usage("bad --jobs '%s'", optarg);
-			break;
 		case 'n': ro.dry_run = 1; break;
-		case 'J': json = 1; break;
 		case 'S': pol.strict = 1; break;
 		case 'U': pol.allow_unsigned = 1; break;
 		case 'M':
@@ -202,10 +179,13 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 		case 18: ver.device = optarg; break;
 		case 19: cache_dir = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("sign: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
 	pol.sign_other = ro.sign_other;
+	ro.jobs = cx->jobs;
+	ro.progress = cx->progress;
+	ro.progress_arg = cx->progress_arg;
 	if (ro.ima_modules && !ro.ima)
 		return cli_usage("sign: --ima-modules goes with --ima or "
 				 "--ima-only");
@@ -263,18 +243,13 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 	if (!ro.dry_run) {
 		if (!ro.output == !ro.in_place)
 			return cli_usage("sign: give either -o OUTPUT or --in-place");
-		if (!ko.key || !ko.cert)
-			return cli_usage("sign: --key and --cert are required");
 		/* The key is checked against the certificate before any file. */
-		rc = fw_signer_open(&ko, &ro.signer, &err);
-		if (rc)
+		if ((rc = cli_signer(cx, "sign: --key and --cert are required")))
+			return rc;
+		ro.signer = att.signer = cx->signer;
+		after->quiet = cx->json;
+		if (cache_dir && fw_cache_open(cache_dir, &ro.cache, &err))
 			return cli_error(&err);
-		att.signer = ro.signer;
-		after->quiet = json;
-		if (cache_dir && fw_cache_open(cache_dir, &ro.cache, &err)) {
-			fw_signer_free(ro.signer);
-			return cli_error(&err);
-		}
 		so.cache = after->cache = ro.cache;
 		fw_signer_set_cache(ro.signer, ro.cache);
 	}
@@ -283,7 +258,7 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 		so.input = ro.input;
 		so.output = ro.output;
 		so.signer = ro.signer;
-		so.cert = ko.cert;
+		so.cert = cx->key.cert;
 		so.jobs = ro.jobs;
 		so.sign_other = ro.sign_other;
 		so.ima = ro.ima;
@@ -291,66 +266,56 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 		so.dry_run = ro.dry_run;
 		so.max_size = ro.max_size;
 		if (so.dry_run)
-			so.no_inject_cert = !ko.cert;
+			so.no_inject_cert = !cx->key.cert;
 		so.verity = ver.on;
 		so.verity_salt = ver.salt_len ? ver.salt : NULL;
 		so.verity_salt_len = ver.salt_len;
 		rc = cli_stack_open(&so, &stack);
 		if (rc >= 0) {
 			if (!rc) {
-				cli_progress(&ro, "signing");
 				so.progress = ro.progress;
 				so.progress_arg = ro.progress_arg;
-				rc = cli_stack_sign(stack, json, &pol,
+				rc = cli_stack_sign(stack, cx->json, &pol,
 						    attest ? &att : NULL, &ver,
 						    ro.output, ro.signer);
 			}
-			fw_signer_free(ro.signer);
 			return rc;
 		}
 	} else if (so.layout) {
-		fw_signer_free(ro.signer);
 		return cli_usage("sign: --layout takes -o OUTPUT, not "
 				 "--in-place or --kernel");
 	}
 	/* The kernel first: a refused kernel leaves nothing written. */
 	if (kin && !ro.dry_run &&
-	    fw_kernel_inject_cert(kin, ko.cert, kout, &kopt, &kinfo, &err)) {
-		fw_signer_free(ro.signer);
+	    fw_kernel_inject_cert(kin, cx->key.cert, kout, &kopt, &kinfo, &err))
 		return cli_error(&err);
-	}
-	cli_progress(&ro, "signing");
 	rc = fw_sign_image(&ro, &rep, &err);
 	cli_progress_end();
 	if (rc) {
-		fw_signer_free(ro.signer);
 		if (kin && !ro.dry_run)
 			unlink(kout);
 		fw_report_free(&rep);
 		return cli_error(&err);
 	}
 	if (ver.on && (rc = cli_verity_finish(&ver, ro.output, ro.signer,
-					      json))) {
-		fw_signer_free(ro.signer);
+					      cx->json))) {
 		fw_report_free(&rep);
 		return rc;
 	}
 	/* the attestation reads both images: every file before and after */
 	if (attest && (rc = cli_attest_write(&att, &rep, 1, &att_path))) {
-		fw_signer_free(ro.signer);
 		if (kin)
 			unlink(kout);
 		fw_report_free(&rep);
 		return rc;
 	}
-	fw_signer_free(ro.signer);
-	if (kin && !ro.dry_run && !json)
+	if (kin && !ro.dry_run && !cx->json)
 		printf("%s: certificate '%s' in the kernel's slot (%llu of "
 		       "%llu bytes)\n", kout, kinfo.subject,
 		       (unsigned long long)kinfo.used,
 		       (unsigned long long)kinfo.slot_size);
 	cli_print_warnings(&rep);
-	if (json) {
+	if (cx->json) {
 		fw_report_json(&rep, ro.dry_run ? "plan" : "sign", stdout);
 	} else if (ro.dry_run) {
 		for (size_t i = 0; i < rep.n; i++) {
@@ -384,10 +349,10 @@ static int sign_main(int argc, char **argv, struct sign_after *after)
 	return rc;
 }
 
-int cmd_sign(int argc, char **argv)
+int cmd_sign(struct cli *cx, int argc, char **argv)
 {
 	struct sign_after after = { 0 };
-	int rc = sign_main(argc, argv, &after);
+	int rc = sign_main(cx, argc, argv, &after);
 
 	if (after.cache && !after.quiet && rc != FW_EUSAGE) {
 		struct fw_cache_stats st;

@@ -31,13 +31,10 @@ static const char help[] =
 "                    sha256, and every file it lists against IMAGE's; one\n"
 "                    line per problem, exit status 1 when there is one\n";
 
-int cmd_verify(int argc, char **argv)
+int cmd_verify(struct cli *cx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "jobs", required_argument, NULL, 'j' },
 		{ "sign-other", no_argument, NULL, 'O' },
-		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "attestation", required_argument, NULL, 'A' },
 		{ "ima", no_argument, NULL, 1 },
@@ -49,36 +46,32 @@ int cmd_verify(int argc, char **argv)
 	struct fw_run_opts ro = { 0 };
 	struct fw_report rep;
 	struct fw_error err;
-	const char *cert = NULL, *attestation = NULL;
-	int c, json = 0, quiet = 0, rc;
+	const char *cert, *attestation = NULL;
+	int c, quiet = 0, rc;
 
 	fw_error_clear(&err);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:j:qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cx, argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cert = optarg; break;
-		case 'j':
-			ro.jobs = cli_jobs(optarg);
-			if (ro.jobs < 0)
-				return cli_usage("bad --jobs '%s'", optarg);
-			break;
 		case 'O': ro.sign_other = 1; break;
-		case 'J': json = 1; break;
 		case 'q': quiet = 1; break;
 		case 'A': attestation = optarg; break;
 		case 1: ro.ima = FW_IMA_WITH_TRAILER; break;
 		case 2: ro.ima = FW_IMA_ONLY; break;
 		case 3: ro.ima_modules = 1; break;
 		case 'h': fputs(help, stdout); return 0;
-		default: return cli_usage("verify: bad option");
+		default: return cli_bad_option(cx);
 		}
 	}
+	cert = cx->key.cert;
+	ro.jobs = cx->jobs;
+	ro.progress = cx->progress;
+	ro.progress_arg = cx->progress_arg;
 	if (optind != argc - 1)
 		return cli_usage("verify: give exactly one INPUT");
 	if (!cert)
 		return cli_usage("verify: --cert is required");
 	if (attestation) {
-		if (json)
+		if (cx->json)
 			return cli_usage("verify: --attestation has no --json");
 		return cli_attest_verify(attestation, argv[optind], cert, quiet);
 	}
@@ -98,16 +91,14 @@ int cmd_verify(int argc, char **argv)
 		rc = cli_stack_open(&so, &s);
 		if (rc >= 0) {
 			if (!rc) {
-				cli_progress(&ro, "verifying");
 				so.progress = ro.progress;
 				so.progress_arg = ro.progress_arg;
-				rc = cli_stack_verify(s, json, quiet);
+				rc = cli_stack_verify(s, cx->json, quiet);
 			}
 			fw_verifier_free(ro.verifier);
 			return rc;
 		}
 	}
-	cli_progress(&ro, "verifying");
 	rc = fw_verify_image(&ro, &rep, &err);
 	cli_progress_end();
 	fw_verifier_free(ro.verifier);
@@ -116,7 +107,7 @@ int cmd_verify(int argc, char **argv)
 		return cli_error(&err);
 	}
 	cli_print_warnings(&rep);
-	if (json) {
+	if (cx->json) {
 		fw_report_json(&rep, "verify", stdout);
 	} else {
 		cli_print_verify(&rep, quiet);

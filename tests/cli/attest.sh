@@ -13,8 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 cd "$WORK" || exit 1
-key vendor
-key other
+key vendor --rsa 2048
+key other --rsa 2048
 key ecvendor --ec p256
 K=$WORK/keys
 PY=/usr/bin/python3	# Debian's, with python3-securesystemslib

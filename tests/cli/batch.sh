@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 cd "$WORK" || exit 1
-key vendor
+key vendor --rsa 2048
 K=$WORK/keys
 B=$FIXTURES/amd64/bin/busybox
 

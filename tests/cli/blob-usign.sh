@@ -21,7 +21,7 @@ for t in signify-openbsd mksquashfs tar python3; do
 done
 cd "$WORK" || exit 1
 export SOURCE_DATE_EPOCH=1700000000
-key vendor
+key vendor --rsa 2048
 K=$WORK/keys
 
 # --- usign keys: signify's files are usign's ------------------------------

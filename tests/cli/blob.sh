@@ -21,8 +21,8 @@ done
 KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
 cd "$WORK" || exit 1
 export SOURCE_DATE_EPOCH=1700000000
-key vendor
-key other
+key vendor --rsa 2048
+key other --rsa 2048
 K=$WORK/keys
 
 # --- the parts -----------------------------------------------------------

@@ -13,8 +13,8 @@ need_fixtures
 KTREE=$("$SRCDIR/tests/e2e/build-kernel.sh") || { echo "kernel build failed" >&2; exit 1; }
 cd "$WORK" || exit 1
 export SOURCE_DATE_EPOCH=1700000000
-key vendor
-key other
+key vendor --rsa 2048
+key other --rsa 2048
 K=$WORK/keys
 
 mkdir -p t/bin t/lib/modules t/etc

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 cd "$WORK" || exit 1
-key vendor
+key vendor --rsa 2048
 K=$WORK/keys/vendor
 LIBC=$(find "$FIXTURES/amd64" -name 'libc.so.6' | head -n 1)
 [ -n "$LIBC" ] || { echo "no libc.so.6 in the fixtures" >&2; exit 1; }

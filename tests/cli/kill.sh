@@ -10,7 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 cd "$WORK" || exit 1
-key vendor
+# RSA 2048: what is under test is the kill, not the key (a 4096-bit key
+# costs twelve times the CPU: 6.1 s against 0.5 s a signing of the tree)
+key vendor --rsa 2048
 K=$WORK/keys/vendor
 SIGN=("$FWSIGN" sign --key "$K.key" --cert "$K.crt" --jobs 2)
 
@@ -57,6 +59,7 @@ for kind in tree:in sqfs:in.sqfs ext4:in.ext4 tar:in.tar; do
 	t0=$(date +%s.%N)
 	"${SIGN[@]}" "$in" -o "ref.$name" >/dev/null
 	dur=$(echo "$(date +%s.%N) - $t0" | bc)
+	ref=$(digest "ref.$name")
 	for i in 1 2 3 4; do
 		out=k.$name/out
 		rm -rf "$out"
@@ -66,7 +69,7 @@ for kind in tree:in sqfs:in.sqfs ext4:in.ext4 tar:in.tar; do
 			[ "$(digest "$in")" = "$before" ]
 		if [ -e "$out" ]; then
 			check "$name #$i: the output is complete" \
-				[ "$(digest "$out")" = "$(digest "ref.$name")" ]
+				[ "$(digest "$out")" = "$ref" ]
 		else
 			pass
 		fi
@@ -74,7 +77,7 @@ for kind in tree:in sqfs:in.sqfs ext4:in.ext4 tar:in.tar; do
 		rm -rf "$out"
 		expect_exit 0 "$name #$i: the next run completes" "${SIGN[@]}" "$in" -o "$out"
 		check "$name #$i: ... with the same output" \
-			[ "$(digest "$out")" = "$(digest "ref.$name")" ]
+			[ "$(digest "$out")" = "$ref" ]
 		check "$name #$i: ... and no temporary left" \
 			[ -z "$(ls -A "k.$name" | grep fwsign- || true)" ]
 	done
@@ -82,6 +85,13 @@ done
 
 # --in-place: each file either old or new, never a mix
 "${SIGN[@]}" in -o ref.ip >/dev/null
+ref=$(digest ref.ip)
+sums() {	# sums DIR: "SHA256  PATH" of its files but temporaries
+	(cd "$1" && find . -type f ! -name '.*.fwsign-*' -print0 | sort -z |
+		xargs -0 sha256sum)
+}
+sums in >"$WORK/sums.in"
+sums ref.ip >"$WORK/sums.ref"
 t0=$(date +%s.%N)
 cp -a in ip.time && "${SIGN[@]}" ip.time --in-place >/dev/null
 dur=$(echo "$(date +%s.%N) - $t0" | bc)
@@ -89,12 +99,16 @@ for i in 1 2 3 4; do
 	rm -rf ip && cp -a in ip
 	at=$(rand_s "$dur")
 	kill_at "$at" "${SIGN[@]}" ip --in-place
-	mixed=$(cd ip && find . -type f ! -name '.*.fwsign-*' | while read -r f; do
-		cmp -s "$f" "../in/$f" || cmp -s "$f" "../ref.ip/$f" || echo "$f"
-	done)
+	mixed=$(sums ip | awk -v old="$WORK/sums.in" -v new="$WORK/sums.ref" '
+		BEGIN {
+			while ((getline l <old) > 0) o[substr(l, 67)] = substr(l, 1, 64)
+			while ((getline l <new) > 0) n[substr(l, 67)] = substr(l, 1, 64)
+		}
+		{ p = substr($0, 67); h = substr($0, 1, 64) }
+		h != o[p] && h != n[p] { print p }')
 	check "in-place #$i (killed at $at s): every file old or new ($mixed)" [ -z "$mixed" ]
 	expect_exit 0 "in-place #$i: the next run completes" "${SIGN[@]}" ip --in-place
-	check "in-place #$i: ... every file signed" [ "$(digest ip)" = "$(digest ref.ip)" ]
+	check "in-place #$i: ... every file signed" [ "$(digest ip)" = "$ref" ]
 	check "in-place #$i: ... no temporary left" \
 		[ -z "$(find ip -name '.*.fwsign-*')" ]
 done

@@ -3,17 +3,46 @@
  * Runs files through a fuzz target's LLVMFuzzerTestOneInput without
  * libFuzzer, so that any compiler builds it: a test replays the seeds and
  * the inputs that once crashed (tests/fuzz/regress/).  Arguments are files
- * or directories (their files, not recursively).
+ * or directories (their files, not recursively), after an optional
+ * -timeout=N as libFuzzer's: an input that takes more than N seconds
+ * (here of CPU time, the process's, so that a loaded machine does not
+ * count) stops the replay with exit status 70, libFuzzer's for a timeout.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static long timeout_s;			/* 0: none */
+
+static void on_timeout(int sig)
+{
+	static const char msg[] = "replay: timeout: the input above took "
+				  "longer than -timeout\n";
+
+	(void)sig;
+	/* async-signal-safe: write and _exit only */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to say */
+	}
+	_exit(70);
+}
+
+/* The CPU-time alarm for one input (0 s: off). */
+static void arm(long s)
+{
+	struct itimerval t = { { 0, 0 }, { s, 0 } };
+
+	setitimer(ITIMER_PROF, &t, NULL);
+}
 
 static int replay_file(const char *path)
 {
@@ -50,16 +79,29 @@ static int replay_file(const char *path)
 	/* named first: a sanitizer report that follows is about this one */
 	printf("%s (%zu bytes)\n", path, len);
 	fflush(stdout);
+	arm(timeout_s);
 	LLVMFuzzerTestOneInput(buf, len);
+	arm(0);
 	free(buf);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int bad = 0, done = 0;
+	int bad = 0, done = 0, first = 1;
 
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && !strncmp(argv[1], "-timeout=", 9)) {
+		char *end;
+
+		timeout_s = strtol(argv[1] + 9, &end, 10);
+		if (*end || timeout_s < 1) {
+			fprintf(stderr, "replay: bad %s\n", argv[1]);
+			return 2;
+		}
+		signal(SIGPROF, on_timeout);
+		first = 2;
+	}
+	for (int i = first; i < argc; i++) {
 		struct stat st;
 		struct dirent **ents;
 		int n;

@@ -22,6 +22,13 @@ int main(void)
 	      fw_le32(b + 4));
 	CHECK(fw_le64(b) == 0x8807060504030201ull, "le64 %#llx",
 	      (unsigned long long)fw_le64(b));
+	CHECK(fw_be64(b) == 0x0102030405060788ull, "be64 %#llx",
+	      (unsigned long long)fw_be64(b));
+	CHECK(fw_get_uint(b, 3, 1) == 0x010203u, "3 bytes, be");
+	CHECK(fw_get_uint(b, 3, 0) == 0x030201u, "3 bytes, le");
+	CHECK(fw_get_uint(b, 8, 0) == fw_le64(b), "8 bytes, le");
+	CHECK(fw_get_uint(b, 8, 1) == fw_be64(b), "8 bytes, be");
+	CHECK(fw_get_uint(b, 4, 1) == fw_be32(b), "4 bytes, be");
 
 	fw_put_be32(o, 0x01020304u);
 	CHECK(!memcmp(o, b, 4), "put_be32");
@@ -31,6 +38,15 @@ int main(void)
 	CHECK(!memcmp(o, b, 4), "put_le32");
 	fw_put_le64(o, 0x8807060504030201ull);
 	CHECK(!memcmp(o, b, 8), "put_le64");
+	fw_put_be64(o, 0x0102030405060788ull);
+	CHECK(!memcmp(o, b, 8), "put_be64");
+	memset(o, 0, sizeof(o));
+	fw_put_uint(o, 3, 1, 0xff010203u);
+	CHECK(!memcmp(o, b, 3) && !o[3], "put 3 bytes be, no more");
+	fw_put_uint(o, 4, 0, 0x04030201u);
+	CHECK(!memcmp(o, b, 4), "put 4 bytes le");
+	fw_put_uint(o, 8, 1, 0x0102030405060788ull);
+	CHECK(!memcmp(o, b, 8), "put 8 bytes be");
 
 	CHECK(fw_all_zero(z, 0), "nothing is all zero");
 	CHECK(fw_all_zero(z, sizeof(z)), "zeros");
