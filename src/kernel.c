@@ -324,9 +324,10 @@ struct scan {
 	int n;
 };
 
+/* Counts every distinct slot, keeps the first four (n may exceed them). */
 static void scan_add(struct scan *sc, const struct slot *s)
 {
-	for (int i = 0; i < sc->n; i++)
+	for (int i = 0; i < sc->n && i < 4; i++)
 		if (sc->found[i].x == s->x && sc->found[i].u == s->u &&
 		    sc->found[i].l == s->l)
 			return;
