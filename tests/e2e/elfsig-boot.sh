@@ -548,5 +548,10 @@ readtime() {
 }
 printf '  %-14s enforce %10s   off %10s   (reading 10 MB of data)\n' \
 	big-read "$(readtime enforce)" "$(readtime off)"
+boottime() {	# seconds from boot to /etc/rc's first line (a shell running)
+	sed -n 's/^ELFSIG-BOOT .* uptime=\([0-9.]*\) .*/\1/p' "$WORK/$1.log.txt" | head -n1
+}
+printf '  %-14s enforce %10s   off %10s   (s: boot to the first line of /etc/rc)\n' \
+	boot "$(boottime enforce)" "$(boottime off)"
 
 done_tests
