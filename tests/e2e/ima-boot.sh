@@ -1,6 +1,7 @@
 #!/bin/bash
-# IMA mode, proven by booting: a stock (unpatched) linux-source-6.1 kernel
-# with IMA appraisal (kernel/ima/test.config), the vendor certificate put
+# IMA mode, proven by booting: a stock (unpatched) linux-source-6.12 kernel
+# with IMA appraisal (kernel/stock/test.config, the kernel verity-boot.sh
+# boots too: IPE without a policy allows everything), the vendor certificate put
 # in its extra-certificate slot by `fwsign inject-cert`, and a root
 # filesystem signed with `fwsign sign --ima`, as squashfs and as ext4.
 #
@@ -36,9 +37,9 @@ done
 	die "/bin/busybox is not busybox-static"
 
 # The stock kernel, through build-kernel.sh's cache: the variant
-# kernel/ima (no patch, the IMA config).  IMA_KTREE: a built tree.
+# kernel/stock (no patch; IMA, dm-verity, IPE).  IMA_KTREE: a built tree.
 if [ -z "${IMA_KTREE:-}" ]; then
-	IMA_KTREE=$(FWSIGN_KVARIANT=ima "$here/build-kernel.sh") ||
+	IMA_KTREE=$(FWSIGN_KVERSION=6.12 FWSIGN_KVARIANT=stock "$here/build-kernel.sh") ||
 		die "stock IMA kernel build failed"
 fi
 ktree=$IMA_KTREE

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Proof by boot of the stock-kernel way: Debian's linux-source-6.12 with no
-# patch (kernel/verity.config: dm-verity with signed root hashes, IPE),
+# patch (kernel/stock/test.config: dm-verity with signed root hashes, IPE;
+# and IMA, for ima-boot.sh, unused here: no IMA policy is loaded),
 # the vendor certificate put in its extra-certificate slot by `fwsign
 # inject-cert`, and a squashfs root signed by `fwsign sign --verity`.  The
 # initramfs (IPE's boot_verified) loads the signed IPE policy that fwsign
@@ -16,7 +17,7 @@
 
 need_tools qemu-system-x86_64 mksquashfs cpio gzip gcc openssl
 static_busybox
-test_kernel FWSIGN_KVERSION=6.12 FWSIGN_KVARIANT=verity
+test_kernel FWSIGN_KVERSION=6.12 FWSIGN_KVARIANT=stock
 cd "$WORK" || exit 1
 CN=fwsign-verity-vendor
 "$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
