@@ -38,7 +38,10 @@
  * right.  (The LPT's big model is not edited: without -F the kernel then
  * takes the LEBs as grown and empty until the replay; with -F, refused.)
  * fwsign's reader replays the journal the same way.  A volume without
- * such xattrs is mkfs.ubifs's output untouched.
+ * such xattrs is mkfs.ubifs's output untouched.  Booted with -F on a
+ * simulated NAND chip of 2 KiB pages (tests/e2e/nand-boot.sh): the xattrs
+ * read back before and after the fixup; a journal whose buds the LPT
+ * calls empty is unmapped by it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
