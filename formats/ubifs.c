@@ -637,16 +637,26 @@ static int walk_index(struct ub_priv *p, uint32_t lnum, uint32_t offs,
 	return FW_OK;
 }
 
-static int cmp_leaf(const void *a, const void *b)
+/* The index's order: inode number, key type, then the key's low bits
+ * (block number or name hash). */
+static int key_order(const struct ub_leaf *x, const struct ub_leaf *y)
 {
-	const struct ub_leaf *x = a, *y = b;
-
 	if (x->inum != y->inum)
 		return x->inum < y->inum ? -1 : 1;
 	if (x->type != y->type)
 		return x->type < y->type ? -1 : 1;
 	if (x->low != y->low)
 		return x->low < y->low ? -1 : 1;
+	return 0;
+}
+
+static int cmp_leaf(const void *a, const void *b)
+{
+	const struct ub_leaf *x = a, *y = b;
+	int c = key_order(x, y);
+
+	if (c)
+		return c;
 	return x->node < y->node ? -1 : x->node > y->node;
 }
 
@@ -709,16 +719,10 @@ static uint32_t nm_len(const uint8_t *d)
 static int cmp_key_nm(const struct ub_leaf *x, const struct ub_leaf *y)
 {
 	uint32_t a, b;
-	int c;
+	int c = key_order(x, y);
 
-	if (x->inum != y->inum)
-		return x->inum < y->inum ? -1 : 1;
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	if (x->low != y->low)
-		return x->low < y->low ? -1 : 1;
-	if (x->type < UB_KEY_DENT)
-		return 0;
+	if (c || x->type < UB_KEY_DENT)
+		return c;
 	a = nm_len(x->node);
 	b = nm_len(y->node);
 	c = memcmp(x->node + UB_DENT_SZ, y->node + UB_DENT_SZ, a < b ? a : b);

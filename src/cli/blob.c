@@ -61,7 +61,17 @@ int cli_stack_sign(struct fw_stack *s, int json, const struct cli_policy *pol,
 		return rc;
 	}
 	cli_print_warnings(r);
-	if (json) {
+	if (json && ver && ver->json && *ver->json) {
+		char *doc = NULL;
+		size_t len;
+		FILE *m = open_memstream(&doc, &len);
+
+		if (m) {
+			fw_stack_json(s, NULL, m);
+			fclose(m);
+		}
+		cli_verity_json(ver, doc, stdout);
+	} else if (json) {
 		fw_stack_json(s, NULL, stdout);
 	} else {
 		fw_stack_print(s, stdout);

@@ -132,7 +132,13 @@ struct cli_verity {
 	const char *device;	/* in the table; NULL: "DEVICE" */
 	uint8_t salt[256];
 	size_t salt_len;	/* 0: derived from the image */
+	/* --json: what each tree is, one JSON object per filesystem
+	 * (json_object array; NULL until the first) */
+	struct json_object **json;
 };
+/* Prints the report doc (a JSON object) to f with "verity": ARRAY added
+ * when v holds any; frees doc.  Returns nonzero when f failed. */
+int cli_verity_json(const struct cli_verity *v, char *doc, FILE *f);
 int cli_verity_parse_salt(const char *s, struct cli_verity *v);
 /* 0 when none of the files beside out exists, else an exit code. */
 int cli_verity_check(const char *out);

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "fwsign/cache.h"
 #include "fwsign/kernel.h"
@@ -139,6 +141,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 	char *att_path = NULL;
 	struct cli_policy pol = { 0 };
 	struct cli_verity ver = { 0 };
+	struct json_object *vjson = NULL;	/* --verity --json */
 	const char *cache_dir = NULL;
 	int c, attest = 0, rc;
 
@@ -204,6 +207,8 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 	if ((ver.salt_len || ver.device) && !ver.on)
 		return cli_usage("sign: --verity-salt and --verity-device go "
 				 "with --verity");
+	if (ver.on && cx->json)
+		ver.json = &vjson;
 	if (ver.on) {
 		struct stat st;
 
@@ -279,6 +284,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 						    attest ? &att : NULL, &ver,
 						    ro.output, ro.signer);
 			}
+			json_object_put(vjson);
 			return rc;
 		}
 	} else if (so.layout) {
@@ -307,6 +313,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 		if (kin)
 			unlink(kout);
 		fw_report_free(&rep);
+		json_object_put(vjson);
 		return rc;
 	}
 	if (kin && !ro.dry_run && !cx->json)
@@ -315,7 +322,17 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 		       (unsigned long long)kinfo.used,
 		       (unsigned long long)kinfo.slot_size);
 	cli_print_warnings(&rep);
-	if (cx->json) {
+	if (cx->json && vjson) {
+		char *doc = NULL;
+		size_t len;
+		FILE *m = open_memstream(&doc, &len);
+
+		if (m) {
+			fw_report_json(&rep, "sign", m);
+			fclose(m);
+		}
+		cli_verity_json(&ver, doc, stdout);
+	} else if (cx->json) {
 		fw_report_json(&rep, ro.dry_run ? "plan" : "sign", stdout);
 	} else if (ro.dry_run) {
 		for (size_t i = 0; i < rep.n; i++) {
@@ -344,6 +361,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 			printf("attestation: %s\n", att_path);
 	}
 	free(att_path);
+	json_object_put(vjson);
 	rc = ro.dry_run ? FW_OK : cli_sign_status(&rep, &pol);
 	fw_report_free(&rep);
 	return rc;

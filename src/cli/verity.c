@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "fwsign/stack.h"
 #include "fwsign/verity.h"
@@ -127,6 +129,71 @@ int cli_verity_check(const char *out)
 
 /* The files beside base for one image's tree; 0, or an error in err
  * (then none of them is left). */
+/* --json: the tree and the files beside the image, as the text says them */
+static int add_json(const struct cli_verity *o, const char *image,
+		    const struct fw_verity_info *vi, const char *salt_hex,
+		    const char *uuid_s, const char *desc, const char *table,
+		    char *const *paths, struct fw_error *err)
+{
+	static const char *const keys[N_EXTS] = { "root_hash_signature",
+		"variables", "ipe_policy", "ipe_policy_signed" };
+	struct json_object *e = json_object_new_object(), *files;
+	int bad = !e;
+
+	if (!bad && !*o->json)
+		bad = !(*o->json = json_object_new_array());
+#define ADD(obj, k, v) (bad = bad || json_object_object_add(obj, k, v))
+	if (!bad) {
+		ADD(e, "image", json_object_new_string(image));
+		ADD(e, "root_hash", json_object_new_string(vi->root_hex));
+		ADD(e, "salt", json_object_new_string(salt_hex));
+		ADD(e, "uuid", json_object_new_string(uuid_s));
+		ADD(e, "hash", json_object_new_string("sha256"));
+		ADD(e, "block_size", json_object_new_int64(vi->block));
+		ADD(e, "data_blocks", json_object_new_int64(
+				(int64_t)vi->data_blocks));
+		ADD(e, "hash_offset", json_object_new_int64(
+				(int64_t)vi->hash_offset));
+		ADD(e, "tree_bytes", json_object_new_int64(
+				(int64_t)vi->tree_len));
+		ADD(e, "sig_key_desc", json_object_new_string(desc));
+		ADD(e, "table", json_object_new_string(table));
+		files = json_object_new_object();
+		bad = bad || !files;
+		for (int i = 0; !bad && i < N_EXTS; i++)
+			ADD(files, keys[i], json_object_new_string(paths[i]));
+		if (files)
+			ADD(e, "files", files);
+	}
+#undef ADD
+	if (bad || json_object_array_add(*o->json, e)) {
+		json_object_put(e);
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	}
+	return FW_OK;
+}
+
+int cli_verity_json(const struct cli_verity *v, char *doc, FILE *f)
+{
+	const char *end = doc ? strrchr(doc, '}') : NULL;
+	int rc;
+
+	if (!doc)
+		return -1;
+	if (!end || !v || !v->json || !*v->json) {
+		rc = fputs(doc, f) < 0;
+	} else {
+		fwrite(doc, 1, (size_t)(end - doc), f);
+		fprintf(f, ",\"verity\":%s", json_object_to_json_string_ext(
+				*v->json, JSON_C_TO_STRING_PLAIN |
+				JSON_C_TO_STRING_NOSLASHESCAPE));
+		fputs(end, f);
+		rc = ferror(f);
+	}
+	free(doc);
+	return rc;
+}
+
 static int write_side(const struct cli_verity *o, const char *base,
 		      const char *image, const struct fw_verity_info *vi,
 		      struct fw_signer *signer, int json, struct fw_error *err)
@@ -206,6 +273,9 @@ static int write_side(const struct cli_verity *o, const char *base,
 				  "%s", strerror(errno));
 		goto out;
 	}
+	if (o->json && (rc = add_json(o, image, vi, salt_hex, uuid_s, desc,
+				      table, paths, err)))
+		goto out;
 	done = 1;
 	if (!json)
 		printf("dm-verity: %s: root hash %s, %llu data blocks of %u, "

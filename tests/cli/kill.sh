@@ -16,11 +16,15 @@ key vendor --rsa 2048
 K=$WORK/keys/vendor
 SIGN=("$FWSIGN" sign --key "$K.key" --cert "$K.crt" --jobs 2)
 
-# A tree that takes a while: every fixture module of every architecture.
+# A tree that takes a while: every third fixture module (in name order)
+# of every architecture, about 480 files and 65 MB.  A run over it has the
+# same phases as one over all 1,420 modules (196 MB: 240 CPU-seconds for
+# the whole test), and each kill point is drawn within its duration.
 mkdir -p in/bin in/lib
 for a in $ARCHES; do
 	mkdir -p "in/lib/$a"
-	find "$FIXTURES/$a/modules" -name '*.ko' -exec cp -t "in/lib/$a" {} + 2>/dev/null
+	find "$FIXTURES/$a/modules" -name '*.ko' | sort | awk 'NR % 3 == 1' |
+		xargs -r cp -t "in/lib/$a"
 	cp "$FIXTURES/$a/bin/busybox" "in/bin/busybox-$a"
 done
 echo "$(find in -type f | wc -l) files"

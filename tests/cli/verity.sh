@@ -16,7 +16,10 @@
 #  - inside a sysupgrade blob the root gets its tree where it lies (tar
 #    member), byte for byte veritysetup's, and its files beside OUTPUT;
 #  - misuse is refused with nothing left behind: a directory, a tar
-#    archive (exit 3, output removed), a side file that exists.
+#    archive (exit 3, output removed), a side file that exists;
+#  - --json: the report gains "verity" (root hash, salt, UUID, blocks,
+#    table, the files beside), equal to OUTPUT.verity, for an image and
+#    for a blob's root.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
 key vendor --rsa 2048
@@ -93,6 +96,42 @@ tail -c +$((VERITY_HASH_OFFSET + 1)) "$W/s.sqfs" >"$W/s.tree"
 veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" "$W/s.data" "$W/s.ref" >/dev/null
 check "--verity-salt: tree byte for byte veritysetup's" cmp -s "$W/s.tree" "$W/s.ref"
 
+# --json: the report carries "verity": what the text and OUTPUT.verity say
+jcheck() {	# jcheck JSON ENVFILE IMAGE: python3 compares them
+	python3 - "$@" <<'PY'
+import json, sys, shlex
+doc = json.load(open(sys.argv[1]))
+env = {}
+for line in open(sys.argv[2]):
+    if "=" in line and not line.startswith("#"):
+        k, v = line.rstrip("\n").split("=", 1)
+        env[k] = shlex.split(v)[0] if v else ""
+v = doc["verity"]
+assert len(v) == 1, v
+v = v[0]
+summ = doc["summary"] if "summary" in doc else doc["report"]["summary"]
+assert summ["signed"] > 0, summ
+assert v["image"] == sys.argv[3], (v["image"], sys.argv[3])
+assert v["root_hash"] == env["VERITY_ROOT_HASH"]
+assert v["salt"] == env["VERITY_SALT"]
+assert v["uuid"] == env["VERITY_UUID"]
+assert v["data_blocks"] == int(env["VERITY_DATA_BLOCKS"])
+assert v["hash_offset"] == int(env["VERITY_HASH_OFFSET"])
+assert v["block_size"] == int(env["VERITY_BLOCK_SIZE"])
+assert v["table"] == env["VERITY_TABLE"]
+assert v["files"]["variables"] == sys.argv[2]
+PY
+}
+sign --json --verity "$W/root.sqfs" -o "$W/j.sqfs" >"$W/j.json" 2>"$W/j.err"
+check "--json: one JSON document with the tree in it" jcheck "$W/j.json" "$W/j.sqfs.verity" "$W/j.sqfs"
+check "--json: no text line on stdout" sh -c "! grep -q '^dm-verity:' '$W/j.json'"
+check "--json: the root hash is veritysetup's" sh -c \
+	". '$W/j.sqfs.verity' && veritysetup verify --hash-offset=\$VERITY_HASH_OFFSET '$W/j.sqfs' '$W/j.sqfs' \
+	 \"\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"verity\"][0][\"root_hash\"])' '$W/j.json')\""
+sign --json "$W/root.sqfs" -o "$W/j2.sqfs" >"$W/j2.json" 2>/dev/null
+check "--json without --verity: no verity member" python3 -c \
+	"import json,sys; assert 'verity' not in json.load(open(sys.argv[1]))" "$W/j2.json"
+
 # inside a blob: an OpenWrt sysupgrade (kernel in a FIT, squashfs root)
 # (the kernel: bytes without a slot, skipped)
 head -c 4096 /dev/urandom >"$W/kernel.bin"
@@ -113,6 +152,12 @@ veritysetup format --salt="$VERITY_SALT" --uuid="$VERITY_UUID" "$W/fw.data" "$W/
 check "blob: tree byte for byte veritysetup's" cmp -s "$W/fw.tree" "$W/fw.ref"
 "$FWSIGN" verify --cert "$K.crt" "$W/fw.out" >"$W/fw.v" 2>&1
 check "blob: fwsign verify reads the signed root" grep -q " 0 unsigned, 0 foreign-key, 0 bad-signature" "$W/fw.v"
+
+sign --json --verity --skip-kernels-without-slot "$W/fw.bin" -o "$W/fwj.out" >"$W/fwj.json" 2>/dev/null
+side=$(ls "$W"/fwj.out.*root.verity 2>/dev/null | head -1)
+check "blob --json: the tree of the root in the JSON" jcheck "$W/fwj.json" "$side" \
+	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verity"][0]["image"])' "$W/fwj.json")"
+check "blob --json: it names the root in the blob" grep -q '"image":"[^"]*fwj.out:[^"]*root"' "$W/fwj.json"
 
 # misuse
 expect_exit 2 "a directory refused" sign --verity "$W/tree" -o "$W/x1"
