@@ -63,6 +63,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@
 #define AR_MAX_ENTRY ((int64_t)FW_READ_MAX)
 #define AR_MAX_ENTRIES ((size_t)1 << 21)
 #define AR_HEAD 65536		/* compressed bytes looked at for settings */
-#define AR_NONE ((size_t)-1)
+#define AR_NONE UINT32_MAX
 #define CHUNK ((size_t)1 << 20)	/* bytes read or written at once */
 #define AR_MAP_MIN ((size_t)64 << 10)	/* smaller files are read, not mapped */
 
@@ -117,17 +118,34 @@ struct ar_comp {
 	LZ4F_preferences_t lz4;
 };
 
+/* What few entries have: xattrs, new data on its way out. */
+struct aside {
+	struct fw_xattr *xv;	/* xattrs in header order, once each */
+	size_t nx;
+	struct fw_xattr *setx;	/* set by out_xattr, in call order */
+	size_t nsetx;
+	uint8_t *nd;		/* first name: the new data, the first
+				 * nd_keep bytes of the old then nd */
+	size_t nd_len, nd_keep;
+	int has_nd;
+};
+
+/*
+ * An entry, as small as it can be: nothing of its header is kept (the
+ * writer reads the headers again, in step), so that memory does not grow
+ * by a header per entry.
+ */
 struct aent {
-	struct archive_entry *ae;	/* as read; the writer gets it back */
 	uint64_t off;		/* data: at off in the archive file, or in
 				 * the spill file when spilled */
 	size_t len;
-	int spilled;		/* not one span of the archive (sparse) */
-	size_t fw;		/* engine entry, or AR_NONE: copied through */
-	size_t group;		/* first name of the inode */
-	size_t holder;		/* for a first name: the name holding the data */
-	struct fw_xattr *xv;	/* xattrs in header order, once each */
-	size_t nx;
+	uint32_t fw;		/* engine entry, or AR_NONE: copied through */
+	uint32_t group;		/* first name of the inode */
+	uint32_t holder;	/* for a first name: the name holding the data */
+	uint32_t last;		/* for a first name: the inode's last name */
+	uint8_t spilled;	/* not one span of the archive (sparse) */
+	uint8_t isdir;
+	struct aside *x;	/* NULL: none of that */
 };
 
 struct ar_priv {
@@ -143,7 +161,7 @@ struct ar_priv {
 	int block;		/* bytes per output block, 0: unblocked */
 	struct aent *a;
 	size_t n, cap;
-	size_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
+	uint32_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
 	struct ar_comp comp;
 	mode_t mode;		/* of the input file */
 	int xattr_both;		/* pax xattrs were LIBARCHIVE + SCHILY */
@@ -198,6 +216,16 @@ static const char *vis(const char *s, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, "...");
 	buf[n] = '\0';
 	return buf;
+}
+
+static void aside_free(struct aside *x)
+{
+	if (!x)
+		return;
+	fw_xattrs_free(x->xv, x->nx);
+	fw_xattrs_free(x->setx, x->nsetx);
+	free(x->nd);
+	free(x);
 }
 
 /* The file an entry's data is in. */
@@ -1095,6 +1123,8 @@ static int record_xattrs(struct aent *e, struct archive_entry *ae)
 	if (cnt == 0)
 		return 0;
 	pthread_once(&xattr_order_once, xattr_order_probe);
+	if (!e->x && !(e->x = calloc(1, sizeof(*e->x))))
+		return -1;
 	x = calloc(cnt, sizeof(*x));
 	if (!x)
 		return -1;
@@ -1109,11 +1139,11 @@ static int record_xattrs(struct aent *e, struct archive_entry *ae)
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		size_t i = xattr_lifo ? n - 1 - k : k, j;
 
-		for (j = 0; j < e->nx; j++)
-			if (!strcmp(e->xv[j].name, x[i].name))
+		for (j = 0; j < e->x->nx; j++)
+			if (!strcmp(e->x->xv[j].name, x[i].name))
 				break;
-		if (j == e->nx)
-			rc = fw_xattrs_add(&e->xv, &e->nx, x[i].name, x[i].val,
+		if (j == e->x->nx)
+			rc = fw_xattrs_add(&e->x->xv, &e->x->nx, x[i].name, x[i].val,
 					   x[i].len);
 	}
 	free(x);
@@ -1231,11 +1261,11 @@ io:
 /* An entry's data: a span of the archive file when it is one (no copy),
  * else a copy in the spill file with holes (sparse files) as zeros. */
 static int read_data(struct archive *a, struct ar_priv *p, struct rd *rd,
-		     struct aent *e, const char *name, const char *path,
-		     struct fw_error *err)
+		     struct aent *e, struct archive_entry *ae,
+		     const char *name, const char *path, struct fw_error *err)
 {
-	int64_t size = archive_entry_size_is_set(e->ae) ?
-		       archive_entry_size(e->ae) : 0;
+	int64_t size = archive_entry_size_is_set(ae) ?
+		       archive_entry_size(ae) : 0;
 	size_t got = 0, total;
 	const void *blk;
 	size_t sz;
@@ -1281,7 +1311,7 @@ static int read_data(struct archive *a, struct ar_priv *p, struct rd *rd,
 					    strerror(errno));
 	}
 	/* a trailing hole */
-	if (archive_entry_sparse_count(e->ae) && e->len < (size_t)size)
+	if (archive_entry_sparse_count(ae) && e->len < (size_t)size)
 		return spill_grow(p, e, (size_t)size, name, path, err);
 	return FW_OK;
 }
@@ -1310,11 +1340,12 @@ static int tar_rank(int format)
 
 /* Adds the engine entry of aent i. */
 static int expose(struct fw_image *img, struct ar_priv *p, size_t i,
-		  const char *clean, size_t *next_ino, struct fw_error *err)
+		  struct archive_entry *ae, const char *clean,
+		  size_t *next_ino, struct fw_error *err)
 {
 	struct aent *e = &p->a[i];
-	struct stat st = *archive_entry_stat(e->ae);
-	const char *target = archive_entry_symlink(e->ae);
+	struct stat st = *archive_entry_stat(ae);
+	const char *target = archive_entry_symlink(ae);
 	int rc;
 
 	st.st_dev = 1;
@@ -1331,8 +1362,8 @@ static int expose(struct fw_image *img, struct ar_priv *p, size_t i,
 			  err);
 	if (rc)
 		return rc;
-	e->fw = img->n - 1;
-	p->fw2a[e->fw] = i;
+	e->fw = (uint32_t)(img->n - 1);
+	p->fw2a[e->fw] = (uint32_t)i;
 	return FW_OK;
 }
 
@@ -1345,12 +1376,18 @@ static int add_aent(struct ar_priv *p, struct fw_error *err)
 		if (!np)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		p->a = np;
+		/* engine entries: a made-up root and the entries */
+		np = realloc(p->fw2a, (cap + 1) * sizeof(*p->fw2a));
+		if (!np)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		p->fw2a = np;
 		p->cap = cap;
 	}
 	memset(&p->a[p->n], 0, sizeof(p->a[p->n]));
 	p->a[p->n].fw = AR_NONE;
-	p->a[p->n].group = p->n;
-	p->a[p->n].holder = p->n;
+	p->a[p->n].group = (uint32_t)p->n;
+	p->a[p->n].holder = (uint32_t)p->n;
+	p->a[p->n].last = (uint32_t)p->n;
 	p->n++;
 	return FW_OK;
 }
@@ -1370,16 +1407,118 @@ static int add_root(struct fw_image *img, struct ar_priv *p,
 	return fw_image_add(img, "", &st, NULL, err);
 }
 
-/* Pass 2: the entries, from the buffer. */
+/* A cleaned path's key in the map of paths: FNV-1a.  A collision (a
+ * forged one, say) only makes a hard link look like one to no earlier
+ * entry: it is then copied unchanged, with a warning. */
+static uint64_t path_key(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* Warnings about names, said after the one about the archive's end, as
+ * they always were: kept until then (few: only odd entries have one). */
+struct later {
+	char **v;
+	size_t n;
+};
+
+static void later_add(struct later *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void later_add(struct later *l, const char *fmt, ...)
+{
+	char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	va_list ap;
+
+	if (!nv)
+		return;
+	l->v = nv;
+	va_start(ap, fmt);
+	if (vasprintf(&l->v[l->n], fmt, ap) >= 0)
+		l->n++;
+	va_end(ap);
+}
+
+/*
+ * An entry as the engine sees it (aent i, header ae): a safe name is one
+ * engine entry, a hard link joins its inode's group; unsafe ones are
+ * copied through.
+ */
+static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
+		     struct archive_entry *ae, struct fw_hmap *map,
+		     size_t *next_ino, struct later *w, struct fw_error *err)
+{
+	struct aent *e = &p->a[i];
+	const char *name = archive_entry_pathname(ae);
+	const char *hl = archive_entry_hardlink(ae);
+	mode_t type = archive_entry_filetype(ae);
+	char clean[PATH_MAX * 2], v1[256], v2[256];
+	int rc;
+
+	e->isdir = type == AE_IFDIR;
+	if (!name || name[0] == '/' ||
+	    fw_path_clean(name, clean, sizeof(clean)) < 0 ||
+	    (!*clean && type != AE_IFDIR)) {
+		later_add(w, "%s: unsafe path, copied unchanged and not signed",
+			  vis(name, v1, sizeof(v1)));
+		return FW_OK;
+	}
+	if (i == 0 && !*clean) {
+		/* the archive's own "./" is the root */
+	} else if (img->n == 0 && (rc = add_root(img, p, err))) {
+		return rc;
+	}
+	if (hl && type != AE_IFDIR) {
+		char ct[PATH_MAX * 2];
+		size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
+			   hl[0] != '/' ? fw_hmap_get(map, path_key(ct))
+					: FW_HMAP_NONE;
+
+		if (t != FW_HMAP_NONE &&
+		    strcmp(img->ent[p->a[t].fw].path, ct))
+			t = FW_HMAP_NONE;	/* another path, same key */
+		if (t != FW_HMAP_NONE && !p->a[t].isdir) {
+			e->group = p->a[t].group;
+			p->a[e->group].last = (uint32_t)i;
+			if (e->len > 0)
+				p->a[e->group].holder = (uint32_t)i;
+		} else if (p->kind == AR_TAR) {
+			later_add(w, "%s: hard link to %s, which is not an "
+				  "earlier entry: copied unchanged",
+				  vis(name, v1, sizeof(v1)), vis(hl, v2, sizeof(v2)));
+			return FW_OK;
+		} else {
+			later_add(w, "%s: hard link to %s, which is not a safe "
+				  "earlier entry: kept as a file of its own",
+				  vis(name, v1, sizeof(v1)), vis(hl, v2, sizeof(v2)));
+		}
+	}
+	rc = expose(img, p, i, ae, clean, next_ino, err);
+	if (rc)
+		return rc;
+	if (fw_hmap_put(map, path_key(clean), i))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
+}
+
+/*
+ * Pass 2: the entries, from the archive file, each made an engine entry
+ * as it comes.  What is kept of an entry is where its data lies, how it
+ * is linked, and its xattrs if it has any: not its header.
+ */
 static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		    struct fw_error *err)
 {
 	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
+	struct archive_entry *ae, *c = NULL;
 	struct fw_hmap map = { 0 };	/* each cleaned path's latest entry */
 	struct rd rd = { 0 };
-	char clean[PATH_MAX * 2], v1[256], v2[256];
-	size_t next_ino = 2, fw_cap;
+	struct later w = { 0 };
+	char v1[256];
+	size_t next_ino = 2;
 	int rc = FW_OK, rank = 0, cpio_fmt = 0, r;
 
 	if (!a)
@@ -1461,15 +1600,20 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		if (rc)
 			goto out;
 		e = &p->a[p->n - 1];
-		e->ae = archive_entry_clone(ae);
-		r = e->ae && record_xattrs(e, ae) == 0 ? dedup_xattrs(e->ae)
-						       : -1;
+		/* what the writer will do to its own copy of the header */
+		r = record_xattrs(e, ae) == 0 ? 0 : -1;
+		if (r == 0 && archive_entry_xattr_count(ae) >= 2) {
+			c = archive_entry_clone(ae);
+			r = c ? dedup_xattrs(c) : -1;
+			archive_entry_free(c);
+			c = NULL;
+		}
 		if (r < 0) {
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 			goto out;
 		}
 		p->xattr_both |= r;
-		rc = read_data(a, p, &rd, e, vis(name, v1, sizeof(v1)),
+		rc = read_data(a, p, &rd, e, ae, vis(name, v1, sizeof(v1)),
 			       img->path, err);
 		if (rc)
 			goto out;
@@ -1477,6 +1621,9 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		    archive_format(a) == ARCHIVE_FORMAT_TAR_GNUTAR)
 			fw_image_warn(img, "%s: GNU sparse file written without "
 				      "its holes (same content)", v1);
+		rc = add_entry(img, p, p->n - 1, ae, &map, &next_ino, &w, err);
+		if (rc)
+			goto out;
 	}
 	/* Where the archive ends; what follows it. */
 	p->tail = archive_filter_bytes(a, 0) > 0 ?
@@ -1508,65 +1655,12 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 				      "signed",
 				      (unsigned long long)(p->raw_len - end));
 	}
+	for (size_t k = 0; k < w.n; k++)
+		fw_image_warn(img, "%s", w.v[k]);
 	p->wformat = writer_format(p->kind, rank, cpio_fmt);
-
-	/* Engine entries: a root, then every safe entry in archive order. */
-	fw_cap = p->n + 1;
-	p->fw2a = malloc(fw_cap * sizeof(*p->fw2a));
-	if (!p->fw2a) {
+	if (!p->fw2a && !(p->fw2a = malloc(sizeof(*p->fw2a)))) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
-	}
-	for (size_t i = 0; i < p->n; i++) {
-		struct aent *e = &p->a[i];
-		const char *name = archive_entry_pathname(e->ae);
-		const char *hl = archive_entry_hardlink(e->ae);
-		mode_t type = archive_entry_filetype(e->ae);
-
-		if (!name || name[0] == '/' ||
-		    fw_path_clean(name, clean, sizeof(clean)) < 0 ||
-		    (!*clean && type != AE_IFDIR)) {
-			fw_image_warn(img, "%s: unsafe path, copied unchanged "
-				      "and not signed", vis(name, v1, sizeof(v1)));
-			continue;
-		}
-		if (i == 0 && !*clean) {
-			/* the archive's own "./" is the root */
-		} else if (img->n == 0 && (rc = add_root(img, p, err))) {
-			goto out;
-		}
-		if (hl && type != AE_IFDIR) {
-			char ct[PATH_MAX * 2];
-			size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
-				   hl[0] != '/' ? fw_hmap_sget(&map, ct)
-						: FW_HMAP_NONE;
-
-			if (t != FW_HMAP_NONE &&
-			    archive_entry_filetype(p->a[t].ae) != AE_IFDIR) {
-				e->group = p->a[t].group;
-				if (e->len > 0)
-					p->a[e->group].holder = i;
-			} else if (p->kind == AR_TAR) {
-				fw_image_warn(img, "%s: hard link to %s, which is "
-					      "not an earlier entry: copied "
-					      "unchanged", vis(name, v1, sizeof(v1)),
-					      vis(hl, v2, sizeof(v2)));
-				continue;
-			} else {
-				fw_image_warn(img, "%s: hard link to %s, which is "
-					      "not a safe earlier entry: kept "
-					      "as a file of its own",
-					      vis(name, v1, sizeof(v1)),
-					      vis(hl, v2, sizeof(v2)));
-			}
-		}
-		rc = expose(img, p, i, clean, &next_ino, err);
-		if (rc)
-			goto out;
-		if (fw_hmap_sput(&map, clean, i)) {
-			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-			goto out;
-		}
 	}
 	if (img->n == 0 && (rc = add_root(img, p, err)))
 		goto out;
@@ -1593,6 +1687,9 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 	}
 	rc = fw_image_link_hardlinks(img, err);
 out:
+	for (size_t k = 0; k < w.n; k++)
+		free(w.v[k]);
+	free(w.v);
 	fw_hmap_free(&map);
 	archive_read_free(a);
 	free(rd.buf);
@@ -1605,10 +1702,8 @@ static void ar_close(struct fw_image *img)
 
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n; i++) {
-		archive_entry_free(p->a[i].ae);
-		fw_xattrs_free(p->a[i].xv, p->a[i].nx);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		aside_free(p->a[i].x);
 	free(p->a);
 	free(p->fw2a);
 	if (p->fd >= 0)
@@ -1762,11 +1857,11 @@ static int ar_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
 	if (i == AR_NONE)
 		return FW_OK;	/* the root fwsign made up */
 	e = &p->a[i];
-	if (!e->nx && e->group != i)
+	if ((!e->x || !e->x->nx) && e->group != i)
 		e = &p->a[e->group];
-	for (size_t k = 0; k < e->nx; k++)
-		if (fw_xattrs_add(v, n, e->xv[k].name, e->xv[k].value,
-				  e->xv[k].len) < 0) {
+	for (size_t k = 0; e->x && k < e->x->nx; k++)
+		if (fw_xattrs_add(v, n, e->x->xv[k].name, e->x->xv[k].value,
+				  e->x->xv[k].len) < 0) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;
 			*n = 0;
@@ -2058,13 +2153,27 @@ struct ar_out {
 	struct sink s;
 	int sink_open;
 	size_t next;		/* next aent to write */
-	/* Per first name, the new data: the first nd_keep bytes of the
-	 * inode's old data, then nd (nd_len bytes). */
-	uint8_t **nd;
-	size_t *nd_len, *nd_keep;
-	size_t *last;		/* per first name: the group's last name */
+	/* The headers, read again in step with the writing: entry next's
+	 * is the next one this reader reads. */
+	struct archive *r;
+	struct rd rd;
 	uint8_t *cbuf;		/* CHUNK: old data on its way out */
 };
+
+/* The writer's reader skips the data: it is copied from the file. */
+static la_int64_t rd_skip(struct archive *a, void *ctx, la_int64_t n)
+{
+	struct rd *r = ctx;
+
+	(void)a;
+	if (n < 0)
+		return 0;
+	if ((uint64_t)n > r->end - r->pos)
+		n = (la_int64_t)(r->end - r->pos);
+	r->pos += (uint64_t)n;
+	r->len = 0;
+	return n;
+}
 
 static la_ssize_t wr_cb(struct archive *a, void *ctx, const void *b, size_t n)
 {
@@ -2100,15 +2209,19 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	o->p = p;
 	o->of.fd = -1;
 	o->max_size = oo->max_size;
-	o->nd = calloc(p->n + 1, sizeof(*o->nd));
-	o->nd_len = calloc(p->n + 1, sizeof(*o->nd_len));
-	o->nd_keep = calloc(p->n + 1, sizeof(*o->nd_keep));
-	o->last = calloc(p->n + 1, sizeof(*o->last));
 	o->w = archive_write_new();
-	if (!o->nd || !o->nd_len || !o->nd_keep || !o->last || !o->w)
+	o->r = archive_read_new();
+	o->rd.buf = malloc(CHUNK);
+	if (!o->w || !o->r || !o->rd.buf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	for (size_t i = 0; i < p->n; i++)
-		o->last[p->a[i].group] = i;
+	o->rd.fd = p->fd;
+	o->rd.end = p->raw_len;
+	archive_read_support_format_tar(o->r);
+	archive_read_support_format_cpio(o->r);
+	if (archive_read_open2(o->r, &o->rd, NULL, rd_read, rd_skip, NULL) !=
+	    ARCHIVE_OK)
+		return fw_error_set(err, FW_EIO, img->path, "cannot read: %s",
+				    archive_error_string(o->r));
 	r = fw_outfile_begin(&o->of, oo->path, err);
 	if (r)
 		return r;
@@ -2190,38 +2303,114 @@ static int write_old(struct ar_out *o, const char *name,
 	return rc;
 }
 
+/* Sets xattr x on header ae (replacing one of that name, else last),
+ * the others keeping their order.  0 or -1 (no memory). */
+static int set_xattr(struct archive_entry *ae, const struct fw_xattr *x)
+{
+	struct fw_xattr *v = NULL;
+	const char *name;
+	const void *val;
+	size_t len, n = 0, cnt, i, k;
+	int rc = 0;
+
+	cnt = (size_t)archive_entry_xattr_reset(ae);
+	while (n < cnt && rc == 0 &&
+	       archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK) {
+		int same = !strcmp(name, x->name);
+
+		if (fw_xattrs_add(&v, &n, name, same ? x->value : val,
+				  same ? x->len : len) < 0)
+			rc = -1;
+	}
+	for (k = 0; k < n && strcmp(v[k].name, x->name); k++)
+		;
+	if (rc == 0 && k == n &&
+	    fw_xattrs_add(&v, &n, x->name, x->value, x->len) < 0)
+		rc = -1;
+	if (rc == 0) {
+		pthread_once(&xattr_order_once, xattr_order_probe);
+		archive_entry_xattr_clear(ae);
+		/* so that reading them back gives this order again */
+		for (k = 0; k < n; k++) {
+			i = xattr_lifo ? n - 1 - k : k;
+			archive_entry_xattr_add_entry(ae, v[i].name,
+						      v[i].value, v[i].len);
+		}
+	}
+	fw_xattrs_free(v, n);
+	return rc;
+}
+
+/*
+ * Entry i's header, read again: a copy of it as parsing made it (its
+ * xattrs once each), with the xattrs out_xattr set.  NULL: error set.
+ */
+static struct archive_entry *header_again(struct ar_out *o, size_t i,
+					  struct fw_error *err)
+{
+	struct aside *x = o->p->a[i].x;
+	struct archive_entry *fresh, *ae;
+	int r = archive_read_next_header(o->r, &fresh);
+
+	if (r < ARCHIVE_WARN || r == ARCHIVE_EOF) {
+		fw_error_set(err, FW_EIO, o->img->path, "reading entry %zu "
+			     "again: %s", i, r == ARCHIVE_EOF ? "gone" :
+			     archive_error_string(o->r) ?
+			     archive_error_string(o->r) : "read error");
+		return NULL;
+	}
+	/* a clone, as parsing kept it: libarchive's clone reverses the
+	 * xattrs, and the output has always had them in that order */
+	ae = archive_entry_clone(fresh);
+	if (!ae || dedup_xattrs(ae) < 0)
+		goto oom;
+	for (size_t k = 0; x && k < x->nsetx; k++)
+		if (set_xattr(ae, &x->setx[k]) < 0)
+			goto oom;
+	return ae;
+oom:
+	archive_entry_free(ae);
+	fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return NULL;
+}
+
 static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
 {
 	struct ar_priv *p = o->p;
 	struct aent *e = &p->a[i];
+	struct aside *gx = p->a[e->group].x;
 	const struct aent *data = e;
 	const uint8_t *tail = NULL;
 	size_t len = e->len, tail_len = 0;
-	const char *name = archive_entry_pathname(e->ae);
+	struct archive_entry *ae = header_again(o, i, err);
+	const char *name;
 	char v[256];
 	int r;
 
-	if (e->fw != AR_NONE && o->nd[e->group] && e->len > 0) {
+	if (!ae)
+		return err->code;
+	name = archive_entry_pathname(ae);
+	if (e->fw != AR_NONE && gx && gx->has_nd && e->len > 0) {
 		/* This name carried the inode's data: it carries the new. */
-		size_t g = e->group;
-
-		data = &p->a[p->a[g].holder];
-		len = o->nd_keep[g];
-		tail = o->nd[g];
-		tail_len = o->nd_len[g];
-		archive_entry_sparse_clear(e->ae);
-		archive_entry_set_size(e->ae, (la_int64_t)(len + tail_len));
+		data = &p->a[p->a[e->group].holder];
+		len = gx->nd_keep;
+		tail = gx->nd;
+		tail_len = gx->nd_len;
+		archive_entry_sparse_clear(ae);
+		archive_entry_set_size(ae, (la_int64_t)(len + tail_len));
 	}
-	r = archive_write_header(o->w, e->ae);
-	if (r < ARCHIVE_WARN)
-		return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT, o->img->path,
-				    "%s: cannot write entry: %s",
-				    vis(name, v, sizeof(v)),
-				    archive_error_string(o->w));
+	r = archive_write_header(o->w, ae);
+	if (r < ARCHIVE_WARN) {
+		r = fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT,
+				 o->img->path, "%s: cannot write entry: %s",
+				 vis(name, v, sizeof(v)),
+				 archive_error_string(o->w));
+		goto out;
+	}
 	/* Writers drop the bytes of entries their format gives none. */
-	if ((int64_t)(len + tail_len) > archive_entry_size(e->ae)) {
-		size_t room = archive_entry_size(e->ae) > 0 ?
-			      (size_t)archive_entry_size(e->ae) : 0;
+	if ((int64_t)(len + tail_len) > archive_entry_size(ae)) {
+		size_t room = archive_entry_size(ae) > 0 ?
+			      (size_t)archive_entry_size(ae) : 0;
 
 		len = len < room ? len : room;
 		tail_len = room - len < tail_len ? room - len : tail_len;
@@ -2230,17 +2419,27 @@ static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
 	if (r == FW_OK)
 		r = write_data(o, name, tail, tail_len, err);
 	if (r)
-		return r;
-	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN)
-		return fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
-				    vis(name, v, sizeof(v)),
-				    archive_error_string(o->w));
-	/* No later name needs the new data: do not hold it to the end. */
-	if (o->last[e->group] == i) {
-		free(o->nd[e->group]);
-		o->nd[e->group] = NULL;
+		goto out;
+	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN) {
+		r = fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
+				 vis(name, v, sizeof(v)),
+				 archive_error_string(o->w));
+		goto out;
 	}
-	return FW_OK;
+	/* No later name needs the new data: do not hold it to the end. */
+	if (p->a[e->group].last == i && gx && gx->has_nd) {
+		free(gx->nd);
+		gx->nd = NULL;
+		gx->has_nd = 0;
+	}
+	if (e->x) {
+		fw_xattrs_free(e->x->setx, e->x->nsetx);
+		e->x->setx = NULL;
+		e->x->nsetx = 0;
+	}
+out:
+	archive_entry_free(ae);
+	return r;
 }
 
 /* Writes aents up to and including `upto` (copied-through ones between). */
@@ -2270,16 +2469,23 @@ static int ar_out_put_u8(void *ctx, size_t idx, uint64_t keep,
 	if (tail) {
 		size_t g = p->a[i].group;
 
+		struct aside *x;
+
 		if (keep > p->a[p->a[g].holder].len)
 			return fw_error_set(err, FW_EIO, NULL, "bad data length");
 		/* Kept until the name that holds the data comes (newc: the
 		 * last); the engine frees its buffer after this call. */
-		o->nd[g] = malloc(len ? len : 1);
-		if (!o->nd[g])
+		if (!p->a[g].x && !(p->a[g].x = calloc(1, sizeof(*x))))
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		memcpy(o->nd[g], tail, len);
-		o->nd_len[g] = len;
-		o->nd_keep[g] = (size_t)keep;
+		x = p->a[g].x;
+		free(x->nd);
+		x->nd = malloc(len ? len : 1);
+		if (!x->nd)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		memcpy(x->nd, tail, len);
+		x->nd_len = len;
+		x->nd_keep = (size_t)keep;
+		x->has_nd = 1;
 	}
 	return write_upto(o, i, err);
 }
@@ -2293,44 +2499,19 @@ static int ar_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
 			struct fw_error *err)
 {
 	struct ar_out *o = ctx;
-	struct archive_entry *ae;
-	struct fw_xattr *v = NULL;
-	const char *name;
-	const void *val;
-	size_t len, n = 0, cnt, i, k;
-	int rc = FW_OK;
+	struct aent *e;
 
 	if (idx >= o->img->n)
 		return fw_error_set(err, FW_EIO, NULL, "bad entry index");
 	if (o->p->fw2a[idx] == AR_NONE)
 		return FW_OK;
-	ae = o->p->a[o->p->fw2a[idx]].ae;
-	cnt = (size_t)archive_entry_xattr_reset(ae);
-	while (n < cnt && rc == FW_OK &&
-	       archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK) {
-		int same = !strcmp(name, x->name);
-
-		if (fw_xattrs_add(&v, &n, name, same ? x->value : val,
-				  same ? x->len : len) < 0)
-			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
-	for (k = 0; k < n && strcmp(v[k].name, x->name); k++)
-		;
-	if (rc == FW_OK && k == n &&
-	    fw_xattrs_add(&v, &n, x->name, x->value, x->len) < 0)
-		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-	if (rc == FW_OK) {
-		pthread_once(&xattr_order_once, xattr_order_probe);
-		archive_entry_xattr_clear(ae);
-		/* so that reading them back gives this order again */
-		for (k = 0; k < n; k++) {
-			i = xattr_lifo ? n - 1 - k : k;
-			archive_entry_xattr_add_entry(ae, v[i].name,
-						      v[i].value, v[i].len);
-		}
-	}
-	fw_xattrs_free(v, n);
-	return rc;
+	/* set on the header when it is written (read again then) */
+	e = &o->p->a[o->p->fw2a[idx]];
+	if ((!e->x && !(e->x = calloc(1, sizeof(*e->x)))) ||
+	    fw_xattrs_add(&e->x->setx, &e->x->nsetx, x->name, x->value,
+			  x->len) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
 }
 
 static int ar_out_commit_u8(void *ctx, struct fw_error *err)
@@ -2380,13 +2561,10 @@ static void ar_out_abort_u8(void *ctx)
 		return;
 	if (o->w)
 		archive_write_free(o->w);
+	if (o->r)
+		archive_read_free(o->r);
+	free(o->rd.buf);
 	fw_outfile_abort(&o->of);
-	for (size_t i = 0; o->nd && i < o->p->n; i++)
-		free(o->nd[i]);
-	free(o->nd);
-	free(o->nd_len);
-	free(o->nd_keep);
-	free(o->last);
 	free(o->cbuf);
 	if (o->sink_open)
 		sink_free(&o->s);
