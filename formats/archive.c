@@ -7,17 +7,29 @@
  * pax xattrs, devices, symlinks, hard links), so that only the content of
  * signed files changes.
  *
- * Reading happens in two passes over memory.  The first decompresses the
- * file whole (libarchive's "raw" format: gzip, bzip2, xz, lzma, zstd, lz4;
- * never an external program on hostile input), which gives the exact
+ * Reading happens in two passes over a file, never over memory: memory
+ * does not grow with the archive's data, only by 48 bytes an entry.  The
+ * first pass gives the uncompressed archive as a file read with pread: a
+ * plain archive is the input itself; a compressed one is decompressed
+ * whole (libarchive's "raw" format: gzip, bzip2, xz, lzma, zstd, lz4;
+ * never an external program on hostile input) into a nameless temporary
+ * file beside the output (else TMPDIR, else /tmp), which gives the exact
  * length of the uncompressed stream: its block padding is reproduced, and
  * anything after the end of the archive (a second cpio appended to an
- * initramfs, say) is copied through unchanged, with a warning.  The second
- * pass parses that buffer; an entry's data is kept as a span of it.
+ * initramfs, say) is copied through unchanged, with a warning.  The
+ * second pass parses that file a MiB at a time; an entry's data is kept
+ * as where it lies in it (sparse files: expanded, holes and all, into a
+ * second temporary file).  No header is kept: the writer reads them again
+ * with a reader of its own, in step with the entries it writes, and
+ * copies the data from the file.
  *
- * The whole uncompressed archive, and so every entry, is capped at 2 GiB
- * (sparse holes included); a header claiming more than what is left of
- * the input, a truncated stream or a corrupt header is a one-line error.
+ * Limits, now on disk, not memory: the decompressed archive and the
+ * expanded sparse files are capped at FW_ARCHIVE_MAX (2 GiB) each, so
+ * that a small hostile input cannot fill the disk; an entry at
+ * FW_READ_MAX (4 GiB: the engine reads a file whole to sign it).  A plain
+ * archive, read where it lies, has no cap of its own.  A header claiming
+ * more than what is left of the input, a truncated stream or a corrupt
+ * header is a one-line error.
  *
  * Written back: the same libarchive format (a tar is as capable as its
  * most capable header: a pax archive has plain ustar headers where no
@@ -27,7 +39,9 @@
  * so they are made unique on reading), the same block padding.  The output
  * file gets the input file's permissions.
  *
- * Compression is fwsign's own, streamed as libarchive writes, not
+ * Compression is fwsign's own, streamed as libarchive writes (a zstd or
+ * lz4 frame that records the content size: from a temporary file that
+ * holds the uncompressed output, up to 2 x FW_ARCHIVE_MAX), not
  * libarchive's filters, which cannot keep what the input records: the
  * gzip header (its mtime, OS byte, name; the level from XFL: 9, 1, else
  * 6), the xz integrity check (CRC32 for a kernel initramfs), the xz filter
@@ -87,7 +101,6 @@
 #include "../src/hmap.h"
 #include "../src/fw_limits.h"
 
-/* The uncompressed archive is kept in memory. */
 #define AR_MAX_ENTRY ((int64_t)FW_READ_MAX)
 #define AR_MAX_ENTRIES ((size_t)1 << 21)
 #define AR_HEAD 65536		/* compressed bytes looked at for settings */
