@@ -1231,10 +1231,13 @@ static int spill_copy(struct ar_priv *p, int fd, uint64_t from, uint64_t to,
 /*
  * Entry e's data, which is the last in the spill file or not spilled yet,
  * grows to total bytes there (holes read as zeros).  Sparse holes are
- * expanded on disk: a sparse bomb must not fill it.
+ * expanded on disk: a sparse bomb must not fill it (holes: capped).  Data
+ * that is all in the archive (libarchive handed it out of place) is
+ * bounded by the archive.
  */
 static int spill_grow(struct ar_priv *p, struct aent *e, size_t total,
-		      const char *name, const char *path, struct fw_error *err)
+		      int holes, const char *name, const char *path,
+		      struct fw_error *err)
 {
 	if (p->spill_fd < 0) {
 		p->spill_fd = ar_tmpfile(p->near);
@@ -1246,7 +1249,7 @@ static int spill_grow(struct ar_priv *p, struct aent *e, size_t total,
 	if (!e->spilled) {
 		uint64_t base = p->spill_len;
 
-		if (base + total > FW_ARCHIVE_MAX)
+		if (holes && base + total > FW_ARCHIVE_MAX)
 			goto bomb;
 		if (e->len && spill_copy(p, p->fd, e->off, base, e->len) < 0)
 			goto io;
@@ -1254,7 +1257,7 @@ static int spill_grow(struct ar_priv *p, struct aent *e, size_t total,
 		e->spilled = 1;
 	}
 	if (total > e->len) {
-		if (e->off + total > FW_ARCHIVE_MAX)
+		if (holes && e->off + total > FW_ARCHIVE_MAX)
 			goto bomb;
 		if (ftruncate(p->spill_fd, (off_t)(e->off + total)) < 0)
 			goto io;
@@ -1314,7 +1317,8 @@ static int read_data(struct archive *a, struct ar_priv *p, struct rd *rd,
 		total = (size_t)off + sz;
 		if (total < (size_t)size)
 			total = (size_t)size;
-		rc = spill_grow(p, e, total, name, path, err);
+		rc = spill_grow(p, e, total, archive_entry_sparse_count(ae) > 0,
+				name, path, err);
 		if (rc)
 			return rc;
 		if (pwrite(p->spill_fd, blk, sz, (off_t)(e->off + (uint64_t)off)) !=
@@ -1325,7 +1329,7 @@ static int read_data(struct archive *a, struct ar_priv *p, struct rd *rd,
 	}
 	/* a trailing hole */
 	if (archive_entry_sparse_count(ae) && e->len < (size_t)size)
-		return spill_grow(p, e, (size_t)size, name, path, err);
+		return spill_grow(p, e, (size_t)size, 1, name, path, err);
 	return FW_OK;
 }
 
