@@ -2,17 +2,21 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # bench/stream-mem.sh: does signing a tar archive or an ext4 image stay
-# flat in memory as the input grows?  Both formats stream: a tar is
-# rewritten entry by entry, an ext4 image copied and patched in place.
-# For each size, fwsign sign --jobs N's peak RSS, wall and CPU time.
+# flat in memory as the input grows?  Both formats stream: a tar is read
+# where it lies (compressed: from a temporary file it is decompressed
+# into) and rewritten entry by entry, an ext4 image copied and patched in
+# place.  For each size, fwsign sign --jobs N's peak RSS, wall and CPU
+# time.
 #
-#   bench/stream-mem.sh [--sizes "100 500 1000"] [--formats "tar ext4"]
+#   bench/stream-mem.sh [--sizes "100 500 1000"] [--formats "tar tar.zst ext4"]
 #                       [--jobs 2] [--keep]
 #
 # The trees are bench/squashfs.sh --sizes's (about N MiB of the host's
 # /usr, ELF files and data, bench/usr-tree.py), kept in CACHE (default
-# /var/tmp/fwsign-bench/sqfs-usr) with the tar (tar cf, GNU format) and
-# ext4 images (mke2fs -t ext4 -d, 40% larger than the tree) made of them.
+# /var/tmp/fwsign-bench/sqfs-usr) with the tar (tar cf, GNU format), the
+# same tar through zstd -3 (its frame records the content size, so the
+# output waits uncompressed in a temporary file too) and ext4 images
+# (mke2fs -t ext4 -d, 40% larger than the tree) made of them.
 # Target: peak RSS within 10% across the sizes.  Each timed run holds
 # flock /tmp/fwsign-bench.lock; the load average is printed beside it.
 #
@@ -23,7 +27,7 @@ export LC_ALL=C
 BENCH_NAME=stream-mem
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZES="100 500 1000"
-FORMATS="tar ext4"
+FORMATS="tar tar.zst ext4"
 JOBS=2
 KEEP=0
 CACHE=${CACHE:-/var/tmp/fwsign-bench/sqfs-usr}
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-needs python3 tar mke2fs flock
+needs python3 tar mke2fs flock zstd
 [ -x /usr/bin/time ] || die "needs /usr/bin/time (package time)"
 bench_fwsign
 
@@ -67,6 +71,11 @@ input_of() {
 		[ -s "$d/in.tar" ] || { say "$mb MiB: tar"; tar cf "$d/in.tar.tmp" -C "$d/tree" . &&
 			mv "$d/in.tar.tmp" "$d/in.tar"; }
 		echo "$d/in.tar" ;;
+	tar.zst)
+		input_of tar "$mb" >/dev/null
+		[ -s "$d/in.tar.zst" ] || { say "$mb MiB: tar.zst"; zstd -q -3 "$d/in.tar" -o "$d/in.tar.zst.tmp" &&
+			mv "$d/in.tar.zst.tmp" "$d/in.tar.zst"; }
+		echo "$d/in.tar.zst" ;;
 	ext4)
 		if [ ! -s "$d/in.ext4" ]; then
 			say "$mb MiB: ext4"
@@ -76,7 +85,7 @@ input_of() {
 			mv "$d/in.ext4.tmp" "$d/in.ext4"
 		fi
 		echo "$d/in.ext4" ;;
-	*) die "--formats: tar and/or ext4" ;;
+	*) die "--formats: tar, tar.zst and/or ext4" ;;
 	esac
 }
 

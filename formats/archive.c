@@ -7,17 +7,29 @@
  * pax xattrs, devices, symlinks, hard links), so that only the content of
  * signed files changes.
  *
- * Reading happens in two passes over memory.  The first decompresses the
- * file whole (libarchive's "raw" format: gzip, bzip2, xz, lzma, zstd, lz4;
- * never an external program on hostile input), which gives the exact
+ * Reading happens in two passes over a file, never over memory: memory
+ * does not grow with the archive's data, only by 48 bytes an entry.  The
+ * first pass gives the uncompressed archive as a file read with pread: a
+ * plain archive is the input itself; a compressed one is decompressed
+ * whole (libarchive's "raw" format: gzip, bzip2, xz, lzma, zstd, lz4;
+ * never an external program on hostile input) into a nameless temporary
+ * file beside the output (else TMPDIR, else /tmp), which gives the exact
  * length of the uncompressed stream: its block padding is reproduced, and
  * anything after the end of the archive (a second cpio appended to an
- * initramfs, say) is copied through unchanged, with a warning.  The second
- * pass parses that buffer; an entry's data is kept as a span of it.
+ * initramfs, say) is copied through unchanged, with a warning.  The
+ * second pass parses that file a MiB at a time; an entry's data is kept
+ * as where it lies in it (sparse files: expanded, holes and all, into a
+ * second temporary file).  No header is kept: the writer reads them again
+ * with a reader of its own, in step with the entries it writes, and
+ * copies the data from the file.
  *
- * The whole uncompressed archive, and so every entry, is capped at 2 GiB
- * (sparse holes included); a header claiming more than what is left of
- * the input, a truncated stream or a corrupt header is a one-line error.
+ * Limits, now on disk, not memory: the decompressed archive and the
+ * expanded sparse files are capped at FW_ARCHIVE_MAX (2 GiB) each, so
+ * that a small hostile input cannot fill the disk; an entry at
+ * FW_READ_MAX (4 GiB: the engine reads a file whole to sign it).  A plain
+ * archive, read where it lies, has no cap of its own.  A header claiming
+ * more than what is left of the input, a truncated stream or a corrupt
+ * header is a one-line error.
  *
  * Written back: the same libarchive format (a tar is as capable as its
  * most capable header: a pax archive has plain ustar headers where no
@@ -27,7 +39,9 @@
  * so they are made unique on reading), the same block padding.  The output
  * file gets the input file's permissions.
  *
- * Compression is fwsign's own, streamed as libarchive writes, not
+ * Compression is fwsign's own, streamed as libarchive writes (a zstd or
+ * lz4 frame that records the content size: from a temporary file that
+ * holds the uncompressed output, up to 2 x FW_ARCHIVE_MAX), not
  * libarchive's filters, which cannot keep what the input records: the
  * gzip header (its mtime, OS byte, name; the level from XFL: 9, 1, else
  * 6), the xz integrity check (CRC32 for a kernel initramfs), the xz filter
@@ -63,9 +77,11 @@
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,11 +101,12 @@
 #include "../src/hmap.h"
 #include "../src/fw_limits.h"
 
-/* The uncompressed archive is kept in memory. */
 #define AR_MAX_ENTRY ((int64_t)FW_READ_MAX)
 #define AR_MAX_ENTRIES ((size_t)1 << 21)
 #define AR_HEAD 65536		/* compressed bytes looked at for settings */
-#define AR_NONE ((size_t)-1)
+#define AR_NONE UINT32_MAX
+#define CHUNK ((size_t)1 << 20)	/* bytes read or written at once */
+#define AR_MAP_MIN ((size_t)64 << 10)	/* smaller files are read, not mapped */
 
 enum ar_kind { AR_TAR = 1, AR_CPIO };
 
@@ -114,30 +131,52 @@ struct ar_comp {
 	LZ4F_preferences_t lz4;
 };
 
-struct aent {
-	struct archive_entry *ae;	/* as read; the writer gets it back */
-	size_t off, len;	/* data: raw + off, unless own */
-	uint8_t *own;		/* data that is not one span of raw */
-	size_t fw;		/* engine entry, or AR_NONE: copied through */
-	size_t group;		/* first name of the inode */
-	size_t holder;		/* for a first name: the name holding the data */
+/* What few entries have: xattrs, new data on its way out. */
+struct aside {
 	struct fw_xattr *xv;	/* xattrs in header order, once each */
 	size_t nx;
+	struct fw_xattr *setx;	/* set by out_xattr, in call order */
+	size_t nsetx;
+	uint8_t *nd;		/* first name: the new data, the first
+				 * nd_keep bytes of the old then nd */
+	size_t nd_len, nd_keep;
+	int has_nd;
+};
+
+/*
+ * An entry, as small as it can be: nothing of its header is kept (the
+ * writer reads the headers again, in step), so that memory does not grow
+ * by a header per entry.
+ */
+struct aent {
+	uint64_t off;		/* data: at off in the archive file, or in
+				 * the spill file when spilled */
+	size_t len;
+	uint32_t fw;		/* engine entry, or AR_NONE: copied through */
+	uint32_t group;		/* first name of the inode */
+	uint32_t holder;	/* for a first name: the name holding the data */
+	uint32_t last;		/* for a first name: the inode's last name */
+	uint8_t spilled;	/* not one span of the archive (sparse) */
+	uint8_t isdir;
+	struct aside *x;	/* NULL: none of that */
 };
 
 struct ar_priv {
 	enum ar_kind kind;
 	int wformat;		/* libarchive format code for the writer */
-	uint8_t *raw;		/* the uncompressed input */
-	size_t raw_len;
-	size_t tail;		/* bytes after the archive kept from here */
+	int fd;			/* the uncompressed archive: the input itself,
+				 * or a nameless temporary file */
+	uint64_t raw_len;
+	uint64_t tail;		/* bytes after the archive kept from here */
+	int spill_fd;		/* sparse files' data with its holes, -1 */
+	uint64_t spill_len;
+	char *near;		/* temporaries go beside this (the output) */
 	int block;		/* bytes per output block, 0: unblocked */
 	struct aent *a;
 	size_t n, cap;
-	size_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
+	uint32_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
 	struct ar_comp comp;
 	mode_t mode;		/* of the input file */
-	size_t own_total;	/* bytes of data copied out of raw */
 	int xattr_both;		/* pax xattrs were LIBARCHIVE + SCHILY */
 };
 
@@ -192,9 +231,85 @@ static const char *vis(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-static const uint8_t *adata(const struct ar_priv *p, const struct aent *e)
+static void aside_free(struct aside *x)
 {
-	return e->own ? e->own : p->raw + e->off;
+	if (!x)
+		return;
+	fw_xattrs_free(x->xv, x->nx);
+	fw_xattrs_free(x->setx, x->nsetx);
+	free(x->nd);
+	free(x);
+}
+
+/* The file an entry's data is in. */
+static int afd(const struct ar_priv *p, const struct aent *e)
+{
+	return e->spilled ? p->spill_fd : p->fd;
+}
+
+/* n bytes at off, all of them: 0, or -1 with errno (EIO: short). */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *b = buf;
+
+	while (n) {
+		ssize_t r = pread(fd, b, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		b += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * A nameless temporary file (O_TMPFILE: gone with fwsign however it
+ * ends): beside near (the output: where there is room for the output,
+ * there is for the archive), else in TMPDIR, else /tmp.  -1 with errno.
+ */
+static int ar_tmpfile(const char *near)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *dirs[3];
+	char dir[PATH_MAX], name[PATH_MAX + 32];
+	size_t nd = 0;
+	int fd = -1, e = 0;
+
+	if (near) {
+		const char *slash = strrchr(near, '/');
+
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s",
+				 slash == near ? 1 : (int)(slash - near), near);
+		dirs[nd++] = dir;
+	}
+	if (tmp && *tmp)
+		dirs[nd++] = tmp;
+	dirs[nd++] = "/tmp";
+	for (size_t i = 0; i < nd && fd < 0; i++) {
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0 && !e)
+			e = errno;
+	}
+	/* A filesystem without O_TMPFILE: a name, unlinked at once. */
+	for (size_t i = 0; i < nd && fd < 0; i++) {
+		snprintf(name, sizeof(name), "%s/.fwsign-archive-XXXXXX", dirs[i]);
+		fd = mkostemp(name, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(name);
+	}
+	if (fd < 0)
+		errno = e ? e : EIO;
+	return fd;
 }
 
 /*
@@ -370,6 +485,104 @@ static int cpio_absurd(const uint8_t *b, size_t len, int whole, char *why,
 		off = data_end > off ? (size_t)data_end : off + 1;
 	}
 	return 0;
+}
+
+/*
+ * cpio_absurd over the whole uncompressed archive in file fd (len bytes),
+ * read a window at a time: the same walk, the same answers.  -2: a read
+ * failed (errno).
+ */
+#define CPIO_WIN ((size_t)1 << 20)
+
+static int cpio_absurd_fd(int fd, uint64_t len, char *why, size_t why_len)
+{
+	uint8_t *w;
+	uint64_t off = 0, woff = 0, wend = 0;
+	int rc = 0;
+
+	if (len < 6)
+		return 0;
+	w = malloc(CPIO_WIN);
+	if (!w) {
+		errno = ENOMEM;
+		return -2;
+	}
+	while (off + 6 <= len) {
+		const uint8_t *h;
+		uint64_t name, size, name_end, data_end, hlen;
+
+		/* 128 bytes at off in the window: a header and a name's
+		 * first 10 */
+		if (off < woff || (off + 128 > wend && wend < len)) {
+			size_t n = len - off < CPIO_WIN ? (size_t)(len - off)
+							: CPIO_WIN;
+
+			if (pread_all(fd, w, n, off) < 0) {
+				rc = -2;
+				break;
+			}
+			woff = off;
+			wend = off + n;
+		}
+		h = w + (off - woff);
+		if (off == 0 && memcmp(h, "070701", 6) && memcmp(h, "070702", 6) &&
+		    memcmp(h, "070707", 6))
+			break;
+		if (!memcmp(h, "070701", 6) || !memcmp(h, "070702", 6)) {
+			hlen = 110;
+			if (off + hlen > len)
+				break;
+			name = cpio_num(h + 94, 8, 16);
+			size = cpio_num(h + 54, 8, 16);
+			name_end = (off + hlen + name + 3) & ~(uint64_t)3;
+			data_end = (name_end + size + 3) & ~(uint64_t)3;
+		} else if (!memcmp(h, "070707", 6)) {
+			hlen = 76;
+			if (off + hlen > len)
+				break;
+			name = cpio_num(h + 59, 6, 8);
+			size = cpio_num(h + 65, 11, 8);
+			name_end = off + hlen + name;
+			data_end = name_end + size;
+		} else {
+			/* junk: the next "07070" in the window, else on
+			 * from its last 5 bytes */
+			const uint8_t *m = wend - off > 1 ?
+				memmem(h + 1, (size_t)(wend - off - 1), "07070", 5) : NULL;
+
+			if (m) {
+				off = woff + (uint64_t)(m - w);
+				continue;
+			}
+			if (wend >= len)
+				break;
+			off = wend - 5;
+			woff = wend;	/* reload */
+			continue;
+		}
+		if (name > CPIO_NAME_MAX) {
+			snprintf(why, why_len, "cpio entry at byte %llu has a "
+				 "name of %llu bytes", (unsigned long long)off,
+				 (unsigned long long)name);
+			rc = -1;
+			break;
+		}
+		if (name_end > len)
+			break;
+		if (data_end > len) {
+			snprintf(why, why_len, "cpio entry at byte %llu claims "
+				 "%llu bytes of data, past the end of the "
+				 "archive", (unsigned long long)off,
+				 (unsigned long long)size);
+			rc = -1;
+			break;
+		}
+		if (name == 11 && !memcmp(h + hlen, "TRAILER!!!", 10))
+			break;
+		off = data_end > off ? data_end : off + 1;
+	}
+	free(w);
+	return rc;
 }
 
 /* Fixed-width fields of digits of the base (newc: hex, odc: octal). */
@@ -735,19 +948,34 @@ static int path_filter(const char *path)
 	return n > 0 ? in_filter(h, (size_t)n, &c) : F_NONE;
 }
 
-/* Pass 1: the whole input, decompressed. */
+/*
+ * Pass 1: the uncompressed archive, in a file read with pread from then
+ * on.  A plain archive is the input itself; a compressed one is
+ * decompressed into a nameless temporary file (ar_tmpfile), capped at
+ * FW_ARCHIVE_MAX: a decompression bomb must not fill the disk.
+ */
 static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 			 struct fw_error *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *ae;
 	struct stat st;
-	size_t cap = 0;
-	int rc = FW_OK, nf;
+	uint8_t *buf = NULL;
+	int rc = FW_OK, nf, f = path_filter(img->path);
 
+	if (f == F_NONE) {
+		p->fd = open(img->path, O_RDONLY | O_CLOEXEC);
+		if (p->fd < 0 || fstat(p->fd, &st) < 0)
+			return fw_error_set(err, FW_EINPUT, img->path,
+					    "cannot read: %s", strerror(errno));
+		p->mode = st.st_mode;
+		p->raw_len = (uint64_t)st.st_size;
+		return comp_settings(p, ARCHIVE_FILTER_NONE, img->path, err);
+	}
+	a = archive_read_new();
 	if (!a)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	add_read_filter(a, path_filter(img->path));
+	add_read_filter(a, f);
 	archive_read_support_format_raw(a);
 	if (stat(img->path, &st) == 0)
 		p->mode = st.st_mode;
@@ -758,30 +986,21 @@ static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 							  : "unknown error");
 		goto out;
 	}
+	buf = malloc(CHUNK);
+	if (!buf) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	p->fd = ar_tmpfile(p->near);
+	if (p->fd < 0) {
+		rc = fw_error_set(err, FW_EIO, p->near ? p->near : img->path,
+				  "cannot make a temporary file: %s",
+				  strerror(errno));
+		goto out;
+	}
 	for (;;) {
-		la_ssize_t r;
+		la_ssize_t r = archive_read_data(a, buf, CHUNK);
 
-		if (p->raw_len == cap) {
-			size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
-			uint8_t *np;
-
-			if (cap >= FW_ARCHIVE_MAX) {
-				rc = fw_error_set(err, FW_EINPUT, img->path,
-						  "archive is bigger than %zu MiB "
-						  "uncompressed", FW_ARCHIVE_MAX >> 20);
-				goto out;
-			}
-			if (ncap > FW_ARCHIVE_MAX)
-				ncap = FW_ARCHIVE_MAX;
-			np = realloc(p->raw, ncap);
-			if (!np) {
-				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-				goto out;
-			}
-			p->raw = np;
-			cap = ncap;
-		}
-		r = archive_read_data(a, p->raw + p->raw_len, cap - p->raw_len);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -792,7 +1011,19 @@ static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 					  archive_error_string(a) : "read error");
 			goto out;
 		}
-		p->raw_len += (size_t)r;
+		if (p->raw_len + (uint64_t)r > FW_ARCHIVE_MAX) {
+			rc = fw_error_set(err, FW_EINPUT, img->path,
+					  "archive is bigger than %zu MiB "
+					  "uncompressed", FW_ARCHIVE_MAX >> 20);
+			goto out;
+		}
+		if (fw_write_all(p->fd, buf, (size_t)r) < 0) {
+			rc = fw_error_set(err, FW_EIO, p->near ? p->near : img->path,
+					  "cannot write a temporary file: %s",
+					  strerror(errno));
+			goto out;
+		}
+		p->raw_len += (uint64_t)r;
 	}
 	nf = archive_filter_count(a);
 	if (nf > 2) {
@@ -805,6 +1036,7 @@ static int ar_decompress(struct fw_image *img, struct ar_priv *p,
 	rc = comp_settings(p, nf == 2 ? archive_filter_code(a, 0)
 				      : ARCHIVE_FILTER_NONE, img->path, err);
 out:
+	free(buf);
 	archive_read_free(a);
 	return rc;
 }
@@ -904,6 +1136,8 @@ static int record_xattrs(struct aent *e, struct archive_entry *ae)
 	if (cnt == 0)
 		return 0;
 	pthread_once(&xattr_order_once, xattr_order_probe);
+	if (!e->x && !(e->x = calloc(1, sizeof(*e->x))))
+		return -1;
 	x = calloc(cnt, sizeof(*x));
 	if (!x)
 		return -1;
@@ -918,29 +1152,142 @@ static int record_xattrs(struct aent *e, struct archive_entry *ae)
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		size_t i = xattr_lifo ? n - 1 - k : k, j;
 
-		for (j = 0; j < e->nx; j++)
-			if (!strcmp(e->xv[j].name, x[i].name))
+		for (j = 0; j < e->x->nx; j++)
+			if (!strcmp(e->x->xv[j].name, x[i].name))
 				break;
-		if (j == e->nx)
-			rc = fw_xattrs_add(&e->xv, &e->nx, x[i].name, x[i].val,
+		if (j == e->x->nx)
+			rc = fw_xattrs_add(&e->x->xv, &e->x->nx, x[i].name, x[i].val,
 					   x[i].len);
 	}
 	free(x);
 	return rc;
 }
 
-/* An entry's data: a span of raw when it is one (no copy), else a copy
- * with holes (sparse files) as zeros. */
-static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
+/*
+ * Pass 2 reads the archive file a CHUNK at a time, through this buffer:
+ * libarchive hands out an entry's data in place in it (no copy) where the
+ * data is in one client block, so where that data lies in the file is
+ * known.
+ */
+struct rd {
+	int fd;
+	uint64_t pos, end;	/* next read; the archive's length */
+	uint8_t *buf;
+	uint64_t at;		/* the file offset of buf */
+	size_t len;
+};
+
+static la_ssize_t rd_read(struct archive *a, void *ctx, const void **out)
+{
+	struct rd *r = ctx;
+	size_t n = r->end - r->pos < CHUNK ? (size_t)(r->end - r->pos) : CHUNK;
+
+	if (n && pread_all(r->fd, r->buf, n, r->pos) < 0) {
+		archive_set_error(a, errno, "read: %s", strerror(errno));
+		return -1;
+	}
+	r->at = r->pos;
+	r->len = n;
+	r->pos += n;
+	*out = r->buf;
+	return (la_ssize_t)n;
+}
+
+/* Where a block libarchive handed out lies in the archive file: 1 when it
+ * is in place in the client buffer. */
+static int rd_where(const struct rd *r, const void *blk, size_t sz,
+		    uint64_t *at)
+{
+	const uint8_t *b = blk;
+
+	if (b < r->buf || b + sz > r->buf + r->len)
+		return 0;
+	*at = r->at + (uint64_t)(b - r->buf);
+	return 1;
+}
+
+/* Copies n bytes from fd at from to the spill file at to. */
+static int spill_copy(struct ar_priv *p, int fd, uint64_t from, uint64_t to,
+		      size_t n)
+{
+	uint8_t *b = malloc(n < CHUNK ? (n ? n : 1) : CHUNK);
+	int rc = 0;
+
+	if (!b)
+		return -1;
+	while (n && rc == 0) {
+		size_t k = n < CHUNK ? n : CHUNK;
+
+		rc = pread_all(fd, b, k, from) < 0 ||
+		     pwrite(p->spill_fd, b, k, (off_t)to) != (ssize_t)k ? -1 : 0;
+		from += k;
+		to += k;
+		n -= k;
+	}
+	free(b);
+	return rc;
+}
+
+/*
+ * Entry e's data, which is the last in the spill file or not spilled yet,
+ * grows to total bytes there (holes read as zeros).  Sparse holes are
+ * expanded on disk: a sparse bomb must not fill it (holes: capped).  Data
+ * that is all in the archive (libarchive handed it out of place) is
+ * bounded by the archive.
+ */
+static int spill_grow(struct ar_priv *p, struct aent *e, size_t total,
+		      int holes, const char *name, const char *path,
+		      struct fw_error *err)
+{
+	if (p->spill_fd < 0) {
+		p->spill_fd = ar_tmpfile(p->near);
+		if (p->spill_fd < 0)
+			return fw_error_set(err, FW_EIO, p->near ? p->near : path,
+					    "cannot make a temporary file: %s",
+					    strerror(errno));
+	}
+	if (!e->spilled) {
+		uint64_t base = p->spill_len;
+
+		if (holes && base + total > FW_ARCHIVE_MAX)
+			goto bomb;
+		if (e->len && spill_copy(p, p->fd, e->off, base, e->len) < 0)
+			goto io;
+		e->off = base;
+		e->spilled = 1;
+	}
+	if (total > e->len) {
+		if (holes && e->off + total > FW_ARCHIVE_MAX)
+			goto bomb;
+		if (ftruncate(p->spill_fd, (off_t)(e->off + total)) < 0)
+			goto io;
+		e->len = total;
+		p->spill_len = e->off + total;
+	}
+	return FW_OK;
+bomb:
+	return fw_error_set(err, FW_EINPUT, path, "%s: sparse files expand to "
+			    "more than %zu MiB", name, FW_ARCHIVE_MAX >> 20);
+io:
+	return fw_error_set(err, FW_EIO, p->near ? p->near : path,
+			    "cannot write a temporary file: %s",
+			    strerror(errno));
+}
+
+/* An entry's data: a span of the archive file when it is one (no copy),
+ * else a copy in the spill file with holes (sparse files) as zeros. */
+static int read_data(struct archive *a, struct ar_priv *p, struct rd *rd,
+		     struct aent *e, struct archive_entry *ae,
 		     const char *name, const char *path, struct fw_error *err)
 {
-	int64_t size = archive_entry_size_is_set(e->ae) ?
-		       archive_entry_size(e->ae) : 0;
+	int64_t size = archive_entry_size_is_set(ae) ?
+		       archive_entry_size(ae) : 0;
 	size_t got = 0, total;
 	const void *blk;
 	size_t sz;
 	la_int64_t off;
-	int span = 1, r;
+	uint64_t at;
+	int r, rc;
 
 	if (size < 0)
 		size = 0;
@@ -958,12 +1305,11 @@ static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
 		if (off < 0 || (uint64_t)off + sz > (uint64_t)AR_MAX_ENTRY)
 			return fw_error_set(err, FW_EINPUT, path,
 					    "%s: data at an absurd offset", name);
-		if (span && (size_t)off == got &&
-		    (const uint8_t *)blk >= p->raw &&
-		    (const uint8_t *)blk + sz <= p->raw + p->raw_len &&
-		    (got == 0 || (const uint8_t *)blk == p->raw + e->off + got)) {
+		if (!e->spilled && (size_t)off == got &&
+		    rd_where(rd, blk, sz, &at) &&
+		    (got == 0 || at == e->off + got)) {
 			if (got == 0)
-				e->off = (size_t)((const uint8_t *)blk - p->raw);
+				e->off = at;
 			got += sz;
 			e->len = got;
 			continue;
@@ -971,48 +1317,19 @@ static int read_data(struct archive *a, struct ar_priv *p, struct aent *e,
 		total = (size_t)off + sz;
 		if (total < (size_t)size)
 			total = (size_t)size;
-		if (span || total > e->len) {
-			uint8_t *np;
-
-			/* Holes are expanded in memory: a sparse bomb must
-			 * not take it all. */
-			p->own_total += total - (span ? 0 : e->len);
-			if (p->own_total > FW_ARCHIVE_MAX)
-				return fw_error_set(err, FW_EINPUT, path,
-						    "%s: sparse files expand to more "
-						    "than %zu MiB", name,
-						    FW_ARCHIVE_MAX >> 20);
-			np = realloc(e->own, total);
-			if (!np)
-				return fw_error_set(err, FW_EIO, NULL, "out of memory");
-			if (span && e->len)
-				memcpy(np, p->raw + e->off, e->len);
-			memset(np + e->len, 0, total - e->len);
-			e->own = np;
-			e->len = total;
-			span = 0;
-		}
-		memcpy(e->own + off, blk, sz);
+		rc = spill_grow(p, e, total, archive_entry_sparse_count(ae) > 0,
+				name, path, err);
+		if (rc)
+			return rc;
+		if (pwrite(p->spill_fd, blk, sz, (off_t)(e->off + (uint64_t)off)) !=
+		    (ssize_t)sz)
+			return fw_error_set(err, FW_EIO, p->near ? p->near : path,
+					    "cannot write a temporary file: %s",
+					    strerror(errno));
 	}
-	if (archive_entry_sparse_count(e->ae) && e->len < (size_t)size) {
-		/* a trailing hole */
-		uint8_t *np;
-
-		p->own_total += (size_t)size - (span ? 0 : e->len);
-		if (p->own_total > FW_ARCHIVE_MAX)
-			return fw_error_set(err, FW_EINPUT, path,
-					    "%s: sparse files expand to more "
-					    "than %zu MiB", name, FW_ARCHIVE_MAX >> 20);
-		np = span ? calloc(1, (size_t)size) : realloc(e->own, (size_t)size);
-		if (!np)
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		if (span)
-			memcpy(np, p->raw + e->off, e->len);
-		else
-			memset(np + e->len, 0, (size_t)size - e->len);
-		e->own = np;
-		e->len = (size_t)size;
-	}
+	/* a trailing hole */
+	if (archive_entry_sparse_count(ae) && e->len < (size_t)size)
+		return spill_grow(p, e, (size_t)size, 1, name, path, err);
 	return FW_OK;
 }
 
@@ -1040,11 +1357,12 @@ static int tar_rank(int format)
 
 /* Adds the engine entry of aent i. */
 static int expose(struct fw_image *img, struct ar_priv *p, size_t i,
-		  const char *clean, size_t *next_ino, struct fw_error *err)
+		  struct archive_entry *ae, const char *clean,
+		  size_t *next_ino, struct fw_error *err)
 {
 	struct aent *e = &p->a[i];
-	struct stat st = *archive_entry_stat(e->ae);
-	const char *target = archive_entry_symlink(e->ae);
+	struct stat st = *archive_entry_stat(ae);
+	const char *target = archive_entry_symlink(ae);
 	int rc;
 
 	st.st_dev = 1;
@@ -1061,8 +1379,8 @@ static int expose(struct fw_image *img, struct ar_priv *p, size_t i,
 			  err);
 	if (rc)
 		return rc;
-	e->fw = img->n - 1;
-	p->fw2a[e->fw] = i;
+	e->fw = (uint32_t)(img->n - 1);
+	p->fw2a[e->fw] = (uint32_t)i;
 	return FW_OK;
 }
 
@@ -1075,12 +1393,18 @@ static int add_aent(struct ar_priv *p, struct fw_error *err)
 		if (!np)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		p->a = np;
+		/* engine entries: a made-up root and the entries */
+		np = realloc(p->fw2a, (cap + 1) * sizeof(*p->fw2a));
+		if (!np)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		p->fw2a = np;
 		p->cap = cap;
 	}
 	memset(&p->a[p->n], 0, sizeof(p->a[p->n]));
 	p->a[p->n].fw = AR_NONE;
-	p->a[p->n].group = p->n;
-	p->a[p->n].holder = p->n;
+	p->a[p->n].group = (uint32_t)p->n;
+	p->a[p->n].holder = (uint32_t)p->n;
+	p->a[p->n].last = (uint32_t)p->n;
 	p->n++;
 	return FW_OK;
 }
@@ -1100,22 +1424,132 @@ static int add_root(struct fw_image *img, struct ar_priv *p,
 	return fw_image_add(img, "", &st, NULL, err);
 }
 
-/* Pass 2: the entries, from the buffer. */
+/* A cleaned path's key in the map of paths: FNV-1a.  A collision (a
+ * forged one, say) only makes a hard link look like one to no earlier
+ * entry: it is then copied unchanged, with a warning. */
+static uint64_t path_key(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* Warnings about names, said after the one about the archive's end, as
+ * they always were: kept until then (few: only odd entries have one). */
+struct later {
+	char **v;
+	size_t n;
+};
+
+static void later_add(struct later *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void later_add(struct later *l, const char *fmt, ...)
+{
+	char **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	va_list ap;
+
+	if (!nv)
+		return;
+	l->v = nv;
+	va_start(ap, fmt);
+	if (vasprintf(&l->v[l->n], fmt, ap) >= 0)
+		l->n++;
+	va_end(ap);
+}
+
+/*
+ * An entry as the engine sees it (aent i, header ae): a safe name is one
+ * engine entry, a hard link joins its inode's group; unsafe ones are
+ * copied through.
+ */
+static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
+		     struct archive_entry *ae, struct fw_hmap *map,
+		     size_t *next_ino, struct later *w, struct fw_error *err)
+{
+	struct aent *e = &p->a[i];
+	const char *name = archive_entry_pathname(ae);
+	const char *hl = archive_entry_hardlink(ae);
+	mode_t type = archive_entry_filetype(ae);
+	char clean[PATH_MAX * 2], v1[256], v2[256];
+	int rc;
+
+	e->isdir = type == AE_IFDIR;
+	if (!name || name[0] == '/' ||
+	    fw_path_clean(name, clean, sizeof(clean)) < 0 ||
+	    (!*clean && type != AE_IFDIR)) {
+		later_add(w, "%s: unsafe path, copied unchanged and not signed",
+			  vis(name, v1, sizeof(v1)));
+		return FW_OK;
+	}
+	if (i == 0 && !*clean) {
+		/* the archive's own "./" is the root */
+	} else if (img->n == 0 && (rc = add_root(img, p, err))) {
+		return rc;
+	}
+	if (hl && type != AE_IFDIR) {
+		char ct[PATH_MAX * 2];
+		size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
+			   hl[0] != '/' ? fw_hmap_get(map, path_key(ct))
+					: FW_HMAP_NONE;
+
+		if (t != FW_HMAP_NONE &&
+		    strcmp(img->ent[p->a[t].fw].path, ct))
+			t = FW_HMAP_NONE;	/* another path, same key */
+		if (t != FW_HMAP_NONE && !p->a[t].isdir) {
+			e->group = p->a[t].group;
+			p->a[e->group].last = (uint32_t)i;
+			if (e->len > 0)
+				p->a[e->group].holder = (uint32_t)i;
+		} else if (p->kind == AR_TAR) {
+			later_add(w, "%s: hard link to %s, which is not an "
+				  "earlier entry: copied unchanged",
+				  vis(name, v1, sizeof(v1)), vis(hl, v2, sizeof(v2)));
+			return FW_OK;
+		} else {
+			later_add(w, "%s: hard link to %s, which is not a safe "
+				  "earlier entry: kept as a file of its own",
+				  vis(name, v1, sizeof(v1)), vis(hl, v2, sizeof(v2)));
+		}
+	}
+	rc = expose(img, p, i, ae, clean, next_ino, err);
+	if (rc)
+		return rc;
+	if (fw_hmap_put(map, path_key(clean), i))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
+}
+
+/*
+ * Pass 2: the entries, from the archive file, each made an engine entry
+ * as it comes.  What is kept of an entry is where its data lies, how it
+ * is linked, and its xattrs if it has any: not its header.
+ */
 static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		    struct fw_error *err)
 {
 	struct archive *a = archive_read_new();
-	struct archive_entry *ae;
+	struct archive_entry *ae, *c = NULL;
 	struct fw_hmap map = { 0 };	/* each cleaned path's latest entry */
-	char clean[PATH_MAX * 2], v1[256], v2[256];
-	size_t next_ino = 2, fw_cap;
+	struct rd rd = { 0 };
+	struct later w = { 0 };
+	char v1[256];
+	size_t next_ino = 2;
 	int rc = FW_OK, rank = 0, cpio_fmt = 0, r;
 
 	if (!a)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	archive_read_support_format_tar(a);
 	archive_read_support_format_cpio(a);
-	if (archive_read_open_memory(a, p->raw, p->raw_len) != ARCHIVE_OK) {
+	rd.fd = p->fd;
+	rd.end = p->raw_len;
+	rd.buf = malloc(CHUNK);
+	if (!rd.buf) {
+		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
+		goto out;
+	}
+	if (archive_read_open(a, &rd, NULL, rd_read, NULL) != ARCHIVE_OK) {
 		rc = fw_error_set(err, FW_EINPUT, img->path, "not a %s archive: %s",
 				  img->fmt->name, archive_error_string(a) ?
 				  archive_error_string(a) : "unknown format");
@@ -1173,106 +1607,77 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 		     (uint64_t)size > p->raw_len - (uint64_t)pos)) {
 			rc = fw_error_set(err, FW_EINPUT, img->path,
 					  "truncated or corrupt: entry %s claims "
-					  "%lld bytes, only %zu are left",
+					  "%lld bytes, only %llu are left",
 					  vis(name, v1, sizeof(v1)),
-					  (long long)size,
-					  pos >= 0 ? p->raw_len - (size_t)pos : 0);
+					  (long long)size, (unsigned long long)
+					  (pos >= 0 ? p->raw_len - (uint64_t)pos : 0));
 			goto out;
 		}
 		rc = add_aent(p, err);
 		if (rc)
 			goto out;
 		e = &p->a[p->n - 1];
-		e->ae = archive_entry_clone(ae);
-		r = e->ae && record_xattrs(e, ae) == 0 ? dedup_xattrs(e->ae)
-						       : -1;
+		/* what the writer will do to its own copy of the header */
+		r = record_xattrs(e, ae) == 0 ? 0 : -1;
+		if (r == 0 && archive_entry_xattr_count(ae) >= 2) {
+			c = archive_entry_clone(ae);
+			r = c ? dedup_xattrs(c) : -1;
+			archive_entry_free(c);
+			c = NULL;
+		}
 		if (r < 0) {
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 			goto out;
 		}
 		p->xattr_both |= r;
-		rc = read_data(a, p, e, vis(name, v1, sizeof(v1)), img->path, err);
+		rc = read_data(a, p, &rd, e, ae, vis(name, v1, sizeof(v1)),
+			       img->path, err);
 		if (rc)
 			goto out;
 		if (archive_entry_sparse_count(ae) &&
 		    archive_format(a) == ARCHIVE_FORMAT_TAR_GNUTAR)
 			fw_image_warn(img, "%s: GNU sparse file written without "
 				      "its holes (same content)", v1);
+		rc = add_entry(img, p, p->n - 1, ae, &map, &next_ino, &w, err);
+		if (rc)
+			goto out;
 	}
 	/* Where the archive ends; what follows it. */
-	p->tail = (size_t)archive_filter_bytes(a, 0);
+	p->tail = archive_filter_bytes(a, 0) > 0 ?
+		  (uint64_t)archive_filter_bytes(a, 0) : 0;
 	if (p->tail > p->raw_len)
 		p->tail = p->raw_len;
-	while (p->tail < p->raw_len && p->raw[p->tail] == 0)
-		p->tail++;
+	while (p->tail < p->raw_len) {	/* the zeros that pad it */
+		size_t n = p->raw_len - p->tail < CHUNK ?
+			   (size_t)(p->raw_len - p->tail) : CHUNK, k = 0;
+
+		if (pread_all(p->fd, rd.buf, n, p->tail) < 0) {
+			rc = fw_error_set(err, FW_EIO, img->path,
+					  "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		while (k < n && rd.buf[k] == 0)
+			k++;
+		p->tail += k;
+		if (k < n)
+			break;
+	}
 	{
-		size_t end = p->tail;
+		uint64_t end = p->tail;
 
 		p->block = end % 10240 == 0 ? 10240 : end % 512 == 0 ? 512 : 0;
 		if (end < p->raw_len)
-			fw_image_warn(img, "%zu bytes after the end of the "
+			fw_image_warn(img, "%llu bytes after the end of the "
 				      "archive are copied unchanged and not "
-				      "signed", p->raw_len - end);
+				      "signed",
+				      (unsigned long long)(p->raw_len - end));
 	}
+	for (size_t k = 0; k < w.n; k++)
+		fw_image_warn(img, "%s", w.v[k]);
 	p->wformat = writer_format(p->kind, rank, cpio_fmt);
-
-	/* Engine entries: a root, then every safe entry in archive order. */
-	fw_cap = p->n + 1;
-	p->fw2a = malloc(fw_cap * sizeof(*p->fw2a));
-	if (!p->fw2a) {
+	if (!p->fw2a && !(p->fw2a = malloc(sizeof(*p->fw2a)))) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
-	}
-	for (size_t i = 0; i < p->n; i++) {
-		struct aent *e = &p->a[i];
-		const char *name = archive_entry_pathname(e->ae);
-		const char *hl = archive_entry_hardlink(e->ae);
-		mode_t type = archive_entry_filetype(e->ae);
-
-		if (!name || name[0] == '/' ||
-		    fw_path_clean(name, clean, sizeof(clean)) < 0 ||
-		    (!*clean && type != AE_IFDIR)) {
-			fw_image_warn(img, "%s: unsafe path, copied unchanged "
-				      "and not signed", vis(name, v1, sizeof(v1)));
-			continue;
-		}
-		if (i == 0 && !*clean) {
-			/* the archive's own "./" is the root */
-		} else if (img->n == 0 && (rc = add_root(img, p, err))) {
-			goto out;
-		}
-		if (hl && type != AE_IFDIR) {
-			char ct[PATH_MAX * 2];
-			size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
-				   hl[0] != '/' ? fw_hmap_sget(&map, ct)
-						: FW_HMAP_NONE;
-
-			if (t != FW_HMAP_NONE &&
-			    archive_entry_filetype(p->a[t].ae) != AE_IFDIR) {
-				e->group = p->a[t].group;
-				if (e->len > 0)
-					p->a[e->group].holder = i;
-			} else if (p->kind == AR_TAR) {
-				fw_image_warn(img, "%s: hard link to %s, which is "
-					      "not an earlier entry: copied "
-					      "unchanged", vis(name, v1, sizeof(v1)),
-					      vis(hl, v2, sizeof(v2)));
-				continue;
-			} else {
-				fw_image_warn(img, "%s: hard link to %s, which is "
-					      "not a safe earlier entry: kept "
-					      "as a file of its own",
-					      vis(name, v1, sizeof(v1)),
-					      vis(hl, v2, sizeof(v2)));
-			}
-		}
-		rc = expose(img, p, i, clean, &next_ino, err);
-		if (rc)
-			goto out;
-		if (fw_hmap_sput(&map, clean, i)) {
-			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-			goto out;
-		}
 	}
 	if (img->n == 0 && (rc = add_root(img, p, err)))
 		goto out;
@@ -1299,8 +1704,12 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 	}
 	rc = fw_image_link_hardlinks(img, err);
 out:
+	for (size_t k = 0; k < w.n; k++)
+		free(w.v[k]);
+	free(w.v);
 	fw_hmap_free(&map);
 	archive_read_free(a);
+	free(rd.buf);
 	return rc;
 }
 
@@ -1310,14 +1719,15 @@ static void ar_close(struct fw_image *img)
 
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n; i++) {
-		archive_entry_free(p->a[i].ae);
-		free(p->a[i].own);
-		fw_xattrs_free(p->a[i].xv, p->a[i].nx);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		aside_free(p->a[i].x);
 	free(p->a);
 	free(p->fw2a);
-	free(p->raw);
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->spill_fd >= 0)
+		close(p->spill_fd);
+	free(p->near);
 	comp_free(&p->comp);
 	free(p);
 	img->priv = NULL;
@@ -1332,10 +1742,22 @@ static int ar_open_u8(struct fw_image *img, struct fw_error *err)
 	if (!p)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	img->priv = p;
+	p->fd = -1;
+	p->spill_fd = -1;
 	p->comp.xz_filters[0].id = LZMA_VLI_UNKNOWN;
+	if (img->will_write && img->will_write->path &&
+	    !(p->near = strdup(img->will_write->path)))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	rc = ar_decompress(img, p, err);
-	if (rc == FW_OK && cpio_absurd(p->raw, p->raw_len, 1, why, sizeof(why)))
-		rc = fw_error_set(err, FW_EINPUT, img->path, "%s", why);
+	if (rc == FW_OK) {
+		int r = cpio_absurd_fd(p->fd, p->raw_len, why, sizeof(why));
+
+		if (r == -1)
+			rc = fw_error_set(err, FW_EINPUT, img->path, "%s", why);
+		else if (r < 0)
+			rc = fw_error_set(err, FW_EIO, img->path,
+					  "cannot read: %s", strerror(errno));
+	}
 	if (rc == FW_OK)
 		rc = ar_parse(img, p, err);
 	return rc;
@@ -1365,21 +1787,51 @@ static int ar_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	*buf = malloc(e->len ? e->len : 1);
 	if (!*buf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	memcpy(*buf, adata(img->priv, e), e->len);
+	if (pread_all(afd(img->priv, e), *buf, e->len, e->off) < 0) {
+		free(*buf);
+		*buf = NULL;
+		return fw_error_set(err, FW_EIO, img->path, "cannot read: %s",
+				    strerror(errno));
+	}
 	*len = e->len;
 	return FW_OK;
 }
 
-/* The data in place, in the uncompressed archive: nothing copied. */
+/* The data mapped from the archive file (only while it is in use: the
+ * memory is the page cache's), or read when it is small. */
 static int ar_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		  struct fw_error *err)
 {
 	const struct aent *e = data_of(img, idx, err);
+	long page = sysconf(_SC_PAGESIZE);
 
 	if (!e)
 		return err->code;
 	fw_bytes_init(b);
-	b->p = adata(img->priv, e);
+	if (e->len >= AR_MAP_MIN && page > 0) {
+		uint64_t start = e->off - e->off % (uint64_t)page;
+		size_t skip = (size_t)(e->off - start);
+		void *m = mmap(NULL, skip + e->len, PROT_READ, MAP_PRIVATE,
+			       afd(img->priv, e), (off_t)start);
+
+		if (m != MAP_FAILED) {
+			b->mapped = m;
+			b->map_len = skip + e->len;
+			b->p = (const uint8_t *)m + skip;
+			b->len = e->len;
+			return FW_OK;
+		}
+	}
+	b->owned = malloc(e->len ? e->len : 1);
+	if (!b->owned)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (pread_all(afd(img->priv, e), b->owned, e->len, e->off) < 0) {
+		free(b->owned);
+		b->owned = NULL;
+		return fw_error_set(err, FW_EIO, img->path, "cannot read: %s",
+				    strerror(errno));
+	}
+	b->p = b->owned;
 	b->len = e->len;
 	return FW_OK;
 }
@@ -1393,7 +1845,11 @@ static ssize_t ar_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 		return -1;
 	if (n > e->len)
 		n = e->len;
-	memcpy(buf, adata(img->priv, e), n);
+	if (pread_all(afd(img->priv, e), buf, n, e->off) < 0) {
+		fw_error_set(err, FW_EIO, img->path, "cannot read: %s",
+			     strerror(errno));
+		return -1;
+	}
 	return (ssize_t)n;
 }
 
@@ -1418,11 +1874,11 @@ static int ar_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
 	if (i == AR_NONE)
 		return FW_OK;	/* the root fwsign made up */
 	e = &p->a[i];
-	if (!e->nx && e->group != i)
+	if ((!e->x || !e->x->nx) && e->group != i)
 		e = &p->a[e->group];
-	for (size_t k = 0; k < e->nx; k++)
-		if (fw_xattrs_add(v, n, e->xv[k].name, e->xv[k].value,
-				  e->xv[k].len) < 0) {
+	for (size_t k = 0; e->x && k < e->x->nx; k++)
+		if (fw_xattrs_add(v, n, e->x->xv[k].name, e->x->xv[k].value,
+				  e->x->xv[k].len) < 0) {
 			fw_xattrs_free(*v, *n);
 			*v = NULL;
 			*n = 0;
@@ -1437,15 +1893,17 @@ static int ar_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
 /*
  * The output stream: what libarchive writes goes through the compressor
  * straight into the output file.  zstd and lz4 frames that record the
- * content size need it before the first byte: those are kept whole and
- * compressed at the end.
+ * content size need it before the first byte: those are kept whole, in
+ * a nameless temporary file (buffered), and compressed at the end.
  */
 struct sink {
 	const struct ar_comp *c;
 	int fd;
 	int started, buffered, failed;
-	uint8_t *buf;		/* whole stream (buffered) or lz4 legacy block */
-	size_t len, cap;
+	int spill;		/* buffered: the whole stream, uncompressed */
+	uint64_t slen;
+	uint8_t *buf;		/* lz4 legacy block */
+	size_t len;
 	uint8_t *ob;		/* compressed bytes on their way out */
 	size_t ob_cap;
 	z_stream z;
@@ -1455,7 +1913,6 @@ struct sink {
 	LZ4F_cctx *l4;
 };
 
-#define CHUNK ((size_t)1 << 20)
 #define LZ4_STEP ((size_t)1 << 16)
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
 
@@ -1621,14 +2078,20 @@ static int sink_code(struct sink *s, const uint8_t *in, size_t n, int fin)
 	}
 }
 
-static int sink_open(struct sink *s, const struct ar_comp *c, int fd)
+static int sink_open(struct sink *s, const struct ar_comp *c, int fd,
+		     const char *near)
 {
 	memset(s, 0, sizeof(*s));
 	s->c = c;
 	s->fd = fd;
+	s->spill = -1;
 	s->x = (lzma_stream)LZMA_STREAM_INIT;
 	s->buffered = (c->codec == C_ZSTD && c->zstd_csize) ||
 		      (c->codec == C_LZ4 && c->lz4.frameInfo.contentSize);
+	if (s->buffered && (s->spill = ar_tmpfile(near)) < 0) {
+		s->failed = errno;
+		return -1;
+	}
 	s->ob_cap = c->codec == C_LZ4_LEGACY ?
 		    (size_t)LZ4_compressBound((int)LZ4_LEGACY_BLOCK) + 4 : CHUNK;
 	s->ob = malloc(s->ob_cap);
@@ -1643,31 +2106,44 @@ static int sink_write(struct sink *s, const uint8_t *in, size_t n)
 {
 	if (!s->buffered)
 		return sink_code(s, in, n, 0);
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : CHUNK;
-		uint8_t *np;
-
-		while (cap < s->len + n)
-			cap *= 2;
-		if (cap > FW_ARCHIVE_MAX * 2 || !(np = realloc(s->buf, cap))) {
-			s->failed = ENOMEM;
-			return -1;
-		}
-		s->buf = np;
-		s->cap = cap;
+	if (s->slen + n > (uint64_t)FW_ARCHIVE_MAX * 2) {
+		s->failed = EFBIG;
+		return -1;
 	}
-	memcpy(s->buf + s->len, in, n);
-	s->len += n;
+	if (fw_write_all(s->spill, in, n) < 0) {
+		s->failed = errno ? errno : EIO;
+		return -1;
+	}
+	s->slen += n;
 	return 0;
 }
 
 static int sink_close(struct sink *s)
 {
 	if (s->buffered) {
+		uint8_t *b;
+		uint64_t at = 0;
+		int rc = 0;
+
 		s->buffered = 0;
-		if (sink_start(s, s->len) < 0)
+		if (sink_start(s, s->slen) < 0 || !(b = malloc(CHUNK)))
 			return -1;
-		return sink_code(s, s->buf, s->len, 1);
+		/* CHUNK is a multiple of LZ4_STEP: the frames are cut
+		 * where one call over the whole stream would cut them */
+		do {
+			size_t k = s->slen - at < CHUNK ? (size_t)(s->slen - at)
+							: CHUNK;
+
+			if (pread_all(s->spill, b, k, at) < 0) {
+				s->failed = errno;
+				rc = -1;
+				break;
+			}
+			at += k;
+			rc = sink_code(s, b, k, at == s->slen);
+		} while (rc == 0 && at < s->slen);
+		free(b);
+		return rc;
 	}
 	return sink_code(s, NULL, 0, 1);
 }
@@ -1681,6 +2157,8 @@ static void sink_free(struct sink *s)
 	LZ4F_freeCompressionContext(s->l4);
 	free(s->buf);
 	free(s->ob);
+	if (s->spill >= 0)
+		close(s->spill);
 }
 
 struct ar_out {
@@ -1692,12 +2170,27 @@ struct ar_out {
 	struct sink s;
 	int sink_open;
 	size_t next;		/* next aent to write */
-	/* Per first name, the new data: the first nd_keep bytes of the
-	 * inode's old data, then nd (nd_len bytes). */
-	uint8_t **nd;
-	size_t *nd_len, *nd_keep;
-	size_t *last;		/* per first name: the group's last name */
+	/* The headers, read again in step with the writing: entry next's
+	 * is the next one this reader reads. */
+	struct archive *r;
+	struct rd rd;
+	uint8_t *cbuf;		/* CHUNK: old data on its way out */
 };
+
+/* The writer's reader skips the data: it is copied from the file. */
+static la_int64_t rd_skip(struct archive *a, void *ctx, la_int64_t n)
+{
+	struct rd *r = ctx;
+
+	(void)a;
+	if (n < 0)
+		return 0;
+	if ((uint64_t)n > r->end - r->pos)
+		n = (la_int64_t)(r->end - r->pos);
+	r->pos += (uint64_t)n;
+	r->len = 0;
+	return n;
+}
 
 static la_ssize_t wr_cb(struct archive *a, void *ctx, const void *b, size_t n)
 {
@@ -1733,20 +2226,27 @@ static int ar_out_begin_u8(struct fw_image *img, const struct fw_out_opts *oo,
 	o->p = p;
 	o->of.fd = -1;
 	o->max_size = oo->max_size;
-	o->nd = calloc(p->n + 1, sizeof(*o->nd));
-	o->nd_len = calloc(p->n + 1, sizeof(*o->nd_len));
-	o->nd_keep = calloc(p->n + 1, sizeof(*o->nd_keep));
-	o->last = calloc(p->n + 1, sizeof(*o->last));
 	o->w = archive_write_new();
-	if (!o->nd || !o->nd_len || !o->nd_keep || !o->last || !o->w)
+	o->r = archive_read_new();
+	o->rd.buf = malloc(CHUNK);
+	if (!o->w || !o->r || !o->rd.buf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	for (size_t i = 0; i < p->n; i++)
-		o->last[p->a[i].group] = i;
+	o->rd.fd = p->fd;
+	o->rd.end = p->raw_len;
+	archive_read_support_format_tar(o->r);
+	archive_read_support_format_cpio(o->r);
+	if (archive_read_open2(o->r, &o->rd, NULL, rd_read, rd_skip, NULL) !=
+	    ARCHIVE_OK)
+		return fw_error_set(err, FW_EIO, img->path, "cannot read: %s",
+				    archive_error_string(o->r));
 	r = fw_outfile_begin(&o->of, oo->path, err);
 	if (r)
 		return r;
 	o->sink_open = 1;
-	if (sink_open(&o->s, &p->comp, o->of.fd) < 0)
+	o->cbuf = malloc(CHUNK);
+	if (!o->cbuf)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (sink_open(&o->s, &p->comp, o->of.fd, oo->path) < 0)
 		return fw_error_set(err, FW_EIO, oo->path, "cannot write: %s",
 				    o->s.failed ? strerror(o->s.failed)
 						: "compressor setup failed");
@@ -1800,56 +2300,163 @@ static int write_data(struct ar_out *o, const char *name, const uint8_t *data,
 	return FW_OK;
 }
 
+/* len bytes of the data of entry d, at its start, a CHUNK at a time. */
+static int write_old(struct ar_out *o, const char *name,
+		     const struct aent *d, size_t len, struct fw_error *err)
+{
+	uint64_t at = d->off;
+	int rc = FW_OK;
+
+	while (len && rc == FW_OK) {
+		size_t k = len < CHUNK ? len : CHUNK;
+
+		if (pread_all(afd(o->p, d), o->cbuf, k, at) < 0)
+			return fw_error_set(err, FW_EIO, o->img->path,
+					    "cannot read: %s", strerror(errno));
+		rc = write_data(o, name, o->cbuf, k, err);
+		at += k;
+		len -= k;
+	}
+	return rc;
+}
+
+/* Sets xattr x on header ae (replacing one of that name, else last),
+ * the others keeping their order.  0 or -1 (no memory). */
+static int set_xattr(struct archive_entry *ae, const struct fw_xattr *x)
+{
+	struct fw_xattr *v = NULL;
+	const char *name;
+	const void *val;
+	size_t len, n = 0, cnt, i, k;
+	int rc = 0;
+
+	cnt = (size_t)archive_entry_xattr_reset(ae);
+	while (n < cnt && rc == 0 &&
+	       archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK) {
+		int same = !strcmp(name, x->name);
+
+		if (fw_xattrs_add(&v, &n, name, same ? x->value : val,
+				  same ? x->len : len) < 0)
+			rc = -1;
+	}
+	for (k = 0; k < n && strcmp(v[k].name, x->name); k++)
+		;
+	if (rc == 0 && k == n &&
+	    fw_xattrs_add(&v, &n, x->name, x->value, x->len) < 0)
+		rc = -1;
+	if (rc == 0) {
+		pthread_once(&xattr_order_once, xattr_order_probe);
+		archive_entry_xattr_clear(ae);
+		/* so that reading them back gives this order again */
+		for (k = 0; k < n; k++) {
+			i = xattr_lifo ? n - 1 - k : k;
+			archive_entry_xattr_add_entry(ae, v[i].name,
+						      v[i].value, v[i].len);
+		}
+	}
+	fw_xattrs_free(v, n);
+	return rc;
+}
+
+/*
+ * Entry i's header, read again: a copy of it as parsing made it (its
+ * xattrs once each), with the xattrs out_xattr set.  NULL: error set.
+ */
+static struct archive_entry *header_again(struct ar_out *o, size_t i,
+					  struct fw_error *err)
+{
+	struct aside *x = o->p->a[i].x;
+	struct archive_entry *fresh, *ae;
+	int r = archive_read_next_header(o->r, &fresh);
+
+	if (r < ARCHIVE_WARN || r == ARCHIVE_EOF) {
+		fw_error_set(err, FW_EIO, o->img->path, "reading entry %zu "
+			     "again: %s", i, r == ARCHIVE_EOF ? "gone" :
+			     archive_error_string(o->r) ?
+			     archive_error_string(o->r) : "read error");
+		return NULL;
+	}
+	/* a clone, as parsing kept it: libarchive's clone reverses the
+	 * xattrs, and the output has always had them in that order */
+	ae = archive_entry_clone(fresh);
+	if (!ae || dedup_xattrs(ae) < 0)
+		goto oom;
+	for (size_t k = 0; x && k < x->nsetx; k++)
+		if (set_xattr(ae, &x->setx[k]) < 0)
+			goto oom;
+	return ae;
+oom:
+	archive_entry_free(ae);
+	fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return NULL;
+}
+
 static int write_one(struct ar_out *o, size_t i, struct fw_error *err)
 {
 	struct ar_priv *p = o->p;
 	struct aent *e = &p->a[i];
-	const uint8_t *data = adata(p, e), *tail = NULL;
+	struct aside *gx = p->a[e->group].x;
+	const struct aent *data = e;
+	const uint8_t *tail = NULL;
 	size_t len = e->len, tail_len = 0;
-	const char *name = archive_entry_pathname(e->ae);
+	struct archive_entry *ae = header_again(o, i, err);
+	const char *name;
 	char v[256];
 	int r;
 
-	if (e->fw != AR_NONE && o->nd[e->group] && e->len > 0) {
+	if (!ae)
+		return err->code;
+	name = archive_entry_pathname(ae);
+	if (e->fw != AR_NONE && gx && gx->has_nd && e->len > 0) {
 		/* This name carried the inode's data: it carries the new. */
-		size_t g = e->group;
-
-		data = adata(p, &p->a[p->a[g].holder]);
-		len = o->nd_keep[g];
-		tail = o->nd[g];
-		tail_len = o->nd_len[g];
-		archive_entry_sparse_clear(e->ae);
-		archive_entry_set_size(e->ae, (la_int64_t)(len + tail_len));
+		data = &p->a[p->a[e->group].holder];
+		len = gx->nd_keep;
+		tail = gx->nd;
+		tail_len = gx->nd_len;
+		archive_entry_sparse_clear(ae);
+		archive_entry_set_size(ae, (la_int64_t)(len + tail_len));
 	}
-	r = archive_write_header(o->w, e->ae);
-	if (r < ARCHIVE_WARN)
-		return fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT, o->img->path,
-				    "%s: cannot write entry: %s",
-				    vis(name, v, sizeof(v)),
-				    archive_error_string(o->w));
+	r = archive_write_header(o->w, ae);
+	if (r < ARCHIVE_WARN) {
+		r = fw_error_set(err, o->s.failed ? FW_EIO : FW_EINPUT,
+				 o->img->path, "%s: cannot write entry: %s",
+				 vis(name, v, sizeof(v)),
+				 archive_error_string(o->w));
+		goto out;
+	}
 	/* Writers drop the bytes of entries their format gives none. */
-	if ((int64_t)(len + tail_len) > archive_entry_size(e->ae)) {
-		size_t room = archive_entry_size(e->ae) > 0 ?
-			      (size_t)archive_entry_size(e->ae) : 0;
+	if ((int64_t)(len + tail_len) > archive_entry_size(ae)) {
+		size_t room = archive_entry_size(ae) > 0 ?
+			      (size_t)archive_entry_size(ae) : 0;
 
 		len = len < room ? len : room;
 		tail_len = room - len < tail_len ? room - len : tail_len;
 	}
-	r = write_data(o, name, data, len, err);
+	r = write_old(o, name, data, len, err);
 	if (r == FW_OK)
 		r = write_data(o, name, tail, tail_len, err);
 	if (r)
-		return r;
-	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN)
-		return fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
-				    vis(name, v, sizeof(v)),
-				    archive_error_string(o->w));
-	/* No later name needs the new data: do not hold it to the end. */
-	if (o->last[e->group] == i) {
-		free(o->nd[e->group]);
-		o->nd[e->group] = NULL;
+		goto out;
+	if (archive_write_finish_entry(o->w) < ARCHIVE_WARN) {
+		r = fw_error_set(err, FW_EIO, o->img->path, "%s: %s",
+				 vis(name, v, sizeof(v)),
+				 archive_error_string(o->w));
+		goto out;
 	}
-	return FW_OK;
+	/* No later name needs the new data: do not hold it to the end. */
+	if (p->a[e->group].last == i && gx && gx->has_nd) {
+		free(gx->nd);
+		gx->nd = NULL;
+		gx->has_nd = 0;
+	}
+	if (e->x) {
+		fw_xattrs_free(e->x->setx, e->x->nsetx);
+		e->x->setx = NULL;
+		e->x->nsetx = 0;
+	}
+out:
+	archive_entry_free(ae);
+	return r;
 }
 
 /* Writes aents up to and including `upto` (copied-through ones between). */
@@ -1879,16 +2486,23 @@ static int ar_out_put_u8(void *ctx, size_t idx, uint64_t keep,
 	if (tail) {
 		size_t g = p->a[i].group;
 
+		struct aside *x;
+
 		if (keep > p->a[p->a[g].holder].len)
 			return fw_error_set(err, FW_EIO, NULL, "bad data length");
 		/* Kept until the name that holds the data comes (newc: the
 		 * last); the engine frees its buffer after this call. */
-		o->nd[g] = malloc(len ? len : 1);
-		if (!o->nd[g])
+		if (!p->a[g].x && !(p->a[g].x = calloc(1, sizeof(*x))))
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		memcpy(o->nd[g], tail, len);
-		o->nd_len[g] = len;
-		o->nd_keep[g] = (size_t)keep;
+		x = p->a[g].x;
+		free(x->nd);
+		x->nd = malloc(len ? len : 1);
+		if (!x->nd)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		memcpy(x->nd, tail, len);
+		x->nd_len = len;
+		x->nd_keep = (size_t)keep;
+		x->has_nd = 1;
 	}
 	return write_upto(o, i, err);
 }
@@ -1902,44 +2516,19 @@ static int ar_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
 			struct fw_error *err)
 {
 	struct ar_out *o = ctx;
-	struct archive_entry *ae;
-	struct fw_xattr *v = NULL;
-	const char *name;
-	const void *val;
-	size_t len, n = 0, cnt, i, k;
-	int rc = FW_OK;
+	struct aent *e;
 
 	if (idx >= o->img->n)
 		return fw_error_set(err, FW_EIO, NULL, "bad entry index");
 	if (o->p->fw2a[idx] == AR_NONE)
 		return FW_OK;
-	ae = o->p->a[o->p->fw2a[idx]].ae;
-	cnt = (size_t)archive_entry_xattr_reset(ae);
-	while (n < cnt && rc == FW_OK &&
-	       archive_entry_xattr_next(ae, &name, &val, &len) == ARCHIVE_OK) {
-		int same = !strcmp(name, x->name);
-
-		if (fw_xattrs_add(&v, &n, name, same ? x->value : val,
-				  same ? x->len : len) < 0)
-			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
-	for (k = 0; k < n && strcmp(v[k].name, x->name); k++)
-		;
-	if (rc == FW_OK && k == n &&
-	    fw_xattrs_add(&v, &n, x->name, x->value, x->len) < 0)
-		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-	if (rc == FW_OK) {
-		pthread_once(&xattr_order_once, xattr_order_probe);
-		archive_entry_xattr_clear(ae);
-		/* so that reading them back gives this order again */
-		for (k = 0; k < n; k++) {
-			i = xattr_lifo ? n - 1 - k : k;
-			archive_entry_xattr_add_entry(ae, v[i].name,
-						      v[i].value, v[i].len);
-		}
-	}
-	fw_xattrs_free(v, n);
-	return rc;
+	/* set on the header when it is written (read again then) */
+	e = &o->p->a[o->p->fw2a[idx]];
+	if ((!e->x && !(e->x = calloc(1, sizeof(*e->x)))) ||
+	    fw_xattrs_add(&e->x->setx, &e->x->nsetx, x->name, x->value,
+			  x->len) < 0)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return FW_OK;
 }
 
 static int ar_out_commit_u8(void *ctx, struct fw_error *err)
@@ -1956,9 +2545,21 @@ static int ar_out_commit_u8(void *ctx, struct fw_error *err)
 				    archive_error_string(o->w));
 	/* What followed the archive in the input follows it here. */
 	errno = 0;
-	if ((p->tail < p->raw_len &&
-	     sink_write(&o->s, p->raw + p->tail, p->raw_len - p->tail) < 0) ||
-	    sink_close(&o->s) < 0)
+	for (uint64_t at = p->tail; at < p->raw_len;) {
+		size_t k = p->raw_len - at < CHUNK ? (size_t)(p->raw_len - at)
+						   : CHUNK;
+
+		if (pread_all(p->fd, o->cbuf, k, at) < 0)
+			return fw_error_set(err, FW_EIO, o->img->path,
+					    "cannot read: %s", strerror(errno));
+		if (sink_write(&o->s, o->cbuf, k) < 0)
+			return fw_error_set(err, FW_EIO, o->of.final,
+					    "cannot write: %s", o->s.failed ?
+					    strerror(o->s.failed) :
+					    "compression failed");
+		at += k;
+	}
+	if (sink_close(&o->s) < 0)
 		return fw_error_set(err, FW_EIO, o->of.final, "cannot write: %s",
 				    o->s.failed ? strerror(o->s.failed)
 						: "compression failed");
@@ -1977,13 +2578,11 @@ static void ar_out_abort_u8(void *ctx)
 		return;
 	if (o->w)
 		archive_write_free(o->w);
+	if (o->r)
+		archive_read_free(o->r);
+	free(o->rd.buf);
 	fw_outfile_abort(&o->of);
-	for (size_t i = 0; o->nd && i < o->p->n; i++)
-		free(o->nd[i]);
-	free(o->nd);
-	free(o->nd_len);
-	free(o->nd_keep);
-	free(o->last);
+	free(o->cbuf);
 	if (o->sink_open)
 		sink_free(&o->s);
 	free(o);

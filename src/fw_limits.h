@@ -12,8 +12,9 @@
 /* A file read from a tree or a filesystem image (dir.c, ext4.c,
  * squashfs.c), an entry of an archive (archive.c). */
 #define FW_READ_MAX ((uint64_t)4 << 30)
-/* A tar or cpio archive, uncompressed, whole (archive.c reads it into
- * memory once). */
+/* A compressed tar or cpio archive decompressed into a temporary file,
+ * and the sparse files of one expanded into another (archive.c): disk a
+ * small hostile input may take, not memory. */
 #define FW_ARCHIVE_MAX ((size_t)2 << 30)
 /* A kernel image read whole, and any stream decoded from it or from a
  * compressed module (kernel.c, blob.c, diff.c). */
