@@ -299,6 +299,25 @@ ft mdel -i "$d" ::hole
 ft mmd -i "$d" ::sub
 { cat "$s/Image"; head -c 1000 /dev/zero | tr '\0' 'k'; } >"$s/Image3"
 ft mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
+# long (VFAT) names: a directory of several clusters whose runs of
+# long-name entries cross cluster boundaries, UTF-8 names, the Image under
+# a long name; then the same with the first run's checksum broken (read
+# by its 8.3 name)
+d=$out/stack/fat12-lfn.img
+rm -f "$d"
+ft mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
+ft mmd -i "$d" "::EFI" "::EFI/Boot Kernels"
+for i in 1 2 3; do
+	LC_ALL=C.UTF-8 ft mcopy -i "$d" "$s/tree/bin/hello" "::EFI/Boot Kernels/bcm2711-rpi-4-b-überlong-name-$i.dtb"
+done
+ft mcopy -i "$d" "$s/Image" "::EFI/Boot Kernels/vmlinuz-6.1.0-arm64-a-long-kernel-name"
+python3 - "$d" "$out/stack/fat12-lfn-bad.img" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+i = b.find(b'b\0c\0m\0')	# the first long-name entry of a .dtb
+b[i - 1 + 13] ^= 0xff	# its checksum byte
+open(sys.argv[2], 'wb').write(b)
+PY
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
