@@ -16,8 +16,9 @@
 # Cached in ${FWSIGN_KCACHE:-/var/cache/fwsign-kernel}/arm/HASH (HASH:
 # this script, the patch, the fragment, the source package version, the
 # compiler); the build tree is removed once the files above are copied
-# out.  Runs under flock /tmp/fwsign-kbuild.lock (one kernel build at a
-# time on this machine, x86 ones included).
+# out.  Compiles under flock /tmp/fwsign-kbuild.lock (one kernel build at
+# a time on this machine, x86 ones included); unpacking and configuring
+# the tree happen before, under a lock of this hash only.
 #
 # Options: --hash (print the cache key), --cached (print the directory if
 # built, else exit 1).  Environment: FWSIGN_KCACHE, FWSIGN_KJOBS (make -j,
@@ -69,11 +70,10 @@ if [ -f "$out/.fwsign-built" ]; then
 fi
 
 mkdir -p "$cache"
-exec 8>/tmp/fwsign-kbuild.lock
-if ! flock -n 8; then
-	log "waiting for /tmp/fwsign-kbuild.lock (another kernel build)"
-	flock 8
-fi
+# one build of this hash at a time (our own lock); the tree is unpacked
+# and configured under it, compiled under the machine's kbuild lock too
+exec 9>"$cache/.lock-$hash"
+flock 9
 if [ -f "$out/.fwsign-built" ]; then
 	echo "$out"
 	exit 0
@@ -133,6 +133,11 @@ for round in 1 2; do
 done
 check_config || die "$config does not hold after olddefconfig (see above)"
 
+exec 8>/tmp/fwsign-kbuild.lock
+if ! flock -n 8; then
+	log "waiting for /tmp/fwsign-kbuild.lock (another kernel build)"
+	flock 8
+fi
 log "compiling (tinyconfig ARM: a few minutes on 2 idle cores)"
 if ! mk -j"$jobs" zImage; then
 	tail -n 40 "$buildlog" >&2
