@@ -4,7 +4,8 @@
 #
 #   zImage-gzip zImage-xz zImage-lzma zImage-lz4 zImage-lzo
 #       the same Image in the ARM decompressor, one codec each
-#   vmlinux System.map .config
+#   piggy-gzip ...  the compressed Image each holds (kbuild's piggy_data)
+#   Image vmlinux System.map .config
 #
 # Debian's linux-source-6.1 with kernel/0001 only (the extra certificate
 # slot filled with incompressible bytes), `make ARCH=arm tinyconfig` plus
@@ -146,7 +147,7 @@ if ! mk -j"$jobs" zImage; then
 fi
 stage=$tree/.fwsign-out
 mkdir -p "$stage"
-cp "$tree/vmlinux" "$tree/System.map" "$tree/.config" "$stage/"
+cp "$tree/vmlinux" "$tree/System.map" "$tree/.config" "$tree/arch/arm/boot/Image" "$stage/"
 for c in $codecs; do
 	C=$(echo "$c" | tr a-z A-Z)
 	if [ "$c" != gzip ]; then
@@ -165,6 +166,7 @@ for c in $codecs; do
 		cmp -s "$tree/vmlinux" "$stage/vmlinux" || log "note: vmlinux relinked for $c"
 	fi
 	cp "$tree/arch/arm/boot/zImage" "$stage/zImage-$c"
+	cp "$tree/arch/arm/boot/compressed/piggy_data" "$stage/piggy-$c"
 done
 
 end=$(date +%s)
