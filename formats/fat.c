@@ -14,8 +14,13 @@
  * Image.gz) is refused: growing a FAT file means allocating clusters,
  * which this does not do.  A file in one run of clusters is a range of the
  * volume; a fragmented one is gathered into a copy and scattered back.
- * Names are the 8.3 ones (with the lower-case flags Windows NT and mtools
- * set); long names are not read.
+ * Names are the long (VFAT) ones where a directory has them, as mdir and
+ * Linux's vfat show them: the run of long-name entries before an 8.3
+ * entry, last part first, each naming the 8.3 entry's checksum, the
+ * UTF-16 in them made UTF-8.  A run that is out of order, broken off,
+ * orphaned, of another checksum or that decodes to no usable name (empty,
+ * a '/', a control character, a lone surrogate) is ignored and the 8.3
+ * name used (with the lower-case flags Windows NT and mtools set).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,8 @@
 #define MAX_DEPTH 16
 #define MAX_FILES 4096		/* kernel files taken as parts */
 #define HEAD 4096		/* bytes of a file read to tell a kernel */
+#define PATH_MAX_LEN 4096	/* a part's path, directories included */
+#define LFN_MAX 20		/* long-name entries of one name (255 chars) */
 
 struct ffile {
 	uint32_t *clus;		/* its clusters, in order */
@@ -196,6 +203,96 @@ static void short_name(const uint8_t *e, char *out)
 			out[i] = '_';
 }
 
+/*
+ * A run of long-name entries being read, directory entry by entry (it may
+ * cross a cluster boundary).  want: the ordinal the next entry must have
+ * (0: no run, or the run is complete when done is set).
+ */
+struct lfn {
+	uint16_t u[LFN_MAX * 13];
+	int n;			/* entries in the run */
+	int want;
+	int done;
+	uint8_t sum;		/* the 8.3 entry's checksum they name */
+};
+
+static void lfn_entry(struct lfn *l, const uint8_t *e)
+{
+	static const uint8_t at[13] = { 1, 3, 5, 7, 9, 14, 16, 18, 20, 22,
+					24, 28, 30 };
+	int ord = e[0] & 0x3f;
+
+	l->done = 0;
+	if (e[0] & 0x40) {		/* the last part, read first */
+		l->want = ord >= 1 && ord <= LFN_MAX ? ord : 0;
+		l->n = l->want;
+		l->sum = e[13];
+	} else if (!l->want || ord != l->want || e[13] != l->sum) {
+		l->want = 0;		/* out of order or another name's */
+	}
+	if (!l->want)
+		return;
+	for (int i = 0; i < 13; i++)
+		l->u[(ord - 1) * 13 + i] = fw_le16(e + at[i]);
+	l->want--;
+	l->done = !l->want;
+}
+
+static uint8_t sfn_sum(const uint8_t *e)
+{
+	uint8_t s = 0;
+
+	for (int i = 0; i < 11; i++)
+		s = (uint8_t)(((s & 1) << 7) + (s >> 1) + e[i]);
+	return s;
+}
+
+/*
+ * The long name of the 8.3 entry e, UTF-8, if the run before it is
+ * complete and names it; 0 if there is none to use.
+ */
+static int long_name(const struct lfn *l, const uint8_t *e, char *out,
+		     size_t cap)
+{
+	size_t k = 0;
+	int n = l->n * 13;
+
+	if (!l->done || sfn_sum(e) != l->sum)
+		return 0;
+	for (int i = 0; i < n && l->u[i]; i++) {
+		uint32_t c = l->u[i];
+
+		if (c >= 0xdc00 && c <= 0xdfff)
+			return 0;	/* a low surrogate first */
+		if (c >= 0xd800 && c <= 0xdbff) {
+			if (i + 1 >= n || l->u[i + 1] < 0xdc00 ||
+			    l->u[i + 1] > 0xdfff)
+				return 0;
+			c = 0x10000 + ((c - 0xd800) << 10) +
+			    (l->u[++i] - 0xdc00);
+		}
+		if (c < 0x20 || c == '/' || c == 0x7f || k + 5 > cap)
+			return 0;
+		if (c < 0x80) {
+			out[k++] = (char)c;
+		} else if (c < 0x800) {
+			out[k++] = (char)(0xc0 | c >> 6);
+			out[k++] = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			out[k++] = (char)(0xe0 | c >> 12);
+			out[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			out[k++] = (char)(0x80 | (c & 0x3f));
+		} else {
+			out[k++] = (char)(0xf0 | c >> 18);
+			out[k++] = (char)(0x80 | ((c >> 12) & 0x3f));
+			out[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			out[k++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	out[k] = 0;
+	return k && strcmp(out, ".") && strcmp(out, "..");
+}
+
 /* The first bytes of a file, through its clusters. */
 static size_t head_of(const uint8_t *p, const struct fat *t,
 		      const struct ffile *f, uint8_t *h)
@@ -280,11 +377,11 @@ static int walk_dir(struct fw_node *n, struct fat *t, uint32_t clus,
 /* The 32-byte entries of one directory, len bytes at off. */
 static int entries(struct fw_node *n, struct fat *t, uint64_t off,
 		   uint64_t len, const char *dir, int depth, int *end,
-		   struct fw_error *err)
+		   struct lfn *l, struct fw_error *err)
 {
 	const uint8_t *p = n->p;
-	char name[16], path[512];
-	int rc;
+	char name[LFN_MAX * 13 * 3 + 1], *path;
+	int rc = FW_OK;
 
 	for (uint64_t i = 0; i + 32 <= len && !*end; i += 32) {
 		const uint8_t *e = p + off + i;
@@ -294,13 +391,35 @@ static int entries(struct fw_node *n, struct fat *t, uint64_t off,
 			*end = 1;	/* no entries after this one */
 			break;
 		}
-		if (e[0] == 0xe5 || e[11] == 0x0f || (e[11] & 0x08))
-			continue;	/* deleted, long name, label */
-		short_name(e, name);
+		if (e[0] != 0xe5 && (e[11] & 0x3f) == 0x0f) {
+			lfn_entry(l, e);
+			continue;
+		}
+		if (e[0] == 0xe5 || (e[11] & 0x08)) {
+			l->want = l->done = 0;
+			continue;	/* deleted, label */
+		}
+		if (!long_name(l, e, name, sizeof(name)))
+			short_name(e, name);
+		l->want = l->done = 0;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "",
-			 name);
+		if (strlen(dir) + 1 + strlen(name) >= PATH_MAX_LEN)
+			return fw_node_error(n, err, FW_EINPUT, "bad FAT: a "
+					     "path in %s is longer than %d "
+					     "bytes", *dir ? dir : "/",
+					     PATH_MAX_LEN - 1);
+		path = malloc(PATH_MAX_LEN);
+		if (!path)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		{
+			size_t dl = strlen(dir);
+
+			memcpy(path, dir, dl);
+			if (dl)
+				path[dl++] = '/';
+			strcpy(path + dl, name);
+		}
 		c = fw_le16(e + 26) |
 		    (t->bits == 32 ? (uint32_t)fw_le16(e + 20) << 16 : 0);
 		if (e[11] & 0x10) {
@@ -309,14 +428,17 @@ static int entries(struct fw_node *n, struct fat *t, uint64_t off,
 			struct ffile f = { .size = fw_le32(e + 28) };
 
 			if (!f.size)
-				continue;
-			if (chain(p, t, c, (uint32_t)((f.size + t->csize - 1) /
-						      t->csize),
-				  &f.clus, &f.n, path))
-				return fw_node_error(n, err, FW_EINPUT, "bad "
-						     "FAT: %s", t->why);
-			rc = add_file(n, t, path, &f, err);
+				rc = FW_OK;
+			else if (chain(p, t, c, (uint32_t)((f.size +
+							     t->csize - 1) /
+							    t->csize),
+				       &f.clus, &f.n, path))
+				rc = fw_node_error(n, err, FW_EINPUT, "bad "
+						   "FAT: %s", t->why);
+			else
+				rc = add_file(n, t, path, &f, err);
 		}
+		free(path);
 		if (rc)
 			return rc;
 	}
@@ -328,16 +450,25 @@ static int walk_dir(struct fw_node *n, struct fat *t, uint32_t clus,
 {
 	uint32_t *v, nv;
 	int end = 0, rc = FW_OK;
+	struct lfn *l;
 
 	if (depth > MAX_DEPTH)
 		return fw_node_error(n, err, FW_EINPUT, "bad FAT: directories "
 				     "nested deeper than %d at %s", MAX_DEPTH,
 				     dir);
-	if (!clus && t->bits != 32 && !depth)	/* the FAT12/16 root */
-		return entries(n, t, t->root_off, (uint64_t)t->root_ents * 32,
-			       dir, depth, &end, err);
-	if (chain(n->p, t, clus, 0, &v, &nv, *dir ? dir : "/"))
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (!clus && t->bits != 32 && !depth) {	/* the FAT12/16 root */
+		rc = entries(n, t, t->root_off, (uint64_t)t->root_ents * 32,
+			     dir, depth, &end, l, err);
+		free(l);
+		return rc;
+	}
+	if (chain(n->p, t, clus, 0, &v, &nv, *dir ? dir : "/")) {
+		free(l);
 		return fw_node_error(n, err, FW_EINPUT, "bad FAT: %s", t->why);
+	}
 	for (uint32_t i = 0; i < nv && !end && !rc; i++) {
 		if (t->seen[v[i] / 8] & (1u << (v[i] % 8))) {
 			rc = fw_node_error(n, err, FW_EINPUT, "bad FAT: "
@@ -347,9 +478,10 @@ static int walk_dir(struct fw_node *n, struct fat *t, uint32_t clus,
 		}
 		t->seen[v[i] / 8] |= (uint8_t)(1u << (v[i] % 8));
 		rc = entries(n, t, clus_off(t, v[i]), t->csize, dir, depth,
-			     &end, err);
+			     &end, l, err);
 	}
 	free(v);
+	free(l);
 	return rc;
 }
 

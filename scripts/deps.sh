@@ -38,6 +38,9 @@ PKGS=(
 	# (tests/cli/ima.sh, tests/e2e/ima-boot.sh)
 	ima-evm-utils
 	clang lld llvm
+	# ARM32 zImage: the test kernel cross-built for ARCH=arm
+	# (tests/e2e/build-kernel-arm.sh) and booted in qemu -M virt
+	gcc-arm-linux-gnueabihf qemu-system-arm lzop
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -477,6 +477,8 @@ struct kctx {
 	size_t *cert_out_len;
 	int no_slot;		/* a kernel, but it has no slot */
 	size_t fit;		/* the next compressed payload's room, or 0 */
+	int arm32;		/* the next raw image is a 32-bit ARM one: */
+	int arm32_be;		/* 1 + its byte order (zImage's flag) */
 };
 
 static void fmt_add(struct kctx *c, const char *what)
@@ -818,6 +820,13 @@ static int do_raw(struct kctx *c, const uint8_t *in, size_t len,
 		fmt_add(c, "riscv Image");
 		am = AM_POW2;
 		be = 0;
+	} else if (c->arm32) {
+		/* arch/arm/boot/Image, out of a zImage: 4-byte longs */
+		fmt_add(c, "ARM Image");
+		am = AM_POW2;
+		w = 4;
+		be = c->arm32_be;
+		c->arm32 = 0;
 	} else {
 		fmt_add(c, "raw image");
 	}
@@ -1155,6 +1164,178 @@ fail:
 	return rc;
 }
 
+/*
+ * ARM zImage (arch/arm/boot/compressed/head.S, vmlinux.lds.S): the
+ * decompressor, then the piggy, the compressed arch/arm/boot/Image whose
+ * last 4 bytes are its decompressed size, read by head.S at run time;
+ * maybe a DTB appended after its end (_edata).  The header words (at
+ * 0x24: magic, start, end, endianness flag, 0x45454545, the offset of a
+ * table) are little-endian in every kernel; the table's "KLSZ" record
+ * gives where the size word is, so where the piggy ends.  The piggy starts
+ * with a stream of one of the codecs (gzip, lzma, xz, lzo, lz4) the
+ * decompressor was built with, somewhere after its .rodata: the first
+ * place where one decodes and ends at the size word (gzip: at the piggy's
+ * end, its trailer holding the size).
+ *
+ * The stream is patched in place, as in a bzImage: the Image keeps its
+ * length, so the decompressor, the size word and anything after the piggy
+ * stay; a stream that comes out shorter is followed by zeros up to the
+ * size word, which every decompressor in lib/ ignores (they stop at their
+ * stream's end).  A zImage has no checksum; a uImage or FIT around it
+ * gets its own fixed by its layer.
+ */
+#define ZIMAGE_MAGIC 0x016f2818u
+#define ZIMAGE_KLSZ 0x5a534c4bu
+
+static int is_zimage(const uint8_t *in, size_t len)
+{
+	return len >= 0x40 && fw_le32(in + 0x24) == ZIMAGE_MAGIC;
+}
+
+/* A codec's stream at p (the piggy's start)?  Names the ones we cannot
+ * rebuild too. */
+static const char *zimage_other_codec(const uint8_t *p, size_t n)
+{
+	if (n >= 9 && !memcmp(p, "\x89LZO\0\r\n\x1a\n", 9))
+		return "lzo";
+	if (n >= 3 && !memcmp(p, "BZh", 3))
+		return "bzip2";
+	return NULL;
+}
+
+static int do_zimage(struct kctx *c, const uint8_t *in, size_t len,
+		     uint8_t **out, size_t *out_len)
+{
+	uint32_t zlen, tab, size_at, isize;
+	size_t pstart = 0, pend, slen = 0, room, ilen, i;
+	const char *other = NULL;
+	uint8_t *inner = NULL, *o;
+	enum fw_codec codec = FW_CODEC_NONE;
+	int be, rc;
+
+	fmt_add(c, "ARM zImage");
+	if (fw_le32(in + 0x2c) < fw_le32(in + 0x28) ||
+	    (zlen = fw_le32(in + 0x2c) - fw_le32(in + 0x28)) > len ||
+	    zlen < 0x40)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage: its header says %u bytes "
+				    "(start 0x%x, end 0x%x), the file has %zu: "
+				    "truncated or corrupt", fw_le32(in + 0x2c) -
+				    fw_le32(in + 0x28), fw_le32(in + 0x28),
+				    fw_le32(in + 0x2c), len);
+	be = fw_le32(in + 0x30) == 0x01020304u;
+	if (!be && fw_le32(in + 0x30) != 0x04030201u)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage: bad endianness flag 0x%08x",
+				    fw_le32(in + 0x30));
+	tab = fw_le32(in + 0x38);
+	if (fw_le32(in + 0x34) != 0x45454545u || tab < 0x40 ||
+	    tab > zlen - 12 || fw_le32(in + tab + 4) != ZIMAGE_KLSZ)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage without the table that says "
+				    "where its compressed kernel ends (a kernel "
+				    "before 3.17?): not supported");
+	size_at = fw_le32(in + tab + 8);
+	if (size_at <= tab || size_at > zlen - 4)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage: the size word at 0x%x is "
+				    "outside the image (%u bytes)", size_at,
+				    zlen);
+	pend = (size_t)size_at + 4;
+	isize = fw_le32(in + size_at);
+	/* the piggy: the first stream that decodes and ends right */
+	for (i = tab + 12; i + 16 <= pend && !slen; i++) {
+		struct fw_codec_params q;
+		uint8_t *plain = NULL;
+		size_t pl, end, k;
+		char why[160];
+		enum fw_codec cc;
+
+		if (!other)
+			other = zimage_other_codec(in + i, pend - i);
+		cc = fw_codec_detect_kernel(in + i, pend - i);
+		if (cc == FW_CODEC_NONE || cc == FW_CODEC_ZSTD)
+			continue;
+		if (fw_decompress_stream(cc, in + i, pend - i,
+					 FW_DECOMPRESS_MAX, &q, &plain, &pl,
+					 why, sizeof(why)))
+			continue;
+		free(plain);
+		end = i + q.consumed;
+		if (pl != isize)
+			continue;
+		/* after the stream: nothing (gzip), or zeros and the size */
+		if (end != pend) {
+			if (end > pend - 4)
+				continue;
+			for (k = end; k < pend - 4 && !in[k]; k++)
+				;
+			if (k != pend - 4)
+				continue;
+		}
+		pstart = i;
+		slen = q.consumed;
+		codec = cc;
+	}
+	if (!slen && other)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage compressed with %s: this tool "
+				    "does not rebuild %s streams (build the "
+				    "kernel with CONFIG_KERNEL_GZIP or "
+				    "CONFIG_KERNEL_XZ)", other, other);
+	if (!slen)
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage: no compressed kernel (gzip, "
+				    "xz, lzma, lz4) ending at its size word "
+				    "0x%x: corrupt, or a codec this tool does "
+				    "not read", size_at);
+	room = pend - 4 - pstart;	/* a shorter stream keeps the size word */
+	c->fit = room;
+	c->arm32 = 1;
+	c->arm32_be = be;
+	rc = do_compressed(c, codec, in + pstart, slen, out ? &inner : NULL,
+			   &ilen);
+	c->arm32 = 0;
+	if (rc || !out)
+		return rc;
+	if (pe_signed(in, len)) {
+		free(inner);
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "ARM zImage is signed for Secure Boot "
+				    "(Authenticode): inject the certificate "
+				    "before signing it");
+	}
+	if (ilen != slen && ilen > room) {
+		free(inner);
+		return fw_error_set(c->err, FW_EINPUT, c->name,
+				    "with the certificate the compressed kernel "
+				    "grows by %zu bytes and no longer fits this "
+				    "zImage%s; inject into vmlinux instead, put "
+				    "it in place of vmlinux in the kernel build "
+				    "tree and run 'make zImage'", ilen - room,
+				    c->info->state == FW_KSLOT_ZEROS ?
+				    " (its slot is zero-filled: built without "
+				    "kernel/0001-certs-fill-extra-certificate-"
+				    "slot-with-incompressible-bytes.patch)" : "");
+	}
+	o = malloc(len);
+	if (!o) {
+		free(inner);
+		return fw_error_set(c->err, FW_EIO, NULL, "out of memory");
+	}
+	memcpy(o, in, len);
+	memcpy(o + pstart, inner, ilen);
+	if (ilen != slen) {
+		memset(o + pstart + ilen, 0, pend - 4 - pstart - ilen);
+		fw_put_uint(o + pend - 4, 4, 0, isize);
+	}
+	c->info->room = ilen < room ? (int64_t)(room - ilen) : 0;
+	free(inner);
+	*out = o;
+	*out_len = len;
+	return FW_OK;
+}
+
 static int is_bzimage(const uint8_t *in, size_t len)
 {
 	return len > 0x400 && in[0x1fe] == 0x55 && in[0x1ff] == 0xaa &&
@@ -1175,6 +1356,8 @@ static int layer(struct kctx *c, const uint8_t *in, size_t len,
 		rc = do_uimage(c, in, len, out, out_len);
 	else if (is_bzimage(in, len))
 		rc = do_bzimage(c, in, len, out, out_len);
+	else if (is_zimage(in, len))
+		rc = do_zimage(c, in, len, out, out_len);
 	else if (len >= 52 && !memcmp(in, ELFMAG, SELFMAG))
 		rc = do_elf(c, in, len, out, out_len);
 	else if ((codec = fw_codec_detect_kernel(in, len)) != FW_CODEC_NONE)
@@ -1463,6 +1646,8 @@ int fw_kernel_probe_buf(const uint8_t *b, size_t len)
 	if (len >= UIMAGE_HLEN && fw_be32(b) == UIMAGE_MAGIC) {
 		kernel = b[30] == 2 || b[30] == 14 || b[30] == 4;
 	} else if (len > 0x400 && is_bzimage(b, len)) {
+		kernel = 1;
+	} else if (is_zimage(b, len)) {
 		kernel = 1;
 	} else if (len >= 64 && (!memcmp(b + 0x38, "ARM\x64", 4) ||
 				 !memcmp(b + 0x38, "RSC\x05", 4))) {

@@ -18,8 +18,9 @@ static const char inject_help[] =
 "\n"
 "KERNEL: vmlinux (ELF, any class and byte order), a raw image (arm64\n"
 "Image, ...) with --system-map, gzip/xz/lzma/lz4/zstd compressed images\n"
-"(Image.gz, ...), a U-Boot legacy uImage around any of these, or an x86\n"
-"bzImage.  Without a symbol table or System.map the slot is found by its\n"
+"(Image.gz, ...), a U-Boot legacy uImage around any of these, an x86\n"
+"bzImage or an ARM zImage (gzip, xz, lzma, lz4 payload; both patched in\n"
+"place).  Without a symbol table or System.map the slot is found by its\n"
 "layout (kernels built with kernel/0001, or a certificate already there).\n"
 "\n"
 "  --cert CERT        X.509 certificate, DER (fwsign keygen's PREFIX.der)\n"
@@ -79,7 +80,8 @@ static void print_info(const char *path, const struct fw_kernel_info *k,
 	printf("  builtin certs:    %d (%llu bytes)\n", k->builtin_certs,
 	       (unsigned long long)k->builtin_len);
 	if (k->room >= 0)
-		printf("  bzImage room:     %lld bytes left in the payload\n",
+		printf("  %s room:     %lld bytes left in the payload\n",
+		       strstr(k->format, "ARM zImage") ? " zImage" : "bzImage",
 		       (long long)k->room);
 }
 
@@ -129,8 +131,11 @@ int cmd_inject_cert(struct cli *cx, int argc, char **argv)
 		       (unsigned long long)k.used,
 		       (unsigned long long)k.slot_size, k.format);
 		if (k.room >= 0)
-			printf("%s: bzImage payload patched in place, %lld "
-			       "bytes to spare\n", out, (long long)k.room);
+			printf("%s: %s payload patched in place, %lld "
+			       "bytes to spare\n", out,
+			       strstr(k.format, "ARM zImage") ? "zImage" :
+							       "bzImage",
+			       (long long)k.room);
 	}
 	return FW_OK;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fetches Debian's real kernels (amd64 bzImage, arm64 Image.gz-style
-# vmlinuz) with their System.map, for the inject-cert tests: real kernels
+# vmlinuz, on request armhf: linux-image-*-armmp, an ARM zImage) with
+# their System.map, for the inject-cert tests: real kernels
 # without an extra-certificate slot, which must be refused cleanly.
 #
 # Usage: tests/e2e/fetch-debian-kernels.sh [ARCH...]   (default: amd64 arm64)
@@ -26,7 +27,8 @@ exec 9>"$cache/.lock"
 flock 9
 
 fetch() {
-	local arch=$1 work out rel pkg deb
+	local arch=$1 work out rel pkg deb flavour=$1
+	[ "$arch" != armhf ] || flavour=armmp	# its vmlinuz is a zImage
 	work=$cache/.work-$arch
 	out=$cache/$arch
 	[ -f "$out/.done" ] && return 0
@@ -55,7 +57,7 @@ EOF
 		pkg=linux-image-$rel
 	else
 		pkg=$(apt-cache -c "$work/apt.conf" pkgnames linux-image-6.1.0- |
-			grep -E "^linux-image-6\.1\.0-[0-9]+-$arch\$" | sort -V | tail -n 1)
+			grep -E "^linux-image-6\.1\.0-[0-9]+-$flavour\$" | sort -V | tail -n 1)
 	fi
 	[ -n "$pkg" ] || die "$arch: no linux-image package found"
 	(cd "$work/debs" && apt-get -c "$work/apt.conf" -q download "$pkg") \

@@ -299,6 +299,25 @@ ft mdel -i "$d" ::hole
 ft mmd -i "$d" ::sub
 { cat "$s/Image"; head -c 1000 /dev/zero | tr '\0' 'k'; } >"$s/Image3"
 ft mcopy -i "$d" "$s/Image3" ::sub/kernel8.img
+# long (VFAT) names: a directory of several clusters whose runs of
+# long-name entries cross cluster boundaries, UTF-8 names, the Image under
+# a long name; then the same with the first run's checksum broken (read
+# by its 8.3 name)
+d=$out/stack/fat12-lfn.img
+rm -f "$d"
+ft mkfs.vfat -C -F 12 -s 1 -i 0badf00d -n FUZZ "$d" 64 >/dev/null
+ft mmd -i "$d" "::EFI" "::EFI/Boot Kernels"
+for i in 1 2 3; do
+	LC_ALL=C.UTF-8 ft mcopy -i "$d" "$s/tree/bin/hello" "::EFI/Boot Kernels/bcm2711-rpi-4-b-überlong-name-$i.dtb"
+done
+ft mcopy -i "$d" "$s/Image" "::EFI/Boot Kernels/vmlinuz-6.1.0-arm64-a-long-kernel-name"
+python3 - "$d" "$out/stack/fat12-lfn-bad.img" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+i = b.find(b'b\0c\0m\0')	# the first long-name entry of a .dtb
+b[i - 1 + 13] ^= 0xff	# its checksum byte
+open(sys.argv[2], 'wb').write(b)
+PY
 # ELF files (fuzz_elf): tiny programs without a libc (x86_64 by gcc; by
 # clang and ld.lld when there, five more targets, 32/64-bit, both byte
 # orders), a library, a PIE, modules (relocatable, with .modinfo and
@@ -541,4 +560,47 @@ img = bytes(setup) + bytes(stub) + p
 open(sys.argv[2], 'wb').write(img + struct.pack('<I', ~zlib.crc32(img) & 0xffffffff))
 PY
 done
+# ARM zImage (head.S's header at 0x24, the KLSZ table, the piggy ending
+# in the decompressed size): a 32-bit ARM raw image (4-byte longs, the
+# filler of kernel/0001 in the slot) compressed with gzip, xz (+ size),
+# lz4 (+ size) and lzo (refused: named), bare and in a uImage
+python3 - "$k" <<'PY'
+import struct, sys
+d = sys.argv[1]
+cert = open(d + '/cert.der', 'rb').read()
+filler = open(d + '/filler.bin', 'rb').read()
+def pad(b, a):
+    return b + bytes(-len(b) % a)
+b = pad(bytes(64), 256) + cert + filler
+b = pad(b, 16) + struct.pack('<I', 0)
+b = pad(b, 256) + struct.pack('<I', len(cert))
+b = pad(b, 256) + struct.pack('<I', len(cert)) + b'Linux version 6.1.0-seed (fuzz) #1\n\0'
+open(d + '/arm-Image', 'wb').write(b)
+PY
+for c in gzip xz lz4 lzo; do
+	case $c in
+	gzip) gzip -9n <"$k/arm-Image" ;;
+	xz) xz -6 --check=crc32 --arm <"$k/arm-Image" 2>/dev/null || xz -6 --check=crc32 <"$k/arm-Image" ;;
+	lz4) lz4 -l -9 -q -c <"$k/arm-Image" ;;
+	lzo) lzop -9 -c <"$k/arm-Image" 2>/dev/null || continue ;;
+	esac >"$k/piggy.$c"
+	[ $c = gzip ] || python3 -c "import os,sys; sys.stdout.buffer.write(os.path.getsize(sys.argv[1]).to_bytes(4, 'little'))" \
+		"$k/arm-Image" >>"$k/piggy.$c"
+	python3 - "$k/piggy.$c" "$ko/zImage-$c" <<'PY'
+import struct, sys
+p = open(sys.argv[1], 'rb').read()
+h = bytearray(b'\x00\x00\xa0\xe1' * 9)		# mov r0, r0
+h += struct.pack('<6I', 0x016f2818, 0, 0, 0x04030201, 0x45454545, 0x40)
+h = h.ljust(0x40, b'\0')
+h += struct.pack('<7I', 6, 0x5a534c4b, 0, 0x1000, 0x8000, 0x10000, 0)
+h += b'rodata: \3757zXZ\0 \x1f\x8b\x08'.ljust(32, b'\0')	# magics before the piggy
+size_at = len(h) + len(p) - 4
+struct.pack_into('<I', h, 0x48, size_at)
+img = bytearray(bytes(h) + p)
+struct.pack_into('<I', img, 0x2c, len(img))
+open(sys.argv[2], 'wb').write(bytes(img) + b'\xd0\x0d\xfe\xed')	# a DTB's magic appended
+PY
+done
+mkimage -A arm -O linux -T kernel -C none -a 0x8000 -e 0x8000 -n seed \
+	-d "$ko/zImage-gzip" "$ko/uImage-zImage" >/dev/null 2>&1 || rm -f "$ko/uImage-zImage"
 find "$out" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d seeds, %d bytes\n", n, s }'
