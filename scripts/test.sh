@@ -23,24 +23,25 @@ phase() {	# phase NAME COMMAND...: runs it, times it
 # they overlap the fixtures, the fwsign builds and the tests that need no
 # kernel; a test that needs one waits for it on build-kernel.sh's lock.
 # 6.1 first (cli.kernel and most boots), then the stock 6.12 (IMA,
-# dm-verity + IPE), then the patched 6.12.  Their log: build/kernels.log.
+# dm-verity + IPE), then the patched 6.12, then the ARM32 6.1 zImages.  Their log: build/kernels.log.
 KPID=
 KTIMES=$PWD/build/kernels.times
 kernels() {
 	local v name t
-	for v in "6.1 elfsig" "6.12 stock" "6.12 elfsig"; do
+	for v in "6.1 elfsig" "6.12 stock" "6.12 elfsig" "6.1 arm"; do
 		set -- $v
 		name="kernel $1 $2"
 		[ "$2" = stock ] && t=stock || t=
-		if FWSIGN_KVERSION=$1 FWSIGN_KVARIANT=$t tests/e2e/build-kernel.sh \
-			--cached >/dev/null; then
+		b=tests/e2e/build-kernel.sh
+		[ "$2" = arm ] && b=tests/e2e/build-kernel-arm.sh
+		if FWSIGN_KVERSION=$1 FWSIGN_KVARIANT=$t $b --cached >/dev/null; then
 			printf '%-28s cached\n' "$name" >>"$KTIMES"
 			continue
 		fi
 		# bash's time: wall, and the CPU seconds of make and the compilers
 		TIMEFORMAT="%R %U %S"
 		{ time FWSIGN_KVERSION=$1 FWSIGN_KVARIANT=$t nice -n 10 \
-			tests/e2e/build-kernel.sh >/dev/null 2>&3; } 3>&2 2>"$KTIMES.t" || {
+			$b >/dev/null 2>&3; } 3>&2 2>"$KTIMES.t" || {
 			printf '%-28s FAILED\n' "$name" >>"$KTIMES"
 			continue
 		}
