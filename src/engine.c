@@ -390,8 +390,9 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 	struct fw_bytes b = {
 		.scratch = scratch,
 		/* the bytes are only hashed: ext4 hands out big ELF files as
-		 * segments of the image (put_append never reads them) */
-		.sparse_ok = r->mode == MODE_SIGN && !r->o->ima &&
+		 * segments of the image, squashfs as a stream it decodes
+		 * block by block (put_append never reads them) */
+		.sparse_ok = r->mode == MODE_SIGN &&
 			     r->img->fmt->out_put_append,
 	};
 	struct fw_signed sg = { 0 };
@@ -485,14 +486,22 @@ read_failed:
 		if (!rc && r->o->ima && r->out &&
 		    fw_ima_wanted(rec->elf.kind, r->o->ima_modules) &&
 		    (rec->action == FW_ACT_SIGN || rec->action == FW_ACT_RESIGN)) {
-			rc = sg.tail ? fw_ima_sign(r->o->signer, b.p, sg.keep,
-						   sg.tail, sg.tail_len, &ima,
-						   &ima_len, &err)
-				     : fw_ima_sign(r->o->signer, b.p, b.len,
-						   NULL, 0, &ima, &ima_len,
-						   &err);
+			const struct fw_seg all = { b.p, b.len, NULL, NULL };
+
+			rc = fw_ima_sign_segs(r->o->signer,
+					      b.seg ? b.seg : &all,
+					      b.seg ? b.n_seg : 1,
+					      sg.tail ? sg.keep : b.len,
+					      sg.tail, sg.tail_len, &ima,
+					      &ima_len, &err);
 			if (!rc)
 				rec->ima = FW_IMA_GOOD;
+		}
+		/* a stream that failed says why better than the signer */
+		if (rc && b.feed_err && b.feed_err->code) {
+			err = *b.feed_err;
+			rc = err.code;
+			rec->result = FW_RES_ERROR;
 		}
 		if (rc) {
 			if (!err.file[0])
