@@ -1083,6 +1083,24 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 		free(refs);
 	}
+	/* The tables are final: give back what doubling left unused (a
+	 * third of them, on average). */
+	if (!rc && p->cap_ino > p->n_ino + 1) {
+		void *t = realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
+
+		if (t) {
+			p->ino = t;
+			p->cap_ino = p->n_ino + 1;
+		}
+	}
+	if (!rc && p->cap_node > p->n_node + 1) {
+		void *t = realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
+
+		if (t) {
+			p->node = t;
+			p->cap_node = p->n_node + 1;
+		}
+	}
 	if (!rc) {
 		p->node_of_ent = malloc((img->n + 1) * sizeof(size_t));
 		if (!p->node_of_ent)

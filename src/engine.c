@@ -597,8 +597,8 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 {
 	struct run r;
 	struct timespec t0, t1;
-	size_t n_rec = 0;
-	int rc, ordered;
+	size_t n_rec = 0, n_reg = 0;
+	int rc, ordered, recs = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
@@ -634,20 +634,25 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	r.img->warnings = NULL;
 	r.img->n_warnings = 0;
 	ordered = (r.img->fmt->flags & FW_FMT_ORDERED) != 0;
-	r.work = calloc(r.img->n + 1, sizeof(*r.work));
+	/* A record per regular file (directories get none). */
+	for (size_t i = 0; i < r.img->n; i++)
+		n_reg += S_ISREG(r.img->ent[i].st.st_mode) != 0;
+	r.work = calloc(n_reg + 1, sizeof(*r.work));
 	r.rec_of = calloc(r.img->n + 1, sizeof(*r.rec_of));
-	rep->rec = calloc(r.img->n + 1, sizeof(*rep->rec));
+	rep->rec = calloc(n_reg + 1, sizeof(*rep->rec));
 	if (!r.work || !r.rec_of || !rep->rec) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
 	}
+	/* A record's path is its entry's, handed over to the report when
+	 * the image is closed (one copy of every path, not two). */
 	for (size_t i = 0; i < r.img->n; i++) {
 		const struct fw_entry *e = &r.img->ent[i];
 
 		if (!S_ISREG(e->st.st_mode))
 			continue;
 		r.rec_of[i] = n_rec;
-		rep->rec[n_rec].path = strdup(*e->path ? e->path : o->input);
+		rep->rec[n_rec].path = *e->path ? e->path : strdup(o->input);
 		if (!rep->rec[n_rec++].path) {
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 			goto out;
@@ -656,6 +661,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 			r.work[r.n_work++] = i;
 	}
 	rep->n = n_rec;
+	recs = 1;
 
 	if (writing && o->ima && !r.img->fmt->out_xattr) {
 		rc = fw_error_set(err, FW_EINPUT, o->input, "%s cannot carry "
@@ -737,6 +743,9 @@ out:
 		free(r.res[i].ima);
 	}
 	free(r.res);
+	for (size_t i = 0; recs && i < r.img->n; i++)
+		if (S_ISREG(r.img->ent[i].st.st_mode) && *r.img->ent[i].path)
+			r.img->ent[i].path = NULL;	/* the report's now */
 	fw_image_close(r.img);
 	free(r.work);
 	free(r.rec_of);
