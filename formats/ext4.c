@@ -970,15 +970,16 @@ static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
 		uint64_t start = x->lblk * bs, len = x->n * bs;
 
 		if (start > at)
-			seg[n++] = (struct fw_seg){ NULL, (size_t)(start - at) };
+			seg[n++] = (struct fw_seg){ .len = (size_t)(start - at) };
 		if (len > m->size - start)
 			len = m->size - start;
 		seg[n++] = (struct fw_seg){
-			x->zero ? NULL : area + (x->pblk * bs - lo), (size_t)len };
+			.p = x->zero ? NULL : area + (x->pblk * bs - lo),
+			.len = (size_t)len };
 		at = start + len;
 	}
 	if (at < m->size)
-		seg[n++] = (struct fw_seg){ NULL, (size_t)(m->size - at) };
+		seg[n++] = (struct fw_seg){ .len = (size_t)(m->size - at) };
 	b->p = view;
 	b->len = (size_t)m->size;
 	b->mapped = view;

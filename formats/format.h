@@ -91,6 +91,8 @@ struct fw_bytes {
 	size_t n_seg;
 	void *seg_map;		/* where the segments lie, mapped */
 	size_t seg_map_len;
+	/* why a segment's feed failed (the format's, in seg's block) */
+	const struct fw_error *feed_err;
 };
 void fw_bytes_release(struct fw_bytes *b);
 /* Empty, keeping the scratch lent. */
@@ -180,7 +182,7 @@ void fw_image_close(struct fw_image *img);
  *   format     file         bid open read peek map xattrs out append setx ordered
  *   directory  dir.c         x   x    -    -    x    x     x    x      x    -
  *   ext4       ext4.c        x   x    x    x    x    x     x    x      x    x
- *   squashfs   squashfs.c    x   x    x    x    -    x     x    x      x    x
+ *   squashfs   squashfs.c    x   x    x    x    x    x     x    x      x    x
  *   ubifs      ubifs.c       x   x    x    -    -    x     x    -      x    x
  *   tar        archive.c     x   x    x    x    x    x     x    x      x    x
  *   cpio       archive.c     x   x    x    x    x    x     x    x      -    x

@@ -145,6 +145,15 @@ int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 		fw_image_close(img);
 		return rc;
 	}
+	/* The list is final: give back what doubling left unused. */
+	if (img->cap > img->n + 1) {
+		void *p = realloc(img->ent, (img->n + 1) * sizeof(*img->ent));
+
+		if (p) {
+			img->ent = p;
+			img->cap = img->n + 1;
+		}
+	}
 	*out = img;
 	return FW_OK;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -44,6 +45,7 @@
 #include "../src/io.h"
 #include "../src/bytes.h"
 #include "../src/fw_limits.h"
+#include "../src/signer_int.h"
 
 
 /* ---------------------------------------------------------------- */
@@ -246,6 +248,8 @@ void sq_slot_free(struct sq_slot *s)
 	if (!s)
 		return;
 	sqfs_destroy(s->dec);
+	for (int i = 0; i < SQ_BCACHE; i++)
+		free(s->bc[i].buf);
 	free(s->raw);
 	free(s->blk);
 	free(s->frag);
@@ -325,6 +329,46 @@ int sq_read_block(struct sq_priv *p, struct sq_slot *s, uint64_t off,
 		return FW_OK;
 	}
 	return read_any(p, s, off, sw, s->blk, expect, &got, name, err);
+}
+
+/* Block k of a file as sq_read_block reads it, from the slot's cache of
+ * decoded blocks: *out points at it (in the cache when keep, else in
+ * s->blk unless the cache had it). */
+static int cached_block(struct sq_priv *p, struct sq_slot *s, uint64_t off,
+			uint32_t sw, size_t expect, int keep,
+			const uint8_t **out, const char *name,
+			struct fw_error *err)
+{
+	struct sq_bcache *c, *old = &s->bc[0];
+	size_t raw, got;
+	int rc;
+
+	for (int i = 0; i < SQ_BCACHE; i++) {
+		c = &s->bc[i];
+		if (c->sw && c->off == off && c->sw == sw && c->len == expect) {
+			c->tick = ++s->bc_tick;
+			*out = c->buf;
+			return FW_OK;
+		}
+		if (c->tick < old->tick)
+			old = c;
+	}
+	if (!keep || !(sw & SQ_BLK_SIZE_MASK)) {
+		*out = s->blk;
+		return sq_read_block(p, s, off, sw, expect, &raw, name, err);
+	}
+	if (!old->buf && !(old->buf = malloc(p->super.block_size)))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	old->sw = 0;
+	rc = read_any(p, s, off, sw, old->buf, expect, &got, name, err);
+	if (rc)
+		return rc;
+	old->off = off;
+	old->sw = sw;
+	old->len = expect;
+	old->tick = ++s->bc_tick;
+	*out = old->buf;
+	return FW_OK;
 }
 
 int sq_frag_where(struct sq_priv *p, uint32_t idx, uint64_t *start,
@@ -1039,6 +1083,24 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 		free(refs);
 	}
+	/* The tables are final: give back what doubling left unused (a
+	 * third of them, on average). */
+	if (!rc && p->cap_ino > p->n_ino + 1) {
+		void *t = realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
+
+		if (t) {
+			p->ino = t;
+			p->cap_ino = p->n_ino + 1;
+		}
+	}
+	if (!rc && p->cap_node > p->n_node + 1) {
+		void *t = realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
+
+		if (t) {
+			p->node = t;
+			p->cap_node = p->n_node + 1;
+		}
+	}
 	if (!rc) {
 		p->node_of_ent = malloc((img->n + 1) * sizeof(size_t));
 		if (!p->node_of_ent)
@@ -1145,9 +1207,10 @@ static void frag_put(struct sq_priv *p, struct sq_fcache *fc)
  * with one slot's buffers: memory is a block or two, whatever the file's
  * size.  Every byte is checked to lie where the inode says.
  */
-static int read_range(struct sq_priv *p, const struct sq_inode *si,
-		      struct sq_slot *s, uint64_t from, uint8_t *out,
-		      size_t n, const char *name, struct fw_error *err)
+static int read_range_c(struct sq_priv *p, const struct sq_inode *si,
+			struct sq_slot *s, uint64_t from, uint8_t *out,
+			size_t n, int keep, const char *name,
+			struct fw_error *err)
 {
 	size_t bs = p->super.block_size, raw;
 	uint64_t off = si->blocks_start, at = 0;
@@ -1165,7 +1228,10 @@ static int read_range(struct sq_priv *p, const struct sq_inode *si,
 			at += want;
 			continue;
 		}
-		rc = sq_read_block(p, s, off, sw, want, &raw, name, err);
+		const uint8_t *blk;
+
+		raw = sw & SQ_BLK_SIZE_MASK;
+		rc = cached_block(p, s, off, sw, want, keep, &blk, name, err);
 		if (rc)
 			return rc;
 		{
@@ -1173,7 +1239,7 @@ static int read_range(struct sq_priv *p, const struct sq_inode *si,
 
 			if (take > n)
 				take = n;
-			memcpy(out, s->blk + skip, take);
+			memcpy(out, blk + skip, take);
 			out += take;
 			from += take;
 			n -= take;
@@ -1206,6 +1272,13 @@ static int read_range(struct sq_priv *p, const struct sq_inode *si,
 	return rc;
 }
 
+static int read_range(struct sq_priv *p, const struct sq_inode *si,
+		      struct sq_slot *s, uint64_t from, uint8_t *out,
+		      size_t n, const char *name, struct fw_error *err)
+{
+	return read_range_c(p, si, s, from, out, n, 0, name, err);
+}
+
 int sq_read_file(struct sq_priv *p, size_t ino, struct sq_slot *s,
 		 uint64_t from, uint8_t *out, size_t n, const char *name,
 		 struct fw_error *err)
@@ -1218,9 +1291,9 @@ int sq_read_file(struct sq_priv *p, size_t ino, struct sq_slot *s,
 	return read_range(p, si, s, from, out, n, name, err);
 }
 
-/* Keeps a copy of the last partial block of a file just read whole, for
- * the writer, within the budget. */
-static void stash(struct sq_priv *p, size_t ino, const uint8_t *data)
+/* Keeps a copy of the last partial block of a file (at tail) just read,
+ * for the writer, within the budget. */
+static void stash(struct sq_priv *p, size_t ino, const uint8_t *tail)
 {
 	struct sq_inode *si = &p->ino[ino];
 	size_t n = (size_t)(si->size % p->super.block_size);
@@ -1237,7 +1310,7 @@ static void stash(struct sq_priv *p, size_t ino, const uint8_t *data)
 	pthread_mutex_unlock(&p->lock);
 	c = malloc(n);
 	if (c)
-		memcpy(c, data + (si->size - n), n);
+		memcpy(c, tail, n);
 	pthread_mutex_lock(&p->lock);
 	si->stash = c;
 	if (!c)
@@ -1296,9 +1369,196 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 		free(out);
 		return rc;
 	}
-	stash(p, ino, out);
+	stash(p, ino, out + (si->size - si->size % p->super.block_size));
 	*buf = out;
 	*len = si->size;
+	return FW_OK;
+}
+
+/*
+ * A big ELF file, when the caller only signs: a sparse view (its headers
+ * and end, fw_elf_fill, read through the slot's block cache) and its
+ * content as one segment that sq_feed decodes block by block as it is
+ * hashed.  Memory is a few blocks, whatever the file's size.
+ */
+#define SQ_SPARSE_MIN ((uint64_t)256 << 10)	/* smaller files are read */
+
+struct sq_stream {
+	struct sq_priv *p;
+	size_t ino;
+	const char *name;
+	struct fw_error err;	/* why a feed failed */
+};
+
+/* The segment and its stream, one block: fw_bytes_release frees both. */
+struct sq_sparse {
+	struct fw_seg seg;
+	struct sq_stream st;
+};
+
+static int sparse_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+{
+	struct sq_stream *st = ctx;
+	struct sq_priv *p = st->p;
+	const struct sq_inode *si = &p->ino[st->ino];
+	struct sq_slot *s = sq_slot_get_for(p, si->frag_idx, &st->err);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = read_range_c(p, si, s, off, buf, n, 1, st->name, &st->err);
+	sq_slot_put(p, s);
+	return rc ? -1 : 0;
+}
+
+/* fw_feed_fn: the first n bytes of the file, a block at a time. */
+static int sq_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	struct sq_stream *st = ctx;
+	struct sq_priv *p = st->p;
+	const struct sq_inode *si = &p->ino[st->ino];
+	size_t bs = p->super.block_size;
+	uint64_t off = si->blocks_start, at = 0;
+	struct sq_slot *s;
+	int rc = FW_OK;
+
+	if (n > si->size) {
+		fw_error_set(&st->err, FW_EINPUT, st->name,
+			     "squashfs: read outside a file");
+		return -1;
+	}
+	s = sq_slot_get_for(p, si->frag_idx, &st->err);
+	if (!s)
+		return -1;
+	for (uint32_t k = 0; k < si->nblocks && at < n && !rc; k++) {
+		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
+		uint32_t sw = sq_block_sizes(si)[k];
+		const uint8_t *blk;
+
+		rc = cached_block(p, s, off, sw, want, 0, &blk, st->name,
+				  &st->err);
+		if (rc)
+			break;
+		if (want < bs)
+			stash(p, st->ino, blk);
+		if (put(put_ctx, blk, n - at < want ? (size_t)(n - at) : want))
+			rc = -1;
+		at += want;
+		off += sw & SQ_BLK_SIZE_MASK;
+	}
+	if (!rc && at < n) {
+		size_t tail = (size_t)(si->size - at), flen;
+		struct sq_fcache *fc = NULL;
+		const uint8_t *fb;
+
+		rc = frag_get(p, s, si->frag_idx, st->name, &fc, &st->err);
+		if (!rc) {
+			fb = fc ? fc->buf : s->frag;
+			flen = fc ? fc->len : s->frag_len;
+			if (si->frag_off > flen || tail > flen - si->frag_off)
+				rc = fw_error_set(&st->err, FW_EINPUT, st->name,
+						  "squashfs: a fragment lies "
+						  "outside its block");
+			else {
+				stash(p, st->ino, fb + si->frag_off);
+				if (put(put_ctx, fb + si->frag_off,
+					(size_t)(n - at)))
+					rc = -1;
+			}
+			frag_put(p, fc);
+		}
+	}
+	sq_slot_put(p, s);
+	return rc ? -1 : 0;
+}
+
+/* 0: b holds the sparse view; 1: not worth it or not ELF, read it whole;
+ * -1: a read failed (err). */
+static int sparse_view(struct sq_priv *p, size_t ino, const char *name,
+		       struct fw_bytes *b, struct fw_error *err)
+{
+	const struct sq_inode *si = &p->ino[ino];
+	struct sq_sparse *x;
+	uint8_t *view;
+	int rc;
+
+	if (!b->sparse_ok || si->size < SQ_SPARSE_MIN || si->size > SIZE_MAX)
+		return 1;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return 1;
+	x->st.p = p;
+	x->st.ino = ino;
+	x->st.name = name;
+	fw_error_clear(&x->st.err);
+	view = mmap(NULL, (size_t)si->size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rc = view == MAP_FAILED ? 1
+				: fw_elf_fill(view, si->size, sparse_read_at,
+					      &x->st);
+	if (rc) {
+		if (rc < 0)
+			*err = x->st.err;
+		if (view != MAP_FAILED)
+			munmap(view, (size_t)si->size);
+		free(x);
+		return rc;
+	}
+	x->seg = (struct fw_seg){ NULL, (size_t)si->size, sq_feed, &x->st };
+	b->p = view;
+	b->len = (size_t)si->size;
+	b->mapped = view;
+	b->map_len = (size_t)si->size;
+	b->seg = &x->seg;
+	b->n_seg = 1;
+	b->feed_err = &x->st.err;
+	return 0;
+}
+
+/* fw_format.map: a big ELF file as a sparse view and a stream when the
+ * caller only signs, else the whole file read (in the caller's scratch). */
+static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
+		  struct fw_error *err)
+{
+	struct sq_priv *p = img->priv;
+	const struct fw_entry *e = &img->ent[idx];
+	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	const struct sq_inode *si = &p->ino[ino];
+	struct sq_slot *s;
+	uint8_t *out;
+	int rc;
+
+	fw_bytes_init(b);
+	if (!sq_is_file(si))
+		return fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
+	if (si->size > FW_READ_MAX)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "squashfs: file of %llu bytes is too large "
+				    "to sign", (unsigned long long)si->size);
+	if ((uint64_t)si->nblocks * p->super.block_size < si->size &&
+	    si->frag_idx == SQ_NO_FRAG)
+		return fw_error_set(err, FW_EINPUT, e->path,
+				    "squashfs: file data is missing");
+	rc = sparse_view(p, ino, e->path, b, err);
+	if (rc <= 0)
+		return rc ? err->code : FW_OK;
+	out = fw_bytes_alloc(b, (size_t)si->size);
+	if (!out)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	s = sq_slot_get_for(p, si->frag_idx, err);
+	if (!s) {
+		fw_bytes_release(b);
+		return err->code;
+	}
+	rc = read_range(p, si, s, 0, out, (size_t)si->size, e->path, err);
+	sq_slot_put(p, s);
+	if (rc) {
+		fw_bytes_release(b);
+		return rc;
+	}
+	stash(p, ino, out + (si->size - si->size % p->super.block_size));
+	b->p = out;
+	b->len = (size_t)si->size;
 	return FW_OK;
 }
 
@@ -1606,6 +1866,7 @@ const struct fw_format fw_format_squashfs = {
 	.open = sq_open,
 	.read = sq_read,
 	.peek = sq_peek,
+	.map = sq_map,
 	.xattrs = sq_xattrs,
 	.out_begin = sq_out_begin,
 	.out_put = sq_out_put,

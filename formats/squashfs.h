@@ -61,6 +61,18 @@ struct sq_node {
 	size_t ent;		/* fw entry index, SQ_NONE if not listed */
 };
 
+/* Decoded data blocks a slot keeps while a big file is looked at and then
+ * streamed (its first block, its last, its dynamic segment): keyed by
+ * where the block lies in the input, so any thread may use them. */
+#define SQ_BCACHE 3
+struct sq_bcache {
+	uint64_t off;		/* the block's offset in the input */
+	uint32_t sw;		/* its size word; 0: empty */
+	size_t len;
+	uint64_t tick;
+	uint8_t *buf;		/* block_size bytes, made when first used */
+};
+
 /* Per-thread decompression state. */
 struct sq_slot {
 	struct sq_slot *next;
@@ -70,6 +82,8 @@ struct sq_slot {
 	uint8_t *frag;		/* the cached fragment block */
 	uint32_t frag_idx;	/* which one, SQ_NO_FRAG if none */
 	size_t frag_len;
+	struct sq_bcache bc[SQ_BCACHE];
+	uint64_t bc_tick;
 };
 
 /* A fragment block decompressed, shared by the threads that read files

@@ -144,7 +144,7 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		set_msg(rec, "not signed by default (other ELF files on request)");
 		goto done;
 	}
-	const struct fw_seg all = { raw, raw_len };
+	const struct fw_seg all = { raw, raw_len, NULL, NULL };
 
 	if (seg && raw != in) {
 		/* a sparse view is only handed out for a plain ELF file */

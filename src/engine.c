@@ -390,8 +390,9 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 	struct fw_bytes b = {
 		.scratch = scratch,
 		/* the bytes are only hashed: ext4 hands out big ELF files as
-		 * segments of the image (put_append never reads them) */
-		.sparse_ok = r->mode == MODE_SIGN && !r->o->ima &&
+		 * segments of the image, squashfs as a stream it decodes
+		 * block by block (put_append never reads them) */
+		.sparse_ok = r->mode == MODE_SIGN &&
 			     r->img->fmt->out_put_append,
 	};
 	struct fw_signed sg = { 0 };
@@ -485,14 +486,22 @@ read_failed:
 		if (!rc && r->o->ima && r->out &&
 		    fw_ima_wanted(rec->elf.kind, r->o->ima_modules) &&
 		    (rec->action == FW_ACT_SIGN || rec->action == FW_ACT_RESIGN)) {
-			rc = sg.tail ? fw_ima_sign(r->o->signer, b.p, sg.keep,
-						   sg.tail, sg.tail_len, &ima,
-						   &ima_len, &err)
-				     : fw_ima_sign(r->o->signer, b.p, b.len,
-						   NULL, 0, &ima, &ima_len,
-						   &err);
+			const struct fw_seg all = { b.p, b.len, NULL, NULL };
+
+			rc = fw_ima_sign_segs(r->o->signer,
+					      b.seg ? b.seg : &all,
+					      b.seg ? b.n_seg : 1,
+					      sg.tail ? sg.keep : b.len,
+					      sg.tail, sg.tail_len, &ima,
+					      &ima_len, &err);
 			if (!rc)
 				rec->ima = FW_IMA_GOOD;
+		}
+		/* a stream that failed says why better than the signer */
+		if (rc && b.feed_err && b.feed_err->code) {
+			err = *b.feed_err;
+			rc = err.code;
+			rec->result = FW_RES_ERROR;
 		}
 		if (rc) {
 			if (!err.file[0])
@@ -588,8 +597,8 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 {
 	struct run r;
 	struct timespec t0, t1;
-	size_t n_rec = 0;
-	int rc, ordered;
+	size_t n_rec = 0, n_reg = 0;
+	int rc, ordered, recs = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
@@ -625,20 +634,25 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	r.img->warnings = NULL;
 	r.img->n_warnings = 0;
 	ordered = (r.img->fmt->flags & FW_FMT_ORDERED) != 0;
-	r.work = calloc(r.img->n + 1, sizeof(*r.work));
+	/* A record per regular file (directories get none). */
+	for (size_t i = 0; i < r.img->n; i++)
+		n_reg += S_ISREG(r.img->ent[i].st.st_mode) != 0;
+	r.work = calloc(n_reg + 1, sizeof(*r.work));
 	r.rec_of = calloc(r.img->n + 1, sizeof(*r.rec_of));
-	rep->rec = calloc(r.img->n + 1, sizeof(*rep->rec));
+	rep->rec = calloc(n_reg + 1, sizeof(*rep->rec));
 	if (!r.work || !r.rec_of || !rep->rec) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
 	}
+	/* A record's path is its entry's, handed over to the report when
+	 * the image is closed (one copy of every path, not two). */
 	for (size_t i = 0; i < r.img->n; i++) {
 		const struct fw_entry *e = &r.img->ent[i];
 
 		if (!S_ISREG(e->st.st_mode))
 			continue;
 		r.rec_of[i] = n_rec;
-		rep->rec[n_rec].path = strdup(*e->path ? e->path : o->input);
+		rep->rec[n_rec].path = *e->path ? e->path : strdup(o->input);
 		if (!rep->rec[n_rec++].path) {
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 			goto out;
@@ -647,6 +661,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 			r.work[r.n_work++] = i;
 	}
 	rep->n = n_rec;
+	recs = 1;
 
 	if (writing && o->ima && !r.img->fmt->out_xattr) {
 		rc = fw_error_set(err, FW_EINPUT, o->input, "%s cannot carry "
@@ -728,6 +743,9 @@ out:
 		free(r.res[i].ima);
 	}
 	free(r.res);
+	for (size_t i = 0; recs && i < r.img->n; i++)
+		if (S_ISREG(r.img->ent[i].st.st_mode) && *r.img->ent[i].path)
+			r.img->ent[i].path = NULL;	/* the report's now */
 	fw_image_close(r.img);
 	free(r.work);
 	free(r.rec_of);

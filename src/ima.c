@@ -105,13 +105,19 @@ static int cert_ima_keyid(X509 *x, uint8_t id[4])
 	return 0;
 }
 
-static int digest2(const EVP_MD *md, const uint8_t *a, size_t a_len,
-		   const uint8_t *b, size_t b_len, uint8_t *out,
+static int put_md(void *ctx, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -1;
+}
+
+/* The digest of the first a_len bytes of the segments, then b. */
+static int digest2(const EVP_MD *md, const struct fw_seg *seg, size_t n_seg,
+		   size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out,
 		   unsigned int *out_len)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	int ok = c && EVP_DigestInit_ex(c, md, NULL) == 1 &&
-		 EVP_DigestUpdate(c, a, a_len) == 1 &&
+		 fw_feed_segs(seg, n_seg, a_len, put_md, c) == 0 &&
 		 (!b_len || EVP_DigestUpdate(c, b, b_len) == 1) &&
 		 EVP_DigestFinal_ex(c, out, out_len) == 1;
 
@@ -122,6 +128,16 @@ static int digest2(const EVP_MD *md, const uint8_t *a, size_t a_len,
 int fw_ima_sign(struct fw_signer *s, const uint8_t *a, size_t a_len,
 		const uint8_t *b, size_t b_len, uint8_t **val, size_t *len,
 		struct fw_error *err)
+{
+	const struct fw_seg one = { a, a_len, NULL, NULL };
+
+	return fw_ima_sign_segs(s, &one, 1, a_len, b, b_len, val, len, err);
+}
+
+int fw_ima_sign_segs(struct fw_signer *s, const struct fw_seg *seg,
+		     size_t n_seg, size_t a_len, const uint8_t *b,
+		     size_t b_len, uint8_t **val, size_t *len,
+		     struct fw_error *err)
 {
 	const EVP_MD *md = fw_signer_md(s);
 	uint8_t dg[EVP_MAX_MD_SIZE], id[4], *sig = NULL, *v;
@@ -138,7 +154,7 @@ int fw_ima_sign(struct fw_signer *s, const uint8_t *a, size_t a_len,
 	if (cert_ima_keyid(fw_signer_cert(s), id))
 		return fw_error_ssl(err, FW_EKEY, NULL,
 				    "IMA: no key id for the certificate");
-	if (digest2(md, a, a_len, b, b_len, dg, &dg_len))
+	if (digest2(md, seg, n_seg, a_len, b, b_len, dg, &dg_len))
 		return fw_error_ssl(err, FW_EIO, NULL, "IMA: hashing failed");
 	rc = fw_sign_digest(s, md, dg, dg_len, &sig, &sig_len, err);
 	if (rc)
@@ -180,7 +196,9 @@ static enum fw_imastate check_hash(const uint8_t *val, size_t len,
 	} else {
 		md = len >= 2 ? md_of(val[1]) : NULL;
 	}
-	if (!md || digest2(md, file, file_len, NULL, 0, dg, &dg_len) ||
+	const struct fw_seg one = { file, file_len, NULL, NULL };
+
+	if (!md || digest2(md, &one, 1, file_len, NULL, 0, dg, &dg_len) ||
 	    len != off + dg_len)
 		return FW_IMA_BAD;
 	return memcmp(val + off, dg, dg_len) ? FW_IMA_BAD : FW_IMA_HASH;
@@ -222,7 +240,9 @@ void fw_ima_check(struct fw_verifier *v, const uint8_t *val, size_t len,
 		ERR_clear_error();
 		return;
 	}
-	ok = digest2(md, file, file_len, NULL, 0, dg, &dg_len) == 0 &&
+	const struct fw_seg one = { file, file_len, NULL, NULL };
+
+	ok = digest2(md, &one, 1, file_len, NULL, 0, dg, &dg_len) == 0 &&
 	     (pc = EVP_PKEY_CTX_new(X509_get0_pubkey(x), NULL)) != NULL &&
 	     EVP_PKEY_verify_init(pc) == 1 &&
 	     (EVP_PKEY_get_base_id(X509_get0_pubkey(x)) != EVP_PKEY_RSA ||

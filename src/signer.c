@@ -364,12 +364,12 @@ const char *fw_signer_subject(const struct fw_signer *s)
 }
 
 /*
- * Hands the first len bytes of the segments (zeros where p is NULL) to
- * put, in pieces of at most 1 GiB; -1 if put fails or the segments are
- * shorter than len.
+ * Hands the first len bytes of the segments (zeros where p is NULL, a
+ * feed's stream where it is set) to put, in pieces of at most 1 GiB; -1
+ * if put or a feed fails or the segments are shorter than len.
  */
-static int feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
-		     int (*put)(void *ctx, const void *p, size_t n), void *ctx)
+int fw_feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
+		 fw_put_fn put, void *ctx)
 {
 	static const uint8_t zeros[65536];
 
@@ -378,6 +378,11 @@ static int feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
 		const uint8_t *p = seg[i].p;
 
 		len -= left;
+		if (seg[i].feed) {
+			if (seg[i].feed(seg[i].ctx, left, put, ctx) < 0)
+				return -1;
+			continue;
+		}
 		while (left) {
 			size_t n = left < ((size_t)1 << 30) ? left : (size_t)1 << 30;
 
@@ -447,7 +452,7 @@ static int cms_der(struct fw_signer *s, const struct fw_seg *seg,
 	 * lies instead of being copied through a 4 KiB buffer. */
 	if (!cms || !CMS_add1_signer(cms, s->cert, s->key, s->md, signer_flags) ||
 	    !(digest = CMS_dataInit(cms, NULL)) ||
-	    feed_segs(seg, n_seg, len, put_bio, digest) < 0 ||
+	    fw_feed_segs(seg, n_seg, len, put_bio, digest) < 0 ||
 	    BIO_flush(digest) != 1 || CMS_dataFinal(cms, digest) != 1 ||
 	    i2d_CMS_bio_stream(out, cms, NULL, 0) != 1)
 		rc = fw_error_ssl(err, FW_EKEY, NULL, "PKCS#7 signing failed");
@@ -466,7 +471,7 @@ static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
 	EVP_MD_CTX *mc = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pc = NULL;
 	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1 &&
-		 feed_segs(seg, n_seg, len, put_digest, mc) == 0;
+		 fw_feed_segs(seg, n_seg, len, put_digest, mc) == 0;
 
 	uint8_t key[FW_CACHE_KEY];
 	int cached;
@@ -501,7 +506,7 @@ static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
 static void tmpl_init(struct fw_signer *s)
 {
 	static const uint8_t probe[] = "fwsign template probe";
-	const struct fw_seg one = { probe, sizeof(probe) };
+	const struct fw_seg one = { probe, sizeof(probe), NULL, NULL };
 	struct fw_error err;
 	BIO *out = BIO_new(BIO_s_mem());
 	uint8_t *sig = NULL;
@@ -554,7 +559,7 @@ int fw_sign_trailer(struct fw_signer *s, const uint8_t *content, size_t len,
 		    uint8_t **trailer, size_t *trailer_len,
 		    struct fw_error *err)
 {
-	const struct fw_seg one = { content, len };
+	const struct fw_seg one = { content, len, NULL, NULL };
 
 	return fw_sign_trailer_segs(s, &one, 1, len, trailer, trailer_len, err);
 }

@@ -51,15 +51,34 @@ X509 *fw_verifier_cert(const struct fw_verifier *v);
 int fw_ima_sign(struct fw_signer *s, const uint8_t *a, size_t a_len,
 		const uint8_t *b, size_t b_len, uint8_t **val, size_t *len,
 		struct fw_error *err);
+struct fw_seg;
+/* The same, a being the first a_len bytes of the segments. */
+int fw_ima_sign_segs(struct fw_signer *s, const struct fw_seg *seg,
+		     size_t n_seg, size_t a_len, const uint8_t *b,
+		     size_t b_len, uint8_t **val, size_t *len,
+		     struct fw_error *err);
 void fw_ima_check(struct fw_verifier *v, const uint8_t *val, size_t len,
 		  const uint8_t *file, size_t file_len, struct fw_record *rec);
 int fw_ima_wanted(enum fw_kind kind, int modules);
 
-/* A piece of a file's content: len bytes at p, or len zeros (p NULL). */
+/* fw_seg's feed: hands put the first n bytes of ctx's stream, in order
+ * and in pieces; 0, or -1 (put failed, or the bytes cannot be read). */
+typedef int (*fw_put_fn)(void *put_ctx, const void *p, size_t n);
+typedef int (*fw_feed_fn)(void *ctx, uint64_t n, fw_put_fn put,
+			  void *put_ctx);
+
+/* A piece of a file's content: len bytes at p, or len zeros (p NULL and
+ * no feed), or streamed by feed (a format that decodes the content piece
+ * by piece: it is never all in memory). */
 struct fw_seg {
 	const uint8_t *p;
 	size_t len;
+	fw_feed_fn feed;
+	void *ctx;
 };
+/* Hands the first len bytes of the segments to put (signer.c). */
+int fw_feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
+		 fw_put_fn put, void *put_ctx);
 
 /* fw_sign_trailer over the first len bytes of the segments. */
 int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,

@@ -283,6 +283,21 @@ bad "absurd fragment count" "$WORK/super3.sqfs" corrupt
 cp "$WORK/g.sqfs" "$WORK/super4.sqfs"
 printf '\x00\x00\x00\x40' | dd of="$WORK/super4.sqfs" bs=1 seek=4 conv=notrunc 2>/dev/null	# inodes
 bad "absurd inode count" "$WORK/super4.sqfs" inode
+# A big ELF file is hashed as its blocks are decoded (never read whole): a
+# corrupt block in its middle, which only the hashing reads, is bad input
+# naming the file, not a signing failure.
+mkdir -p "$WORK/big/bin"
+cp "$F/amd64/bin/busybox" "$WORK/big/bin/busybox"
+mk_image "$WORK/big" "$WORK/big.sqfs" -comp gzip -b 64K -no-fragments
+expect_exit 0 "big ELF: sign" "$FWSIGN" sign "$WORK/big.sqfs" -o "$WORK/big-out.sqfs" --key $K.key --cert $K.crt --ima
+rm -rf "$WORK/big-x"
+unsquashfs -d "$WORK/big-x" "$WORK/big-out.sqfs" >/dev/null 2>&1
+cp "$F/amd64/bin/busybox" "$WORK/bb"
+"$SIGN_FILE" sha256 $K.key $K.crt "$WORK/bb" "$WORK/bb.signed"
+check "big ELF: sign-file's bytes" cmp -s "$WORK/big-x/bin/busybox" "$WORK/bb.signed"
+cp "$WORK/big.sqfs" "$WORK/big-bad.sqfs"
+printf 'corrupt!corrupt!' | dd of="$WORK/big-bad.sqfs" bs=1 seek=$((96 + 500000)) conv=notrunc 2>/dev/null
+bad "corrupt block of a big ELF file" "$WORK/big-bad.sqfs" "bin/busybox.*squashfs: .*data block"
 { printf 'hsqs'; head -c 24 /dev/urandom; printf '\x04\x00\x00\x00'; head -c 100000 /dev/urandom; } >"$WORK/random.sqfs"
 bad "random bytes with the magic" "$WORK/random.sqfs" squashfs
 mksquashfs "$WORK/p" "$WORK/lzo.sqfs" -comp lzo -quiet -no-progress -noappend >/dev/null 2>&1 &&

@@ -8,6 +8,24 @@
 #include "../../src/signer_int.h"
 #include "t.h"
 
+/* fw_feed_fn: n zeros in pieces of 777 bytes; fails after the first
+ * piece when ctx is set. */
+static int feed_zeros(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	static const uint8_t z[777];
+
+	while (n) {
+		size_t k = n < sizeof(z) ? (size_t)n : sizeof(z);
+
+		if (put(put_ctx, z, k))
+			return -1;
+		if (ctx)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
 static struct fw_signer *signer(const char *dir, const char *name,
 				int rsa, const char *ec, const char *hash)
 {
@@ -113,8 +131,21 @@ int main(void)
 		};
 		static uint8_t holes[70000];
 		struct fw_seg seg[3] = {
-			{ content, sizeof(content) }, { NULL, 60000 },
-			{ content, 5000 },
+			{ content, sizeof(content), NULL, NULL },
+			{ NULL, 60000, NULL, NULL },
+			{ content, 5000, NULL, NULL },
+		};
+		/* the hole streamed by a feed, in odd pieces (squashfs) */
+		int fails = 0;
+		struct fw_seg fed[3] = {
+			{ content, sizeof(content), NULL, NULL },
+			{ NULL, 60000, feed_zeros, NULL },
+			{ content, 5000, NULL, NULL },
+		};
+		struct fw_seg bad[3] = {
+			{ content, sizeof(content), NULL, NULL },
+			{ NULL, 60000, feed_zeros, &fails },
+			{ content, 5000, NULL, NULL },
 		};
 
 		memcpy(holes, content, sizeof(content));
@@ -162,6 +193,21 @@ int main(void)
 			      t[i].bits);
 			free(t1);
 			free(t2);
+			t1 = t2 = NULL;
+			CHECK(fw_sign_trailer_segs(fast, fed, 3, sizeof(holes), &t1, &l1, &err) == 0 &&
+			      fw_sign_trailer_segs(cms, fed, 3, sizeof(holes), &t2, &l2, &err) == 0,
+			      "%s", err.msg);
+			CHECK(l1 == l3 && l2 == l3 && t1 && t2 &&
+			      !memcmp(t1, t3, l3) && !memcmp(t2, t3, l3),
+			      "RSA-%d: a segment fed in pieces signs as the whole",
+			      t[i].bits);
+			free(t1);
+			free(t2);
+			t1 = t2 = NULL;
+			CHECK(fw_sign_trailer_segs(fast, bad, 3, sizeof(holes), &t1, &l1, &err) != 0 &&
+			      !t1 && fw_sign_trailer_segs(cms, bad, 3, sizeof(holes), &t2, &l2, &err) != 0 &&
+			      !t2, "RSA-%d: a feed that fails fails the signature",
+			      t[i].bits);
 			free(t3);
 			fw_signer_free(fast);
 			fw_signer_free(cms);
