@@ -1205,6 +1205,28 @@ static int frag_flush(struct sq_out *o, struct fw_error *err)
 	return FW_OK;
 }
 
+/*
+ * Packing the tails again is content-defined, so that images which share
+ * runs of files get byte-identical fragment blocks (and the cache hits
+ * them): a block is closed after the tail that brings it to CDC_MIN, or
+ * after a tail whose hash's low bits are 0 (a run of small tails ends
+ * where their bytes say, not where the first of them happened to start),
+ * and before a tail that does not fit.  A file added or removed then
+ * changes the block that holds its tail and at most the next few, not
+ * every block after it, as filling each block to the brim would.
+ */
+#define CDC_MIN(bs) ((bs) / 32 > 4096 ? (bs) / 32 : (bs) < 4096 ? (bs) : 4096)
+#define CDC_MASK 7u
+
+static uint32_t tail_hash(const uint8_t *buf, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ buf[i]) * 16777619u;
+	return h ^ (h >> 16);
+}
+
 /* Packs a tail into the open fragment block. */
 static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 		    struct wino *w, struct fw_error *err)
@@ -1221,6 +1243,8 @@ static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 	w->frag_off = (uint32_t)o->pk_used;
 	memcpy(o->pk + o->pk_used, buf, n);
 	o->pk_used += n;
+	if (o->pk_used >= CDC_MIN(o->bs) || !(tail_hash(buf, n) & CDC_MASK))
+		return frag_flush(o, err);
 	return FW_OK;
 }
 
