@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ struct image {
 	json_object *summary;	/* the child's report summary */
 	double seconds;
 	pid_t pid;
+	int hashed;		/* in_sha: 0 not yet, 1 done, -1 unreadable */
+	int hash_errno;
 	char errbuf[1024];
 	struct timespec t0;
 };
@@ -94,6 +97,11 @@ struct batch {
 	char cert_sha[65], opts_sha[65];
 	struct image *img;
 	size_t n;
+	/* the inputs' sha256, on a thread of its own while children run */
+	pthread_t hasher;
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond;
+	int hasher_on;
 };
 
 /* ------------------------------------------------------------------ */
@@ -238,6 +246,62 @@ static int load_images(struct batch *b, const char *src)
 			return FW_EINPUT;
 		}
 	return FW_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The inputs' sha256                                                  */
+
+/*
+ * Every input of this shard is hashed, in the order the children start,
+ * on a thread beside them: the first child need not wait for all inputs
+ * to be read.  Only a rerun's check (done_before) and the end of a child
+ * wait for an image's hash.
+ */
+static void *hash_inputs(void *arg)
+{
+	struct batch *b = arg;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct image *im = &b->img[i];
+		char sha[65];
+		int r, e;
+
+		if (!im->mine)
+			continue;
+		r = sha256_file(im->in, sha);
+		e = errno;
+		pthread_mutex_lock(&b->hlock);
+		if (r) {
+			im->hashed = -1;
+			im->hash_errno = e ? e : EIO;
+		} else {
+			memcpy(im->in_sha, sha, sizeof(sha));
+			im->hashed = 1;
+		}
+		pthread_cond_broadcast(&b->hcond);
+		pthread_mutex_unlock(&b->hlock);
+	}
+	return NULL;
+}
+
+/* Waits for im's hash: 0, or -1 and why in errbuf (its input is
+ * unreadable). */
+static int input_hashed(struct batch *b, struct image *im)
+{
+	if (b->hasher_on) {
+		pthread_mutex_lock(&b->hlock);
+		while (!im->hashed)
+			pthread_cond_wait(&b->hcond, &b->hlock);
+		pthread_mutex_unlock(&b->hlock);
+	} else if (!im->hashed) {
+		im->hashed = sha256_file(im->in, im->in_sha) ? -1 : 1;
+		im->hash_errno = errno ? errno : EIO;
+	}
+	if (im->hashed > 0)
+		return 0;
+	snprintf(im->errbuf, sizeof(im->errbuf), "%s: cannot read: %s",
+		 im->in, strerror(im->hash_errno));
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -398,6 +462,8 @@ static void finish(struct batch *b, struct image *im, int status)
 	if (child_paths(b, im, &tmp, &rep, &errf) ||
 	    asprintf(&out, "%s/%s", b->outdir, im->name) < 0)
 		goto fail;
+	if (input_hashed(b, im))
+		goto fail;	/* as if it had not started */
 	/* the first line the child said on stderr: fwsign: FILE: why */
 	f = fopen(errf, "re");
 	if (f) {
@@ -483,6 +549,29 @@ out:
 	free(errf);
 }
 
+/* A rerun's image: skipped when its output is done (1), or unreadable
+ * (1, failed); 0: to sign.  Only an image with a state file waits for
+ * its input's hash here. */
+static int rerun(struct batch *b, struct image *im)
+{
+	char *sp = state_path(b, im);
+	struct stat st;
+	int had = sp && stat(sp, &st) == 0;
+
+	free(sp);
+	if (!had)
+		return 0;
+	if (input_hashed(b, im)) {
+		im->st = I_FAILED;
+		im->error = strdup(im->errbuf);
+		return 1;
+	}
+	if (!done_before(b, im))
+		return 0;
+	im->st = I_SKIPPED;
+	return 1;
+}
+
 static void run_all(struct batch *b)
 {
 	int running = 0, child_jobs = 1, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -496,6 +585,8 @@ static void run_all(struct batch *b)
 
 			if (!im->mine || im->st != I_TODO)
 				continue;
+			if (rerun(b, im))
+				continue;	/* skipped, or unreadable */
 			if (start(b, im, child_jobs)) {
 				im->st = I_FAILED;
 				im->error = strdup(strerror(errno));
@@ -970,16 +1061,15 @@ int cmd_batch(struct cli *cx, int argc, char **argv)
 				free(errf);
 			}
 		}
-		if (sha256_file(im->in, im->in_sha)) {
-			im->st = I_FAILED;
-			if (asprintf(&im->error, "%s: cannot read: %s", im->in,
-				     strerror(errno)) < 0)
-				im->error = NULL;
-		} else if (done_before(&b, im)) {
-			im->st = I_SKIPPED;
-		}
 	}
+	pthread_mutex_init(&b.hlock, NULL);
+	pthread_cond_init(&b.hcond, NULL);
+	b.hasher_on = !pthread_create(&b.hasher, NULL, hash_inputs, &b);
 	run_all(&b);
+	if (b.hasher_on)
+		pthread_join(b.hasher, NULL);
+	pthread_mutex_destroy(&b.hlock);
+	pthread_cond_destroy(&b.hcond);
 	r = report(&b);
 	{
 		char *def = NULL;
