@@ -83,7 +83,7 @@ struct image {
 	int hashed;		/* in_sha: 0 not yet, 1 done, -1 unreadable */
 	int hash_errno;
 	char errbuf[1024];
-	struct timespec t0;
+	struct timespec t0, t1;	/* the child started, ended */
 };
 
 struct batch {
@@ -451,13 +451,11 @@ static int start(struct batch *b, struct image *im, int child_jobs)
 static void finish(struct batch *b, struct image *im, int status)
 {
 	char *tmp = NULL, *out = NULL, *rep = NULL, *errf = NULL;
-	struct timespec t1;
 	json_object *j = NULL, *src, *v;
 	FILE *f;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	im->seconds = (double)(t1.tv_sec - im->t0.tv_sec) +
-		      (double)(t1.tv_nsec - im->t0.tv_nsec) / 1e9;
+	im->seconds = (double)(im->t1.tv_sec - im->t0.tv_sec) +
+		      (double)(im->t1.tv_nsec - im->t0.tv_nsec) / 1e9;
 	im->errbuf[0] = '\0';
 	if (child_paths(b, im, &tmp, &rep, &errf) ||
 	    asprintf(&out, "%s/%s", b->outdir, im->name) < 0)
@@ -572,10 +570,17 @@ static int rerun(struct batch *b, struct image *im)
 	return 1;
 }
 
+/*
+ * A child that ended is finished (its output renamed and hashed, its
+ * state saved) only after the next child has taken its slot: the slot
+ * does not wait for the parent.
+ */
 static void run_all(struct batch *b)
 {
 	int running = 0, child_jobs = 1, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int ended_status = 0;
 	size_t next = 0;
+	struct image *ended = NULL;
 
 	if (ncpu > b->jobs)
 		child_jobs = ncpu / b->jobs;
@@ -594,6 +599,15 @@ static void run_all(struct batch *b)
 			}
 			running++;
 		}
+		if (ended) {
+			finish(b, ended, ended_status);
+			if (isatty(STDERR_FILENO))
+				fprintf(stderr, "\r\033[K%s: %s", ended->name,
+					ended->st == I_SIGNED ? "signed" :
+					"failed");
+			ended = NULL;
+			continue;
+		}
 		if (!running)
 			break;
 		{
@@ -607,13 +621,12 @@ static void run_all(struct batch *b)
 			}
 			for (size_t i = 0; i < b->n; i++)
 				if (b->img[i].pid == pid && b->img[i].st == I_TODO) {
-					finish(b, &b->img[i], status);
+					ended = &b->img[i];
+					ended_status = status;
+					clock_gettime(CLOCK_MONOTONIC, &ended->t1);
+					ended->pid = 0;
 					running--;
-					if (isatty(STDERR_FILENO))
-						fprintf(stderr, "\r\033[K%s: %s",
-							b->img[i].name,
-							b->img[i].st == I_SIGNED ?
-							"signed" : "failed");
+					break;
 				}
 		}
 	}
