@@ -15,7 +15,8 @@
  * copied when equal; the rest, in practice the old tail and the trailer,
  * is compressed, on all cores.  Fragment blocks that held no changed
  * file's tail are copied; the others are unpacked and their live tails
- * packed again with the new ones.  The compressors are set up as
+ * packed again with the new ones, at content-defined boundaries (see
+ * frag_add).  The compressors are set up as
  * mksquashfs sets them up from the stored options, so that what is
  * compressed again comes out as mksquashfs would write it, and an image
  * with nothing to sign comes out byte-identical.
