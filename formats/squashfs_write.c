@@ -115,6 +115,9 @@ struct sq_out {
 	uint8_t *pk;
 	size_t pk_used;
 	uint32_t pk_serial;
+	uint32_t pk_origin;		/* the input fragment block the open
+					 * block's first tail came from */
+	uint32_t cur_origin;		/* ... the tail being packed */
 	uint32_t *serial_idx;		/* packer serial -> fragment index */
 	size_t cap_serial;
 	struct frag_ent *ft;
@@ -1186,7 +1189,8 @@ static int frag_flush(struct sq_out *o, struct fw_error *err)
 		return FW_OK;
 	rc = spill(o, o->pk, o->pk_used, &at, err);
 	if (!rc)
-		rc = frag_append(o, 0, 0, (1ull << 32) | o->pk_serial, &idx, err);
+		rc = frag_append(o, 0, 0, ((uint64_t)o->pk_origin << 32) |
+				 (1u << 31) | o->pk_serial, &idx, err);
 	if (!rc)
 		rc = plan_zip(o, at, o->pk_used,
 			      SQFS_FLAG_UNCOMPRESSED_FRAGMENTS, NULL, idx, err);
@@ -1239,6 +1243,8 @@ static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 		if (rc)
 			return rc;
 	}
+	if (!o->pk_used)
+		o->pk_origin = o->cur_origin;
 	w->frag_kind = FK_NEW;
 	w->frag_a = o->pk_serial;
 	w->frag_off = (uint32_t)o->pk_used;
@@ -1491,6 +1497,8 @@ static int write_changed(struct sq_out *o, size_t ino, struct fw_error *err)
 	}
 	if (!rc && use_frag)
 		rc = unspill(o, at, o->nbuf, tail, err);
+	if (!rc && use_frag && si->frag_idx != SQ_NO_FRAG)
+		o->cur_origin = si->frag_idx;
 	if (!rc && use_frag)
 		rc = frag_add(o, o->nbuf, tail, w, err);
 	return rc;
@@ -1594,7 +1602,7 @@ static int place_fragment(struct sq_out *o, struct layout *l, uint32_t f,
 
 		rc = sq_frag_where(p, f, &start, &sw, name, err);
 		if (!rc)
-			rc = frag_append(o, 0, sw, f, &idx, err);
+			rc = frag_append(o, 0, sw, (uint64_t)f << 32, &idx, err);
 		if (!rc)
 			rc = plan_raw(o, start, sw & SQ_BLK_SIZE_MASK, idx, name,
 				      err);
@@ -1605,6 +1613,7 @@ static int place_fragment(struct sq_out *o, struct layout *l, uint32_t f,
 		return rc;
 	}
 	rc = sq_read_frag(p, o->slot, f, name, err);
+	o->cur_origin = f;
 	for (size_t k = a; k < b && !rc; k++) {
 		const struct sq_inode *si = &p->ino[l->users[k]];
 		struct wino *w = &o->w[l->users[k]];
@@ -1647,8 +1656,11 @@ static int cmp_frag_keys(const void *a, const void *b, void *arg)
  * mksquashfs numbers a fragment block when it starts filling it and
  * writes it when it is full, so the table's order is not the blocks'
  * order on disk.  Copied blocks keep the input's relative order (the
- * same indices when none was dropped), new blocks follow in packing
- * order.  Indices handed out while writing are renumbered to match.
+ * same indices when none was dropped); a new block follows the input
+ * block its first tail came from (and the copied one of that index), in
+ * packing order, so that signing a signed image again gives it back
+ * byte for byte.  Indices handed out while writing are renumbered to
+ * match.
  */
 static int number_fragments(struct sq_out *o, struct fw_error *err)
 {
