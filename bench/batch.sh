@@ -49,7 +49,8 @@
 # batch's time goes: the CPU time both need spread over all cores (the
 # floor), batch's children back to back on --jobs slots (their median
 # times from batch's report, in name order), and SHA-256 of every input
-# (openssl dgst, one core), which batch does before its first child.
+# (openssl dgst, one core), which batch did before its first child until
+# session 9 and now does on a thread beside its children.
 #
 # Memory (separate runs, not timed): fwsign batch on the first 5, 10 and
 # 20 images (hard links in a directory of their own), each run twice:
@@ -269,7 +270,8 @@ for r in $(seq "$RUNS"); do
 	fi
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-# what batch does before its first child: SHA-256 of every input, in turn
+# what batch hashes beside its children (before its first child until
+# session 9): SHA-256 of every input, in turn
 timed hashin openssl dgst -sha256 "$IN/images"/*
 
 # ------------------------------------------------------------------ memory
@@ -393,7 +395,7 @@ printf '  (batch / sequential --jobs 1: %sx)\n' "$(calc "$B_W / $S1_W" 3)"
 printf '  where the time goes: the CPU both need, spread over %d cores: sequential %s s, batch %s s\n' \
 	"$NCPU" "$(calc "$S_C / $NCPU" 2)" "$(calc "$B_C / $NCPU" 2)"
 printf '    sequential: %s s of wall is %.0f%% of %d cores busy\n' "$S_W" "$(calc "100 * $S_C / $S_W / $NCPU" 1)" "$NCPU"
-printf '    batch: children back to back on %d slots %s s; SHA-256 of all inputs before the first child %s s (openssl, one core)\n' \
+printf '    batch: children back to back on %d slots %s s; SHA-256 of all inputs (beside the children) %s s (openssl, one core)\n' \
 	"$JOBS" "$(cat "$W/makespan")" "$(awk '{ print $1 }' "$W/hashin")"
 printf '    target %sx of sequential = %s s, under the CPU floor of %s s unless batch needs %.0f%% less CPU\n' \
 	"$TARGET" "$(calc "$TARGET * $S_W" 2)" "$(calc "$B_C / $NCPU" 2)" \

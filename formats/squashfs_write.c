@@ -15,7 +15,8 @@
  * copied when equal; the rest, in practice the old tail and the trailer,
  * is compressed, on all cores.  Fragment blocks that held no changed
  * file's tail are copied; the others are unpacked and their live tails
- * packed again with the new ones.  The compressors are set up as
+ * packed again with the new ones, at content-defined boundaries (see
+ * frag_add).  The compressors are set up as
  * mksquashfs sets them up from the stored options, so that what is
  * compressed again comes out as mksquashfs would write it, and an image
  * with nothing to sign comes out byte-identical.
@@ -114,6 +115,9 @@ struct sq_out {
 	uint8_t *pk;
 	size_t pk_used;
 	uint32_t pk_serial;
+	uint32_t pk_origin;		/* the input fragment block the open
+					 * block's first tail came from */
+	uint32_t cur_origin;		/* ... the tail being packed */
 	uint32_t *serial_idx;		/* packer serial -> fragment index */
 	size_t cap_serial;
 	struct frag_ent *ft;
@@ -1185,7 +1189,8 @@ static int frag_flush(struct sq_out *o, struct fw_error *err)
 		return FW_OK;
 	rc = spill(o, o->pk, o->pk_used, &at, err);
 	if (!rc)
-		rc = frag_append(o, 0, 0, (1ull << 32) | o->pk_serial, &idx, err);
+		rc = frag_append(o, 0, 0, ((uint64_t)o->pk_origin << 32) |
+				 (1u << 31) | o->pk_serial, &idx, err);
 	if (!rc)
 		rc = plan_zip(o, at, o->pk_used,
 			      SQFS_FLAG_UNCOMPRESSED_FRAGMENTS, NULL, idx, err);
@@ -1205,6 +1210,28 @@ static int frag_flush(struct sq_out *o, struct fw_error *err)
 	return FW_OK;
 }
 
+/*
+ * Packing the tails again is content-defined, so that images which share
+ * runs of files get byte-identical fragment blocks (and the cache hits
+ * them): a block is closed after the tail that brings it to CDC_MIN, or
+ * after a tail whose hash's low bits are 0 (a run of small tails ends
+ * where their bytes say, not where the first of them happened to start),
+ * and before a tail that does not fit.  A file added or removed then
+ * changes the block that holds its tail and at most the next few, not
+ * every block after it, as filling each block to the brim would.
+ */
+#define CDC_MIN(bs) ((bs) / 32 > 4096 ? (bs) / 32 : (bs) < 4096 ? (bs) : 4096)
+#define CDC_MASK 7u
+
+static uint32_t tail_hash(const uint8_t *buf, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ buf[i]) * 16777619u;
+	return h ^ (h >> 16);
+}
+
 /* Packs a tail into the open fragment block. */
 static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 		    struct wino *w, struct fw_error *err)
@@ -1216,11 +1243,15 @@ static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 		if (rc)
 			return rc;
 	}
+	if (!o->pk_used)
+		o->pk_origin = o->cur_origin;
 	w->frag_kind = FK_NEW;
 	w->frag_a = o->pk_serial;
 	w->frag_off = (uint32_t)o->pk_used;
 	memcpy(o->pk + o->pk_used, buf, n);
 	o->pk_used += n;
+	if (o->pk_used >= CDC_MIN(o->bs) || !(tail_hash(buf, n) & CDC_MASK))
+		return frag_flush(o, err);
 	return FW_OK;
 }
 
@@ -1466,6 +1497,8 @@ static int write_changed(struct sq_out *o, size_t ino, struct fw_error *err)
 	}
 	if (!rc && use_frag)
 		rc = unspill(o, at, o->nbuf, tail, err);
+	if (!rc && use_frag && si->frag_idx != SQ_NO_FRAG)
+		o->cur_origin = si->frag_idx;
 	if (!rc && use_frag)
 		rc = frag_add(o, o->nbuf, tail, w, err);
 	return rc;
@@ -1569,7 +1602,7 @@ static int place_fragment(struct sq_out *o, struct layout *l, uint32_t f,
 
 		rc = sq_frag_where(p, f, &start, &sw, name, err);
 		if (!rc)
-			rc = frag_append(o, 0, sw, f, &idx, err);
+			rc = frag_append(o, 0, sw, (uint64_t)f << 32, &idx, err);
 		if (!rc)
 			rc = plan_raw(o, start, sw & SQ_BLK_SIZE_MASK, idx, name,
 				      err);
@@ -1580,6 +1613,7 @@ static int place_fragment(struct sq_out *o, struct layout *l, uint32_t f,
 		return rc;
 	}
 	rc = sq_read_frag(p, o->slot, f, name, err);
+	o->cur_origin = f;
 	for (size_t k = a; k < b && !rc; k++) {
 		const struct sq_inode *si = &p->ino[l->users[k]];
 		struct wino *w = &o->w[l->users[k]];
@@ -1622,8 +1656,11 @@ static int cmp_frag_keys(const void *a, const void *b, void *arg)
  * mksquashfs numbers a fragment block when it starts filling it and
  * writes it when it is full, so the table's order is not the blocks'
  * order on disk.  Copied blocks keep the input's relative order (the
- * same indices when none was dropped), new blocks follow in packing
- * order.  Indices handed out while writing are renumbered to match.
+ * same indices when none was dropped); a new block follows the input
+ * block its first tail came from (and the copied one of that index), in
+ * packing order, so that signing a signed image again gives it back
+ * byte for byte.  Indices handed out while writing are renumbered to
+ * match.
  */
 static int number_fragments(struct sq_out *o, struct fw_error *err)
 {

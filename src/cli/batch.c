@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,10 @@ struct image {
 	json_object *summary;	/* the child's report summary */
 	double seconds;
 	pid_t pid;
+	int hashed;		/* in_sha: 0 not yet, 1 done, -1 unreadable */
+	int hash_errno;
 	char errbuf[1024];
-	struct timespec t0;
+	struct timespec t0, t1;	/* the child started, ended */
 };
 
 struct batch {
@@ -94,6 +97,11 @@ struct batch {
 	char cert_sha[65], opts_sha[65];
 	struct image *img;
 	size_t n;
+	/* the inputs' sha256, on a thread of its own while children run */
+	pthread_t hasher;
+	pthread_mutex_t hlock;
+	pthread_cond_t hcond;
+	int hasher_on;
 };
 
 /* ------------------------------------------------------------------ */
@@ -238,6 +246,62 @@ static int load_images(struct batch *b, const char *src)
 			return FW_EINPUT;
 		}
 	return FW_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The inputs' sha256                                                  */
+
+/*
+ * Every input of this shard is hashed, in the order the children start,
+ * on a thread beside them: the first child need not wait for all inputs
+ * to be read.  Only a rerun's check (done_before) and the end of a child
+ * wait for an image's hash.
+ */
+static void *hash_inputs(void *arg)
+{
+	struct batch *b = arg;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct image *im = &b->img[i];
+		char sha[65];
+		int r, e;
+
+		if (!im->mine)
+			continue;
+		r = sha256_file(im->in, sha);
+		e = errno;
+		pthread_mutex_lock(&b->hlock);
+		if (r) {
+			im->hashed = -1;
+			im->hash_errno = e ? e : EIO;
+		} else {
+			memcpy(im->in_sha, sha, sizeof(sha));
+			im->hashed = 1;
+		}
+		pthread_cond_broadcast(&b->hcond);
+		pthread_mutex_unlock(&b->hlock);
+	}
+	return NULL;
+}
+
+/* Waits for im's hash: 0, or -1 and why in errbuf (its input is
+ * unreadable). */
+static int input_hashed(struct batch *b, struct image *im)
+{
+	if (b->hasher_on) {
+		pthread_mutex_lock(&b->hlock);
+		while (!im->hashed)
+			pthread_cond_wait(&b->hcond, &b->hlock);
+		pthread_mutex_unlock(&b->hlock);
+	} else if (!im->hashed) {
+		im->hashed = sha256_file(im->in, im->in_sha) ? -1 : 1;
+		im->hash_errno = errno ? errno : EIO;
+	}
+	if (im->hashed > 0)
+		return 0;
+	snprintf(im->errbuf, sizeof(im->errbuf), "%s: cannot read: %s",
+		 im->in, strerror(im->hash_errno));
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -387,17 +451,17 @@ static int start(struct batch *b, struct image *im, int child_jobs)
 static void finish(struct batch *b, struct image *im, int status)
 {
 	char *tmp = NULL, *out = NULL, *rep = NULL, *errf = NULL;
-	struct timespec t1;
 	json_object *j = NULL, *src, *v;
 	FILE *f;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	im->seconds = (double)(t1.tv_sec - im->t0.tv_sec) +
-		      (double)(t1.tv_nsec - im->t0.tv_nsec) / 1e9;
+	im->seconds = (double)(im->t1.tv_sec - im->t0.tv_sec) +
+		      (double)(im->t1.tv_nsec - im->t0.tv_nsec) / 1e9;
 	im->errbuf[0] = '\0';
 	if (child_paths(b, im, &tmp, &rep, &errf) ||
 	    asprintf(&out, "%s/%s", b->outdir, im->name) < 0)
 		goto fail;
+	if (input_hashed(b, im))
+		goto fail;	/* as if it had not started */
 	/* the first line the child said on stderr: fwsign: FILE: why */
 	f = fopen(errf, "re");
 	if (f) {
@@ -483,10 +547,40 @@ out:
 	free(errf);
 }
 
+/* A rerun's image: skipped when its output is done (1), or unreadable
+ * (1, failed); 0: to sign.  Only an image with a state file waits for
+ * its input's hash here. */
+static int rerun(struct batch *b, struct image *im)
+{
+	char *sp = state_path(b, im);
+	struct stat st;
+	int had = sp && stat(sp, &st) == 0;
+
+	free(sp);
+	if (!had)
+		return 0;
+	if (input_hashed(b, im)) {
+		im->st = I_FAILED;
+		im->error = strdup(im->errbuf);
+		return 1;
+	}
+	if (!done_before(b, im))
+		return 0;
+	im->st = I_SKIPPED;
+	return 1;
+}
+
+/*
+ * A child that ended is finished (its output renamed and hashed, its
+ * state saved) only after the next child has taken its slot: the slot
+ * does not wait for the parent.
+ */
 static void run_all(struct batch *b)
 {
 	int running = 0, child_jobs = 1, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int ended_status = 0;
 	size_t next = 0;
+	struct image *ended = NULL;
 
 	if (ncpu > b->jobs)
 		child_jobs = ncpu / b->jobs;
@@ -496,12 +590,23 @@ static void run_all(struct batch *b)
 
 			if (!im->mine || im->st != I_TODO)
 				continue;
+			if (rerun(b, im))
+				continue;	/* skipped, or unreadable */
 			if (start(b, im, child_jobs)) {
 				im->st = I_FAILED;
 				im->error = strdup(strerror(errno));
 				continue;
 			}
 			running++;
+		}
+		if (ended) {
+			finish(b, ended, ended_status);
+			if (isatty(STDERR_FILENO))
+				fprintf(stderr, "\r\033[K%s: %s", ended->name,
+					ended->st == I_SIGNED ? "signed" :
+					"failed");
+			ended = NULL;
+			continue;
 		}
 		if (!running)
 			break;
@@ -516,13 +621,12 @@ static void run_all(struct batch *b)
 			}
 			for (size_t i = 0; i < b->n; i++)
 				if (b->img[i].pid == pid && b->img[i].st == I_TODO) {
-					finish(b, &b->img[i], status);
+					ended = &b->img[i];
+					ended_status = status;
+					clock_gettime(CLOCK_MONOTONIC, &ended->t1);
+					ended->pid = 0;
 					running--;
-					if (isatty(STDERR_FILENO))
-						fprintf(stderr, "\r\033[K%s: %s",
-							b->img[i].name,
-							b->img[i].st == I_SIGNED ?
-							"signed" : "failed");
+					break;
 				}
 		}
 	}
@@ -970,16 +1074,15 @@ int cmd_batch(struct cli *cx, int argc, char **argv)
 				free(errf);
 			}
 		}
-		if (sha256_file(im->in, im->in_sha)) {
-			im->st = I_FAILED;
-			if (asprintf(&im->error, "%s: cannot read: %s", im->in,
-				     strerror(errno)) < 0)
-				im->error = NULL;
-		} else if (done_before(&b, im)) {
-			im->st = I_SKIPPED;
-		}
 	}
+	pthread_mutex_init(&b.hlock, NULL);
+	pthread_cond_init(&b.hcond, NULL);
+	b.hasher_on = !pthread_create(&b.hasher, NULL, hash_inputs, &b);
 	run_all(&b);
+	if (b.hasher_on)
+		pthread_join(b.hasher, NULL);
+	pthread_mutex_destroy(&b.hlock);
+	pthread_cond_destroy(&b.hcond);
 	r = report(&b);
 	{
 		char *def = NULL;

@@ -4,7 +4,8 @@
 # broken one reported without stopping the others (exit 1), the JSON report
 # holding each input's and output's sha256 (checked with sha256sum), a rerun
 # skipping what is done (outputs untouched), a changed input re-signed, a
-# killed run's leftovers cleaned, and shards run as separate processes
+# killed run's leftovers cleaned, an unreadable input failed alone (the
+# inputs are hashed beside the children), and shards run as separate processes
 # (--shard, GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, Kubernetes'
 # JOB_COMPLETION_INDEX) merging into the one-run result.
 . "$(dirname "$0")/lib.sh"
@@ -75,6 +76,35 @@ check "killed run: the temporary is gone" [ ! -e out/.gateway.ext4.batch-out ]
 check "killed run: an output without state, or damaged, is signed again" \
 	[ "$(python3 -c "import json;r=json.load(open('out/fwsign-batch.json'));print(sorted(i['name'] for i in r['images'] if i['status']=='signed'))")" = "['camera.tar.gz', 'nas.itb']" ]
 expect_exit 0 "killed run: nas.itb verifies again" "$FWSIGN" verify out/nas.itb --cert "$K/vendor.crt"
+
+# inputs are hashed on a thread beside the children: one that cannot be
+# read still fails alone, named, with no output, and a rerun whose input
+# went away fails it the same way (not skipped on its old state)
+cp rel/router-a.sqfs gone-a.sqfs
+printf 'rel/router-b.sqfs\n%s/gone-a.sqfs\nmissing/none.sqfs\nrel/gateway.ext4\n' "$WORK" >gone.txt
+expect_exit 1 "unreadable input: exit 1" "$FWSIGN" batch gone.txt -o outg \
+	--key "$K/vendor.key" --cert "$K/vendor.crt" --jobs 2
+check "unreadable input: failed, named, the others signed, no output for it" python3 -c '
+import hashlib, json, os
+r = json.load(open("outg/fwsign-batch.json"))
+st = {i["name"]: (i["status"], i["error"], i["input_sha256"]) for i in r["images"]}
+assert st["none.sqfs"][:2] == ("failed", "missing/none.sqfs: cannot read: No such file or directory"), st
+for n in ("router-b.sqfs", "gone-a.sqfs", "gateway.ext4"):
+    assert st[n][0] == "signed", st
+    assert st[n][2] == hashlib.sha256(open(r["images"][[i["name"] for i in r["images"]].index(n)]["input"], "rb").read()).hexdigest()
+assert not os.path.exists("outg/none.sqfs")
+'
+rm gone-a.sqfs
+expect_exit 1 "rerun, an input gone: exit 1" "$FWSIGN" batch gone.txt -o outg \
+	--key "$K/vendor.key" --cert "$K/vendor.crt"
+check "rerun, an input gone: it fails (cannot read), the others skipped" python3 -c '
+import json
+r = json.load(open("outg/fwsign-batch.json"))
+st = {i["name"]: (i["status"], i["error"]) for i in r["images"]}
+assert st["gone-a.sqfs"] == ("failed", "'"$WORK"'/gone-a.sqfs: cannot read: No such file or directory"), st
+assert st["router-b.sqfs"][0] == st["gateway.ext4"][0] == "skipped", st
+assert r["summary"] == {"signed": 0, "skipped": 2, "failed": 2}, r["summary"]
+'
 
 # a list, with comments, in another order; duplicates refused
 ls rel | sort -r | sed 's|^|rel/|; 1i # the release' >list.txt

@@ -136,6 +136,93 @@ expect_exit 5 "--cache FILE: exit 5" "$FWSIGN" sign a-xz.sqfs -o nd.sqfs "${SIGN
 check "--cache FILE: one line naming it" [ "$(wc -l <"$WORK/err.txt")" = 1 ] && grep -q "notadir" "$WORK/err.txt"
 check "--cache FILE: no output" [ ! -e nd.sqfs ]
 
+# device variants of one family: the same 80 small shared libraries (each
+# signed file's tail goes to a fragment block packed again), the second
+# image with 4 of its own among them in path order.  The repacked
+# fragment blocks are content-defined, so only the blocks holding the own
+# files' tails differ: the second image's fragment blocks, read by python
+# from the fragment tables (zlib/lzma, not fwsign's code), are the first
+# image's but for at most 2 per own file, and the cache reused them.
+mkdir -p fam/usr/lib/gconv
+ls "$FIXTURES"/amd64/lib/gconv/*.so | sort | awk 'NR % 3 == 1' | head -n 80 |
+	xargs -I{} cp {} fam/usr/lib/gconv/
+for z in gzip xz; do
+	mksquashfs fam fam-a-$z.sqfs -comp $z -b 128K -noappend -all-root \
+		-mkfs-time 1700000000 -quiet >/dev/null
+done
+ls "$FIXTURES"/amd64/lib/gconv/*.so | sort | awk 'NR % 3 == 2' | sed -n '5p;25p;45p;65p' |
+	xargs -I{} cp {} fam/usr/lib/gconv/
+for z in gzip xz; do
+	mksquashfs fam fam-b-$z.sqfs -comp $z -b 128K -noappend -all-root \
+		-mkfs-time 1700000000 -quiet >/dev/null
+done
+# frag_blocks IMG: the sha256 of each fragment block as stored, one a line
+frag_blocks() {
+	python3 - "$1" <<'PY'
+import hashlib, lzma, struct, sys, zlib
+f = open(sys.argv[1], 'rb')
+sb = f.read(96)
+nfrag, = struct.unpack_from('<I', sb, 16)
+comp, = struct.unpack_from('<H', sb, 20)
+ftab, = struct.unpack_from('<Q', sb, 80)
+dec = {1: zlib.decompress, 4: lzma.decompress}[comp]
+nmeta = (nfrag * 16 + 8191) // 8192
+f.seek(ftab)
+ptrs = struct.unpack('<%dQ' % nmeta, f.read(8 * nmeta))
+table = b''
+for p in ptrs:
+    f.seek(p)
+    h, = struct.unpack('<H', f.read(2))
+    raw = f.read(h & 0x7fff)
+    table += raw if h & 0x8000 else dec(raw)
+for i in range(nfrag):
+    start, size, _ = struct.unpack_from('<QII', table, 16 * i)
+    f.seek(start)
+    print(hashlib.sha256(f.read(size & 0xffffff)).hexdigest())
+PY
+}
+for z in gzip xz; do
+	"$FWSIGN" sign fam-a-$z.sqfs -o fam-a-$z.plain.sqfs "${SIGN[@]}" >/dev/null &&
+	"$FWSIGN" sign fam-b-$z.sqfs -o fam-b-$z.plain.sqfs "${SIGN[@]}" >/dev/null ||
+		fail "sign fam-*-$z without a cache"
+	expect_exit 0 "fam-a-$z, a new cache" "$FWSIGN" sign fam-a-$z.sqfs \
+		-o fam-a-$z.c.sqfs "${SIGN[@]}" --cache fc-$z
+	expect_exit 0 "fam-b-$z, the same cache" "$FWSIGN" sign fam-b-$z.sqfs \
+		-o fam-b-$z.c.sqfs "${SIGN[@]}" --cache fc-$z
+	read -r reu cmpd sto rej sreu smade srej <<<"$(cache_line "$WORK/out.txt")"
+	frag_blocks fam-a-$z.c.sqfs | sort -u >fa.txt
+	frag_blocks fam-b-$z.c.sqfs | sort >fb.txt
+	nb=$(wc -l <fb.txt)
+	new=$(comm -13 fa.txt fb.txt | wc -l)
+	echo "fam-b-$z: $nb fragment blocks, $new not the first image's; cache $reu/$cmpd/$rej; $sreu/$smade" >&2
+	check "fam-b-$z: of its $nb fragment blocks, at most 8 not the first image's ($new)" \
+		[ "$nb" -ge 40 ] && [ "$new" -le 8 ]
+	check "fam-b-$z: the cache reused the shared blocks, compressed at most 8 ($reu/$cmpd/$rej; $sreu/$smade)" \
+		[ "${reu:-0}" -ge $((nb - 8)) ] && [ "${cmpd:-99}" -le 8 ] && [ "$rej" = 0 ] &&
+		[ "$smade" = 4 ]
+	for v in a b; do
+		check "fam-$v-$z with a cache = without (cmp)" cmp -s fam-$v-$z.c.sqfs fam-$v-$z.plain.sqfs
+		expect_exit 0 "fam-$v-$z verifies" "$FWSIGN" verify fam-$v-$z.c.sqfs --cert "$K/vendor.crt"
+		rm -rf x1 x2
+		unsquashfs -q -n -d x1 fam-$v-$z.sqfs >/dev/null 2>&1
+		unsquashfs -q -n -d x2 fam-$v-$z.c.sqfs >/dev/null 2>&1
+		check "fam-$v-$z: unsquashfs -lls as before signing, but the sizes" cmp -s \
+			<(unsquashfs -lls fam-$v-$z.sqfs | tail -n +2 | awk '{$3=""; print}') \
+			<(unsquashfs -lls fam-$v-$z.c.sqfs | tail -n +2 | awk '{$3=""; print}')
+		check "fam-$v-$z: every file's bytes before the signature as before" \
+			python3 -c '
+import os, sys
+n = 0
+for d, _, fs in os.walk("x1"):
+    for f in fs:
+        a = open(os.path.join(d, f), "rb").read()
+        b = open(os.path.join("x2", os.path.relpath(d, "x1"), f), "rb").read()
+        assert len(b) > len(a) and b[:len(a)] == a, f
+        n += 1
+assert n >= 80, n'
+	done
+done
+
 # batch: its own cache, removed at the end; --cache DIR kept
 mkdir rel && cp a-xz.sqfs b-xz.sqfs a-gz.sqfs rel/
 expect_exit 0 "batch with its own cache" "$FWSIGN" batch rel -o bo "${SIGN[@]}" --jobs 2
