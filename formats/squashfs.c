@@ -1228,7 +1228,7 @@ static int read_range_c(struct sq_priv *p, const struct sq_inode *si,
 			at += want;
 			continue;
 		}
-		const uint8_t *blk;
+		const uint8_t *blk = NULL;
 
 		raw = sw & SQ_BLK_SIZE_MASK;
 		rc = cached_block(p, s, off, sw, want, keep, &blk, name, err);
