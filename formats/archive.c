@@ -422,6 +422,58 @@ static uint64_t cpio_num(const uint8_t *f, size_t n, unsigned base)
 /* The longest name fwsign takes in a cpio header: far above PATH_MAX. */
 #define CPIO_NAME_MAX 65536
 
+/* One cpio header at offset off of an archive of len bytes. */
+struct cpio_hdr {
+	uint64_t hlen, name, size, name_end, data_end;
+};
+
+/* 1: h is a newc/crc or odc header (o filled); 0: no magic (junk);
+ * -1: a header cut by the end of the archive. */
+static int cpio_hdr(const uint8_t *h, uint64_t off, uint64_t len,
+		    struct cpio_hdr *o)
+{
+	if (!memcmp(h, "070701", 6) || !memcmp(h, "070702", 6)) {
+		o->hlen = 110;
+		if (off + o->hlen > len)
+			return -1;
+		o->name = cpio_num(h + 94, 8, 16);
+		o->size = cpio_num(h + 54, 8, 16);
+		o->name_end = (off + o->hlen + o->name + 3) & ~(uint64_t)3;
+		o->data_end = (o->name_end + o->size + 3) & ~(uint64_t)3;
+		return 1;
+	}
+	if (!memcmp(h, "070707", 6)) {
+		o->hlen = 76;
+		if (off + o->hlen > len)
+			return -1;
+		o->name = cpio_num(h + 59, 6, 8);
+		o->size = cpio_num(h + 65, 11, 8);
+		o->name_end = off + o->hlen + o->name;
+		o->data_end = o->name_end + o->size;
+		return 1;
+	}
+	return 0;
+}
+
+/* What is absurd in header c at off (why filled, -1), else 0. */
+static int cpio_hdr_absurd(const struct cpio_hdr *c, uint64_t off,
+			   uint64_t len, char *why, size_t why_len)
+{
+	if (c->name > CPIO_NAME_MAX) {
+		snprintf(why, why_len, "cpio entry at byte %llu has a name of "
+			 "%llu bytes", (unsigned long long)off,
+			 (unsigned long long)c->name);
+		return -1;
+	}
+	if (c->name_end <= len && c->data_end > len) {
+		snprintf(why, why_len, "cpio entry at byte %llu claims %llu "
+			 "bytes of data, past the end of the archive",
+			 (unsigned long long)off, (unsigned long long)c->size);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Walks the cpio headers in b (the uncompressed archive, or the start of
  * it: whole is 0) as libarchive will, skipping to the next magic after
@@ -439,25 +491,12 @@ static int cpio_absurd(const uint8_t *b, size_t len, int whole, char *why,
 		return 0;
 	while (off + 6 <= len) {
 		const uint8_t *h = b + off;
-		uint64_t name, size, name_end, data_end, hlen;
+		struct cpio_hdr c;
+		int k = cpio_hdr(h, off, len, &c);
 
-		if (!memcmp(h, "070701", 6) || !memcmp(h, "070702", 6)) {
-			hlen = 110;
-			if (off + hlen > len)
-				break;
-			name = cpio_num(h + 94, 8, 16);
-			size = cpio_num(h + 54, 8, 16);
-			name_end = (off + hlen + name + 3) & ~(uint64_t)3;
-			data_end = (name_end + size + 3) & ~(uint64_t)3;
-		} else if (!memcmp(h, "070707", 6)) {
-			hlen = 76;
-			if (off + hlen > len)
-				break;
-			name = cpio_num(h + 59, 6, 8);
-			size = cpio_num(h + 65, 11, 8);
-			name_end = off + hlen + name;
-			data_end = name_end + size;
-		} else {
+		if (k < 0)
+			break;
+		if (!k) {
 			/* junk: libarchive looks for the next header */
 			const uint8_t *m = memmem(h + 1, len - off - 1, "07070", 5);
 
@@ -466,23 +505,16 @@ static int cpio_absurd(const uint8_t *b, size_t len, int whole, char *why,
 			off = (size_t)(m - b);
 			continue;
 		}
-		if (name > CPIO_NAME_MAX) {
-			snprintf(why, why_len, "cpio entry at byte %zu has a "
-				 "name of %llu bytes", off,
-				 (unsigned long long)name);
+		/* a prefix (whole 0): only the name is known to matter */
+		if (!whole && c.name_end <= len)
+			c.name_end = len + 1;
+		if (cpio_hdr_absurd(&c, off, len, why, why_len))
 			return -1;
-		}
-		if (!whole || name_end > len)
+		if (!whole || c.name_end > len)
 			break;
-		if (data_end > len) {
-			snprintf(why, why_len, "cpio entry at byte %zu claims "
-				 "%llu bytes of data, past the end of the "
-				 "archive", off, (unsigned long long)size);
-			return -1;
-		}
-		if (name == 11 && !memcmp(h + hlen, "TRAILER!!!", 10))
+		if (c.name == 11 && !memcmp(h + c.hlen, "TRAILER!!!", 10))
 			break;
-		off = data_end > off ? (size_t)data_end : off + 1;
+		off = c.data_end > off ? (size_t)c.data_end : off + 1;
 	}
 	return 0;
 }
@@ -509,7 +541,8 @@ static int cpio_absurd_fd(int fd, uint64_t len, char *why, size_t why_len)
 	}
 	while (off + 6 <= len) {
 		const uint8_t *h;
-		uint64_t name, size, name_end, data_end, hlen;
+		struct cpio_hdr c;
+		int k;
 
 		/* 128 bytes at off in the window: a header and a name's
 		 * first 10 */
@@ -528,23 +561,10 @@ static int cpio_absurd_fd(int fd, uint64_t len, char *why, size_t why_len)
 		if (off == 0 && memcmp(h, "070701", 6) && memcmp(h, "070702", 6) &&
 		    memcmp(h, "070707", 6))
 			break;
-		if (!memcmp(h, "070701", 6) || !memcmp(h, "070702", 6)) {
-			hlen = 110;
-			if (off + hlen > len)
-				break;
-			name = cpio_num(h + 94, 8, 16);
-			size = cpio_num(h + 54, 8, 16);
-			name_end = (off + hlen + name + 3) & ~(uint64_t)3;
-			data_end = (name_end + size + 3) & ~(uint64_t)3;
-		} else if (!memcmp(h, "070707", 6)) {
-			hlen = 76;
-			if (off + hlen > len)
-				break;
-			name = cpio_num(h + 59, 6, 8);
-			size = cpio_num(h + 65, 11, 8);
-			name_end = off + hlen + name;
-			data_end = name_end + size;
-		} else {
+		k = cpio_hdr(h, off, len, &c);
+		if (k < 0)
+			break;
+		if (!k) {
 			/* junk: the next "07070" in the window, else on
 			 * from its last 5 bytes */
 			const uint8_t *m = wend - off > 1 ?
@@ -560,26 +580,15 @@ static int cpio_absurd_fd(int fd, uint64_t len, char *why, size_t why_len)
 			woff = wend;	/* reload */
 			continue;
 		}
-		if (name > CPIO_NAME_MAX) {
-			snprintf(why, why_len, "cpio entry at byte %llu has a "
-				 "name of %llu bytes", (unsigned long long)off,
-				 (unsigned long long)name);
+		if (cpio_hdr_absurd(&c, off, len, why, why_len)) {
 			rc = -1;
 			break;
 		}
-		if (name_end > len)
+		if (c.name_end > len)
 			break;
-		if (data_end > len) {
-			snprintf(why, why_len, "cpio entry at byte %llu claims "
-				 "%llu bytes of data, past the end of the "
-				 "archive", (unsigned long long)off,
-				 (unsigned long long)size);
-			rc = -1;
+		if (c.name == 11 && !memcmp(h + c.hlen, "TRAILER!!!", 10))
 			break;
-		}
-		if (name == 11 && !memcmp(h + hlen, "TRAILER!!!", 10))
-			break;
-		off = data_end > off ? data_end : off + 1;
+		off = c.data_end > off ? c.data_end : off + 1;
 	}
 	free(w);
 	return rc;

@@ -1202,6 +1202,23 @@ static void frag_put(struct sq_priv *p, struct sq_fcache *fc)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* A regular file whose bytes can be read whole to be signed. */
+static int signable(const struct sq_priv *p, const struct sq_inode *si,
+		    const char *path, struct fw_error *err)
+{
+	if (!sq_is_file(si))
+		return fw_error_set(err, FW_EINPUT, path, "not a regular file");
+	if (si->size > FW_READ_MAX)
+		return fw_error_set(err, FW_EINPUT, path,
+				    "squashfs: file of %llu bytes is too large "
+				    "to sign", (unsigned long long)si->size);
+	if ((uint64_t)si->nblocks * p->super.block_size < si->size &&
+	    si->frag_idx == SQ_NO_FRAG)
+		return fw_error_set(err, FW_EINPUT, path,
+				    "squashfs: file data is missing");
+	return FW_OK;
+}
+
 /*
  * Bytes [from, from + n) of a regular file, decompressed block by block
  * with one slot's buffers: memory is a block or two, whatever the file's
@@ -1345,16 +1362,8 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 
 	*buf = NULL;
 	*len = 0;
-	if (!sq_is_file(si))
-		return fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
-	if (si->size > FW_READ_MAX)
-		return fw_error_set(err, FW_EINPUT, e->path,
-				    "squashfs: file of %llu bytes is too large "
-				    "to sign", (unsigned long long)si->size);
-	if ((uint64_t)si->nblocks * p->super.block_size < si->size &&
-	    si->frag_idx == SQ_NO_FRAG)
-		return fw_error_set(err, FW_EINPUT, e->path,
-				    "squashfs: file data is missing");
+	if ((rc = signable(p, si, e->path, err)))
+		return rc;
 	out = malloc(si->size ? si->size : 1);
 	if (!out)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -1529,16 +1538,8 @@ static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	int rc;
 
 	fw_bytes_init(b);
-	if (!sq_is_file(si))
-		return fw_error_set(err, FW_EINPUT, e->path, "not a regular file");
-	if (si->size > FW_READ_MAX)
-		return fw_error_set(err, FW_EINPUT, e->path,
-				    "squashfs: file of %llu bytes is too large "
-				    "to sign", (unsigned long long)si->size);
-	if ((uint64_t)si->nblocks * p->super.block_size < si->size &&
-	    si->frag_idx == SQ_NO_FRAG)
-		return fw_error_set(err, FW_EINPUT, e->path,
-				    "squashfs: file data is missing");
+	if ((rc = signable(p, si, e->path, err)))
+		return rc;
 	rc = sparse_view(p, ino, e->path, b, err);
 	if (rc <= 0)
 		return rc ? err->code : FW_OK;
