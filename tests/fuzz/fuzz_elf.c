@@ -179,16 +179,12 @@ static size_t holes(const uint8_t *p, size_t len, struct fw_seg *seg)
 			s = e;
 		}
 		if (s >= len || n + 2 >= MAX_SEG) {
-			seg[n].p = p + at;
-			seg[n++].len = len - at;
+			seg[n++] = (struct fw_seg){ .p = p + at, .len = len - at };
 			break;
 		}
-		if (s > at) {
-			seg[n].p = p + at;
-			seg[n++].len = s - at;
-		}
-		seg[n].p = NULL;
-		seg[n++].len = e - s;
+		if (s > at)
+			seg[n++] = (struct fw_seg){ .p = p + at, .len = s - at };
+		seg[n++] = (struct fw_seg){ .len = e - s };	/* a hole */
 		at = e;
 	}
 	return n;
