@@ -19,7 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "fwsign/cache.h"
+#include "bytes.h"
 #include "cache_int.h"
 #include "io.h"
 
@@ -31,6 +35,9 @@ struct fw_cache {
 	char *dir;
 	atomic_uint_fast64_t hits, misses, rejected, stored, store_failed;
 	atomic_uint_fast64_t sig_hits, sig_misses, sig_rejected;
+	atomic_uint_fast64_t dig_hits, dig_misses, dig_rejected;
+	uint8_t secret[64];	/* file digests' HMAC key */
+	size_t secret_len;	/* 0: no file digests */
 };
 
 int fw_cache_open(const char *dir, struct fw_cache **out,
@@ -66,6 +73,7 @@ void fw_cache_close(struct fw_cache *c)
 		return;
 	close(c->dfd);
 	free(c->dir);
+	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 	free(c);
 }
 
@@ -82,6 +90,23 @@ void fw_cache_stats(const struct fw_cache *c, struct fw_cache_stats *s)
 	s->sig_hits = atomic_load(&c->sig_hits);
 	s->sig_misses = atomic_load(&c->sig_misses);
 	s->sig_rejected = atomic_load(&c->sig_rejected);
+	s->dig_hits = atomic_load(&c->dig_hits);
+	s->dig_misses = atomic_load(&c->dig_misses);
+	s->dig_rejected = atomic_load(&c->dig_rejected);
+}
+
+int fw_cache_set_secret(struct fw_cache *c, const uint8_t *key, size_t len)
+{
+	if (!c || len < 16 || len > sizeof(c->secret))
+		return -1;
+	memcpy(c->secret, key, len);
+	c->secret_len = len;
+	return 0;
+}
+
+int fw_cache_has_secret(const struct fw_cache *c)
+{
+	return c && c->secret_len > 0;
 }
 
 /* "XX/REST" of the key. */
@@ -207,7 +232,95 @@ void fw_cache_count(struct fw_cache *c, enum fw_cache_event e)
 	case FW_CACHE_SIG_REJECTED:
 		atomic_fetch_add(&c->sig_rejected, 1);
 		break;
+	case FW_CACHE_DIG_HIT: atomic_fetch_add(&c->dig_hits, 1); break;
+	case FW_CACHE_DIG_MISS: atomic_fetch_add(&c->dig_misses, 1); break;
+	case FW_CACHE_DIG_REJECTED:
+		atomic_fetch_add(&c->dig_rejected, 1);
+		break;
 	}
+}
+
+/*
+ * A file digest entry: "FWD1", size and keep (le64), had_sig, md_len,
+ * md[64], kind, elfclass, big_endian, machine (le32), then the
+ * HMAC-SHA256 under the secret of a domain string, the key and all that.
+ */
+#define DIG_MAGIC "FWD1"
+#define DIG_BODY (4 + 8 + 8 + 1 + 1 + 64 + 16)
+#define DIG_LEN (DIG_BODY + 32)
+
+static int dig_mac(const struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		   const uint8_t *body, uint8_t mac[32])
+{
+	static const char dom[] = "fwsign-file-digest-entry/1";
+	uint8_t msg[sizeof(dom) + FW_CACHE_KEY + DIG_BODY];
+	size_t n = 0;
+
+	memcpy(msg, dom, sizeof(dom));
+	memcpy(msg + sizeof(dom), key, FW_CACHE_KEY);
+	memcpy(msg + sizeof(dom) + FW_CACHE_KEY, body, DIG_BODY);
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, c->secret,
+			 c->secret_len, msg, sizeof(msg), mac, 32, &n) &&
+	       n == 32 ? 0 : -1;
+}
+
+int fw_cache_digest_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+			struct fw_digest_entry *e)
+{
+	uint8_t buf[DIG_LEN], mac[32];
+	size_t n = 0;
+	int raw = 0;
+
+	if (!fw_cache_has_secret(c))
+		return 0;
+	if (!fw_cache_get(c, key, buf, sizeof(buf), &n, &raw)) {
+		fw_cache_count(c, FW_CACHE_DIG_MISS);
+		return 0;
+	}
+	/* the MAC first: nothing of an entry is looked at before */
+	if (raw || n != DIG_LEN || dig_mac(c, key, buf, mac) ||
+	    CRYPTO_memcmp(mac, buf + DIG_BODY, 32) ||
+	    memcmp(buf, DIG_MAGIC, 4) || buf[21] > 64) {
+		fw_cache_count(c, FW_CACHE_DIG_REJECTED);
+		return 0;
+	}
+	memset(e, 0, sizeof(*e));
+	e->size = fw_le64(buf + 4);
+	e->keep = fw_le64(buf + 12);
+	e->had_sig = buf[20];
+	e->md_len = buf[21];
+	memcpy(e->md, buf + 22, 64);
+	e->kind = fw_le32(buf + 86);
+	e->elfclass = fw_le32(buf + 90);
+	e->big_endian = fw_le32(buf + 94);
+	e->machine = fw_le32(buf + 98);
+	fw_cache_count(c, FW_CACHE_DIG_HIT);
+	return 1;
+}
+
+void fw_cache_digest_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+			 const struct fw_digest_entry *e)
+{
+	uint8_t buf[DIG_LEN];
+
+	if (!fw_cache_has_secret(c) || e->md_len > 64)
+		return;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, DIG_MAGIC, 4);
+	fw_put_le64(buf + 4, e->size);
+	fw_put_le64(buf + 12, e->keep);
+	buf[20] = e->had_sig;
+	buf[21] = e->md_len;
+	memcpy(buf + 22, e->md, e->md_len);
+	fw_put_le32(buf + 86, e->kind);
+	fw_put_le32(buf + 90, e->elfclass);
+	fw_put_le32(buf + 94, e->big_endian);
+	fw_put_le32(buf + 98, e->machine);
+	if (dig_mac(c, key, buf, buf + DIG_BODY)) {
+		atomic_fetch_add(&c->store_failed, 1);
+		return;
+	}
+	fw_cache_put(c, key, buf, sizeof(buf), 0);
 }
 
 static int all_hex(const char *s, size_t n)

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -401,6 +403,30 @@ static int child_paths(const struct batch *b, const struct image *im,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The secret this run's children authenticate file digests with in the
+ * cache (fwsign/cache.h): random, in a memory file that only they inherit
+ * (its number in FWSIGN_CACHE_SECRET_FD), never on disk.  Without it the
+ * children share blocks and signatures only.
+ */
+static void batch_secret(void)
+{
+	uint8_t k[32];
+	char num[16];
+	int fd = memfd_create("fwsign-batch-secret", 0);
+
+	if (fd < 0)
+		return;
+	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k) ||
+	    write(fd, k, sizeof(k)) != (ssize_t)sizeof(k)) {
+		close(fd);
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv("FWSIGN_CACHE_SECRET_FD", num, 1);
+	memset(k, 0, sizeof(k));
 }
 
 static int start(struct batch *b, struct image *im, int child_jobs)
@@ -1048,6 +1074,7 @@ int cmd_batch(struct cli *cx, int argc, char **argv)
 		if (cache) {
 			b.sign_args[b.n_sign_args++] = "--cache";
 			b.sign_args[b.n_sign_args++] = cache;
+			batch_secret();
 		}
 	}
 	for (size_t i = 0; i < b.n; i++) {
