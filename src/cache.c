@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "fwsign/cache.h"
 #include "bytes.h"
@@ -124,38 +126,83 @@ static void entry_name(const uint8_t key[FW_CACHE_KEY], char name[68])
 	name[k] = 0;
 }
 
-int fw_cache_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
-		 uint8_t *buf, size_t cap, size_t *len, int *raw)
+/* The MAC of a block entry under the secret: raw flag and bytes. */
+static int blk_mac(const struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		   int raw, const uint8_t *data, size_t len, uint8_t mac[32])
+{
+	static const char dom[] = "fwsign-block-entry/1";
+	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *x = m ? EVP_MAC_CTX_new(m) : NULL;
+	OSSL_PARAM prm[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	uint8_t r = raw ? 1 : 0;
+	size_t n = 0;
+	int ok = x && EVP_MAC_init(x, c->secret, c->secret_len, prm) == 1 &&
+		 EVP_MAC_update(x, (const uint8_t *)dom, sizeof(dom)) == 1 &&
+		 EVP_MAC_update(x, key, FW_CACHE_KEY) == 1 &&
+		 EVP_MAC_update(x, &r, 1) == 1 &&
+		 (!len || EVP_MAC_update(x, data, len) == 1) &&
+		 EVP_MAC_final(x, mac, &n, 32) == 1 && n == 32;
+
+	EVP_MAC_CTX_free(x);
+	EVP_MAC_free(m);
+	return ok ? 0 : -1;
+}
+
+int fw_cache_get_auth(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      uint8_t *buf, size_t cap, size_t *len, int *raw,
+		      int *authentic)
 {
 	char name[68];
-	uint8_t hdr[HDR];
+	uint8_t hdr[HDR], mac[32], want[32];
 	struct stat st;
-	int fd, ok = 0;
+	int fd, ok = 0, has_mac;
+	size_t n;
 
+	*authentic = 0;
 	entry_name(key, name);
 	fd = openat(c->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR &&
-	    (uint64_t)st.st_size - HDR <= cap &&
 	    fw_pread_full(fd, hdr, HDR, 0) == HDR &&
-	    !memcmp(hdr, MAGIC, 4) && hdr[4] <= 1) {
-		size_t n = (size_t)st.st_size - HDR;
-
-		*raw = hdr[4];
+	    !memcmp(hdr, MAGIC, 4) && hdr[4] <= 3) {
+		/* flags 2 and 3: 0 and 1 with a MAC after the bytes */
+		has_mac = hdr[4] >= 2;
+		*raw = hdr[4] & 1;
+		n = (size_t)st.st_size - HDR;
+		if (has_mac && n >= 32)
+			n -= 32;
+		else if (has_mac)
+			n = cap + 1;
 		*len = n;
-		ok = (*raw ? n == 0 : n > 0) &&
-		     fw_pread_full(fd, buf, n, HDR) == (ssize_t)n;
+		ok = n <= cap && (*raw ? n == 0 : n > 0) &&
+		     fw_pread_full(fd, buf, n, HDR) == (ssize_t)n &&
+		     (!has_mac || fw_pread_full(fd, mac, 32, HDR + n) == 32);
+		if (ok && has_mac && c->secret_len &&
+		    !blk_mac(c, key, *raw, buf, n, want) &&
+		    !CRYPTO_memcmp(want, mac, 32))
+			*authentic = 1;
 	}
 	close(fd);
 	return ok;
 }
 
-void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
-		  const uint8_t *data, size_t len, int raw)
+int fw_cache_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		 uint8_t *buf, size_t cap, size_t *len, int *raw)
+{
+	int authentic;
+
+	return fw_cache_get_auth(c, key, buf, cap, len, raw, &authentic);
+}
+
+static void put_entry(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      const uint8_t *data, size_t len, int raw, int mac)
 {
 	char name[68], *path = NULL;
-	uint8_t hdr[HDR];
+	uint8_t hdr[HDR], macb[32];
 	int fd, ok;
 
 	entry_name(key, name);
@@ -175,14 +222,34 @@ void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 	fw_tmp_lock(fd);	/* ours while we live */
 	memcpy(hdr, MAGIC, 4);
 	hdr[4] = raw ? 1 : 0;
-	ok = fw_pwrite_full(fd, hdr, HDR, 0) == 0 &&
-	     (raw || fw_pwrite_full(fd, data, len, HDR) == 0);
+	if (raw)
+		len = 0;
+	ok = 1;
+	if (mac && c->secret_len) {
+		ok = !blk_mac(c, key, raw, data, len, macb);
+		hdr[4] |= 2;
+	}
+	ok = ok && fw_pwrite_full(fd, hdr, HDR, 0) == 0 &&
+	     (!len || fw_pwrite_full(fd, data, len, HDR) == 0) &&
+	     (!(hdr[4] & 2) || fw_pwrite_full(fd, macb, 32, HDR + len) == 0);
 	ok = close(fd) == 0 && ok &&
 	     renameat(AT_FDCWD, path, c->dfd, name) == 0;
 	if (!ok)
 		unlink(path);
 	free(path);
 	atomic_fetch_add(ok ? &c->stored : &c->store_failed, 1);
+}
+
+void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		  const uint8_t *data, size_t len, int raw)
+{
+	put_entry(c, key, data, len, raw, 0);
+}
+
+void fw_cache_put_auth(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		       const uint8_t *data, size_t len, int raw)
+{
+	put_entry(c, key, data, len, raw, 1);
 }
 
 int fw_cache_claim(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],

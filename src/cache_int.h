@@ -25,6 +25,18 @@ int fw_cache_get(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 /* Stores an entry; failing to is counted, never an error. */
 void fw_cache_put(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
 		  const uint8_t *data, size_t len, int raw);
+/*
+ * Block entries with a MAC: put_auth adds an HMAC-SHA256 under the
+ * cache's secret (none without one: then as fw_cache_put); get_auth sets
+ * *authentic when the entry has one and it is right (made by a run that
+ * shares the secret, which compressed the bytes itself: no need to
+ * decompress it to check).  fw_cache_get reads both kinds.
+ */
+void fw_cache_put_auth(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		       const uint8_t *data, size_t len, int raw);
+int fw_cache_get_auth(struct fw_cache *c, const uint8_t key[FW_CACHE_KEY],
+		      uint8_t *buf, size_t cap, size_t *len, int *raw,
+		      int *authentic);
 void fw_cache_count(struct fw_cache *c, enum fw_cache_event e);
 /*
  * Claims a key before compressing it, so that runs sharing the cache

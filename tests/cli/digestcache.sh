@@ -12,7 +12,10 @@
 # another secret (another batch) every entry is rejected; forged entries
 # (the digest changed, the MAC copied; or entries swapped between files)
 # are rejected and the outputs are still right.  Without a secret no
-# entry is looked at.  fwsign batch makes a secret and its children store
+# entry is looked at.  Blocks compressed with a secret are stored with a
+# MAC (used by the batch without decompressing them): one tampered is
+# rejected and compressed again; without the secret they are checked by
+# decompressing, as any entry, and reused.  fwsign batch makes a secret and its children store
 # entries with it; its outputs equal the ones signed alone.
 . "$(dirname "$0")/lib.sh"
 need_fixtures
@@ -106,6 +109,45 @@ done
 expect_exit 0 "a, the cache without a secret" "$FWSIGN" sign a.sqfs -o a.ns.sqfs "${SIGN[@]}" --cache dc
 check "no secret: no file digest looked up" [ -z "$(dig_line "$WORK/out.txt")" ]
 check "no secret = without a cache (cmp)" cmp -s a.ns.sqfs a.plain.sqfs
+
+# block entries made with a secret carry a MAC too: a run of the batch
+# uses them without decompressing them; a run without the secret (or with
+# a MAC that fails) checks them by decompressing, as any entry
+blk_mac_entries() {
+	python3 - "$1" <<'PY'
+import os, sys
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        p = os.path.join(d, f)
+        h = open(p, 'rb').read(9)
+        if not f.startswith('.') and h[:4] == b'FWZ1' and h[4] in (2, 3) and h[5:9] != b'FWD1':
+            print(p)
+PY
+}
+cache_line() {
+	sed -n 's/^cache: \([0-9]*\) blocks reused, \([0-9]*\) compressed (\([0-9]*\) stored), \([0-9]*\) entries rejected; .*/\1 \2 \3 \4/p' "$1"
+}
+NB=$(blk_mac_entries dc | wc -l)
+check "blocks compressed with a secret are stored with a MAC ($NB)" [ "$NB" -gt 10 ]
+cp -a dc dcb
+mapfile -t E < <(blk_mac_entries dcb | sort)
+python3 - "${E[0]}" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[5 + 20] ^= 0x01          # a compressed byte; the MAC left as it was
+open(p, 'wb').write(bytes(b))
+PY
+expect_exit 0 "a with a tampered MAC'd block" sign_s a.sqfs a.tb.sqfs secret dcb
+read -r reu cmpd sto rej <<<"$(cache_line "$WORK/out.txt")"
+check "tampered MAC'd block: rejected, compressed again ($reu/$cmpd/$sto/$rej)" \
+	[ "$rej" = 1 ] && [ "$cmpd" = 1 ] && [ "$reu" -gt 10 ]
+check "tampered MAC'd block: the image = without a cache (cmp)" cmp -s a.tb.sqfs a.plain.sqfs
+expect_exit 0 "a, MAC'd blocks, no secret" "$FWSIGN" sign a.sqfs -o a.nb.sqfs "${SIGN[@]}" --cache dc
+read -r reu cmpd sto rej <<<"$(cache_line "$WORK/out.txt")"
+check "no secret: MAC'd blocks checked by decompressing and reused ($reu/$cmpd/$rej)" \
+	[ "$reu" -gt 10 ] && [ "$cmpd" = 0 ] && [ "$rej" = 0 ]
+check "no secret, MAC'd blocks = without a cache (cmp)" cmp -s a.nb.sqfs a.plain.sqfs
 
 # forged: the digest in every xz entry changed (the MAC left as it was),
 # as someone who can write the cache but knows no secret would
