@@ -440,6 +440,7 @@ static int digest_sign(struct run *r, size_t idx, const uint8_t *key,
 		return 0;
 	if (e.size != (uint64_t)r->img->ent[idx].st.st_size ||
 	    e.keep > e.size || e.kind > FW_KIND_MALFORMED ||
+	    (int)e.md_len != EVP_MD_get_size(fw_signer_md(r->o->signer)) ||
 	    !fw_kind_signable((enum fw_kind)e.kind, r->o->sign_other))
 		return 0;
 	fw_error_clear(&err);
