@@ -138,6 +138,14 @@ struct fw_format {
 	/* Optional, instead of read: the bytes, perhaps mapped.  Thread-safe. */
 	int (*map)(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		   struct fw_error *err);
+	/* Optional: hands put how the image stores regular file idx (its
+	 * compressed blocks, its fragment's bytes: all its bytes depend on),
+	 * so that a digest of that names its content without decompressing
+	 * it (file digests, fwsign/cache.h); 0, or -1: not available (read
+	 * the file).  Thread-safe. */
+	int (*stored)(struct fw_image *img, size_t idx,
+		      int (*put)(void *ctx, const void *p, size_t n),
+		      void *ctx);
 	/* Optional: the entry's extended attributes, every namespace, in the
 	 * order the image keeps them (fw_xattrs_free frees).  Thread-safe. */
 	int (*xattrs)(struct fw_image *img, size_t idx, struct fw_xattr **v,

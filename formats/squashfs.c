@@ -1564,6 +1564,84 @@ static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 }
 
 /*
+ * fw_format.stored: what a file's bytes are made of, as the image holds
+ * them: the codec and its settings, the file's size, each block's size
+ * word and compressed bytes (read, never decompressed), and the bytes of
+ * its tail in its fragment block (decompressed: that block is shared and
+ * cached, and the writer needs the tail anyway, so it is stashed).
+ */
+static int sq_stored(struct fw_image *img, size_t idx,
+		     int (*put)(void *ctx, const void *p, size_t n),
+		     void *ctx)
+{
+	struct sq_priv *p = img->priv;
+	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	const struct sq_inode *si = &p->ino[ino];
+	size_t bs = p->super.block_size;
+	uint64_t off = si->blocks_start, at = 0;
+	uint8_t hdr[13 * 4], *buf;
+	const uint32_t words[] = {
+		p->super.compression_id, p->super.block_size, p->opt.level,
+		p->opt.window, p->opt.strategies, p->opt.dict, p->opt.flags,
+		(uint32_t)si->size, (uint32_t)(si->size >> 32), si->nblocks,
+		si->frag_idx == SQ_NO_FRAG, (uint32_t)(si->size % bs),
+		(uint32_t)sizeof(hdr),
+	};
+	struct fw_error err;
+	int rc = 0;
+
+	if (!sq_is_file(si) || si->size > FW_READ_MAX ||
+	    ((uint64_t)si->nblocks * bs < si->size &&
+	     si->frag_idx == SQ_NO_FRAG))
+		return -1;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		fw_put_le32(hdr + 4 * i, words[i]);
+	if (put(ctx, hdr, sizeof(hdr)) || !(buf = malloc(bs)))
+		return -1;
+	for (uint32_t k = 0; k < si->nblocks && at < si->size && !rc; k++) {
+		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
+		uint32_t sw = sq_block_sizes(si)[k];
+		size_t raw = sw & SQ_BLK_SIZE_MASK;
+		uint8_t w[4];
+
+		fw_put_le32(w, sw);
+		if (raw > bs || (sw & ~(SQ_BLK_UNCOMPRESSED | SQ_BLK_SIZE_MASK)) ||
+		    off > p->super.bytes_used || raw > p->super.bytes_used - off ||
+		    put(ctx, w, 4) ||
+		    (raw && (p->file->read_at(p->file, off, buf, raw) ||
+			     put(ctx, buf, raw))))
+			rc = -1;
+		at += want;
+		off += raw;
+	}
+	free(buf);
+	if (!rc && at < si->size) {
+		size_t tail = (size_t)(si->size - at), flen;
+		struct sq_fcache *fc = NULL;
+		struct sq_slot *sl;
+		const uint8_t *fb;
+
+		fw_error_clear(&err);
+		sl = sq_slot_get_for(p, si->frag_idx, &err);
+		if (!sl)
+			return -1;
+		rc = frag_get(p, sl, si->frag_idx, "", &fc, &err) ? -1 : 0;
+		if (!rc) {
+			fb = fc ? fc->buf : sl->frag;
+			flen = fc ? fc->len : sl->frag_len;
+			if (si->frag_off > flen || tail > flen - si->frag_off ||
+			    put(ctx, fb + si->frag_off, tail))
+				rc = -1;
+			else
+				stash(p, ino, fb + si->frag_off);
+			frag_put(p, fc);
+		}
+		sq_slot_put(p, sl);
+	}
+	return rc;
+}
+
+/*
  * The first n bytes of a file's first block, decoding no further than
  * they need: most files looked at are data, and a whole block costs a
  * hundred times more.  -1: not done (the whole block is decoded then,
@@ -1868,6 +1946,7 @@ const struct fw_format fw_format_squashfs = {
 	.read = sq_read,
 	.peek = sq_peek,
 	.map = sq_map,
+	.stored = sq_stored,
 	.xattrs = sq_xattrs,
 	.out_begin = sq_out_begin,
 	.out_put = sq_out_put,

@@ -804,10 +804,10 @@ static int zc_lookup(struct sq_out *o, struct zip_tls *t,
 		     size_t len, uint8_t *out, sqfs_s32 *r)
 {
 	size_t n;
-	int raw;
+	int raw, authentic;
 	sqfs_s32 d;
 
-	if (!fw_cache_get(o->cache, key, out, len, &n, &raw))
+	if (!fw_cache_get_auth(o->cache, key, out, len, &n, &raw, &authentic))
 		return ZC_NONE;
 	if (raw) {
 		*r = 0;
@@ -815,6 +815,10 @@ static int zc_lookup(struct sq_out *o, struct zip_tls *t,
 	}
 	if (n >= len)
 		return ZC_BAD;
+	if (authentic) {	/* this batch compressed it: no need to check */
+		*r = (sqfs_s32)n;
+		return ZC_HIT;
+	}
 	if (!t->dec) {
 		sqfs_compressor_config_t cfg;
 
@@ -872,8 +876,8 @@ static sqfs_s32 zip_block(struct sq_out *o, struct zip_tls *t,
 					      : FW_CACHE_MISS);
 	r = t->cmp->do_block(t->cmp, in, (sqfs_u32)len, out, (sqfs_u32)len);
 	if (r >= 0)
-		fw_cache_put(o->cache, key, out, r > 0 ? (size_t)r : 0,
-			     r == 0 || (size_t)r >= len);
+		fw_cache_put_auth(o->cache, key, out, r > 0 ? (size_t)r : 0,
+				  r == 0 || (size_t)r >= len);
 	if (fd >= 0)
 		fw_cache_release(o->cache, key, fd);
 	return r;

@@ -156,7 +156,8 @@ int fw_blob_sign(struct fw_signer *s, int sign_other, const uint8_t *in,
 		seg = &all;
 		n_seg = 1;
 	}
-	rc = fw_sign_trailer_segs(s, seg, n_seg, clen, &trailer, &tlen, err);
+	rc = fw_sign_trailer_segs_md(s, seg, n_seg, clen, &trailer, &tlen,
+				     out->md, &out->md_len, err);
 	if (rc)
 		goto done;
 	if (cp.codec == FW_CODEC_NONE) {

@@ -13,7 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "fwsign/kernel.h"
+#include "cache_int.h"
 #include "io.h"
 #include "codec.h"
 #include "signer_int.h"
@@ -383,6 +386,109 @@ static void ima_judge(struct run *r, struct fw_record *rec)
 	rec->msg = fw_strdup(msg);
 }
 
+/*
+ * File digests (fwsign/cache.h): a signed file whose stored form another
+ * run of this batch has hashed is signed from the entry, without reading
+ * it.  Only where the outcome is a trailer over the file as it lies
+ * (template RSA signers, no IMA, a format that appends).
+ */
+static int digest_ok(const struct run *r)
+{
+	const struct fw_run_opts *o = r->o;
+
+	return r->mode == MODE_SIGN && r->out && o->cache &&
+	       fw_cache_has_secret(o->cache) && !o->ima && o->signer &&
+	       r->img->fmt->stored && r->img->fmt->out_put_append &&
+	       !single_file(r) && fw_signer_has_template(o->signer);
+}
+
+static int put_evp(void *ctx, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(ctx, p, n) == 1 ? 0 : -1;
+}
+
+/* The key of file idx's digest entry: 0, or -1 (none). */
+static int digest_key(struct run *r, size_t idx, uint8_t key[FW_CACHE_KEY])
+{
+	static const char dom[] = "fwsign-file-digest/1 " FWSIGN_VERSION;
+	const char *md = EVP_MD_get0_name(fw_signer_md(r->o->signer));
+	const char *fmt = r->img->fmt->name;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && md && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(c, dom, sizeof(dom)) == 1 &&
+		 EVP_DigestUpdate(c, fmt, strlen(fmt) + 1) == 1 &&
+		 EVP_DigestUpdate(c, md, strlen(md) + 1) == 1 &&
+		 r->img->fmt->stored(r->img, idx, put_evp, c) == 0 &&
+		 EVP_DigestFinal_ex(c, key, NULL) == 1;
+
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/* File idx signed from its digest entry: 1 (done, or failed: r->failed),
+ * 0 when the entry does not fit (sign it as usual). */
+static int digest_sign(struct run *r, size_t idx, const uint8_t *key,
+		       struct fw_record *rec)
+{
+	struct fw_digest_entry e;
+	struct fw_signed sg = { 0 };
+	struct fw_bytes b = { 0 };
+	struct fw_error err;
+	uint8_t *no_ima = NULL;
+
+	if (!fw_cache_digest_get(r->o->cache, key, &e))
+		return 0;
+	if (e.size != (uint64_t)r->img->ent[idx].st.st_size ||
+	    e.keep > e.size || e.kind > FW_KIND_MALFORMED ||
+	    (int)e.md_len != EVP_MD_get_size(fw_signer_md(r->o->signer)) ||
+	    !fw_kind_signable((enum fw_kind)e.kind, r->o->sign_other))
+		return 0;
+	fw_error_clear(&err);
+	if (fw_sign_trailer_digest(r->o->signer, e.md, e.md_len, &sg.tail,
+				   &sg.tail_len, &err)) {
+		snprintf(err.file, sizeof(err.file), "%s", rec->path);
+		fail(r, &err);
+		return 1;
+	}
+	sg.keep = (size_t)e.keep;
+	rec->size = (int64_t)e.size;
+	memset(&rec->elf, 0, sizeof(rec->elf));
+	rec->elf.kind = (enum fw_kind)e.kind;
+	rec->elf.elfclass = (int)e.elfclass;
+	rec->elf.big_endian = (int)e.big_endian;
+	rec->elf.machine = e.machine;
+	rec->action = e.had_sig ? FW_ACT_RESIGN : FW_ACT_SIGN;
+	rec->result = FW_RES_OK;
+	rec->bytes_added = (int64_t)(sg.keep + sg.tail_len) - (int64_t)e.size;
+	if (put_signed(r, idx, &b, &sg, &no_ima, 0, &err))
+		fail(r, &err);
+	free(sg.tail);
+	return 1;
+}
+
+/* After file idx was signed the usual way: its digest entry. */
+static void digest_store(struct run *r, const uint8_t *key,
+			 const struct fw_bytes *b, const struct fw_signed *sg,
+			 const struct fw_record *rec)
+{
+	struct fw_digest_entry e = { 0 };
+
+	if (!sg->tail || !sg->md_len || sg->md_len > sizeof(e.md) ||
+	    rec->codec || rec->msg || rec->result != FW_RES_OK ||
+	    (rec->action != FW_ACT_SIGN && rec->action != FW_ACT_RESIGN))
+		return;
+	e.size = b->len;
+	e.keep = sg->keep;
+	e.had_sig = rec->action == FW_ACT_RESIGN;
+	e.md_len = (uint8_t)sg->md_len;
+	memcpy(e.md, sg->md, sg->md_len);
+	e.kind = rec->elf.kind;
+	e.elfclass = (uint32_t)rec->elf.elfclass;
+	e.big_endian = (uint32_t)rec->elf.big_endian;
+	e.machine = rec->elf.machine;
+	fw_cache_digest_put(r->o->cache, key, &e);
+}
+
 static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 {
 	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
@@ -398,7 +504,8 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 	struct fw_signed sg = { 0 };
 	uint8_t *ima = NULL;
 	size_t ima_len = 0;
-	int rc, kernel = 0;
+	int rc, kernel = 0, elf_head = 0, dig = 0;
+	uint8_t dkey[FW_CACHE_KEY];
 
 	fw_error_clear(&err);
 	/* Most files of an image are data: their first bytes say so, and
@@ -419,6 +526,7 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 			rc = err.code ? err.code : FW_EIO;
 			goto read_failed;
 		}
+		elf_head = n >= 4 && !memcmp(head, "\x7f" "ELF", 4);
 		if (data && r->kf && fw_kernel_file_head(head, (size_t)n))
 			data = 0, kernel = 1;
 		if (data) {
@@ -434,6 +542,12 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 			}
 			return;
 		}
+	}
+	if (elf_head && !kernel && digest_ok(r) &&
+	    digest_key(r, idx, dkey) == 0) {
+		dig = 1;
+		if (digest_sign(r, idx, dkey, rec))
+			return;
 	}
 	rc = get_bytes(r, idx, &b, &err);
 read_failed:
@@ -518,6 +632,8 @@ read_failed:
 			fail(r, &err);
 			break;
 		}
+		if (dig)
+			digest_store(r, dkey, &b, &sg, rec);
 		if (r->out && put_signed(r, idx, &b, &sg, &ima, ima_len, &err))
 			fail(r, &err);
 		break;

@@ -461,41 +461,47 @@ static int cms_der(struct fw_signer *s, const struct fw_seg *seg,
 	return rc;
 }
 
-/* The RSA signature of the content as CMS makes it: sig_len bytes. */
-static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
-		   size_t n_seg, size_t len, uint8_t *sig)
+/* The RSA signature over a digest of the content, sig_len bytes: from
+ * the cache when the certificate's key verifies it, else made. */
+static int rsa_sig_md(struct fw_signer *s, const unsigned char *md,
+		      unsigned md_len, uint8_t *sig)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
 	size_t sig_len = s->sig_len;
-	EVP_MD_CTX *mc = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pc = NULL;
-	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1 &&
-		 fw_feed_segs(seg, n_seg, len, put_digest, mc) == 0;
-
 	uint8_t key[FW_CACHE_KEY];
-	int cached;
+	int ok, cached = s->cache && !sig_key(s, md, md_len, key);
 
-	ok = ok && EVP_DigestFinal_ex(mc, md, &md_len) == 1;
-	cached = ok && s->cache && !sig_key(s, md, md_len, key);
 	if (cached && sig_cached(s, key, md, md_len, sig)) {
 		fw_cache_count(s->cache, FW_CACHE_SIG_HIT);
-		EVP_MD_CTX_free(mc);
 		return 0;
 	}
-	ok = ok && (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
+	ok = (pc = EVP_PKEY_CTX_new(s->key, NULL)) != NULL &&
 	     EVP_PKEY_sign_init(pc) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
 	     EVP_PKEY_CTX_set_signature_md(pc, s->md) == 1 &&
 	     EVP_PKEY_sign(pc, sig, &sig_len, md, md_len) == 1 &&
 	     sig_len == s->sig_len;
 	EVP_PKEY_CTX_free(pc);
-	EVP_MD_CTX_free(mc);
 	if (ok && cached) {
 		fw_cache_count(s->cache, FW_CACHE_SIG_MISS);
 		fw_cache_put(s->cache, key, sig, sig_len, 0);
 	}
 	return ok ? 0 : -1;
+}
+
+/* The RSA signature of the content as CMS makes it: sig_len bytes; the
+ * digest it signs in md (EVP_MAX_MD_SIZE), *md_len of them. */
+static int rsa_sig(struct fw_signer *s, const struct fw_seg *seg,
+		   size_t n_seg, size_t len, uint8_t *sig, unsigned char *md,
+		   unsigned *md_len)
+{
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+	int ok = mc && EVP_DigestInit_ex(mc, s->md, NULL) == 1 &&
+		 fw_feed_segs(seg, n_seg, len, put_digest, mc) == 0 &&
+		 EVP_DigestFinal_ex(mc, md, md_len) == 1;
+
+	EVP_MD_CTX_free(mc);
+	return ok ? rsa_sig_md(s, md, *md_len, sig) : -1;
 }
 
 /*
@@ -513,6 +519,8 @@ static void tmpl_init(struct fw_signer *s)
 	char *der;
 	long der_len;
 	int size = EVP_PKEY_get_size(s->key);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
 
 	if (!out || EVP_PKEY_get_base_id(s->key) != EVP_PKEY_RSA || size <= 0 ||
 	    cms_der(s, &one, 1, sizeof(probe), out, &err) != FW_OK)
@@ -521,7 +529,7 @@ static void tmpl_init(struct fw_signer *s)
 	der_len = BIO_get_mem_data(out, &der);
 	sig = malloc(s->sig_len);
 	if (!sig || der_len <= (long)s->sig_len ||
-	    rsa_sig(s, &one, 1, sizeof(probe), sig) < 0 ||
+	    rsa_sig(s, &one, 1, sizeof(probe), sig, md, &md_len) < 0 ||
 	    memcmp(der + der_len - (long)s->sig_len, sig, s->sig_len) != 0)
 		goto done;
 	s->tmpl = malloc((size_t)der_len);
@@ -568,22 +576,57 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 			 size_t n_seg, size_t len, uint8_t **trailer,
 			 size_t *trailer_len, struct fw_error *err)
 {
+	return fw_sign_trailer_segs_md(s, seg, n_seg, len, trailer,
+				       trailer_len, NULL, NULL, err);
+}
+
+int fw_sign_trailer_digest(struct fw_signer *s, const uint8_t *md,
+			   unsigned md_len, uint8_t **trailer,
+			   size_t *trailer_len, struct fw_error *err)
+{
+	uint8_t sig[2048];	/* RSA up to 16384 bits */
+
+	*trailer = NULL;
+	if (!tmpl_get(s) || md_len != (unsigned)EVP_MD_get_size(s->md) ||
+	    s->sig_len > sizeof(sig))
+		return fw_error_set(err, FW_EIO, NULL, "internal error: no "
+				    "signature template for a digest");
+	if (rsa_sig_md(s, md, md_len, sig) < 0)
+		return fw_error_ssl(err, FW_EKEY, NULL, "RSA signing failed");
+	return make_trailer(s->tmpl, s->tmpl_len - s->sig_len, sig,
+			    s->sig_len, trailer, trailer_len, err);
+}
+
+int fw_sign_trailer_segs_md(struct fw_signer *s, const struct fw_seg *seg,
+			    size_t n_seg, size_t len, uint8_t **trailer,
+			    size_t *trailer_len, uint8_t *md_out,
+			    unsigned *md_out_len, struct fw_error *err)
+{
 	BIO *out = NULL;
 	int rc;
 	char *der;
 	long der_len;
 
 	*trailer = NULL;
+	if (md_out_len)
+		*md_out_len = 0;
 	if (len > INT32_MAX)
 		return fw_error_set(err, FW_EIO, NULL, "cannot sign %zu bytes",
 				    len);
 	if (tmpl_get(s)) {
 		uint8_t sig[2048];	/* RSA up to 16384 bits */
 		size_t prefix = s->tmpl_len - s->sig_len;
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned md_len = 0;
 
-		if (s->sig_len > sizeof(sig) || rsa_sig(s, seg, n_seg, len, sig) < 0)
+		if (s->sig_len > sizeof(sig) ||
+		    rsa_sig(s, seg, n_seg, len, sig, md, &md_len) < 0)
 			return fw_error_ssl(err, FW_EKEY, NULL,
 					    "RSA signing failed");
+		if (md_out) {
+			memcpy(md_out, md, md_len);
+			*md_out_len = md_len;
+		}
 		return make_trailer(s->tmpl, prefix, sig, s->sig_len, trailer,
 				    trailer_len, err);
 	}

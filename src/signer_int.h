@@ -85,6 +85,19 @@ int fw_sign_trailer_segs(struct fw_signer *s, const struct fw_seg *seg,
 			 size_t n_seg, size_t len, uint8_t **trailer,
 			 size_t *trailer_len, struct fw_error *err);
 
+/* The same, the digest it signed in md_out (FW_MD_MAX bytes; *md_out_len
+ * 0 when the signature did not come from the template: CMS). */
+#define FW_MD_MAX 64
+int fw_sign_trailer_segs_md(struct fw_signer *s, const struct fw_seg *seg,
+			    size_t n_seg, size_t len, uint8_t **trailer,
+			    size_t *trailer_len, uint8_t *md_out,
+			    unsigned *md_out_len, struct fw_error *err);
+/* The trailer of content whose digest (the signer's algorithm) is md:
+ * template signers only (fw_signer_has_template). */
+int fw_sign_trailer_digest(struct fw_signer *s, const uint8_t *md,
+			   unsigned md_len, uint8_t **trailer,
+			   size_t *trailer_len, struct fw_error *err);
+
 /*
  * blob.c: one file's bytes in, the signed bytes out.  The new file is the
  * first keep bytes of the input followed by tail (keep is the content
@@ -95,6 +108,10 @@ struct fw_signed {
 	size_t keep;
 	uint8_t *tail;
 	size_t tail_len;
+	/* the digest of the first keep bytes that the trailer signs, when
+	 * the signer has a template (md_len 0: not known) */
+	uint8_t md[FW_MD_MAX];
+	unsigned md_len;
 };
 /* seg: the content as segments, in a sparse view (fw_elf_fill); NULL:
  * it is all in. */

@@ -17,7 +17,16 @@
  * can write can make a run slower, never change what an image holds.
  * The key covers the codec, its every setting, the library's version and
  * the uncompressed bytes, so an entry gives the bytes that compressing
- * would give.  Entries appear whole (a temporary file renamed), so
+ * would give.
+ *
+ * Runs that share a secret (fwsign batch makes one and hands it to its
+ * children, fw_cache_set_secret) keep file digests there too: a signed
+ * squashfs file's digest, ELF kind and kept length, keyed by how the image
+ * stores it (its compressed blocks, its fragment's bytes), so that a file
+ * of many images is decompressed and hashed once.  Such an entry cannot be
+ * checked without doing that work, so it is used only when its HMAC-SHA256
+ * under the secret is right: an entry anyone else wrote (another batch, a
+ * forger) is rejected, never signed.  Entries appear whole (a temporary file renamed), so
  * several processes may share one directory; removing it is always safe.
  */
 #ifndef FWSIGN_CACHE_H
@@ -43,6 +52,9 @@ struct fw_cache_stats {
 	 * the same digest gives the same bytes), checked with the
 	 * certificate's key before use */
 	uint64_t sig_hits, sig_misses, sig_rejected;
+	/* file digests (with a secret only): used, not found, or found
+	 * with a wrong HMAC (another secret's, damaged, forged) */
+	uint64_t dig_hits, dig_misses, dig_rejected;
 };
 
 /* Opens (and makes, mode 0700) the cache directory. */
@@ -53,6 +65,10 @@ FW_API void fw_cache_stats(const struct fw_cache *c, struct fw_cache_stats *s);
 /* Removes a cache directory: its entries, temporaries and folders, and
  * nothing else (a folder that holds anything more stays). */
 FW_API void fw_cache_remove(const char *dir);
+/* The secret file digests are authenticated with (at least 16 bytes);
+ * without one, none are looked up or stored. */
+FW_API int fw_cache_set_secret(struct fw_cache *c, const uint8_t *key,
+			       size_t len);
 /* Signatures of s go through the cache c (NULL: none). */
 FW_API void fw_signer_set_cache(struct fw_signer *s, struct fw_cache *c);
 

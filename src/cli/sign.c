@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,29 @@ struct sign_after {
 	struct fw_cache *cache;
 	int quiet;		/* --json */
 };
+
+/*
+ * fwsign batch's children: the secret of the file digests in the cache
+ * (fwsign/cache.h), read from the memory file FWSIGN_CACHE_SECRET_FD
+ * names, which is closed then.
+ */
+static void cache_secret(struct fw_cache *c)
+{
+	const char *v = getenv("FWSIGN_CACHE_SECRET_FD");
+	char *end;
+	long fd = v ? strtol(v, &end, 10) : -1;
+	unsigned char k[64];
+	ssize_t n;
+
+	if (!v || !*v || *end || fd < 3 || fd > INT32_MAX)
+		return;
+	unsetenv("FWSIGN_CACHE_SECRET_FD");
+	n = pread((int)fd, k, sizeof(k), 0);
+	close((int)fd);
+	if (c && n >= 16 && n < (ssize_t)sizeof(k))
+		fw_cache_set_secret(c, k, (size_t)n);
+	memset(k, 0, sizeof(k));
+}
 
 static int sign_main(struct cli *cx, int argc, char **argv,
 		     struct sign_after *after)
@@ -255,6 +279,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 		after->quiet = cx->json;
 		if (cache_dir && fw_cache_open(cache_dir, &ro.cache, &err))
 			return cli_error(&err);
+		cache_secret(ro.cache);
 		so.cache = after->cache = ro.cache;
 		fw_signer_set_cache(ro.signer, ro.cache);
 	}
@@ -386,6 +411,12 @@ int cmd_sign(struct cli *cx, int argc, char **argv)
 		       (unsigned long long)st.sig_hits,
 		       (unsigned long long)st.sig_misses,
 		       (unsigned long long)st.sig_rejected);
+		if (st.dig_hits + st.dig_misses + st.dig_rejected)
+			printf("cache: %llu file digests reused, %llu not "
+			       "found, %llu rejected\n",
+			       (unsigned long long)st.dig_hits,
+			       (unsigned long long)st.dig_misses,
+			       (unsigned long long)st.dig_rejected);
 	}
 	fw_cache_close(after.cache);
 	return rc;
