@@ -28,7 +28,7 @@ static void *where(void *arg)
 int main(void)
 {
 	cpu_set_t all, one;
-	int valid = 0;
+	int valid = 0, same = 0;
 
 	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0, "getaffinity");
 	CHECK(fw_ncpus() == CPU_COUNT(&all), "%d of %d", fw_ncpus(),
@@ -53,11 +53,18 @@ int main(void)
 		if (before != after)
 			continue;	/* the creator moved meanwhile */
 		valid++;
-		CHECK(s.cpu != before, "thread %d began on its creator's CPU %d",
-		      i, before);
+		same += s.cpu == before;
 	}
 	CHECK(valid >= 10, "only %d of 50 samples with a creator that stayed",
 	      valid);
+	/*
+	 * The creator can move away and back between the test's look at its
+	 * CPU and fw_thread_create's, unseen: under load a few samples are
+	 * wrong that way.  Plain pthread_create begins on the creator's CPU
+	 * in 50 of 50 on the 2-vCPU VMs here.
+	 */
+	CHECK(same * 5 <= valid, "%d of %d threads began on their creator's CPU",
+	      same, valid);
 	/* Pinned to one CPU: one worker; threads still start, on it. */
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
