@@ -165,8 +165,11 @@ const uint32_t *sq_block_sizes(const struct sq_priv *p,
 
 const char *sq_node_name(const struct sq_priv *p, size_t ino)
 {
-	uint32_t n = p->ino[ino].first_node;
+	uint32_t n;
 
+	if (!p->ino || !p->node || !p->names)
+		return p->path;	/* parked by the writer */
+	n = p->ino[ino].first_node;
 	return n == SQ_NONE32 ? "?" : p->names + p->node[n].name;
 }
 
@@ -253,6 +256,31 @@ void sq_slot_free(struct sq_slot *s)
 	free(s->blk);
 	free(s->frag);
 	free(s);
+}
+
+void sq_drop_caches(struct sq_priv *p)
+{
+	struct sq_slot *idle;
+
+	pthread_mutex_lock(&p->lock);
+	idle = p->slots;
+	p->slots = NULL;
+	for (int i = 0; i < SQ_FCACHE; i++) {
+		struct sq_fcache *c = &p->fc[i];
+
+		if (c->refs || c->state == 1)
+			continue;
+		free(c->buf);
+		c->buf = NULL;
+		c->state = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	while (idle) {
+		struct sq_slot *s = idle;
+
+		idle = s->next;
+		sq_slot_free(s);
+	}
 }
 
 uint64_t sq_cpu_ns(void)
@@ -1029,6 +1057,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 	if (!p)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	img->priv = p;
+	p->path = img->path;
 	p->fd = -1;
 	p->prof = getenv("FWSIGN_SQFS_PROFILE") != NULL;
 	pthread_mutex_init(&p->lock, NULL);

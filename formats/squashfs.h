@@ -106,6 +106,7 @@ struct sq_fcache {
 };
 
 struct sq_priv {
+	const char *path;		/* the image, for messages */
 	int fd;
 	uint64_t file_size;
 	sqfs_file_t *file;		/* the input, an sq_io */
@@ -135,6 +136,8 @@ struct sq_priv {
 	char *names;			/* every node's name, NUL-terminated */
 	size_t n_names, cap_names;
 	uint32_t *ino_of_ent;		/* fw entry -> inode */
+	/* while the writer has node and names (or ino) parked in its spill
+	 * file they are NULL, and sq_node_name gives the image's path */
 
 	pthread_mutex_t lock;		/* guards slots and fc */
 	struct sq_slot *slots;
@@ -161,6 +164,9 @@ extern const struct fw_format fw_format_squashfs;
 #define SQ_STASH_MAX ((size_t)8 << 20)
 
 /* squashfs.c */
+/* Frees the decompressed blocks kept for the engine's reads (once it has
+ * read everything: the writer needs its own slot only). */
+void sq_drop_caches(struct sq_priv *p);
 /* The stash of inode ino, taken (free it), or NULL. */
 uint8_t *sq_stash_take(struct sq_priv *p, size_t ino);
 sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);

@@ -66,6 +66,8 @@ enum { FK_NONE, FK_ORIG, FK_NEW, FK_IDX };
 /* What signing changed of an inode: its content, or its xattrs.  Only
  * the few inodes signing touched have one. */
 struct wchg {
+	size_t ino;
+	int changed;		/* new content */
 	uint32_t *sizes;	/* the new block sizes */
 	uint32_t nblocks;
 	uint64_t size;
@@ -112,7 +114,15 @@ struct sq_out {
 	struct sq_slot *slot;
 	size_t bs;
 	uint64_t pos;			/* where the next data goes */
-	struct wino *w;
+	struct wino *w;			/* made at commit */
+	/* until then, what signing changed: inode -> xs[] */
+	struct fw_hmap xmap;
+	struct wchg **xs;
+	size_t n_xs, cap_xs;
+	/* per-inode tables the current step does not need wait in the spill
+	 * file: the tree (node, names) until the metadata is written, the
+	 * inodes while the data is compressed */
+	uint64_t node_at, names_at, ino_at, ioe_at;
 	uint8_t *cbuf;
 	uint8_t *nbuf;			/* a block of a signed file's new bytes */
 	/* what waits for commit (the new bytes of signed files, packed
@@ -754,6 +764,34 @@ static int unspill(struct sq_out *o, uint64_t at, uint8_t *buf, size_t n,
 	return FW_OK;
 }
 
+/* Moves a table to the spill file and frees it (*ptr becomes NULL). */
+static int park(struct sq_out *o, void **ptr, size_t n, uint64_t *at,
+		struct fw_error *err)
+{
+	int rc = spill(o, *ptr, n, at, err);
+
+	if (!rc) {
+		free(*ptr);
+		*ptr = NULL;
+	}
+	return rc;
+}
+
+/* ... and back. */
+static int unpark(struct sq_out *o, void **ptr, size_t n, uint64_t at,
+		  struct fw_error *err)
+{
+	uint8_t *q = malloc(n ? n : 1);
+	int rc = q ? unspill(o, at, q, n, err)
+		   : fw_error_set(err, FW_EIO, NULL, "out of memory");
+
+	if (rc)
+		free(q);
+	else
+		*ptr = q;
+	return rc;
+}
+
 /*
  * The cache's key of a block: SHA-256 of what the compressor is (codec,
  * every setting, the libraries' versions, fwsign's) and of the bytes.
@@ -1285,16 +1323,42 @@ static uint64_t run_length(const struct sq_priv *p, const struct sq_inode *si)
 	return total;
 }
 
+static struct wchg *wchg_find(const struct sq_out *o, size_t ino)
+{
+	size_t i = fw_hmap_get(&o->xmap, ino);
+
+	return i == FW_HMAP_NONE ? NULL : o->xs[i];
+}
+
 /* What signing changed of inode ino, made when first needed. */
 static struct wchg *wchg_of(struct sq_out *o, size_t ino, struct fw_error *err)
 {
-	struct wino *w = &o->w[ino];
+	struct wchg *x = wchg_find(o, ino);
 
-	if (!w->x)
-		w->x = calloc(1, sizeof(*w->x));
-	if (!w->x)
-		fw_error_set(err, FW_EIO, NULL, "out of memory");
-	return w->x;
+	if (x)
+		return x;
+	if (o->n_xs == o->cap_xs) {
+		size_t cap = o->cap_xs ? o->cap_xs * 2 : 16;
+		void *q = realloc(o->xs, cap * sizeof(*o->xs));
+
+		if (!q)
+			goto oom;
+		o->xs = q;
+		o->cap_xs = cap;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		goto oom;
+	x->ino = ino;
+	if (fw_hmap_put(&o->xmap, ino, o->n_xs)) {
+		free(x);
+		goto oom;
+	}
+	o->xs[o->n_xs++] = x;
+	return x;
+oom:
+	fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return NULL;
 }
 
 static int write_unchanged(struct sq_out *o, size_t ino, struct fw_error *err)
@@ -1387,7 +1451,6 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 {
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
-	struct wino *w = &o->w[ino];
 	struct wchg *x;
 	const char *name = sq_node_name(p, ino);
 	size_t bs = o->bs, nb, nfull, ftail;
@@ -1410,7 +1473,7 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 	x = wchg_of(o, ino, err);
 	if (!x)
 		return err->code;
-	w->changed = 1;
+	x->changed = 1;
 	x->len = len;
 	x->data_at = o->spill_end;
 	x->bkind = calloc(nb + 1, 1);
@@ -1544,8 +1607,9 @@ int sq_out_put_append(void *ctx, size_t idx, uint64_t keep,
 	struct sq_out *o = ctx;
 	struct sq_priv *p = o->p;
 	size_t ino = p->ino_of_ent[idx];
+	struct wchg *x = wchg_find(o, ino);
 
-	if (!tail || !sq_is_file(&p->ino[ino]) || o->w[ino].changed) {
+	if (!tail || !sq_is_file(&p->ino[ino]) || (x && x->changed)) {
 		free(sq_stash_take(p, ino));
 		return FW_OK;
 	}
@@ -1730,6 +1794,16 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	uint64_t end = UINT64_MAX;
 	int rc = FW_OK;
 
+	/* the engine has read everything: its caches go, and each inode gets
+	 * its place in the output */
+	sq_drop_caches(p);
+	o->w = calloc(p->n_ino + 1, sizeof(*o->w));
+	if (!o->w)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (size_t k = 0; k < o->n_xs; k++) {
+		o->w[o->xs[k]->ino].x = o->xs[k];
+		o->w[o->xs[k]->ino].changed = (uint8_t)o->xs[k]->changed;
+	}
 	l.items = calloc(p->n_ino + p->n_frags + 1, sizeof(*l.items));
 	l.users = calloc(p->n_ino + 1, sizeof(*l.users));
 	l.first = calloc((size_t)p->n_frags + 2, sizeof(*l.first));
@@ -1803,15 +1877,35 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 		else
 			rc = write_unchanged(o, it->which, err);
 	}
+	/* the plan is made: what it was made from goes before the data is
+	 * compressed and written */
+	free(l.items);
+	free(l.users);
+	free(l.first);
+	free(l.dirty);
+	l = (struct layout){ 0 };
 	/* unchanged files with nothing on disk: a tail, or empty */
 	for (size_t i = 0; i < p->n_ino && !rc; i++)
 		if (sq_is_file(&p->ino[i]) && !o->w[i].done)
 			rc = write_unchanged(o, i, err);
 	if (!rc)
 		rc = frag_flush(o, err);
+	/* compressing and writing the data needs the plan, not the inodes */
+	if (!rc)
+		rc = park(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			  &o->ino_at, err);
+	if (!rc)
+		rc = park(o, (void **)&p->ino_of_ent,
+			  o->img->n * sizeof(*p->ino_of_ent), &o->ioe_at, err);
 	if (!rc)
 		rc = zip_write(o, err);
 	free_pieces(o);
+	if (!rc && !p->ino)
+		rc = unpark(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			    o->ino_at, err);
+	if (!rc && !p->ino_of_ent)
+		rc = unpark(o, (void **)&p->ino_of_ent,
+			    o->img->n * sizeof(*p->ino_of_ent), o->ioe_at, err);
 	for (size_t i = 0; i < p->n_ino; i++) {
 		struct wino *w = &o->w[i];
 
@@ -2359,7 +2453,13 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 	uint64_t *tbl = NULL;
 	int rc, r;
 
-	rc = map_ids(o, err);
+	/* the tree, parked since the writer began */
+	rc = unpark(o, (void **)&p->node, p->n_node * sizeof(*p->node),
+		    o->node_at, err);
+	if (!rc)
+		rc = unpark(o, (void **)&p->names, p->n_names, o->names_at, err);
+	if (!rc)
+		rc = map_ids(o, err);
 	if (!rc)
 		rc = plan_xattrs(o, err);
 	if (rc)
@@ -2540,11 +2640,10 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->store.write_options = store_options;
 	o->store.read_options = store_options;
 	o->store.do_block = store_block;
-	o->w = calloc(p->n_ino + 1, sizeof(*o->w));
 	o->pk = malloc(o->bs);
 	o->cbuf = malloc(o->bs);
 	o->nbuf = malloc(o->bs);
-	if (!o->w || !o->pk || !o->cbuf || !o->nbuf)
+	if (!o->pk || !o->cbuf || !o->nbuf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	o->cmp = make_compressor(p, 1);
 	o->mcmp = make_compressor(p, 0);
@@ -2561,6 +2660,12 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (rc)
 		return rc;
 	rc = spill_open(o, err);
+	/* the tree waits in the spill file until the metadata is written */
+	if (!rc)
+		rc = park(o, (void **)&p->node, p->n_node * sizeof(*p->node),
+			  &o->node_at, err);
+	if (!rc)
+		rc = park(o, (void **)&p->names, p->n_names, &o->names_at, err);
 	if (rc)
 		return rc;
 	o->file = sq_io_new(o->of.fd, 0, 0);
@@ -2599,15 +2704,32 @@ void sq_out_abort(void *ctx)
 	if (!o)
 		return;
 	fw_outfile_abort(&o->of);
+	/* give back what is parked: the image outlives its writer */
+	if (o->spill_fd >= 0) {
+		struct sq_priv *p = o->p;
+		struct fw_error e = { 0 };
+
+		if (!p->node && p->n_node)
+			unpark(o, (void **)&p->node,
+			       p->n_node * sizeof(*p->node), o->node_at, &e);
+		if (!p->names && p->n_names)
+			unpark(o, (void **)&p->names, p->n_names, o->names_at,
+			       &e);
+		if (!p->ino && p->n_ino)
+			unpark(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			       o->ino_at, &e);
+		if (!p->ino_of_ent && o->img->n)
+			unpark(o, (void **)&p->ino_of_ent,
+			       o->img->n * sizeof(*p->ino_of_ent), o->ioe_at,
+			       &e);
+	}
 	sqfs_destroy(o->file);
 	sqfs_destroy(o->cmp);
 	sqfs_destroy(o->mcmp);
 	sq_slot_put(o->p, o->slot);
-	for (size_t i = 0; o->w && i < o->p->n_ino; i++) {
-		struct wchg *x = o->w[i].x;
+	for (size_t i = 0; i < o->n_xs; i++) {
+		struct wchg *x = o->xs[i];
 
-		if (!x)
-			continue;
 		free(x->sizes);
 		free(x->bkind);
 		fw_xattrs_free(x->nx, x->n_nx);
@@ -2615,6 +2737,8 @@ void sq_out_abort(void *ctx)
 	}
 	sqfs_destroy(o->xw);
 	free(o->xid);
+	free(o->xs);
+	fw_hmap_free(&o->xmap);
 	free(o->w);
 	free(o->pk);
 	free(o->cbuf);
