@@ -122,7 +122,7 @@ struct sq_out {
 	/* per-inode tables the current step does not need wait in the spill
 	 * file: the tree (node, names) until the metadata is written, the
 	 * inodes while the data is compressed */
-	uint64_t node_at, names_at, ino_at, ioe_at;
+	uint64_t node_at, names_at, ino_at, ioe_at, w_at;
 	uint8_t *cbuf;
 	uint8_t *nbuf;			/* a block of a signed file's new bytes */
 	/* what waits for commit (the new bytes of signed files, packed
@@ -1067,8 +1067,8 @@ static int write_range(struct sq_out *o, struct zip_run *z, size_t from,
 		uint32_t sw = 0;
 
 		switch (pc->kind) {
-		case P_MARK:
-			o->w[pc->src].start = o->pos;
+		case P_MARK:	/* the inode's start, noted when w is back */
+			pc->len = o->pos;
 			continue;
 		case P_RAW:
 			rc = copy_raw(o, pc->src, pc->len, o->img->path, err);
@@ -1898,7 +1898,16 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 		rc = park(o, (void **)&p->ino_of_ent,
 			  o->img->n * sizeof(*p->ino_of_ent), &o->ioe_at, err);
 	if (!rc)
+		rc = park(o, (void **)&o->w, p->n_ino * sizeof(*o->w), &o->w_at,
+			  err);
+	if (!rc)
 		rc = zip_write(o, err);
+	if (!rc && !o->w)
+		rc = unpark(o, (void **)&o->w, p->n_ino * sizeof(*o->w),
+			    o->w_at, err);
+	for (size_t k = 0; !rc && k < o->n_pieces; k++)
+		if (o->pieces[k].kind == P_MARK)
+			o->w[o->pieces[k].src].start = o->pieces[k].len;
 	free_pieces(o);
 	if (!rc && !p->ino)
 		rc = unpark(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
@@ -1906,7 +1915,7 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	if (!rc && !p->ino_of_ent)
 		rc = unpark(o, (void **)&p->ino_of_ent,
 			    o->img->n * sizeof(*p->ino_of_ent), o->ioe_at, err);
-	for (size_t i = 0; i < p->n_ino; i++) {
+	for (size_t i = 0; i < p->n_ino && !rc; i++) {
 		struct wino *w = &o->w[i];
 
 		if (w->share)
