@@ -258,6 +258,66 @@ void sq_slot_free(struct sq_slot *s)
 	free(s);
 }
 
+/* Under ASan, malloc, so that it still checks every access. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SQ_TAB_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SQ_TAB_MALLOC 1
+#endif
+#endif
+#define SQ_TAB_HDR 16	/* the bytes it holds (mapped: rounded to pages) */
+
+void *sq_tab_realloc(void *t, size_t n)
+{
+	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
+	size_t have = 0, want;
+
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	if (b)
+		memcpy(&have, b, sizeof(have));
+#ifdef SQ_TAB_MALLOC
+	want = n + SQ_TAB_HDR;
+	b = realloc(b, want);
+	if (!b)
+		return NULL;
+	if (want > (have ? have : SQ_TAB_HDR))
+		memset(b + (have ? have : SQ_TAB_HDR), 0,
+		       want - (have ? have : SQ_TAB_HDR));
+#else
+	{
+		size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+		want = (n + SQ_TAB_HDR + pg - 1) / pg * pg;
+		if (b && have == want)
+			return t;
+		b = b ? mremap(b, have, want, MREMAP_MAYMOVE)
+		      : mmap(NULL, want, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return NULL;
+	}
+#endif
+	memcpy(b, &want, sizeof(want));
+	return b + SQ_TAB_HDR;
+}
+
+void sq_tab_free(void *t)
+{
+	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
+	size_t have;
+
+	if (!b)
+		return;
+	memcpy(&have, b, sizeof(have));
+#ifdef SQ_TAB_MALLOC
+	free(b);
+#else
+	munmap(b, have);
+#endif
+}
+
 void sq_drop_caches(struct sq_priv *p)
 {
 	struct sq_slot *idle;
@@ -543,7 +603,7 @@ static int check_inode(struct scan *s, struct sq_inode *si,
 				    "squashfs: too many blocks");
 	if (p->n_bsz + si->nblocks > p->cap_bsz) {
 		size_t cap = (p->cap_bsz ? p->cap_bsz * 2 : 1024) + si->nblocks;
-		void *q = realloc(p->bsz, cap * sizeof(*p->bsz));
+		void *q = sq_tab_realloc(p->bsz, cap * sizeof(*p->bsz));
 
 		if (!q)
 			return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
@@ -613,7 +673,7 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 		return sq_fail(s->err, name, rc, "reading an inode");
 	if (p->n_ino == p->cap_ino) {
 		size_t cap = p->cap_ino ? p->cap_ino * 2 : 64;
-		void *q = realloc(p->ino, cap * sizeof(*p->ino));
+		void *q = sq_tab_realloc(p->ino, cap * sizeof(*p->ino));
 
 		if (!q) {
 			sqfs_free(in);
@@ -655,7 +715,7 @@ static int new_node(struct sq_priv *p, const char *name, size_t ino,
 
 	if (p->n_node == p->cap_node) {
 		size_t cap = p->cap_node ? p->cap_node * 2 : 64;
-		void *q = realloc(p->node, cap * sizeof(*p->node));
+		void *q = sq_tab_realloc(p->node, cap * sizeof(*p->node));
 
 		if (!q)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -664,7 +724,7 @@ static int new_node(struct sq_priv *p, const char *name, size_t ino,
 	}
 	if (p->n_names + len > p->cap_names) {
 		size_t cap = (p->cap_names ? p->cap_names * 2 : 4096) + len;
-		void *q = realloc(p->names, cap);
+		void *q = sq_tab_realloc(p->names, cap);
 
 		if (!q)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -1163,7 +1223,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 	/* The tables are final: give back what doubling left unused (a
 	 * third of them, on average). */
 	if (!rc && p->cap_ino > p->n_ino + 1) {
-		void *t = realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
+		void *t = sq_tab_realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
 
 		if (t) {
 			p->ino = t;
@@ -1171,7 +1231,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 	}
 	if (!rc && p->cap_names > p->n_names + 1) {
-		void *t = realloc(p->names, p->n_names + 1);
+		void *t = sq_tab_realloc(p->names, p->n_names + 1);
 
 		if (t) {
 			p->names = t;
@@ -1179,7 +1239,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 	}
 	if (!rc && p->cap_bsz > p->n_bsz + 1) {
-		void *t = realloc(p->bsz, (p->n_bsz + 1) * sizeof(*p->bsz));
+		void *t = sq_tab_realloc(p->bsz, (p->n_bsz + 1) * sizeof(*p->bsz));
 
 		if (t) {
 			p->bsz = t;
@@ -1187,7 +1247,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 	}
 	if (!rc && p->cap_node > p->n_node + 1) {
-		void *t = realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
+		void *t = sq_tab_realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
 
 		if (t) {
 			p->node = t;
@@ -1195,7 +1255,8 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 	}
 	if (!rc) {
-		p->ino_of_ent = malloc((img->n + 1) * sizeof(*p->ino_of_ent));
+		p->ino_of_ent = sq_tab_realloc(NULL, (img->n + 1) *
+					       sizeof(*p->ino_of_ent));
 		if (!p->ino_of_ent)
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		for (size_t i = 0; !rc && i < p->n_node; i++)
@@ -2011,11 +2072,11 @@ static void sq_close(struct fw_image *img)
 	}
 	for (size_t i = 0; i < p->n_ino; i++)
 		free(p->ino[i].stash);
-	free(p->ino);
-	free(p->bsz);
-	free(p->node);
-	free(p->names);
-	free(p->ino_of_ent);
+	sq_tab_free(p->ino);
+	sq_tab_free(p->bsz);
+	sq_tab_free(p->node);
+	sq_tab_free(p->names);
+	sq_tab_free(p->ino_of_ent);
 	sqfs_destroy(p->ids);
 	sqfs_destroy(p->frags);
 	sqfs_destroy(p->cmp);

@@ -164,6 +164,12 @@ extern const struct fw_format fw_format_squashfs;
 #define SQ_STASH_MAX ((size_t)8 << 20)
 
 /* squashfs.c */
+/* The tables that grow with the number of inodes are mapped, not taken
+ * from malloc: freed (or parked by the writer), their memory goes back to
+ * the system at once, where malloc would keep it for later.  n bytes; the
+ * bytes a table grows by are zero; NULL when out of memory. */
+void *sq_tab_realloc(void *t, size_t n);
+void sq_tab_free(void *t);
 /* Frees the decompressed blocks kept for the engine's reads (once it has
  * read everything: the writer needs its own slot only). */
 void sq_drop_caches(struct sq_priv *p);

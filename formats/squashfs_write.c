@@ -771,7 +771,7 @@ static int park(struct sq_out *o, void **ptr, size_t n, uint64_t *at,
 	int rc = spill(o, *ptr, n, at, err);
 
 	if (!rc) {
-		free(*ptr);
+		sq_tab_free(*ptr);
 		*ptr = NULL;
 	}
 	return rc;
@@ -781,12 +781,12 @@ static int park(struct sq_out *o, void **ptr, size_t n, uint64_t *at,
 static int unpark(struct sq_out *o, void **ptr, size_t n, uint64_t at,
 		  struct fw_error *err)
 {
-	uint8_t *q = malloc(n ? n : 1);
+	uint8_t *q = sq_tab_realloc(NULL, n);
 	int rc = q ? unspill(o, at, q, n, err)
 		   : fw_error_set(err, FW_EIO, NULL, "out of memory");
 
 	if (rc)
-		free(q);
+		sq_tab_free(q);
 	else
 		*ptr = q;
 	return rc;
@@ -1797,15 +1797,16 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	/* the engine has read everything: its caches go, and each inode gets
 	 * its place in the output */
 	sq_drop_caches(p);
-	o->w = calloc(p->n_ino + 1, sizeof(*o->w));
+	o->w = sq_tab_realloc(NULL, (p->n_ino + 1) * sizeof(*o->w));
 	if (!o->w)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	for (size_t k = 0; k < o->n_xs; k++) {
 		o->w[o->xs[k]->ino].x = o->xs[k];
 		o->w[o->xs[k]->ino].changed = (uint8_t)o->xs[k]->changed;
 	}
-	l.items = calloc(p->n_ino + p->n_frags + 1, sizeof(*l.items));
-	l.users = calloc(p->n_ino + 1, sizeof(*l.users));
+	l.items = sq_tab_realloc(NULL, ((size_t)p->n_ino + p->n_frags + 1) *
+				 sizeof(*l.items));
+	l.users = sq_tab_realloc(NULL, (p->n_ino + 1) * sizeof(*l.users));
 	l.first = calloc((size_t)p->n_frags + 2, sizeof(*l.first));
 	l.dirty = calloc((size_t)p->n_frags + 1, 1);
 	if (!l.items || !l.users || !l.first || !l.dirty) {
@@ -1879,8 +1880,8 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	}
 	/* the plan is made: what it was made from goes before the data is
 	 * compressed and written */
-	free(l.items);
-	free(l.users);
+	sq_tab_free(l.items);
+	sq_tab_free(l.users);
 	free(l.first);
 	free(l.dirty);
 	l = (struct layout){ 0 };
@@ -1933,8 +1934,8 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 		}
 	}
 out:
-	free(l.items);
-	free(l.users);
+	sq_tab_free(l.items);
+	sq_tab_free(l.users);
 	free(l.first);
 	free(l.dirty);
 	return rc;
@@ -2748,7 +2749,7 @@ void sq_out_abort(void *ctx)
 	free(o->xid);
 	free(o->xs);
 	fw_hmap_free(&o->xmap);
-	free(o->w);
+	sq_tab_free(o->w);
 	free(o->pk);
 	free(o->cbuf);
 	free(o->nbuf);
