@@ -2070,7 +2070,7 @@ static void sq_close(struct fw_image *img)
 		p->slots = s->next;
 		sq_slot_free(s);
 	}
-	for (size_t i = 0; i < p->n_ino; i++)
+	for (size_t i = 0; p->ino && i < p->n_ino; i++)	/* NULL: parked */
 		free(p->ino[i].stash);
 	sq_tab_free(p->ino);
 	sq_tab_free(p->bsz);
