@@ -149,26 +149,28 @@ static int sq_fail(struct fw_error *err, const char *file, int e,
 
 int sq_is_dir(const struct sq_inode *i)
 {
-	return i->in->base.type == SQFS_INODE_DIR ||
-	       i->in->base.type == SQFS_INODE_EXT_DIR;
+	return i->type == SQFS_INODE_DIR || i->type == SQFS_INODE_EXT_DIR;
 }
 
 int sq_is_file(const struct sq_inode *i)
 {
-	return i->in->base.type == SQFS_INODE_FILE ||
-	       i->in->base.type == SQFS_INODE_EXT_FILE;
+	return i->type == SQFS_INODE_FILE || i->type == SQFS_INODE_EXT_FILE;
 }
 
-const uint32_t *sq_block_sizes(const struct sq_inode *i)
+const uint32_t *sq_block_sizes(const struct sq_priv *p,
+			       const struct sq_inode *i)
 {
-	return (const uint32_t *)i->in->extra;
+	return p->bsz + i->bsz;
 }
 
 const char *sq_node_name(const struct sq_priv *p, size_t ino)
 {
-	size_t n = p->ino[ino].first_node;
+	uint32_t n;
 
-	return n == SQ_NONE ? "?" : p->node[n].name;
+	if (!p->ino || !p->node || !p->names)
+		return p->path;	/* parked by the writer */
+	n = p->ino[ino].first_node;
+	return n == SQ_NONE32 ? "?" : p->names + p->node[n].name;
 }
 
 /* A name for messages: unprintable bytes become '?'. */
@@ -254,6 +256,91 @@ void sq_slot_free(struct sq_slot *s)
 	free(s->blk);
 	free(s->frag);
 	free(s);
+}
+
+/* Under ASan, malloc, so that it still checks every access. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SQ_TAB_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SQ_TAB_MALLOC 1
+#endif
+#endif
+#define SQ_TAB_HDR 16	/* the bytes it holds (mapped: rounded to pages) */
+
+void *sq_tab_realloc(void *t, size_t n)
+{
+	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
+	size_t have = 0, want;
+
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	if (b)
+		memcpy(&have, b, sizeof(have));
+#ifdef SQ_TAB_MALLOC
+	want = n + SQ_TAB_HDR;
+	b = realloc(b, want);
+	if (!b)
+		return NULL;
+	if (want > (have ? have : SQ_TAB_HDR))
+		memset(b + (have ? have : SQ_TAB_HDR), 0,
+		       want - (have ? have : SQ_TAB_HDR));
+#else
+	{
+		size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+		want = (n + SQ_TAB_HDR + pg - 1) / pg * pg;
+		if (b && have == want)
+			return t;
+		b = b ? mremap(b, have, want, MREMAP_MAYMOVE)
+		      : mmap(NULL, want, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return NULL;
+	}
+#endif
+	memcpy(b, &want, sizeof(want));
+	return b + SQ_TAB_HDR;
+}
+
+void sq_tab_free(void *t)
+{
+	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
+	size_t have;
+
+	if (!b)
+		return;
+	memcpy(&have, b, sizeof(have));
+#ifdef SQ_TAB_MALLOC
+	free(b);
+#else
+	munmap(b, have);
+#endif
+}
+
+void sq_drop_caches(struct sq_priv *p)
+{
+	struct sq_slot *idle;
+
+	pthread_mutex_lock(&p->lock);
+	idle = p->slots;
+	p->slots = NULL;
+	for (int i = 0; i < SQ_FCACHE; i++) {
+		struct sq_fcache *c = &p->fc[i];
+
+		if (c->refs || c->state == 1)
+			continue;
+		free(c->buf);
+		c->buf = NULL;
+		c->state = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	while (idle) {
+		struct sq_slot *s = idle;
+
+		idle = s->next;
+		sq_slot_free(s);
+	}
 }
 
 uint64_t sq_cpu_ns(void)
@@ -484,10 +571,10 @@ static int precheck_inode(struct scan *s, uint64_t ref, const char *name)
 	return FW_OK;
 }
 
-static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
+static int check_inode(struct scan *s, struct sq_inode *si,
+		       const sqfs_inode_generic_t *in, const char *name)
 {
 	struct sq_priv *p = s->p;
-	sqfs_inode_generic_t *in = si->in;
 	uint32_t num = in->base.inode_number, dummy;
 
 	if (num == 0 || num > p->super.inode_count)
@@ -499,6 +586,8 @@ static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
 		return fw_error_set(s->err, FW_EINPUT, name,
 				    "squashfs: inode %u has a bad owner index",
 				    num);
+	si->num = num;
+	si->type = in->base.type;
 	si->xattr = SQ_NO_XATTR;
 	sqfs_inode_get_xattr_index(in, &si->xattr);
 	si->frag_idx = SQ_NO_FRAG;
@@ -508,6 +597,23 @@ static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
 	sqfs_inode_get_file_block_start(in, &si->blocks_start);
 	sqfs_inode_get_frag_location(in, &si->frag_idx, &si->frag_off);
 	si->nblocks = (uint32_t)sqfs_inode_get_file_block_count(in);
+	/* the block sizes, kept in one table for all files */
+	if (si->nblocks > UINT32_MAX - p->n_bsz)
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: too many blocks");
+	if (p->n_bsz + si->nblocks > p->cap_bsz) {
+		size_t cap = (p->cap_bsz ? p->cap_bsz * 2 : 1024) + si->nblocks;
+		void *q = sq_tab_realloc(p->bsz, cap * sizeof(*p->bsz));
+
+		if (!q)
+			return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
+		p->bsz = q;
+		p->cap_bsz = cap;
+	}
+	si->bsz = (uint32_t)p->n_bsz;
+	if (si->nblocks)
+		memcpy(p->bsz + p->n_bsz, in->extra, si->nblocks * 4u);
+	p->n_bsz += si->nblocks;
 	if (si->frag_idx != SQ_NO_FRAG && si->frag_off == 0xFFFFFFFF)
 		si->frag_idx = SQ_NO_FRAG;
 	if (si->size % p->super.block_size == 0)
@@ -519,7 +625,7 @@ static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
 				    "squashfs: inode %u points at a fragment "
 				    "that does not exist", num);
 	for (uint32_t k = 0; k < si->nblocks; k++) {
-		uint32_t sw = sq_block_sizes(si)[k];
+		uint32_t sw = sq_block_sizes(p, si)[k];
 
 		if ((sw & ~(SQ_BLK_UNCOMPRESSED | SQ_BLK_SIZE_MASK)) ||
 		    (sw & SQ_BLK_SIZE_MASK) > p->super.block_size)
@@ -530,9 +636,10 @@ static int check_inode(struct scan *s, struct sq_inode *si, const char *name)
 	return FW_OK;
 }
 
-/* The inode at ref, read once: later references (hard links) share it. */
+/* The inode at ref, noted once: later references (hard links) share it.
+ * *inp gets it as libsquashfs reads it (free it with sqfs_free). */
 static int load_inode(struct scan *s, uint64_t ref, const char *name,
-		      size_t *out)
+		      size_t *out, sqfs_inode_generic_t **inp)
 {
 	struct sq_priv *p = s->p;
 	struct sq_inode *si;
@@ -540,7 +647,13 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 	size_t i = fw_hmap_get(&s->by_ref, ref);
 	int rc;
 
+	*inp = NULL;
 	if (i != FW_HMAP_NONE) {
+		/* checked when it was first read */
+		rc = sqfs_meta_reader_read_inode(s->ir, &p->super, ref >> 16,
+						 ref & 0xFFFF, inp);
+		if (rc)
+			return sq_fail(s->err, name, rc, "reading an inode");
 		*out = i;
 		return FW_OK;
 	}
@@ -560,7 +673,7 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 		return sq_fail(s->err, name, rc, "reading an inode");
 	if (p->n_ino == p->cap_ino) {
 		size_t cap = p->cap_ino ? p->cap_ino * 2 : 64;
-		void *q = realloc(p->ino, cap * sizeof(*p->ino));
+		void *q = sq_tab_realloc(p->ino, cap * sizeof(*p->ino));
 
 		if (!q) {
 			sqfs_free(in);
@@ -569,13 +682,18 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 		p->ino = q;
 		p->cap_ino = cap;
 	}
+	if (p->n_ino >= SQ_NONE32) {
+		sqfs_free(in);
+		return fw_error_set(s->err, FW_EINPUT, name,
+				    "squashfs: too many inodes");
+	}
 	si = &p->ino[p->n_ino];
 	memset(si, 0, sizeof(*si));
-	si->in = in;
 	si->ref = ref;
-	si->first_node = SQ_NONE;
-	p->n_ino++;	/* owned from here on, freed by close */
-	rc = check_inode(s, si, name);
+	si->first_node = SQ_NONE32;
+	p->n_ino++;
+	*inp = in;	/* the caller's from here on */
+	rc = check_inode(s, si, in, name);
 	if (rc)
 		return rc;
 	if (fw_hmap_get(&s->by_num, in->base.inode_number) != FW_HMAP_NONE)
@@ -590,36 +708,47 @@ static int load_inode(struct scan *s, uint64_t ref, const char *name,
 }
 
 static int new_node(struct sq_priv *p, const char *name, size_t ino,
-		    size_t parent, size_t *out, struct fw_error *err)
+		    size_t *out, struct fw_error *err)
 {
 	struct sq_node *n;
+	size_t len = strlen(name) + 1;
 
 	if (p->n_node == p->cap_node) {
 		size_t cap = p->cap_node ? p->cap_node * 2 : 64;
-		void *q = realloc(p->node, cap * sizeof(*p->node));
+		void *q = sq_tab_realloc(p->node, cap * sizeof(*p->node));
 
 		if (!q)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		p->node = q;
 		p->cap_node = cap;
 	}
+	if (p->n_names + len > p->cap_names) {
+		size_t cap = (p->cap_names ? p->cap_names * 2 : 4096) + len;
+		void *q = sq_tab_realloc(p->names, cap);
+
+		if (!q)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		p->names = q;
+		p->cap_names = cap;
+	}
+	if (p->n_names + len > SQ_NONE32 || p->n_node >= SQ_NONE32)
+		return fw_error_set(err, FW_EINPUT, NULL,
+				    "squashfs: too many directory entries");
 	n = &p->node[p->n_node];
-	n->name = strdup(name);
-	if (!n->name)
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	n->ino = ino;
-	n->parent = parent;
-	n->child = n->next = n->ent = SQ_NONE;
-	if (p->ino[ino].first_node == SQ_NONE)
-		p->ino[ino].first_node = p->n_node;
+	n->name = (uint32_t)p->n_names;
+	memcpy(p->names + p->n_names, name, len);
+	p->n_names += len;
+	n->ino = (uint32_t)ino;
+	n->child = n->next = n->ent = SQ_NONE32;
+	if (p->ino[ino].first_node == SQ_NONE32)
+		p->ino[ino].first_node = (uint32_t)p->n_node;
 	*out = p->n_node++;
 	return FW_OK;
 }
 
 static int fill_stat(struct sq_priv *p, const struct sq_inode *si,
-		     struct stat *st)
+		     const sqfs_inode_generic_t *in, struct stat *st)
 {
-	const sqfs_inode_generic_t *in = si->in;
 	uint32_t uid = 0, gid = 0, dev = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -682,7 +811,8 @@ static int fill_stat(struct sq_priv *p, const struct sq_inode *si,
 }
 
 /* Adds node n (already read) to the entries the engine sees. */
-static int list_node(struct scan *s, size_t n, const char *path)
+static int list_node(struct scan *s, size_t n, const sqfs_inode_generic_t *in,
+		     const char *path)
 {
 	struct sq_priv *p = s->p;
 	struct sq_inode *si = &p->ino[p->node[n].ino];
@@ -690,20 +820,20 @@ static int list_node(struct scan *s, size_t n, const char *path)
 	struct stat st;
 	int rc;
 
-	fill_stat(p, si, &st);
+	fill_stat(p, si, in, &st);
 	if (S_ISLNK(st.st_mode)) {
-		size_t len = si->in->data.slink.target_size;
+		size_t len = in->data.slink.target_size;
 
 		target = malloc(len + 1);
 		if (!target)
 			return fw_error_set(s->err, FW_EIO, NULL, "out of memory");
-		memcpy(target, si->in->extra, len);
+		memcpy(target, in->extra, len);
 		target[len] = '\0';
 	}
 	rc = fw_image_add(s->img, path, &st, target, s->err);
 	free(target);
 	if (!rc)
-		p->node[n].ent = s->img->n - 1;
+		p->node[n].ent = (uint32_t)(s->img->n - 1);
 	return rc;
 }
 
@@ -719,14 +849,15 @@ static int safe_name(const char *n)
 }
 
 /* Reads directory node d's entries and, depth first, everything below. */
-static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
-		    int depth)
+static int scan_dir(struct scan *s, size_t d, const sqfs_inode_generic_t *din,
+		    const char *path, int listed, int depth)
 {
 	struct sq_priv *p = s->p;
 	sqfs_readdir_state_t st;
 	sqfs_dir_entry_t *e;
 	struct dent *ents = NULL;
 	size_t n = 0, cap = 0, last = SQ_NONE;
+	sqfs_inode_generic_t *in = NULL;
 	sqfs_u32 inum;
 	sqfs_u64 iref;
 	int rc = FW_OK, r;
@@ -736,7 +867,7 @@ static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
 		return fw_error_set(s->err, FW_EINPUT, disp,
 				    "squashfs: directories nested deeper than %d",
 				    FW_TREE_DEPTH_MAX);
-	r = sqfs_readdir_state_init(&st, &p->super, p->ino[p->node[d].ino].in);
+	r = sqfs_readdir_state_init(&st, &p->super, din);
 	if (r)
 		return sq_fail(s->err, disp, r, "reading a directory");
 	while ((r = sqfs_meta_reader_readdir(s->dr, &st, &e, &inum, &iref)) == 0) {
@@ -785,21 +916,23 @@ static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
 			rc = fw_error_set(s->err, FW_EIO, NULL, "out of memory");
 			break;
 		}
-		rc = load_inode(s, ents[i].ref, cpath, &ino);
-		if (!rc && (p->ino[ino].in->base.type - 1) % 7 + 1 != ents[i].type)
+		sqfs_free(in);
+		in = NULL;
+		rc = load_inode(s, ents[i].ref, cpath, &ino, &in);
+		if (!rc && (in->base.type - 1) % 7 + 1 != ents[i].type)
 			rc = fw_error_set(s->err, FW_EINPUT, cpath,
 					  "squashfs: directory entry and inode "
 					  "disagree on the file type");
 		if (!rc)
-			rc = new_node(p, ents[i].name, ino, d, &c, s->err);
+			rc = new_node(p, ents[i].name, ino, &c, s->err);
 		if (rc) {
 			free(cpath);
 			break;
 		}
 		if (last == SQ_NONE)
-			p->node[d].child = c;
+			p->node[d].child = (uint32_t)c;
 		else
-			p->node[last].next = c;
+			p->node[last].next = (uint32_t)c;
 		last = c;
 		if (listed && !clisted) {
 			char buf[256];
@@ -809,7 +942,7 @@ static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
 				      "name skipped (kept unchanged)", buf);
 		}
 		if (clisted)
-			rc = list_node(s, c, cpath);
+			rc = list_node(s, c, in, cpath);
 		if (!rc && sq_is_dir(&p->ino[ino])) {
 			if (ino >= s->cap_entered) {
 				size_t ncap = (ino + 1) * 2;
@@ -831,12 +964,14 @@ static int scan_dir(struct scan *s, size_t d, const char *path, int listed,
 						  "directory is listed twice)");
 			else {
 				s->entered[ino] = 1;
-				rc = scan_dir(s, c, cpath, clisted, depth + 1);
+				rc = scan_dir(s, c, in, cpath, clisted,
+					      depth + 1);
 			}
 		}
 		free(cpath);
 	}
 out:
+	sqfs_free(in);
 	for (size_t i = 0; i < n; i++)
 		free(ents[i].name);
 	free(ents);
@@ -976,11 +1111,13 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 	struct scan s = { .img = img, .err = err };
 	struct stat st;
 	size_t root, root_node;
+	sqfs_inode_generic_t *rin = NULL;
 	int rc;
 
 	if (!p)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	img->priv = p;
+	p->path = img->path;
 	p->fd = -1;
 	p->prof = getenv("FWSIGN_SQFS_PROFILE") != NULL;
 	pthread_mutex_init(&p->lock, NULL);
@@ -1046,20 +1183,20 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
 	}
-	rc = load_inode(&s, p->super.root_inode_ref, img->path, &root);
+	rc = load_inode(&s, p->super.root_inode_ref, img->path, &root, &rin);
 	if (!rc && !sq_is_dir(&p->ino[root]))
 		rc = fw_error_set(err, FW_EINPUT, img->path,
 				  "squashfs: the root inode is not a directory");
 	if (!rc)
-		rc = new_node(p, "", root, SQ_NONE, &root_node, err);
+		rc = new_node(p, "", root, &root_node, err);
 	if (!rc)
-		rc = list_node(&s, root_node, "");
+		rc = list_node(&s, root_node, rin, "");
 	if (!rc) {
 		s.entered = calloc(p->n_ino + 1, 1);
 		s.cap_entered = s.entered ? p->n_ino + 1 : 0;
 		if (s.entered)
 			s.entered[root] = 1;
-		rc = s.entered ? scan_dir(&s, root_node, "", 1, 0)
+		rc = s.entered ? scan_dir(&s, root_node, rin, "", 1, 0)
 			       : fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
 	/* An inode named twice is a hard link, whatever its link count says,
@@ -1074,7 +1211,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		for (size_t i = 0; !rc && i < p->n_node; i++) {
 			struct fw_entry *e;
 
-			if (p->node[i].ent == SQ_NONE)
+			if (p->node[i].ent == SQ_NONE32)
 				continue;
 			e = &img->ent[p->node[i].ent];
 			if (!S_ISDIR(e->st.st_mode) &&
@@ -1086,15 +1223,31 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 	/* The tables are final: give back what doubling left unused (a
 	 * third of them, on average). */
 	if (!rc && p->cap_ino > p->n_ino + 1) {
-		void *t = realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
+		void *t = sq_tab_realloc(p->ino, (p->n_ino + 1) * sizeof(*p->ino));
 
 		if (t) {
 			p->ino = t;
 			p->cap_ino = p->n_ino + 1;
 		}
 	}
+	if (!rc && p->cap_names > p->n_names + 1) {
+		void *t = sq_tab_realloc(p->names, p->n_names + 1);
+
+		if (t) {
+			p->names = t;
+			p->cap_names = p->n_names + 1;
+		}
+	}
+	if (!rc && p->cap_bsz > p->n_bsz + 1) {
+		void *t = sq_tab_realloc(p->bsz, (p->n_bsz + 1) * sizeof(*p->bsz));
+
+		if (t) {
+			p->bsz = t;
+			p->cap_bsz = p->n_bsz + 1;
+		}
+	}
 	if (!rc && p->cap_node > p->n_node + 1) {
-		void *t = realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
+		void *t = sq_tab_realloc(p->node, (p->n_node + 1) * sizeof(*p->node));
 
 		if (t) {
 			p->node = t;
@@ -1102,12 +1255,13 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 		}
 	}
 	if (!rc) {
-		p->node_of_ent = malloc((img->n + 1) * sizeof(size_t));
-		if (!p->node_of_ent)
+		p->ino_of_ent = sq_tab_realloc(NULL, (img->n + 1) *
+					       sizeof(*p->ino_of_ent));
+		if (!p->ino_of_ent)
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		for (size_t i = 0; !rc && i < p->n_node; i++)
-			if (p->node[i].ent != SQ_NONE)
-				p->node_of_ent[p->node[i].ent] = i;
+			if (p->node[i].ent != SQ_NONE32)
+				p->ino_of_ent[p->node[i].ent] = p->node[i].ino;
 	}
 	/* The export table the writer keeps has an entry per number. */
 	if (!rc && p->super.inode_count > 2 * p->n_ino + 1024)
@@ -1118,6 +1272,7 @@ static int sq_open(struct fw_image *img, struct fw_error *err)
 	if (!rc)
 		rc = fw_image_link_hardlinks(img, err);
 out:
+	sqfs_free(rin);
 	sqfs_destroy(s.ir);
 	sqfs_destroy(s.dr);
 	fw_hmap_free(&s.by_ref);
@@ -1238,7 +1393,7 @@ static int read_range_c(struct sq_priv *p, const struct sq_inode *si,
 				    "squashfs: file data is missing");
 	for (uint32_t k = 0; k < si->nblocks && n && at < si->size; k++) {
 		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
-		uint32_t sw = sq_block_sizes(si)[k];
+		uint32_t sw = sq_block_sizes(p, si)[k];
 
 		if (at + want <= from) {	/* before the range: skipped */
 			off += sw & SQ_BLK_SIZE_MASK;
@@ -1354,7 +1509,7 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 {
 	struct sq_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
-	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
 	struct sq_slot *s;
 	uint8_t *out;
@@ -1441,7 +1596,7 @@ static int sq_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
 		return -1;
 	for (uint32_t k = 0; k < si->nblocks && at < n && !rc; k++) {
 		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
-		uint32_t sw = sq_block_sizes(si)[k];
+		uint32_t sw = sq_block_sizes(p, si)[k];
 		const uint8_t *blk;
 
 		rc = cached_block(p, s, off, sw, want, 0, &blk, st->name,
@@ -1531,7 +1686,7 @@ static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 {
 	struct sq_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
-	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
 	struct sq_slot *s;
 	uint8_t *out;
@@ -1575,7 +1730,7 @@ static int sq_stored(struct fw_image *img, size_t idx,
 		     void *ctx)
 {
 	struct sq_priv *p = img->priv;
-	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
 	size_t bs = p->super.block_size;
 	uint64_t off = si->blocks_start, at = 0;
@@ -1600,7 +1755,7 @@ static int sq_stored(struct fw_image *img, size_t idx,
 		return -1;
 	for (uint32_t k = 0; k < si->nblocks && at < si->size && !rc; k++) {
 		size_t want = si->size - at < bs ? (size_t)(si->size - at) : bs;
-		uint32_t sw = sq_block_sizes(si)[k];
+		uint32_t sw = sq_block_sizes(p, si)[k];
 		size_t raw = sw & SQ_BLK_SIZE_MASK;
 		uint8_t w[4];
 
@@ -1650,7 +1805,7 @@ static int sq_stored(struct fw_image *img, size_t idx,
 static int peek_block(struct sq_priv *p, const struct sq_inode *si,
 		      struct sq_slot *s, uint8_t *buf, size_t n)
 {
-	uint32_t sw = sq_block_sizes(si)[0];
+	uint32_t sw = sq_block_sizes(p, si)[0];
 	size_t raw = sw & SQ_BLK_SIZE_MASK, got = 0;
 	uint64_t off = si->blocks_start, t0 = p->prof ? sq_cpu_ns() : 0;
 
@@ -1737,7 +1892,7 @@ static ssize_t sq_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 {
 	struct sq_priv *p = img->priv;
 	const struct fw_entry *e = &img->ent[idx];
-	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
 	struct sq_slot *s;
 	int rc;
@@ -1889,7 +2044,7 @@ static int sq_xattrs(struct fw_image *img, size_t idx, struct fw_xattr **v,
 	*n = 0;
 	if (idx >= img->n)
 		return fw_error_set(err, FW_EINPUT, img->path, "no such entry");
-	return sq_ino_xattrs(p, p->node[p->node_of_ent[idx]].ino,
+	return sq_ino_xattrs(p, p->ino_of_ent[idx],
 			     *img->ent[idx].path ? img->ent[idx].path
 						 : img->path, v, n, err);
 }
@@ -1915,15 +2070,13 @@ static void sq_close(struct fw_image *img)
 		p->slots = s->next;
 		sq_slot_free(s);
 	}
-	for (size_t i = 0; i < p->n_ino; i++) {
-		sqfs_free(p->ino[i].in);
+	for (size_t i = 0; p->ino && i < p->n_ino; i++)	/* NULL: parked */
 		free(p->ino[i].stash);
-	}
-	free(p->ino);
-	for (size_t i = 0; i < p->n_node; i++)
-		free(p->node[i].name);
-	free(p->node);
-	free(p->node_of_ent);
+	sq_tab_free(p->ino);
+	sq_tab_free(p->bsz);
+	sq_tab_free(p->node);
+	sq_tab_free(p->names);
+	sq_tab_free(p->ino_of_ent);
 	sqfs_destroy(p->ids);
 	sqfs_destroy(p->frags);
 	sqfs_destroy(p->cmp);

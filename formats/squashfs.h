@@ -35,30 +35,37 @@ struct sq_io {
 	uint64_t size;
 };
 
+/* What is kept of an inode after the image is opened: the rest (owner,
+ * mode, times, link count, symlink target, device) is read again from the
+ * input's inode table when the writer needs it, so that memory per inode
+ * stays small. */
 struct sq_inode {
-	sqfs_inode_generic_t *in;	/* as libsquashfs read it */
 	uint64_t ref;			/* where it was: block << 16 | offset */
-	/* regular files, decoded from in */
+	/* regular files */
 	uint64_t size;
 	uint64_t blocks_start;
-	uint32_t nblocks;
-	uint32_t frag_idx;		/* SQ_NO_FRAG: none */
-	uint32_t frag_off;
-	uint32_t xattr;			/* SQ_NO_XATTR: none */
-	size_t first_node;
 	/* while signing: the file's last partial block as the engine read
 	 * it, so that the writer need not decompress it again (guarded by
 	 * sq_priv.lock; at most SQ_STASH_MAX bytes in all) */
 	uint8_t *stash;
+	uint32_t bsz;			/* its block sizes: sq_priv.bsz[bsz...] */
+	uint32_t nblocks;
+	uint32_t frag_idx;		/* SQ_NO_FRAG: none */
+	uint32_t frag_off;
+	uint32_t xattr;			/* SQ_NO_XATTR: none */
+	uint32_t num;			/* inode number */
+	uint32_t first_node;		/* SQ_NONE32: none */
+	uint16_t type;			/* SQFS_INODE_* */
 };
 
+#define SQ_NONE32 0xFFFFFFFFu
+
 struct sq_node {
-	char *name;		/* "" for the root */
-	size_t ino;		/* index into sq_priv.ino */
-	size_t parent;		/* SQ_NONE for the root */
-	size_t child;		/* first child, SQ_NONE if none */
-	size_t next;		/* next sibling */
-	size_t ent;		/* fw entry index, SQ_NONE if not listed */
+	uint32_t name;		/* offset into sq_priv.names; "" for the root */
+	uint32_t ino;		/* index into sq_priv.ino */
+	uint32_t child;		/* first child, SQ_NONE32 if none */
+	uint32_t next;		/* next sibling */
+	uint32_t ent;		/* fw entry index, SQ_NONE32 if not listed */
 };
 
 /* Decoded data blocks a slot keeps while a big file is looked at and then
@@ -99,6 +106,7 @@ struct sq_fcache {
 };
 
 struct sq_priv {
+	const char *path;		/* the image, for messages */
 	int fd;
 	uint64_t file_size;
 	sqfs_file_t *file;		/* the input, an sq_io */
@@ -121,9 +129,15 @@ struct sq_priv {
 
 	struct sq_inode *ino;
 	size_t n_ino, cap_ino;
+	uint32_t *bsz;			/* every file's block sizes */
+	size_t n_bsz, cap_bsz;
 	struct sq_node *node;
 	size_t n_node, cap_node;
-	size_t *node_of_ent;		/* fw entry -> node */
+	char *names;			/* every node's name, NUL-terminated */
+	size_t n_names, cap_names;
+	uint32_t *ino_of_ent;		/* fw entry -> inode */
+	/* while the writer has node and names (or ino) parked in its spill
+	 * file they are NULL, and sq_node_name gives the image's path */
 
 	pthread_mutex_t lock;		/* guards slots and fc */
 	struct sq_slot *slots;
@@ -150,6 +164,15 @@ extern const struct fw_format fw_format_squashfs;
 #define SQ_STASH_MAX ((size_t)8 << 20)
 
 /* squashfs.c */
+/* The tables that grow with the number of inodes are mapped, not taken
+ * from malloc: freed (or parked by the writer), their memory goes back to
+ * the system at once, where malloc would keep it for later.  n bytes; the
+ * bytes a table grows by are zero; NULL when out of memory. */
+void *sq_tab_realloc(void *t, size_t n);
+void sq_tab_free(void *t);
+/* Frees the decompressed blocks kept for the engine's reads (once it has
+ * read everything: the writer needs its own slot only). */
+void sq_drop_caches(struct sq_priv *p);
 /* The stash of inode ino, taken (free it), or NULL. */
 uint8_t *sq_stash_take(struct sq_priv *p, size_t ino);
 sqfs_file_t *sq_io_new(int fd, int own_fd, uint64_t size);
@@ -160,7 +183,8 @@ void sq_slot_put(struct sq_priv *p, struct sq_slot *s);
 void sq_slot_free(struct sq_slot *s);
 int sq_is_dir(const struct sq_inode *i);
 int sq_is_file(const struct sq_inode *i);
-const uint32_t *sq_block_sizes(const struct sq_inode *i);
+const uint32_t *sq_block_sizes(const struct sq_priv *p,
+			       const struct sq_inode *i);
 /* On-disk block k of a file: reads it into s->raw, decompresses it into
  * s->blk (expect bytes; a sparse block is zeros).  *raw_len gets its
  * on-disk size. */

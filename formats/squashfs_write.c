@@ -49,6 +49,7 @@
 #include <sqfs/error.h>
 #include <sqfs/frag_table.h>
 #include <sqfs/id_table.h>
+#include <sqfs/meta_reader.h>
 #include <sqfs/meta_writer.h>
 #include <sqfs/table.h>
 #include <sqfs/xattr_writer.h>
@@ -62,26 +63,35 @@
  * or at its final fragment index. */
 enum { FK_NONE, FK_ORIG, FK_NEW, FK_IDX };
 
-/* Where an inode's data went. */
-struct wino {
-	uint64_t start;
-	uint32_t *sizes;	/* NULL: the input's block sizes */
+/* What signing changed of an inode: its content, or its xattrs.  Only
+ * the few inodes signing touched have one. */
+struct wchg {
+	size_t ino;
+	int changed;		/* new content */
+	uint32_t *sizes;	/* the new block sizes */
 	uint32_t nblocks;
 	uint64_t size;
 	uint64_t sparse;
-	uint32_t frag_a;	/* block, serial or index, as frag_kind says */
-	uint32_t frag_off;
-	uint8_t frag_kind;
-	uint8_t done;		/* data written */
-	uint8_t changed;	/* new content */
-	uint8_t emitted;	/* inode written */
-	uint64_t ref;		/* the new inode reference */
 	uint64_t data_at;	/* new content to compress, in the spill file */
 	uint64_t len;		/* the new size */
-	size_t share;		/* 1 + the inode whose copied blocks it shares */
-	uint8_t *bkind;		/* signed files: B_* per block */
+	uint8_t *bkind;		/* B_* per block */
 	struct fw_xattr *nx;	/* xattrs set by signing */
 	size_t n_nx;
+};
+
+/* Where an inode's data went: kept small, as every inode has one (the
+ * rest of the inode is read again from the input's inode table). */
+struct wino {
+	uint64_t start;
+	uint64_t ref;		/* the new inode reference */
+	uint32_t frag_a;	/* block, serial or index, as frag_kind says */
+	uint32_t frag_off;
+	uint32_t share;		/* 1 + the inode whose copied blocks it shares */
+	uint8_t frag_kind;
+	uint8_t done;		/* data written */
+	uint8_t changed;	/* new content (x holds it) */
+	uint8_t emitted;	/* inode written */
+	struct wchg *x;		/* NULL: signing left it as it was */
 };
 
 struct frag_ent {
@@ -104,7 +114,15 @@ struct sq_out {
 	struct sq_slot *slot;
 	size_t bs;
 	uint64_t pos;			/* where the next data goes */
-	struct wino *w;
+	struct wino *w;			/* made at commit */
+	/* until then, what signing changed: inode -> xs[] */
+	struct fw_hmap xmap;
+	struct wchg **xs;
+	size_t n_xs, cap_xs;
+	/* per-inode tables the current step does not need wait in the spill
+	 * file: the tree (node, names) until the metadata is written, the
+	 * inodes while the data is compressed */
+	uint64_t node_at, names_at, ino_at, ioe_at, w_at;
 	uint8_t *cbuf;
 	uint8_t *nbuf;			/* a block of a signed file's new bytes */
 	/* what waits for commit (the new bytes of signed files, packed
@@ -122,13 +140,19 @@ struct sq_out {
 	size_t cap_serial;
 	struct frag_ent *ft;
 	size_t n_ft, cap_ft;
-	struct fw_hmap copies;		/* input blocks_start -> inode copied */
+	/* the last unchanged file whose blocks were copied: a file after it
+	 * (data is laid out in the input's order) at the same place shares
+	 * them, as it did in the input */
+	int copy_on;
+	uint64_t copy_pos;
+	size_t copy_ino;
 	struct piece *pieces;		/* the data, planned */
 	size_t n_pieces, cap_pieces;
 	/* metadata */
 	uint16_t *id_map;
 	sqfs_id_table_t *ids;
 	sqfs_meta_writer_t *im, *dm;
+	sqfs_meta_reader_t *ir;		/* the input's inode table */
 	/* a new xattr table: some inode got xattrs */
 	int new_xattrs;
 	sqfs_xattr_writer_t *xw;
@@ -740,6 +764,34 @@ static int unspill(struct sq_out *o, uint64_t at, uint8_t *buf, size_t n,
 	return FW_OK;
 }
 
+/* Moves a table to the spill file and frees it (*ptr becomes NULL). */
+static int park(struct sq_out *o, void **ptr, size_t n, uint64_t *at,
+		struct fw_error *err)
+{
+	int rc = spill(o, *ptr, n, at, err);
+
+	if (!rc) {
+		sq_tab_free(*ptr);
+		*ptr = NULL;
+	}
+	return rc;
+}
+
+/* ... and back. */
+static int unpark(struct sq_out *o, void **ptr, size_t n, uint64_t at,
+		  struct fw_error *err)
+{
+	uint8_t *q = sq_tab_realloc(NULL, n);
+	int rc = q ? unspill(o, at, q, n, err)
+		   : fw_error_set(err, FW_EIO, NULL, "out of memory");
+
+	if (rc)
+		sq_tab_free(q);
+	else
+		*ptr = q;
+	return rc;
+}
+
 /*
  * The cache's key of a block: SHA-256 of what the compressor is (codec,
  * every setting, the libraries' versions, fwsign's) and of the bytes.
@@ -1015,8 +1067,8 @@ static int write_range(struct sq_out *o, struct zip_run *z, size_t from,
 		uint32_t sw = 0;
 
 		switch (pc->kind) {
-		case P_MARK:
-			o->w[pc->src].start = o->pos;
+		case P_MARK:	/* the inode's start, noted when w is back */
+			pc->len = o->pos;
 			continue;
 		case P_RAW:
 			rc = copy_raw(o, pc->src, pc->len, o->img->path, err);
@@ -1262,19 +1314,51 @@ static int frag_add(struct sq_out *o, const uint8_t *buf, size_t n,
 /* ---------------------------------------------------------------- */
 /* File data                                                        */
 
-static uint64_t orig_sparse(const struct sq_inode *si)
-{
-	return si->in->base.type == SQFS_INODE_EXT_FILE ?
-	       si->in->data.file_ext.sparse : 0;
-}
-
-static uint64_t run_length(const struct sq_inode *si)
+static uint64_t run_length(const struct sq_priv *p, const struct sq_inode *si)
 {
 	uint64_t total = 0;
 
 	for (uint32_t k = 0; k < si->nblocks; k++)
-		total += sq_block_sizes(si)[k] & SQ_BLK_SIZE_MASK;
+		total += sq_block_sizes(p, si)[k] & SQ_BLK_SIZE_MASK;
 	return total;
+}
+
+static struct wchg *wchg_find(const struct sq_out *o, size_t ino)
+{
+	size_t i = fw_hmap_get(&o->xmap, ino);
+
+	return i == FW_HMAP_NONE ? NULL : o->xs[i];
+}
+
+/* What signing changed of inode ino, made when first needed. */
+static struct wchg *wchg_of(struct sq_out *o, size_t ino, struct fw_error *err)
+{
+	struct wchg *x = wchg_find(o, ino);
+
+	if (x)
+		return x;
+	if (o->n_xs == o->cap_xs) {
+		size_t cap = o->cap_xs ? o->cap_xs * 2 : 16;
+		void *q = realloc(o->xs, cap * sizeof(*o->xs));
+
+		if (!q)
+			goto oom;
+		o->xs = q;
+		o->cap_xs = cap;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		goto oom;
+	x->ino = ino;
+	if (fw_hmap_put(&o->xmap, ino, o->n_xs)) {
+		free(x);
+		goto oom;
+	}
+	o->xs[o->n_xs++] = x;
+	return x;
+oom:
+	fw_error_set(err, FW_EIO, NULL, "out of memory");
+	return NULL;
 }
 
 static int write_unchanged(struct sq_out *o, size_t ino, struct fw_error *err)
@@ -1282,28 +1366,29 @@ static int write_unchanged(struct sq_out *o, size_t ino, struct fw_error *err)
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
 	struct wino *w = &o->w[ino];
-	const uint32_t *sz = sq_block_sizes(si);
-	uint64_t total = run_length(si);
-	size_t j;
+	const uint32_t *sz = sq_block_sizes(p, si);
+	uint64_t total = run_length(p, si);
 	int rc;
 
 	w->done = 1;
-	w->size = si->size;
-	w->nblocks = si->nblocks;
-	w->sparse = orig_sparse(si);
 	w->start = si->blocks_start;
 	if (!si->nblocks)
 		return FW_OK;
 	/* The input shared these blocks with a file already copied. */
-	j = fw_hmap_get(&o->copies, si->blocks_start);
-	if (total && j != FW_HMAP_NONE && p->ino[j].nblocks == si->nblocks &&
-	    !memcmp(sq_block_sizes(&p->ino[j]), sz, si->nblocks * 4u)) {
-		w->share = j + 1;
-		return FW_OK;
+	if (total && o->copy_on && o->copy_pos == si->blocks_start) {
+		size_t j = o->copy_ino;
+
+		if (p->ino[j].nblocks == si->nblocks &&
+		    !memcmp(sq_block_sizes(p, &p->ino[j]), sz,
+			    si->nblocks * 4u)) {
+			w->share = (uint32_t)(j + 1);
+			return FW_OK;
+		}
+	} else if (total) {
+		o->copy_on = 1;
+		o->copy_pos = si->blocks_start;
+		o->copy_ino = ino;
 	}
-	if (total && j == FW_HMAP_NONE &&
-	    fw_hmap_put(&o->copies, si->blocks_start, ino))
-		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	rc = plan_mark(o, ino, err);
 	if (!rc && total)
 		rc = plan_raw(o, si->blocks_start, total, UINT32_MAX,
@@ -1366,7 +1451,7 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 {
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
-	struct wino *w = &o->w[ino];
+	struct wchg *x;
 	const char *name = sq_node_name(p, ino);
 	size_t bs = o->bs, nb, nfull, ftail;
 	uint64_t orig_off = si->blocks_start, len = keep + tail_len;
@@ -1385,21 +1470,24 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 		return fw_error_set(err, FW_EINPUT, name, "file too large");
 	if ((uint64_t)orig_full * bs > si->size)
 		orig_full = (uint32_t)(si->size / bs);
-	w->changed = 1;
-	w->len = len;
-	w->data_at = o->spill_end;
-	w->bkind = calloc(nb + 1, 1);
-	if (!w->bkind)
+	x = wchg_of(o, ino, err);
+	if (!x)
+		return err->code;
+	x->changed = 1;
+	x->len = len;
+	x->data_at = o->spill_end;
+	x->bkind = calloc(nb + 1, 1);
+	if (!x->bkind)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	for (size_t k = 0; k < nb && !rc; k++) {
 		uint64_t b0 = (uint64_t)k * bs;
 		size_t n = k < nfull ? bs : ftail;
-		uint32_t sw = k < si->nblocks ? sq_block_sizes(si)[k] : 0;
+		uint32_t sw = k < si->nblocks ? sq_block_sizes(p, si)[k] : 0;
 		size_t raw = sw & SQ_BLK_SIZE_MASK;
 
-		w->bkind[k] = B_NEW;
+		x->bkind[k] = B_NEW;
 		if (n == bs && k < orig_full && b0 + bs <= keep) {
-			w->bkind[k] = B_SAME;	/* the input's own bytes */
+			x->bkind[k] = B_SAME;	/* the input's own bytes */
 		} else if (n == bs && k < orig_full) {
 			/* the input's block, and the new bytes over it */
 			rc = sq_read_block(p, o->slot, orig_off, sw, bs, &raw,
@@ -1413,7 +1501,7 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 			       tail + (keep > b0 ? 0 : b0 - keep),
 			       (size_t)(keep > b0 ? bs - (keep - b0) : bs));
 			if (!memcmp(o->nbuf, o->slot->blk, bs))
-				w->bkind[k] = B_SAME;
+				x->bkind[k] = B_SAME;
 		} else {
 			rc = new_bytes(o, ino, keep, tail, stash, b0, o->nbuf,
 				       n, err);
@@ -1422,10 +1510,10 @@ static int take_blocks(struct sq_out *o, size_t ino, uint64_t keep,
 		}
 		if (k < si->nblocks)
 			orig_off += raw;
-		if (w->bkind[k] == B_SAME)
+		if (x->bkind[k] == B_SAME)
 			continue;
 		if (n == bs && fw_all_zero(o->nbuf, n))
-			w->bkind[k] = B_SPARSE;
+			x->bkind[k] = B_SPARSE;
 		else
 			rc = spill(o, o->nbuf, n, NULL, err);
 	}
@@ -1456,44 +1544,45 @@ static int write_changed(struct sq_out *o, size_t ino, struct fw_error *err)
 	struct sq_priv *p = o->p;
 	const struct sq_inode *si = &p->ino[ino];
 	struct wino *w = &o->w[ino];
-	uint64_t at = w->data_at;
+	struct wchg *x = w->x;
+	uint64_t at = x->data_at;
 	const char *name = sq_node_name(p, ino);
 	size_t bs = o->bs, nb, nfull, tail;
 	uint64_t orig_off = si->blocks_start;
 	int use_frag, rc = FW_OK;
 
-	file_shape(o, (size_t)w->len, &nb, &nfull, &tail, &use_frag);
-	w->sizes = calloc(nb ? nb : 1, sizeof(uint32_t));
-	if (!w->sizes)
+	file_shape(o, (size_t)x->len, &nb, &nfull, &tail, &use_frag);
+	x->sizes = calloc(nb ? nb : 1, sizeof(uint32_t));
+	if (!x->sizes)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	w->done = 1;
-	w->size = w->len;
-	w->nblocks = (uint32_t)nb;
+	x->size = x->len;
+	x->nblocks = (uint32_t)nb;
 	w->start = 0;
 	w->frag_kind = FK_NONE;
 	if (nb)
 		rc = plan_mark(o, ino, err);
 	for (size_t k = 0; k < nb && !rc; k++) {
 		size_t n = k < nfull ? bs : tail;
-		uint32_t sw = k < si->nblocks ? sq_block_sizes(si)[k] : 0;
+		uint32_t sw = k < si->nblocks ? sq_block_sizes(p, si)[k] : 0;
 		size_t raw = sw & SQ_BLK_SIZE_MASK;
 
-		switch (w->bkind[k]) {
+		switch (x->bkind[k]) {
 		case B_SAME:	/* the same bytes: the same block */
-			w->sizes[k] = sw;
+			x->sizes[k] = sw;
 			if (raw)
 				rc = plan_raw(o, orig_off, raw, UINT32_MAX,
 					      name, err);
 			else
-				w->sparse += bs;
+				x->sparse += bs;
 			break;
 		case B_SPARSE:
-			w->sizes[k] = 0;
-			w->sparse += bs;
+			x->sizes[k] = 0;
+			x->sparse += bs;
 			break;
 		default:
 			rc = plan_zip(o, at, n, SQFS_FLAG_UNCOMPRESSED_DATA,
-				      &w->sizes[k], UINT32_MAX, err);
+				      &x->sizes[k], UINT32_MAX, err);
 			at += n;
 		}
 		if (k < si->nblocks)
@@ -1517,9 +1606,10 @@ int sq_out_put_append(void *ctx, size_t idx, uint64_t keep,
 {
 	struct sq_out *o = ctx;
 	struct sq_priv *p = o->p;
-	size_t ino = p->node[p->node_of_ent[idx]].ino;
+	size_t ino = p->ino_of_ent[idx];
+	struct wchg *x = wchg_find(o, ino);
 
-	if (!tail || !sq_is_file(&p->ino[ino]) || o->w[ino].changed) {
+	if (!tail || !sq_is_file(&p->ino[ino]) || (x && x->changed)) {
 		free(sq_stash_take(p, ino));
 		return FW_OK;
 	}
@@ -1534,7 +1624,7 @@ int sq_out_put(void *ctx, size_t idx, const uint8_t *data, size_t len,
 	if (!data) {
 		struct sq_out *o = ctx;
 
-		free(sq_stash_take(o->p, o->p->node[o->p->node_of_ent[idx]].ino));
+		free(sq_stash_take(o->p, o->p->ino_of_ent[idx]));
 		return FW_OK;
 	}
 	return sq_out_put_append(ctx, idx, 0, len ? data : none, len, err);
@@ -1704,8 +1794,19 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	uint64_t end = UINT64_MAX;
 	int rc = FW_OK;
 
-	l.items = calloc(p->n_ino + p->n_frags + 1, sizeof(*l.items));
-	l.users = calloc(p->n_ino + 1, sizeof(*l.users));
+	/* the engine has read everything: its caches go, and each inode gets
+	 * its place in the output */
+	sq_drop_caches(p);
+	o->w = sq_tab_realloc(NULL, (p->n_ino + 1) * sizeof(*o->w));
+	if (!o->w)
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	for (size_t k = 0; k < o->n_xs; k++) {
+		o->w[o->xs[k]->ino].x = o->xs[k];
+		o->w[o->xs[k]->ino].changed = (uint8_t)o->xs[k]->changed;
+	}
+	l.items = sq_tab_realloc(NULL, ((size_t)p->n_ino + p->n_frags + 1) *
+				 sizeof(*l.items));
+	l.users = sq_tab_realloc(NULL, (p->n_ino + 1) * sizeof(*l.users));
 	l.first = calloc((size_t)p->n_frags + 2, sizeof(*l.first));
 	l.dirty = calloc((size_t)p->n_frags + 1, 1);
 	if (!l.items || !l.users || !l.first || !l.dirty) {
@@ -1777,16 +1878,45 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 		else
 			rc = write_unchanged(o, it->which, err);
 	}
+	/* the plan is made: what it was made from goes before the data is
+	 * compressed and written */
+	sq_tab_free(l.items);
+	sq_tab_free(l.users);
+	free(l.first);
+	free(l.dirty);
+	l = (struct layout){ 0 };
 	/* unchanged files with nothing on disk: a tail, or empty */
 	for (size_t i = 0; i < p->n_ino && !rc; i++)
 		if (sq_is_file(&p->ino[i]) && !o->w[i].done)
 			rc = write_unchanged(o, i, err);
 	if (!rc)
 		rc = frag_flush(o, err);
+	/* compressing and writing the data needs the plan, not the inodes */
+	if (!rc)
+		rc = park(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			  &o->ino_at, err);
+	if (!rc)
+		rc = park(o, (void **)&p->ino_of_ent,
+			  o->img->n * sizeof(*p->ino_of_ent), &o->ioe_at, err);
+	if (!rc)
+		rc = park(o, (void **)&o->w, p->n_ino * sizeof(*o->w), &o->w_at,
+			  err);
 	if (!rc)
 		rc = zip_write(o, err);
+	if (!rc && !o->w)
+		rc = unpark(o, (void **)&o->w, p->n_ino * sizeof(*o->w),
+			    o->w_at, err);
+	for (size_t k = 0; !rc && k < o->n_pieces; k++)
+		if (o->pieces[k].kind == P_MARK)
+			o->w[o->pieces[k].src].start = o->pieces[k].len;
 	free_pieces(o);
-	for (size_t i = 0; i < p->n_ino; i++) {
+	if (!rc && !p->ino)
+		rc = unpark(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			    o->ino_at, err);
+	if (!rc && !p->ino_of_ent)
+		rc = unpark(o, (void **)&p->ino_of_ent,
+			    o->img->n * sizeof(*p->ino_of_ent), o->ioe_at, err);
+	for (size_t i = 0; i < p->n_ino && !rc; i++) {
 		struct wino *w = &o->w[i];
 
 		if (w->share)
@@ -1804,8 +1934,8 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 		}
 	}
 out:
-	free(l.items);
-	free(l.users);
+	sq_tab_free(l.items);
+	sq_tab_free(l.users);
 	free(l.first);
 	free(l.dirty);
 	return rc;
@@ -1908,12 +2038,14 @@ int sq_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
 		 struct fw_error *err)
 {
 	struct sq_out *o = ctx;
-	struct wino *w;
+	struct wchg *w;
 	size_t k;
 
 	if (idx >= o->img->n || strncmp(x->name, "security.", 9))
 		return fw_error_set(err, FW_EIO, NULL, "bad xattr for squashfs");
-	w = &o->w[o->p->node[o->p->node_of_ent[idx]].ino];
+	w = wchg_of(o, o->p->ino_of_ent[idx], err);
+	if (!w)
+		return err->code;
 	for (k = 0; k < w->n_nx && strcmp(w->nx[k].name, x->name); k++)
 		;
 	if (k < w->n_nx) {
@@ -1937,7 +2069,8 @@ int sq_out_xattr(void *ctx, size_t idx, const struct fw_xattr *x,
  * one of the same name, in place) and then the new ones. */
 static int inode_xattrs(struct sq_out *o, size_t ino, struct fw_error *err)
 {
-	const struct wino *w = &o->w[ino];
+	static const struct wchg none;
+	const struct wchg *w = o->w[ino].x ? o->w[ino].x : &none;
 	struct fw_xattr *v = NULL;
 	size_t n = 0;
 	int r = 0, rc;
@@ -1995,13 +2128,31 @@ static sqfs_inode_generic_t *alloc_inode(size_t payload)
 	return calloc(1, sizeof(sqfs_inode_generic_t) + payload + 1);
 }
 
+/* Inode ino as the input has it, read again from its inode table (it was
+ * checked when the image was opened). */
+static int input_inode(struct sq_out *o, size_t ino, sqfs_inode_generic_t **in,
+		       struct fw_error *err)
+{
+	uint64_t ref = o->p->ino[ino].ref;
+	int r = sqfs_meta_reader_read_inode(o->ir, &o->p->super, ref >> 16,
+					    ref & 0xFFFF, in);
+
+	if (r)
+		return fw_error_set(err, r == SQFS_ERROR_ALLOC ? FW_EIO : FW_EINPUT,
+				    sq_node_name(o->p, ino),
+				    "squashfs: inode at 0x%llx cannot be read "
+				    "again (%d)", (unsigned long long)ref, r);
+	return FW_OK;
+}
+
 /* The inode of a file, device, fifo, socket or symlink, with its new data
- * location, ids and xattrs. */
-static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino)
+ * location, ids and xattrs (in: the input's). */
+static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino,
+					const sqfs_inode_generic_t *in)
 {
 	const struct sq_inode *si = &o->p->ino[ino];
-	const sqfs_inode_generic_t *in = si->in;
 	const struct wino *w = &o->w[ino];
+	const struct wchg *x = w->changed ? w->x : NULL;
 	uint32_t xattr = new_xattr(o, ino);
 	sqfs_inode_generic_t *n;
 
@@ -2014,7 +2165,12 @@ static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino)
 		if (xattr != SQ_NO_XATTR || si->xattr != SQ_NO_XATTR)
 			sqfs_inode_set_xattr_index(n, xattr);
 	} else {
-		size_t pl = (size_t)w->nblocks * 4;
+		uint32_t nblocks = x ? x->nblocks : si->nblocks;
+		uint64_t size = x ? x->size : si->size;
+		uint64_t sparse = x ? x->sparse :
+				  in->base.type == SQFS_INODE_EXT_FILE ?
+				  in->data.file_ext.sparse : 0;
+		size_t pl = (size_t)nblocks * 4;
 		uint32_t fidx = SQ_NO_FRAG, foff = 0;
 		int ext;
 
@@ -2023,13 +2179,15 @@ static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino)
 			return NULL;
 		n->base = in->base;
 		n->payload_bytes_available = n->payload_bytes_used = (sqfs_u32)pl;
-		memcpy(n->extra, w->sizes ? w->sizes : sq_block_sizes(si), pl);
+		if (pl)
+			memcpy(n->extra, x ? x->sizes : sq_block_sizes(o->p, si),
+			       pl);
 		if (w->frag_kind != FK_NONE) {
 			fidx = w->frag_a;
 			foff = w->frag_off;
 		}
 		ext = in->base.type == SQFS_INODE_EXT_FILE ||
-		      w->start > 0xFFFFFFFFu || w->size > 0xFFFFFFFFu ||
+		      w->start > 0xFFFFFFFFu || size > 0xFFFFFFFFu ||
 		      xattr != SQ_NO_XATTR;
 		if (ext) {
 			n->base.type = SQFS_INODE_EXT_FILE;
@@ -2038,14 +2196,14 @@ static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino)
 			else
 				n->data.file_ext.nlink = 1;
 			n->data.file_ext.blocks_start = w->start;
-			n->data.file_ext.file_size = w->size;
-			n->data.file_ext.sparse = w->sparse;
+			n->data.file_ext.file_size = size;
+			n->data.file_ext.sparse = sparse;
 			n->data.file_ext.fragment_idx = fidx;
 			n->data.file_ext.fragment_offset = foff;
 			n->data.file_ext.xattr_idx = xattr;
 		} else {
 			n->data.file.blocks_start = (sqfs_u32)w->start;
-			n->data.file.file_size = (sqfs_u32)w->size;
+			n->data.file.file_size = (sqfs_u32)size;
 			n->data.file.fragment_index = fidx;
 			n->data.file.fragment_offset = foff;
 		}
@@ -2185,8 +2343,7 @@ static int emit_dir(struct sq_out *o, size_t d, struct fw_error *err)
 {
 	struct sq_priv *p = o->p;
 	size_t ino = p->node[d].ino, payload = 0;
-	const struct sq_inode *si = &p->ino[ino];
-	const sqfs_inode_generic_t *in = si->in;
+	sqfs_inode_generic_t *in = NULL;
 	uint32_t xattr = new_xattr(o, ino), nlink, parent;
 	struct listing l = { .hdr = SQ_NONE, .count = 256 };
 	sqfs_inode_generic_t *n;
@@ -2194,26 +2351,33 @@ static int emit_dir(struct sq_out *o, size_t d, struct fw_error *err)
 	uint64_t dref = 0;
 	int rc = FW_OK, ext;
 
-	for (size_t c = p->node[d].child; c != SQ_NONE && !rc;
+	for (uint32_t c = p->node[d].child; c != SQ_NONE32 && !rc;
 	     c = p->node[c].next) {
 		size_t ci = p->node[c].ino;
+		sqfs_inode_generic_t *cin = NULL;
 
-		if (sq_is_dir(&p->ino[ci]))
+		if (sq_is_dir(&p->ino[ci])) {
 			rc = emit_dir(o, c, err);
-		else if (!o->w[ci].emitted)
-			rc = emit(o, ci, build_leaf(o, ci), err);
+		} else if (!o->w[ci].emitted) {
+			rc = input_inode(o, ci, &cin, err);
+			if (!rc)
+				rc = emit(o, ci, build_leaf(o, ci, cin), err);
+			sqfs_free(cin);
+		}
 	}
 	if (rc)
 		return rc;
-	for (size_t c = p->node[d].child; c != SQ_NONE && !rc;
+	for (uint32_t c = p->node[d].child; c != SQ_NONE32 && !rc;
 	     c = p->node[c].next) {
-		const sqfs_inode_generic_t *cin = p->ino[p->node[c].ino].in;
+		const struct sq_inode *csi = &p->ino[p->node[c].ino];
 
-		if (listing_add(&l, p->node[c].name, cin->base.inode_number,
+		if (listing_add(&l, p->names + p->node[c].name, csi->num,
 				o->w[p->node[c].ino].ref,
-				(uint16_t)((cin->base.type - 1) % 7 + 1)))
+				(uint16_t)((csi->type - 1) % 7 + 1)))
 			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
+	if (!rc)
+		rc = input_inode(o, ino, &in, err);
 	if (!rc && listing_write(o, &l, &dref))
 		rc = fw_error_set(err, FW_EIO, o->of.final,
 				  "squashfs: writing a directory failed");
@@ -2274,6 +2438,7 @@ static int emit_dir(struct sq_out *o, size_t d, struct fw_error *err)
 	}
 	rc = emit(o, ino, n, err);
 out:
+	sqfs_free(in);
 	free(l.buf);
 	free(l.idx);
 	return rc;
@@ -2298,7 +2463,13 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 	uint64_t *tbl = NULL;
 	int rc, r;
 
-	rc = map_ids(o, err);
+	/* the tree, parked since the writer began */
+	rc = unpark(o, (void **)&p->node, p->n_node * sizeof(*p->node),
+		    o->node_at, err);
+	if (!rc)
+		rc = unpark(o, (void **)&p->names, p->n_names, o->names_at, err);
+	if (!rc)
+		rc = map_ids(o, err);
 	if (!rc)
 		rc = plan_xattrs(o, err);
 	if (rc)
@@ -2309,7 +2480,10 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 	o->dm = sqfs_meta_writer_create(o->file,
 					cmp_for(o, SQFS_FLAG_UNCOMPRESSED_INODES),
 					SQFS_META_WRITER_KEEP_IN_MEMORY);
-	if (!o->im || !o->dm)
+	o->ir = sqfs_meta_reader_create(p->file, p->cmp,
+					p->super.inode_table_start,
+					p->super.directory_table_start);
+	if (!o->im || !o->dm || !o->ir)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	rc = emit_dir(o, root, err);
 	if (rc)
@@ -2358,7 +2532,7 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 		if (!tbl)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		for (size_t i = 0; i < p->n_ino; i++)
-			tbl[p->ino[i].in->base.inode_number - 1] =
+			tbl[p->ino[i].num - 1] =
 				htole64(o->w[i].ref);
 		rc = write_le_table(o, tbl, p->super.inode_count * sizeof(*tbl),
 				    SQFS_FLAG_UNCOMPRESSED_INODES,
@@ -2476,11 +2650,10 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	o->store.write_options = store_options;
 	o->store.read_options = store_options;
 	o->store.do_block = store_block;
-	o->w = calloc(p->n_ino + 1, sizeof(*o->w));
 	o->pk = malloc(o->bs);
 	o->cbuf = malloc(o->bs);
 	o->nbuf = malloc(o->bs);
-	if (!o->w || !o->pk || !o->cbuf || !o->nbuf)
+	if (!o->pk || !o->cbuf || !o->nbuf)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	o->cmp = make_compressor(p, 1);
 	o->mcmp = make_compressor(p, 0);
@@ -2497,6 +2670,12 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 	if (rc)
 		return rc;
 	rc = spill_open(o, err);
+	/* the tree waits in the spill file until the metadata is written */
+	if (!rc)
+		rc = park(o, (void **)&p->node, p->n_node * sizeof(*p->node),
+			  &o->node_at, err);
+	if (!rc)
+		rc = park(o, (void **)&p->names, p->n_names, &o->names_at, err);
 	if (rc)
 		return rc;
 	o->file = sq_io_new(o->of.fd, 0, 0);
@@ -2535,18 +2714,42 @@ void sq_out_abort(void *ctx)
 	if (!o)
 		return;
 	fw_outfile_abort(&o->of);
+	/* give back what is parked: the image outlives its writer */
+	if (o->spill_fd >= 0) {
+		struct sq_priv *p = o->p;
+		struct fw_error e = { 0 };
+
+		if (!p->node && p->n_node)
+			unpark(o, (void **)&p->node,
+			       p->n_node * sizeof(*p->node), o->node_at, &e);
+		if (!p->names && p->n_names)
+			unpark(o, (void **)&p->names, p->n_names, o->names_at,
+			       &e);
+		if (!p->ino && p->n_ino)
+			unpark(o, (void **)&p->ino, p->n_ino * sizeof(*p->ino),
+			       o->ino_at, &e);
+		if (!p->ino_of_ent && o->img->n)
+			unpark(o, (void **)&p->ino_of_ent,
+			       o->img->n * sizeof(*p->ino_of_ent), o->ioe_at,
+			       &e);
+	}
 	sqfs_destroy(o->file);
 	sqfs_destroy(o->cmp);
 	sqfs_destroy(o->mcmp);
 	sq_slot_put(o->p, o->slot);
-	for (size_t i = 0; o->w && i < o->p->n_ino; i++) {
-		free(o->w[i].sizes);
-		free(o->w[i].bkind);
-		fw_xattrs_free(o->w[i].nx, o->w[i].n_nx);
+	for (size_t i = 0; i < o->n_xs; i++) {
+		struct wchg *x = o->xs[i];
+
+		free(x->sizes);
+		free(x->bkind);
+		fw_xattrs_free(x->nx, x->n_nx);
+		free(x);
 	}
 	sqfs_destroy(o->xw);
 	free(o->xid);
-	free(o->w);
+	free(o->xs);
+	fw_hmap_free(&o->xmap);
+	sq_tab_free(o->w);
 	free(o->pk);
 	free(o->cbuf);
 	free(o->nbuf);
@@ -2555,10 +2758,10 @@ void sq_out_abort(void *ctx)
 	free(o->serial_idx);
 	free(o->ft);
 	free_pieces(o);
-	fw_hmap_free(&o->copies);
 	free(o->id_map);
 	sqfs_destroy(o->ids);
 	sqfs_destroy(o->im);
 	sqfs_destroy(o->dm);
+	sqfs_destroy(o->ir);
 	free(o);
 }

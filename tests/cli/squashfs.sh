@@ -298,6 +298,22 @@ check "big ELF: sign-file's bytes" cmp -s "$WORK/big-x/bin/busybox" "$WORK/bb.si
 cp "$WORK/big.sqfs" "$WORK/big-bad.sqfs"
 printf 'corrupt!corrupt!' | dd of="$WORK/big-bad.sqfs" bs=1 seek=$((96 + 500000)) conv=notrunc 2>/dev/null
 bad "corrupt block of a big ELF file" "$WORK/big-bad.sqfs" "bin/busybox.*squashfs: .*data block"
+# Duplicate files whose blocks mksquashfs stored once (the writer finds them
+# by their place, in the input's order) still share them: the output grows
+# by the trailers, not by a second copy of 1 MiB; both copies extract whole.
+mkdir -p "$WORK/dup/bin" "$WORK/dup/a" "$WORK/dup/z"
+cp "$F/amd64/bin/busybox" "$WORK/dup/bin/busybox"
+head -c 1048576 /dev/urandom >"$WORK/dup/a/blob"
+cp "$WORK/dup/a/blob" "$WORK/dup/z/blob-copy"
+cp "$WORK/dup/a/blob" "$WORK/dup/bin/blob-copy2"
+mk_image "$WORK/dup" "$WORK/dup.sqfs" -comp gzip -b 128K
+expect_exit 0 "duplicates: sign" "$FWSIGN" sign "$WORK/dup.sqfs" -o "$WORK/dup-out.sqfs" --key $K.key --cert $K.crt
+check "duplicates: blocks still shared" \
+	test "$(stat -c %s "$WORK/dup-out.sqfs")" -lt $(( $(stat -c %s "$WORK/dup.sqfs") + 262144 ))
+rm -rf "$WORK/dup-x"
+unsquashfs -d "$WORK/dup-x" "$WORK/dup-out.sqfs" >/dev/null 2>&1
+check "duplicates: both copies whole" cmp -s "$WORK/dup-x/z/blob-copy" "$WORK/dup/a/blob"
+check "duplicates: the third copy whole" cmp -s "$WORK/dup-x/bin/blob-copy2" "$WORK/dup/a/blob"
 { printf 'hsqs'; head -c 24 /dev/urandom; printf '\x04\x00\x00\x00'; head -c 100000 /dev/urandom; } >"$WORK/random.sqfs"
 bad "random bytes with the magic" "$WORK/random.sqfs" squashfs
 mksquashfs "$WORK/p" "$WORK/lzo.sqfs" -comp lzo -quiet -no-progress -noappend >/dev/null 2>&1 &&
