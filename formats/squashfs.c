@@ -1504,6 +1504,24 @@ uint8_t *sq_stash_take(struct sq_priv *p, size_t ino)
 	return c;
 }
 
+/* Inode INO's content, whole, into OUT (its size), through the slot of
+ * its fragment; its tail stashed for the next reader of that block. */
+static int read_whole(struct sq_priv *p, size_t ino, uint8_t *out,
+		      const char *path, struct fw_error *err)
+{
+	const struct sq_inode *si = &p->ino[ino];
+	struct sq_slot *s = sq_slot_get_for(p, si->frag_idx, err);
+	int rc;
+
+	if (!s)
+		return err->code;
+	rc = read_range(p, si, s, 0, out, (size_t)si->size, path, err);
+	sq_slot_put(p, s);
+	if (!rc)
+		stash(p, ino, out + (si->size - si->size % p->super.block_size));
+	return rc;
+}
+
 static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 		   size_t *len, struct fw_error *err)
 {
@@ -1511,7 +1529,6 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	const struct fw_entry *e = &img->ent[idx];
 	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
-	struct sq_slot *s;
 	uint8_t *out;
 	int rc;
 
@@ -1522,18 +1539,10 @@ static int sq_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	out = malloc(si->size ? si->size : 1);
 	if (!out)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	s = sq_slot_get_for(p, si->frag_idx, err);
-	if (!s) {
-		free(out);
-		return err->code;
-	}
-	rc = read_range(p, si, s, 0, out, (size_t)si->size, e->path, err);
-	sq_slot_put(p, s);
-	if (rc) {
+	if ((rc = read_whole(p, ino, out, e->path, err))) {
 		free(out);
 		return rc;
 	}
-	stash(p, ino, out + (si->size - si->size % p->super.block_size));
 	*buf = out;
 	*len = si->size;
 	return FW_OK;
@@ -1688,7 +1697,6 @@ static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	const struct fw_entry *e = &img->ent[idx];
 	size_t ino = p->ino_of_ent[idx];
 	const struct sq_inode *si = &p->ino[ino];
-	struct sq_slot *s;
 	uint8_t *out;
 	int rc;
 
@@ -1701,18 +1709,10 @@ static int sq_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	out = fw_bytes_alloc(b, (size_t)si->size);
 	if (!out)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	s = sq_slot_get_for(p, si->frag_idx, err);
-	if (!s) {
-		fw_bytes_release(b);
-		return err->code;
-	}
-	rc = read_range(p, si, s, 0, out, (size_t)si->size, e->path, err);
-	sq_slot_put(p, s);
-	if (rc) {
+	if ((rc = read_whole(p, ino, out, e->path, err))) {
 		fw_bytes_release(b);
 		return rc;
 	}
-	stash(p, ino, out + (si->size - si->size % p->super.block_size));
 	b->p = out;
 	b->len = (size_t)si->size;
 	return FW_OK;

@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
 	# build
 	build-essential cmake pkg-config
+	time	# GNU time: scripts/test.sh's CPU seconds per phase
 	libelf-dev libssl-dev liblzma-dev libzstd-dev zlib1g-dev liblz4-dev
 	libsquashfs-dev libext2fs-dev libarchive-dev libfdt-dev libjson-c-dev
 	liblzo2-dev

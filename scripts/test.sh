@@ -1,21 +1,27 @@
 #!/bin/bash
-# The whole test suite: dependencies, a -Werror build and its tests, then
-# the same tests again on an ASan+UBSan build.  Each phase's wall time is
-# printed as it ends and again, all together, at the end.
+# The whole test suite: dependencies, a -Werror build and an ASan+UBSan
+# build, the tests that boot no kernel on each, then the boots (tests/e2e,
+# the plain build only).  Each phase's wall time and CPU seconds (user +
+# sys of all it ran) are printed as it ends and again, all together, at
+# the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PHASES=()
+mkdir -p build
+CPU_F=$PWD/build/.phase-cpu
 T_ALL=$(date +%s)
-phase() {	# phase NAME COMMAND...: runs it, times it
+phase() {	# phase NAME COMMAND...: runs it, times it: wall, and the CPU
+	# seconds (user + sys) of the command and all it waited for (GNU time)
 	local name=$1 t0=$(date +%s) rc=0
 	shift
 	echo "=== $name ==="
-	"$@" || rc=$?
-	local dt=$(( $(date +%s) - t0 ))
-	PHASES+=("$(printf '%-28s %5d s%s' "$name" "$dt" \
+	/usr/bin/time -f "%U %S" -o "$CPU_F" "$@" || rc=$?
+	local dt=$(( $(date +%s) - t0 )) cpu
+	cpu=$(awk 'END { printf "%d", $1 + $2 }' "$CPU_F")
+	PHASES+=("$(printf '%-28s %5d s %6d CPU s%s' "$name" "$dt" "$cpu" \
 		"$([ $rc = 0 ] || echo "  FAILED (exit $rc)")")")
-	echo "=== $name: ${dt} s ==="
+	echo "=== $name: ${dt} s, ${cpu} CPU s ==="
 	return $rc
 }
 # The test kernels (tests/e2e/build-kernel.sh, cached per machine) build
@@ -62,7 +68,11 @@ summary() {
 }
 trap summary EXIT
 
-phase "dependencies" bash scripts/deps.sh
+# (GNU time, which phase uses, comes with the dependencies)
+echo "=== dependencies ==="
+t0=$(date +%s)
+bash scripts/deps.sh
+PHASES+=("$(printf '%-28s %5d s' dependencies $(( $(date +%s) - t0 )))")
 mkdir -p build
 rm -f "$KTIMES"
 kernels >build/kernels.log 2>&1 </dev/null &
@@ -71,22 +81,26 @@ export FWSIGN_FIXTURES=${FWSIGN_FIXTURES:-/var/cache/fwsign-fixtures}
 phase "fixtures" tests/fixtures/fetch.sh "$FWSIGN_FIXTURES"
 
 jobs=$(nproc)
+ASAN=1
+[ "${FWSIGN_SKIP_ASAN:-0}" = 1 ] && ASAN=0
 phase "build" sh -c "cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DFWSIGN_WERROR=ON >/dev/null && cmake --build build -j$jobs"
-# The tests that need no boot first: by the time the boots start, the
-# background has built the 6.1 kernel and holds the next one's lock, so
-# no boot builds a kernel of its own beside it.
-phase "tests" sh -c "cd build && rc=0 &&
-	{ ctest --output-on-failure -j$jobs -LE e2e || rc=1; } &&
-	{ ctest --output-on-failure -j$jobs -L e2e || rc=1; } && exit \$rc"
-
-if [ "${FWSIGN_SKIP_ASAN:-0}" != 1 ]; then
-	phase "build (ASan+UBSan)" sh -c "cmake -S . -B build-asan \
-		-DCMAKE_BUILD_TYPE=Debug -DFWSIGN_SANITIZE=ON \
-		-DFWSIGN_WERROR=ON >/dev/null && cmake --build build-asan -j$jobs"
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
-	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+[ $ASAN = 0 ] || phase "build (ASan+UBSan)" sh -c "cmake -S . -B build-asan \
+	-DCMAKE_BUILD_TYPE=Debug -DFWSIGN_SANITIZE=ON \
+	-DFWSIGN_WERROR=ON >/dev/null && cmake --build build-asan -j$jobs"
+# The tests that boot no kernel first, plain then ASan+UBSan, the boots
+# last: by then the background has built the kernels (or holds the next
+# one's lock), so no test builds a kernel of its own beside it, and while
+# a test waits on a kernel's lock the kernel build has the core.  A phase
+# that fails does not stop the next ones.
+rc=0
+phase "tests" sh -c "cd build && ctest --output-on-failure -j$jobs -LE e2e" || rc=1
+if [ $ASAN = 1 ]; then
 	# The boots in QEMU test the kernel, not fwsign's memory safety: once is enough.
-	phase "tests (ASan+UBSan)" sh -c \
-		"cd build-asan && ctest --output-on-failure -j$jobs -LE e2e"
+	phase "tests (ASan+UBSan)" env \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		sh -c "cd build-asan && ctest --output-on-failure -j$jobs -LE e2e" || rc=1
 fi
+phase "tests (boots, e2e)" sh -c "cd build && ctest --output-on-failure -j$jobs -L e2e" || rc=1
+exit $rc

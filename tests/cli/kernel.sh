@@ -142,12 +142,15 @@ inject "raw image + System.map" vmlinux.raw r.inj --system-map "$MAP"
 check "raw: slot checked" checkslot r.inj "$MAP" "$V"
 refuse 3 "raw image without System.map" "system-map" vmlinux.raw --cert "$V"
 
-# Compressed raw images, made as kbuild makes them (lz4: size word appended).
-gzip -9n <vmlinux.raw >Image.gz
-xz -6 --check=crc32 -T1 <vmlinux.raw >Image.xz
-lzma -9 <vmlinux.raw >Image.lzma
-{ lz4 -l -9 -q -c <vmlinux.raw; python3 -c "import sys,os; sys.stdout.buffer.write(os.path.getsize('vmlinux.raw').to_bytes(4,'little'))"; } >Image.lz4
-zstd -19 -q -c <vmlinux.raw >Image.zst
+# Compressed raw images, made as kbuild makes them (lz4: size word
+# appended); 13 CPU s, so made once a kernel (cached, lib.sh).
+RAWSUM=$(sha256sum <vmlinux.raw)
+cached Image.gz "$RAWSUM" sh -c 'gzip -9n <vmlinux.raw'
+cached Image.xz "$RAWSUM" sh -c 'xz -6 --check=crc32 -T1 <vmlinux.raw'
+cached Image.lzma "$RAWSUM" sh -c 'lzma -9 <vmlinux.raw'
+cached Image.lz4 "$RAWSUM" sh -c 'lz4 -l -9 -q -c <vmlinux.raw &&
+	python3 -c "import sys,os; sys.stdout.buffer.write(os.path.getsize(\"vmlinux.raw\").to_bytes(4,\"little\"))"'
+cached Image.zst "$RAWSUM" sh -c 'zstd -19 -q -c <vmlinux.raw'
 for z in gz:gzip xz:xz lzma:lzma lz4:lz4 zst:zstd; do
 	ext=${z%%:*} tool=${z#*:}
 	info_has "Image.$ext" "$tool > raw image" Image.$ext --system-map "$MAP"

@@ -88,3 +88,22 @@ same_files() {	# same_files DIR1 DIR2
 		cmp -s "$1/$f" "$2/$f" || { echo "differs: $f" >&2; return 1; }
 	done < <(cd "$1" && find . -type f -print0)
 }
+
+# cached OUT KEY COMMAND...: OUT is what COMMAND writes on stdout, kept in
+# FWSIGN_TEST_CACHE (default /var/cache/fwsign-test) under a hash of KEY
+# (say, the input's sha256) and the command, so that the ASan+UBSan pass
+# and later runs take what the first made instead of making it again
+# (test data made by reference tools, costly and the same every time).
+# Stored by a temporary and a rename; an unwritable cache is no error.
+cached() {
+	local out=$1 key=$2 dir=${FWSIGN_TEST_CACHE:-/var/cache/fwsign-test} h
+	shift 2
+	h=$(printf '%s\n' "$key" "$@" | sha256sum | cut -c1-40)
+	if [ -s "$dir/$h" ] && cp "$dir/$h" "$out"; then
+		return 0
+	fi
+	"$@" >"$out" || return
+	mkdir -p "$dir" 2>/dev/null && cp "$out" "$dir/.$h.$$" 2>/dev/null &&
+		mv "$dir/.$h.$$" "$dir/$h" || rm -f "$dir/.$h.$$"
+	return 0
+}

@@ -102,7 +102,9 @@ compare_tree s390x sha512
 compare_tree arm64 sha256 --keyid
 
 # Every sha256 signature verifies with openssl cms against the original
-# bytes, and each output carries exactly one trailer.
+# bytes, and each output carries exactly one trailer.  -noverify: the
+# signer's certificate is given, not checked against a CA, so the system's
+# CA bundle is not loaded either (-no-CA*: four fifths of each run's CPU).
 for arch in $ARCHES; do
 	v=$WORK/v-$arch
 	mkdir -p "$v"
@@ -115,7 +117,8 @@ for arch in $ARCHES; do
 			for m; do
 				openssl cms -verify -binary -inform DER -in "$m.p7s" \
 					-content "$m" -certfile "$crt" -nointern \
-					-noverify -out /dev/null 2>/dev/null ||
+					-noverify -no-CAfile -no-CApath -no-CAstore \
+					-out /dev/null 2>/dev/null ||
 					echo "$m"
 			done' sh "$K.crt") | wc -l)
 	read -r same differ < <(trees same "$v" "$WORK/orig-$arch")

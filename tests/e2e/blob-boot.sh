@@ -16,15 +16,13 @@ need_tools qemu-system-x86_64 mksquashfs mkimage dumpimage tar python3 gzip
 static_busybox
 test_kernel
 cd "$WORK" || exit 1
-CN=fwsign-blob-vendor
-"$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
+vendor_key fwsign-blob-vendor
 
 # --- the rootfs: busybox as init; an executable kept gzip'ed (data to a
 # signer) that init unpacks to tmpfs and runs: code that arrived unsigned.
 R=root
-mkdir -p $R/{bin,sbin,etc,proc,sys,dev,tmp,opt}
-cp "$BUSYBOX" $R/bin/busybox
-for a in sh mount cat echo gzip chmod sync poweroff grep; do ln -s busybox $R/bin/$a; done
+busybox_root $R
+mkdir -p $R/opt
 gzip -9nc "$BUSYBOX" >$R/opt/late.gz
 cat >$R/etc/rc <<'EOF'
 #!/bin/sh
@@ -61,13 +59,9 @@ check "parts taken out of the unsigned blob" take_out firmware.bin unsigned
 
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
 boot() {	# boot NAME DIR
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
-		-display none -monitor none -serial "file:$1.log" -no-reboot \
+	qemu_x86 "$1" 256M "root=/dev/vda rootfstype=squashfs ro init=/etc/rc" \
 		-kernel "$2/bzImage" \
-		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 root=/dev/vda rootfstype=squashfs ro init=/etc/rc" \
-		-drive "file=$2/sysupgrade-acme_router/root,if=virtio,format=raw,readonly=on" \
-		</dev/null >"$1.qemu" 2>&1
-	tr -d '\r' <"$1.log" >"$1.txt"
+		-drive "file=$2/sysupgrade-acme_router/root,if=virtio,format=raw,readonly=on"
 }
 boot signed signed
 check "signed: the kernel loaded the vendor certificate" \
@@ -85,8 +79,5 @@ check "control: the unsigned blob's init never runs" \
 	sh -c "! grep -q '^BLOB-BOOT init ran' unsigned.txt"
 check "control: its kernel does not know the vendor" \
 	sh -c "! grep -q \"Loaded X.509 cert '$CN\" unsigned.txt"
-if [ "$T_FAIL" -gt 0 ]; then
-	echo "--- signed boot" >&2; tail -n 30 signed.txt >&2
-	echo "--- unsigned boot" >&2; tail -n 15 unsigned.txt >&2
-fi
+boot_tails signed:30 unsigned:15
 done_tests

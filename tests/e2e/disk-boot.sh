@@ -20,14 +20,12 @@ need_tools qemu-system-x86_64 sgdisk mke2fs debugfs gzip ldd
 static_busybox
 test_kernel
 cd "$WORK" || exit 1
-CN=fwsign-disk-vendor
-"$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
+vendor_key fwsign-disk-vendor
 
 # --- the root: busybox as init, dynamic Debian programs and their libraries
 R=root
-mkdir -p $R/{bin,sbin,etc,proc,sys,dev,tmp,opt,usr/bin}
-cp "$BUSYBOX" $R/bin/busybox
-for a in sh mount cat echo gzip chmod sync poweroff grep; do ln -s busybox $R/bin/$a; done
+busybox_root $R
+mkdir -p $R/opt $R/usr/bin
 cp /usr/bin/ls /usr/bin/cat $R/usr/bin/
 for f in $R/usr/bin/ls $R/usr/bin/cat; do
 	ldd "$f" | grep -o '/[^ ]*' | while read -r lib; do
@@ -93,13 +91,8 @@ check "kernel taken out of the unsigned image" take_kernel disk.img bz.unsigned
 
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
 boot() {	# boot NAME KERNEL IMAGE
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
-		-display none -monitor none -serial "file:$1.log" -no-reboot \
-		-kernel "$2" \
-		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 root=/dev/vda2 rootfstype=ext4 ro init=/etc/rc" \
-		-drive "file=$3,if=virtio,format=raw,snapshot=on" \
-		</dev/null >"$1.qemu" 2>&1
-	tr -d '\r' <"$1.log" >"$1.txt"
+	qemu_x86 "$1" 256M "root=/dev/vda2 rootfstype=ext4 ro init=/etc/rc" \
+		-kernel "$2" -drive "file=$3,if=virtio,format=raw,snapshot=on"
 }
 boot signed bz.signed disk.signed.img
 check "signed: the kernel from the boot partition loaded the vendor certificate" \
@@ -122,8 +115,5 @@ check "control: the unsigned image's kernel does not know the vendor" \
 	sh -c "! grep -q \"Loaded X.509 cert '$CN\" unsigned.txt"
 check "control: the unsigned image's init never runs" \
 	sh -c "! grep -q '^DISK-BOOT init ran' unsigned.txt"
-if [ "$T_FAIL" -gt 0 ]; then
-	echo "--- signed boot" >&2; tail -n 30 signed.txt >&2
-	echo "--- unsigned boot" >&2; tail -n 15 unsigned.txt >&2
-fi
+boot_tails signed:30 unsigned:15
 done_tests

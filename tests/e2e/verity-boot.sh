@@ -19,8 +19,7 @@ need_tools qemu-system-x86_64 mksquashfs cpio gzip gcc openssl
 static_busybox
 test_kernel FWSIGN_KVERSION=6.12 FWSIGN_KVARIANT=stock
 cd "$WORK" || exit 1
-CN=fwsign-verity-vendor
-"$FWSIGN" keygen -o vendor --subject "$CN" --rsa 2048 >/dev/null
+vendor_key fwsign-verity-vendor
 "$FWSIGN" keygen -o other --subject fwsign-verity-other --rsa 2048 >/dev/null
 expect_exit 0 "the certificate into the stock 6.12 vmlinux" \
 	"$FWSIGN" inject-cert --cert vendor.der "$KTREE/vmlinux" -o vmlinux
@@ -101,15 +100,11 @@ mkinitrd nopolicy no
 
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-180}
 boot() {	# boot NAME INITRD
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 256M \
-		-display none -monitor none -serial "file:$1.log" -no-reboot \
+	qemu_x86 "$1" 256M "audit=1 sysctl.kernel.printk_ratelimit=0" \
 		-kernel vmlinux -initrd "$2" \
-		-append "console=ttyS0 panic=-1 no_timer_check loglevel=6 audit=1 sysctl.kernel.printk_ratelimit=0" \
 		-drive "file=v.sqfs,if=virtio,format=raw,readonly=on" \
 		-drive "file=v.sqfs,if=virtio,format=raw,readonly=on" \
-		-drive "file=bad.sqfs,if=virtio,format=raw,readonly=on" \
-		</dev/null >"$1.qemu" 2>&1
-	tr -d '\r' <"$1.log" >"$1.txt"
+		-drive "file=bad.sqfs,if=virtio,format=raw,readonly=on"
 }
 boot enforce enforce.cpio.gz
 e=enforce.txt
