@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,9 +255,18 @@ int fw_recstore_put(struct fw_report *rep, size_t i,
 	return FW_OK;
 }
 
+/* Strings [off, off + len) of the file read at once, for a window. */
+struct span {
+	char *p;
+	uint64_t off;
+	size_t len;
+};
+
+#define SPAN_MAX ((size_t)256 << 10)
+
 /* A string of the store (locked), malloc'ed into *out; 0 or -1. */
-static int get_str(struct fw_recstore *s, uint64_t off, uint32_t len,
-		   char **out)
+static int get_str(struct fw_recstore *s, const struct span *sp,
+		   uint64_t off, uint32_t len, char **out)
 {
 	*out = NULL;
 	if (!len)
@@ -266,10 +276,39 @@ static int get_str(struct fw_recstore *s, uint64_t off, uint32_t len,
 		return -1;
 	if (off >= s->str_flushed)
 		memcpy(*out, s->str_buf + (off - s->str_flushed), len);
+	else if (sp->p && off >= sp->off && off + len <= sp->off + sp->len)
+		memcpy(*out, sp->p + (off - sp->off), len);
 	else if (pread_all(s->str_fd, *out, len, off))
 		return -1;
 	(*out)[len - 1] = '\0';
 	return 0;
+}
+
+/* The written strings of n slots, if they lie close: one read. */
+static void span_read(struct fw_recstore *s, const struct slot *sl, size_t n,
+		      struct span *sp)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	memset(sp, 0, sizeof(*sp));
+	for (size_t k = 0; k < n; k++)
+		for (int j = 0; j < S_N; j++) {
+			uint64_t end = sl[k].off[j] + sl[k].len[j];
+
+			if (!sl[k].len[j] || end > s->str_flushed)
+				continue;
+			lo = sl[k].off[j] < lo ? sl[k].off[j] : lo;
+			hi = end > hi ? end : hi;
+		}
+	if (hi <= lo || hi - lo > SPAN_MAX || !(sp->p = malloc(hi - lo)))
+		return;
+	if (pread_all(s->str_fd, sp->p, hi - lo, lo)) {
+		free(sp->p);
+		sp->p = NULL;
+		return;
+	}
+	sp->off = lo;
+	sp->len = hi - lo;
 }
 
 /* Slots [i, i + n) decoded into rec (locked); 0 or -1. */
@@ -282,25 +321,30 @@ static int get_locked(struct fw_recstore *s, size_t i, size_t n,
 	/* whatever is buffered goes out first: one place to read from */
 	if (flush_run(s))
 		return -1;
+	struct span sp;
+
 	if (pread_all(s->slot_fd, sl, n * sizeof(*sl), i * sizeof(*sl)))
 		return -1;
+	span_read(s, sl, n, &sp);
 	for (k = 0; k < n; k++) {
 		char *p, *m, *l;
 
 		rec[k] = sl[k].r;
 		rec[k].codec = sl[k].codec ?
 			fw_codec_name((enum fw_codec)sl[k].codec) : NULL;
-		if (get_str(s, sl[k].off[S_PATH], sl[k].len[S_PATH], &p) ||
+		if (get_str(s, &sp, sl[k].off[S_PATH], sl[k].len[S_PATH], &p) ||
 		    (rec[k].path = p, 0) ||
-		    get_str(s, sl[k].off[S_MSG], sl[k].len[S_MSG], &m) ||
+		    get_str(s, &sp, sl[k].off[S_MSG], sl[k].len[S_MSG], &m) ||
 		    (rec[k].msg = m, 0) ||
-		    get_str(s, sl[k].off[S_LINK], sl[k].len[S_LINK], &l) ||
+		    get_str(s, &sp, sl[k].off[S_LINK], sl[k].len[S_LINK], &l) ||
 		    (rec[k].link_of = l, 0)) {
 			for (size_t j = 0; j <= k; j++)
 				fw_record_clear(&rec[j]);
+			free(sp.p);
 			return -1;
 		}
 	}
+	free(sp.p);
 	return 0;
 }
 
