@@ -353,7 +353,7 @@ static int cmp_entry(struct dctx *c, const char *prefix, struct fw_image *ia,
 		     size_t a, struct fw_image *ib, size_t b)
 {
 	const struct fw_entry *ea = &ia->ent[a], *eb = &ib->ent[b];
-	const struct stat *sa = &ea->st, *sb = &eb->st;
+	const struct fw_stat *sa = &ea->st, *sb = &eb->st;
 	char *path;
 	int rc = FW_OK, same_fs = !strcmp(ia->fmt->name, ib->fmt->name);
 

@@ -529,7 +529,7 @@ static int set_new_xattrs(const struct dir_out *o, size_t idx, int fd,
  * clear security.capability), then times.
  */
 static int apply_meta(const struct dir_out *o, size_t idx, int fd, int from,
-		      const struct stat *st, const char *name,
+		      const struct fw_stat *st, const char *name,
 		      struct fw_error *err)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };

@@ -190,6 +190,47 @@ int fw_image_reserve(struct fw_image *img, size_t n)
 	return 0;
 }
 
+/*
+ * The image's strings, packed in big chunks freed together: no malloc
+ * header and no rounding per path (issue #18).
+ */
+struct fw_arena {
+	struct fw_arena *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define ARENA_CHUNK ((size_t)64 << 10)
+
+static char *arena_strdup(struct fw_arena **a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	struct fw_arena *c = *a;
+	char *p;
+
+	if (!c || c->cap - c->used < len) {
+		size_t cap = len > ARENA_CHUNK / 4 ? len : ARENA_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		if (*a && cap != ARENA_CHUNK) {
+			/* a big one behind the current chunk, which goes on */
+			c->next = (*a)->next;
+			(*a)->next = c;
+		} else {
+			c->next = *a;
+			*a = c;
+		}
+	}
+	p = c->data + c->used;
+	memcpy(p, s, len);
+	c->used += len;
+	return p;
+}
+
 int fw_image_add(struct fw_image *img, const char *path,
 		 const struct stat *st, const char *link_target,
 		 struct fw_error *err)
@@ -207,15 +248,22 @@ int fw_image_add(struct fw_image *img, const char *path,
 	}
 	e = &img->ent[img->n];
 	memset(e, 0, sizeof(*e));
-	e->path = strdup(path);
-	e->st = *st;
+	e->path = arena_strdup(&img->names, path);
+	e->st = (struct fw_stat){
+		.st_size = st->st_size, .st_ino = st->st_ino,
+		.st_dev = st->st_dev, .st_rdev = st->st_rdev,
+		.st_atim = st->st_atim, .st_mtim = st->st_mtim,
+		.st_ctim = st->st_ctim,
+		.st_mode = st->st_mode, .st_uid = st->st_uid,
+		.st_gid = st->st_gid,
+		.st_nlink = st->st_nlink > UINT32_MAX ? UINT32_MAX
+						       : (uint32_t)st->st_nlink,
+	};
 	e->link_of = FW_NO_LINK;
-	e->link_target = link_target ? strdup(link_target) : NULL;
-	if (!e->path || (link_target && !e->link_target)) {
-		free(e->path);
-		free(e->link_target);
+	e->link_target = link_target ? arena_strdup(&img->names, link_target)
+				     : NULL;
+	if (!e->path || (link_target && !e->link_target))
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
-	}
 	img->n++;
 	return FW_OK;
 }
@@ -281,7 +329,7 @@ int fw_image_link_hardlinks(struct fw_image *img, struct fw_error *err)
 	if (!r)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	for (size_t i = 0; i < img->n; i++) {
-		const struct stat *st = &img->ent[i].st;
+		const struct fw_stat *st = &img->ent[i].st;
 
 		if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
 			r[n++] = (struct ino_ref){ st->st_dev, st->st_ino, i };
@@ -306,9 +354,11 @@ void fw_image_close(struct fw_image *img)
 		return;
 	if (img->fmt && img->fmt->close)
 		img->fmt->close(img);
-	for (size_t i = 0; i < img->n; i++) {
-		free(img->ent[i].path);
-		free(img->ent[i].link_target);
+	while (img->names) {
+		struct fw_arena *c = img->names;
+
+		img->names = c->next;
+		free(c);
 	}
 	free(img->ent);
 	for (size_t i = 0; i < img->n_warnings; i++)

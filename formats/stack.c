@@ -27,6 +27,7 @@
 #include "format.h"
 #include "layer.h"
 #include "../src/io.h"
+#include "../src/recstore.h"
 #include "../src/codec.h"
 #include "../src/signer_int.h"
 
@@ -785,24 +786,28 @@ static int merge(struct fw_stack *s, const struct fw_node *n,
 		 struct fw_report *r)
 {
 	struct fw_report *t = &s->rep;
-	struct fw_record *v;
+	struct fw_error e;
 
-	v = realloc(t->rec, (t->n + r->n + 1) * sizeof(*v));
-	if (!v)
-		return -1;
-	t->rec = v;
+	fw_error_clear(&e);
 	for (size_t i = 0; i < r->n; i++) {
-		struct fw_record c = r->rec[i];
-		char *p;
+		struct fw_record c;
+		char *p = NULL, *l = NULL;
+		int rc = fw_recstore_get(r, i, &c, &e);
 
-		if (asprintf(&p, "%s:%s", n->path, c.path) < 0)
-			return -1;
+		if (!rc && (asprintf(&p, "%s:%s", n->path, c.path) < 0 ||
+			    (c.link_of && asprintf(&l, "%s:%s", n->path,
+						   c.link_of) < 0)))
+			rc = -1;
+		free(c.path);
+		free(c.link_of);
 		c.path = p;
-		c.msg = c.msg ? strdup(c.msg) : NULL;
-		if (c.link_of && asprintf(&c.link_of, "%s:%s", n->path,
-					  r->rec[i].link_of) < 0)
-			c.link_of = NULL;
-		t->rec[t->n++] = c;
+		c.link_of = l;
+		if (!rc)
+			rc = fw_recstore_put(t, t->n, &c, &e);
+		fw_record_clear(&c);
+		if (rc)
+			return -1;
+		t->n++;
 	}
 	for (size_t i = 0; i < r->n_warnings; i++) {
 		char **w = realloc(t->warnings,

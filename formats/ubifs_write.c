@@ -377,7 +377,7 @@ static unsigned fs_flags(const uint8_t *ino)
 static int manifest(struct ub_out *o, size_t idx, struct fw_error *err)
 {
 	const struct fw_entry *e = &o->img->ent[idx];
-	const struct stat *st = &e->st;
+	const struct fw_stat *st = &e->st;
 	struct fw_xattr *all = NULL, *label;
 	size_t n = 0;
 	int rc = entry_xattrs(o, idx, &all, &n, &label, err);

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "signer_int.h"
 #include "fw_limits.h"
+#include "recstore.h"
 #include "../formats/format.h"
 
 enum mode { MODE_SCAN, MODE_SIGN, MODE_VERIFY };
@@ -30,19 +31,25 @@ struct run {
 	enum mode mode;
 	struct fw_image *img;
 	void *out;
-	size_t *work;		/* entry indices done in parallel */
+	/* Per entry, 4 bytes each (issue #18: an image's entries cost the
+	 * engine no more): */
+	uint32_t *work;		/* entry indices done in parallel */
 	size_t n_work;
-	size_t *rec_of;		/* entry index -> record index */
-	/* Ordered formats: results wait here until every entry before them
-	 * is out; whoever completes the next one in order puts the run. */
+	uint32_t *rec_of;	/* entry index -> record index */
+	/* Ordered formats (ordered set): an entry is ready once done; the
+	 * results that change something wait in held, a heap on the entry
+	 * index, until every entry before them is out; whoever completes
+	 * the next one in order puts the run. */
+	unsigned char *ready;	/* a bit per entry */
 	struct result {
+		size_t idx;
 		uint64_t keep;	/* as struct fw_signed; tail NULL: unchanged */
 		uint8_t *tail;
 		size_t len;
 		uint8_t *ima;	/* security.ima to set first, or NULL */
 		size_t ima_len;
-		int ready;
-	} *res;
+	} *heap;
+	size_t n_heap, cap_heap;
 	size_t next_put;
 	int putting;
 	uint64_t held;		/* bytes in res not yet put */
@@ -87,6 +94,64 @@ static int put_ima(struct run *r, size_t idx, uint8_t *v, size_t len,
 	return r->img->fmt->out_xattr(r->out, idx, &x, err);
 }
 
+static int is_ready(const struct run *r, size_t i)
+{
+	return (r->ready[i / 8] >> (i % 8)) & 1;
+}
+
+static void set_ready(struct run *r, size_t i)
+{
+	r->ready[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+/* The heap of held results (locked): push, or -1 out of memory. */
+static int heap_push(struct run *r, const struct result *x)
+{
+	size_t k;
+
+	if (r->n_heap == r->cap_heap) {
+		size_t cap = r->cap_heap ? r->cap_heap * 2 : 64;
+		struct result *h = realloc(r->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -1;
+		r->heap = h;
+		r->cap_heap = cap;
+	}
+	for (k = r->n_heap++; k > 0 && r->heap[(k - 1) / 2].idx > x->idx;
+	     k = (k - 1) / 2)
+		r->heap[k] = r->heap[(k - 1) / 2];
+	r->heap[k] = *x;
+	return 0;
+}
+
+/* The held result of entry i, taken out of the heap, if there is one. */
+static int heap_take(struct run *r, size_t i, struct result *x)
+{
+	struct result last;
+	size_t k = 0;
+
+	if (!r->n_heap || r->heap[0].idx != i)
+		return 0;
+	*x = r->heap[0];
+	last = r->heap[--r->n_heap];
+	for (;;) {
+		size_t c = 2 * k + 1;
+
+		if (c >= r->n_heap)
+			break;
+		if (c + 1 < r->n_heap && r->heap[c + 1].idx < r->heap[c].idx)
+			c++;
+		if (r->heap[c].idx >= last.idx)
+			break;
+		r->heap[k] = r->heap[c];
+		k = c;
+	}
+	if (r->n_heap)
+		r->heap[k] = last;
+	return 1;
+}
+
 /*
  * Ordered formats: entry idx is done (tail NULL: unchanged).  Puts every
  * entry that is now next in order, unless another thread is already doing
@@ -100,13 +165,19 @@ static void ordered_done(struct run *r, size_t idx, uint64_t keep,
 
 	pthread_mutex_lock(&r->lock);
 	if (idx != FW_NO_LINK) {
-		r->res[idx].keep = keep;
-		r->res[idx].tail = tail;
-		r->res[idx].len = len;
-		r->res[idx].ima = ima;
-		r->res[idx].ima_len = ima_len;
-		r->res[idx].ready = 1;
-		r->held += len;
+		const struct result x = { idx, keep, tail, len, ima, ima_len };
+
+		if ((tail || ima) && heap_push(r, &x)) {
+			struct fw_error e;
+
+			free(tail);
+			free(ima);
+			fw_error_set(&e, FW_EIO, NULL, "out of memory");
+			fail_locked(r, &e);
+		} else {
+			r->held += tail ? len : 0;
+		}
+		set_ready(r, idx);
 	}
 	if (r->putting) {
 		pthread_mutex_unlock(&r->lock);
@@ -114,14 +185,13 @@ static void ordered_done(struct run *r, size_t idx, uint64_t keep,
 	}
 	r->putting = 1;
 	while (!r->failed && r->next_put < r->img->n &&
-	       r->res[r->next_put].ready) {
+	       is_ready(r, r->next_put)) {
 		size_t i = r->next_put++;
-		struct result x = r->res[i];
+		struct result x = { 0 };
 		struct fw_error e;
 		int rc;
 
-		r->res[i].tail = NULL;
-		r->res[i].ima = NULL;
+		heap_take(r, i, &x);
 		pthread_mutex_unlock(&r->lock);
 		fw_error_clear(&e);
 		rc = x.ima ? put_ima(r, i, x.ima, x.ima_len, &e) : FW_OK;
@@ -190,17 +260,17 @@ static int put_signed(struct run *r, size_t idx, const struct fw_bytes *b,
 	int rc;
 
 	/* ordered: ordered_done takes *ima and sets it first */
-	if (!r->res && iv && put_ima(r, idx, iv, ima_len, err))
+	if (!r->ready && iv && put_ima(r, idx, iv, ima_len, err))
 		return err->code;
 	if (!sg->tail) {
-		if (r->res) {
+		if (r->ready) {
 			*ima = NULL;
 			ordered_done(r, idx, 0, NULL, 0, iv, ima_len);
 		}
-		return r->res ? FW_OK : f->out_put(r->out, idx, NULL, 0, err);
+		return r->ready ? FW_OK : f->out_put(r->out, idx, NULL, 0, err);
 	}
 	if (f->out_put_append) {
-		if (!r->res)
+		if (!r->ready)
 			return f->out_put_append(r->out, idx, sg->keep,
 						 sg->tail, sg->tail_len, err);
 		*ima = NULL;
@@ -215,7 +285,7 @@ static int put_signed(struct run *r, size_t idx, const struct fw_bytes *b,
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	memcpy(whole, b->p, sg->keep);
 	memcpy(whole + sg->keep, sg->tail, sg->tail_len);
-	if (r->res) {
+	if (r->ready) {
 		*ima = NULL;
 		ordered_done(r, idx, 0, whole, len, iv, ima_len);
 		return FW_OK;
@@ -489,9 +559,9 @@ static void digest_store(struct run *r, const uint8_t *key,
 	fw_cache_digest_put(r->o->cache, key, &e);
 }
 
-static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
+static void do_one_rec(struct run *r, size_t idx, struct fw_scratch *scratch,
+		       struct fw_record *rec)
 {
-	struct fw_record *rec = &r->rep->rec[r->rec_of[idx]];
 	struct fw_error err;
 	struct fw_bytes b = {
 		.scratch = scratch,
@@ -643,6 +713,27 @@ read_failed:
 	fw_bytes_release(&b);
 }
 
+/* The path of entry idx as its record says it. */
+static char *rec_path(const struct run *r, size_t idx)
+{
+	const char *p = r->img->ent[idx].path;
+
+	return (char *)(*p ? p : r->o->input);	/* never freed */
+}
+
+/* Entry idx done into its record, which goes to the report's store. */
+static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
+{
+	struct fw_record rec = { .path = rec_path(r, idx) };
+	struct fw_error err;
+
+	do_one_rec(r, idx, scratch, &rec);
+	fw_error_clear(&err);
+	if (fw_recstore_put(r->rep, r->rec_of[idx], &rec, &err))
+		fail(r, &err);
+	free(rec.msg);
+}
+
 static void *worker(void *arg)
 {
 	struct run *r = arg;
@@ -650,7 +741,7 @@ static void *worker(void *arg)
 	size_t i;
 
 	for (;;) {
-		if (r->res)
+		if (r->ready)
 			ordered_throttle(r);
 		if (r->failed || (i = atomic_fetch_add(&r->next, 1)) >= r->n_work)
 			break;
@@ -691,7 +782,7 @@ static int run_parallel(struct run *r)
 static void tally(struct fw_report *rep)
 {
 	for (size_t i = 0; i < rep->n; i++) {
-		const struct fw_record *c = &rep->rec[i];
+		const struct fw_record *c = fw_report_rec(rep, i);
 
 		rep->counts[c->elf.kind]++;
 		rep->bytes_in += (uint64_t)c->size;
@@ -714,7 +805,7 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	struct run r;
 	struct timespec t0, t1;
 	size_t n_rec = 0, n_reg = 0;
-	int rc, ordered, recs = 0;
+	int rc, ordered;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&r, 0, sizeof(r));
@@ -753,31 +844,32 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	/* A record per regular file (directories get none). */
 	for (size_t i = 0; i < r.img->n; i++)
 		n_reg += S_ISREG(r.img->ent[i].st.st_mode) != 0;
-	r.work = calloc(n_reg + 1, sizeof(*r.work));
-	r.rec_of = calloc(r.img->n + 1, sizeof(*r.rec_of));
-	rep->rec = calloc(n_reg + 1, sizeof(*rep->rec));
-	if (!r.work || !r.rec_of || !rep->rec) {
+	if (r.img->n >= UINT32_MAX) {
+		rc = fw_error_set(err, FW_EINPUT, o->input, "more than %u "
+				  "entries", UINT32_MAX - 1);
+		goto out;
+	}
+	r.work = malloc((n_reg + 1) * sizeof(*r.work));
+	r.rec_of = malloc((r.img->n + 1) * sizeof(*r.rec_of));
+	if (!r.work || !r.rec_of) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
 	}
-	/* A record's path is its entry's, handed over to the report when
-	 * the image is closed (one copy of every path, not two). */
+	rc = fw_recstore_ensure(rep, err);
+	if (rc)
+		goto out;
+	/* Each record is written once its file is done (do_one, and the
+	 * hard links below): the report holds none in memory. */
 	for (size_t i = 0; i < r.img->n; i++) {
 		const struct fw_entry *e = &r.img->ent[i];
 
 		if (!S_ISREG(e->st.st_mode))
 			continue;
-		r.rec_of[i] = n_rec;
-		rep->rec[n_rec].path = *e->path ? e->path : strdup(o->input);
-		if (!rep->rec[n_rec++].path) {
-			rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
-			goto out;
-		}
+		r.rec_of[i] = (uint32_t)n_rec++;
 		if (e->link_of == FW_NO_LINK)
-			r.work[r.n_work++] = i;
+			r.work[r.n_work++] = (uint32_t)i;
 	}
 	rep->n = n_rec;
-	recs = 1;
 
 	if (writing && o->ima && !r.img->fmt->out_xattr) {
 		rc = fw_error_set(err, FW_EINPUT, o->input, "%s cannot carry "
@@ -793,16 +885,16 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		if (rc)
 			goto out;
 		if (ordered) {
-			r.res = calloc(r.img->n + 1, sizeof(*r.res));
-			if (!r.res) {
+			r.ready = malloc(r.img->n / 8 + 1);
+			if (!r.ready) {
 				rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 				goto out;
 			}
 			/* Only the files workers sign are not ready yet. */
-			for (size_t i = 0; i < r.img->n; i++)
-				r.res[i].ready = 1;
+			memset(r.ready, 0xff, r.img->n / 8 + 1);
 			for (size_t i = 0; i < r.n_work; i++)
-				r.res[r.work[i]].ready = 0;
+				r.ready[r.work[i] / 8] &=
+					(unsigned char)~(1u << (r.work[i] % 8));
 		}
 		/* Directories, symlinks and special files first, in order. */
 		for (size_t i = 0; !ordered && i < r.img->n && !rc; i++)
@@ -812,9 +904,9 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 			goto out;
 	}
 	run_parallel(&r);
-	if (r.res)
+	if (r.ready)
 		ordered_done(&r, FW_NO_LINK, 0, NULL, 0, NULL, 0);	/* after the last file */
-	if (r.res && !r.failed && r.next_put != r.img->n) {
+	if (r.ready && !r.failed && r.next_put != r.img->n) {
 		fw_error_set(&r.err, FW_EIO, NULL, "internal error: entry %zu "
 			     "of %zu not written", r.next_put, r.img->n);
 		r.failed = 1;
@@ -827,21 +919,24 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 	/* Later names of hard links: same record, linked in the output. */
 	for (size_t i = 0; i < r.img->n && !rc; i++) {
 		const struct fw_entry *e = &r.img->ent[i];
-		struct fw_record *c, *first;
+		struct fw_record first, c;
 
 		if (!S_ISREG(e->st.st_mode) || e->link_of == FW_NO_LINK)
 			continue;
-		c = &rep->rec[r.rec_of[i]];
-		first = &rep->rec[r.rec_of[e->link_of]];
-		c->elf = first->elf;
-		c->codec = first->codec;
-		c->action = first->action;
-		c->result = first->result;
-		c->sig = first->sig;
-		c->ima = first->ima;
-		c->ima_keyid = first->ima_keyid;
-		c->size = first->size;
-		c->link_of = strdup(first->path);
+		rc = fw_recstore_get(rep, r.rec_of[e->link_of], &first, err);
+		if (rc)
+			break;
+		c = (struct fw_record){
+			.path = rec_path(&r, i), .elf = first.elf,
+			.codec = first.codec, .action = first.action,
+			.result = first.result, .sig = first.sig,
+			.ima = first.ima, .ima_keyid = first.ima_keyid,
+			.size = first.size, .link_of = first.path,
+		};
+		rc = fw_recstore_put(rep, r.rec_of[i], &c, err);
+		fw_record_clear(&first);
+		if (rc)
+			break;
 		if (r.out && !ordered)
 			rc = r.img->fmt->out_put(r.out, i, NULL, 0, err);
 	}
@@ -850,18 +945,17 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 out:
 	if (r.out)
 		r.img->fmt->out_abort(r.out);
-	tally(rep);
+	if (!rc)	/* a failed run's records are not all written */
+		tally(rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rep->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	for (size_t i = 0; r.res && i < r.img->n; i++) {
-		free(r.res[i].tail);
-		free(r.res[i].ima);
+	for (size_t i = 0; i < r.n_heap; i++) {
+		free(r.heap[i].tail);
+		free(r.heap[i].ima);
 	}
-	free(r.res);
-	for (size_t i = 0; recs && i < r.img->n; i++)
-		if (S_ISREG(r.img->ent[i].st.st_mode) && *r.img->ent[i].path)
-			r.img->ent[i].path = NULL;	/* the report's now */
+	free(r.heap);
+	free(r.ready);
 	fw_image_close(r.img);
 	free(r.work);
 	free(r.rec_of);
@@ -917,12 +1011,7 @@ int fw_run_image_kernels(const struct fw_run_opts *o, int what,
 
 void fw_report_free(struct fw_report *rep)
 {
-	for (size_t i = 0; i < rep->n; i++) {
-		free(rep->rec[i].path);
-		free(rep->rec[i].msg);
-		free(rep->rec[i].link_of);
-	}
-	free(rep->rec);
+	fw_recstore_free(rep->store);
 	for (size_t i = 0; i < rep->n_warnings; i++)
 		free(rep->warnings[i]);
 	free(rep->warnings);

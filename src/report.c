@@ -73,7 +73,7 @@ void fw_report_json(const struct fw_report *r, const char *command, FILE *f)
 	}
 	fputs("],\"files\":[", f);
 	for (size_t i = 0; i < r->n; i++) {
-		const struct fw_record *c = &r->rec[i];
+		const struct fw_record *c = fw_report_rec(r, i);
 		int elf = c->elf.kind != FW_KIND_NOT_ELF && c->elf.elfclass;
 
 		fputs(i ? ",\n{\"path\":" : "\n{\"path\":", f);

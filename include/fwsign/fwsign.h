@@ -221,8 +221,16 @@ struct fw_record {
 	uint32_t ima_keyid;	/* its key id (signature v2) */
 };
 
+/*
+ * A run's report.  Its records are not in memory (an image can hold a
+ * million files): read record i, i < n, with fw_report_rec.  Before
+ * issue #18 the records were an array, rec[i]; code that read
+ * rep->rec[i] now calls fw_report_rec(rep, i).
+ */
+struct fw_recstore;
+
 struct fw_report {
-	struct fw_record *rec;
+	struct fw_recstore *store;	/* the records, in temporary files */
 	size_t n;
 	const char *format;	/* name of the image format */
 	char **warnings;	/* about the image itself (entries skipped ...) */
@@ -236,6 +244,15 @@ struct fw_report {
 };
 
 FW_API void fw_report_free(struct fw_report *r);
+/*
+ * Record i (i < r->n), or NULL past the end.  It stays good until the
+ * next call on the same report (records are read a window at a time:
+ * going through them in order is cheap); not for two threads at once.
+ * A record that cannot be read back (the temporary file's disk failed)
+ * comes out as path "?", result error, and a message saying so.
+ */
+FW_API const struct fw_record *fw_report_rec(const struct fw_report *r,
+					     size_t i);
 /* "sign", "re-sign", "skip" or "none", as reports say it. */
 FW_API const char *fw_action_name(enum fw_action a);
 

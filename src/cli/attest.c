@@ -167,7 +167,7 @@ static json_object *statement(const struct cli_attest *a,
 			       json_object_new_boolean(before != NULL));
 	files = json_object_new_array();
 	for (size_t i = 0; i < rep->n; i++) {
-		const struct fw_record *r = &rep->rec[i];
+		const struct fw_record *r = fw_report_rec(rep, i);
 		json_object *f = json_object_new_object();
 
 		json_object_object_add(f, "path", json_object_new_string(r->path));

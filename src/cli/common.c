@@ -268,7 +268,7 @@ void cli_print_warnings(const struct fw_report *r)
 	for (size_t i = 0; i < r->n_warnings; i++)
 		fprintf(stderr, "fwsign: warning: %s\n", r->warnings[i]);
 	for (size_t i = 0; i < r->n; i++) {
-		const struct fw_record *c = &r->rec[i];
+		const struct fw_record *c = fw_report_rec(r, i);
 
 		if (c->result != FW_RES_WARN || c->link_of)
 			continue;
@@ -285,12 +285,15 @@ void cli_print_ima(const struct fw_report *r)
 	size_t n[FW_IMA_SIGNED + 1] = { 0 }, any = 0;
 	const char *sep = "";
 
-	for (size_t i = 0; i < r->n; i++)
-		if (r->rec[i].ima != FW_IMA_NONE &&
-		    (unsigned)r->rec[i].ima <= FW_IMA_SIGNED && !r->rec[i].link_of) {
-			n[r->rec[i].ima]++;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct fw_record *c = fw_report_rec(r, i);
+
+		if (c->ima != FW_IMA_NONE &&
+		    (unsigned)c->ima <= FW_IMA_SIGNED && !c->link_of) {
+			n[c->ima]++;
 			any++;
 		}
+	}
 	if (!any)
 		return;
 	printf("security.ima:");
@@ -306,7 +309,7 @@ void cli_print_ima(const struct fw_report *r)
 void cli_print_verify(const struct fw_report *r, int quiet)
 {
 	for (size_t i = 0; i < r->n && !quiet; i++) {
-		const struct fw_record *c = &r->rec[i];
+		const struct fw_record *c = fw_report_rec(r, i);
 
 		if (c->result == FW_RES_OK || c->link_of)
 			continue;
@@ -331,7 +334,7 @@ int cli_sign_status(const struct fw_report *r, const struct cli_policy *p)
 	size_t left = 0;
 
 	for (size_t i = 0; i < r->n; i++) {
-		const struct fw_record *c = &r->rec[i];
+		const struct fw_record *c = fw_report_rec(r, i);
 
 		if (c->action != FW_ACT_SKIP || c->link_of ||
 		    !fw_kind_signable(c->elf.kind, p->sign_other))

@@ -361,7 +361,7 @@ static int sign_main(struct cli *cx, int argc, char **argv,
 		fw_report_json(&rep, ro.dry_run ? "plan" : "sign", stdout);
 	} else if (ro.dry_run) {
 		for (size_t i = 0; i < rep.n; i++) {
-			const struct fw_record *r = &rep.rec[i];
+			const struct fw_record *r = fw_report_rec(&rep, i);
 
 			if (r->elf.kind == FW_KIND_NOT_ELF)
 				continue;

@@ -52,7 +52,7 @@ static int dump(const char *path, const uint8_t *b, size_t n)
 static int one(struct fw_image *img, size_t i, struct fw_error *err)
 {
 	const struct fw_entry *e = &img->ent[i];
-	const struct stat *st = &e->st;
+	const struct fw_stat *st = &e->st;
 	unsigned char md[32];
 	struct fw_xattr *x = NULL;
 	size_t nx = 0;
