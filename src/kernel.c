@@ -411,6 +411,8 @@ static void slot_scan(const uint8_t *b, size_t len, int am, int w_hint,
 	size_t pos;
 
 	memset(sc, 0, sizeof(*sc));
+	if (len < sizeof(head))	/* an empty payload has no buffer at all */
+		return;
 	filler_head(head, sizeof(head));
 	for (p = memmem(b, len, head, sizeof(head)); p;
 	     p = memmem(p + 1, len - (size_t)(p + 1 - b), head, sizeof(head))) {
