@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "recstore.h"
+#include "io.h"
 #include "codec.h"
 
 enum { S_PATH, S_MSG, S_LINK, S_N };
@@ -99,40 +100,10 @@ int fw_recstore_ensure(struct fw_report *rep, struct fw_error *err)
 	return FW_OK;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
+/* All of len bytes at off, or -1 (a short read is a damaged store). */
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return fw_pread_full(fd, buf, len, off) == (ssize_t)len ? 0 : -1;
 }
 
 /* Writes the filled slots of the run, a stretch at a time. */
@@ -149,7 +120,7 @@ static int flush_run(struct fw_recstore *s)
 		}
 		while (e < SLOT_RUN && s->filled[e])
 			e++;
-		if (pwrite_all(s->slot_fd, &s->run[k], (e - k) * sizeof(*s->run),
+		if (fw_pwrite_full(s->slot_fd, &s->run[k], (e - k) * sizeof(*s->run),
 			       (s->run_first + k) * sizeof(*s->run)))
 			rc = -1;
 		k = e;
@@ -164,7 +135,7 @@ static int flush_str(struct fw_recstore *s)
 	int rc = 0;
 
 	if (s->str_used)
-		rc = pwrite_all(s->str_fd, s->str_buf, s->str_used,
+		rc = fw_pwrite_full(s->str_fd, s->str_buf, s->str_used,
 				s->str_flushed);
 	s->str_flushed += s->str_used;
 	s->str_used = 0;
@@ -190,7 +161,7 @@ static int add_str(struct fw_recstore *s, const char *str, uint64_t *off,
 	*len = (uint32_t)n;
 	if (n > STR_BUF) {
 		s->str_flushed += n;
-		return pwrite_all(s->str_fd, str, n, *off);
+		return fw_pwrite_full(s->str_fd, str, n, *off);
 	}
 	memcpy(s->str_buf + s->str_used, str, n);
 	s->str_used += n;
