@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Spill maps (spillmap.h): a shared mapping of a nameless temporary file,
+ * Spill maps (spillmap.h): anonymous memory grown by mremap while small;
+ * past FW_SPILL_AFTER, a shared mapping of a nameless temporary file,
  * reserved large and grown by ftruncate, or moved by mremap when it
- * outgrows its reservation; anonymous memory when no file can be made.
- * Every map is on one list, so that fw_spillmap_trim_all can reach the
- * maps of a format the caller does not know.
+ * outgrows its reservation.  Every map is on one list, so that
+ * fw_spillmap_trim_all can reach the maps of a format the caller does
+ * not know.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "spillmap.h"
+#include "io.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SPILL_ASAN 1
@@ -39,7 +41,6 @@
  * share), a little on 32-bit, where a map that outgrows it moves instead.
  */
 #define RESERVE_MAX ((size_t)1 << (SIZE_MAX > 0xffffffffu ? 32 : 24))
-#define RESERVE_MIN ((size_t)64 << 10)
 /* The file (or the anonymous part made accessible) grows by at least
  * this, and at least doubles: few ftruncate and mprotect calls. */
 #define STEP_MIN ((size_t)64 << 10)
@@ -49,12 +50,14 @@ struct fw_spillmap {
 	uint8_t *base;		/* NULL: nothing mapped yet */
 	size_t len;		/* the caller's bytes */
 	size_t size;		/* accessible: the file's size, or the
-				 * anonymous part read-write (pages) */
-	size_t room;		/* mapped at base: size plus the reserve */
+				 * anonymous mapping's */
+	size_t room;		/* mapped at base (anonymous: size) */
+	size_t want;		/* the reservation to ask for, in the file */
 	int fd;			/* -1: anonymous */
+	int no_file;		/* no file could be made: stay anonymous */
 };
 
-/* Guards the list, and each map's base, size and room against a trim. */
+/* Guards the list, and each map's base, size, room and fd against a trim. */
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fw_spillmap *maps;
 
@@ -100,41 +103,14 @@ static int spill_fd(void)
 	return fd;
 }
 
-/* Maps room bytes: the file shared (no access past its end), or an
- * anonymous reservation that grow opens up; MAP_FAILED if refused. */
-static void *map_room(int fd, size_t room)
-{
-	if (fd >= 0)
-		return mmap(NULL, room, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    fd, 0);
-	return mmap(NULL, room, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-}
-
-/* Reserves as much of want as the address space gives, halving. */
-static void reserve(struct fw_spillmap *m, size_t want)
-{
-	for (size_t r = want; r >= RESERVE_MIN; r /= 2) {
-		void *p = map_room(m->fd, r);
-
-		if (p != MAP_FAILED) {
-			madvise(p, r, MADV_DONTFORK);
-			m->base = p;
-			m->room = r;
-			return;
-		}
-	}
-}
-
 struct fw_spillmap *fw_spillmap_new(size_t max)
 {
 	struct fw_spillmap *m = calloc(1, sizeof(*m));
-	size_t want = max && max < RESERVE_MAX ? pages(max) : RESERVE_MAX;
 
 	if (!m)
 		return NULL;
-	m->fd = spill_fd();
-	reserve(m, want < RESERVE_MIN ? RESERVE_MIN : want);
+	m->fd = -1;
+	m->want = max && max < RESERVE_MAX ? pages(max) : RESERVE_MAX;
 	pthread_mutex_lock(&maps_lock);
 	m->next = maps;
 	if (maps)
@@ -164,47 +140,110 @@ int fw_spillmap_spilled(const struct fw_spillmap *m)
 	return m->fd >= 0;
 }
 
-/* Makes [0, size) accessible within the room: the file's size, or the
- * anonymous pages read-write.  0 or -1 (nothing changed). */
-static int open_up(struct fw_spillmap *m, size_t size)
+/* For ASan: all of the mapping usable (to move or unmap it), or all but
+ * the caller's bytes poisoned. */
+static void unpoison_all(struct fw_spillmap *m)
 {
-	if (m->fd >= 0)
-		return ftruncate(m->fd, (off_t)size) ? -1 : 0;
-	return mprotect(m->base + m->size, size - m->size,
-			PROT_READ | PROT_WRITE) ? -1 : 0;
+	if (m->base)
+		UNPOISON(m->base, m->size);
 }
 
-/* The map moved or first made to hold size bytes: the whole of it
- * accessible, no reserve left.  0 or -1 (nothing changed). */
-static int move_to(struct fw_spillmap *m, size_t size)
+static void poison_tail(struct fw_spillmap *m)
+{
+	if (m->base)
+		POISON(m->base + m->len, m->size - m->len);
+}
+
+/* Anonymous memory of size bytes, the map's bytes moved into it.  Under
+ * maps_lock; 0 or -1 (nothing changed). */
+static int anon_resize(struct fw_spillmap *m, size_t size)
 {
 	void *p;
 
-	if (m->fd >= 0 && ftruncate(m->fd, (off_t)size))
-		return -1;
-	if (!m->base) {
-		p = m->fd >= 0 ? map_room(m->fd, size)
-			       : mmap(NULL, size, PROT_READ | PROT_WRITE,
-				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	} else {
-		/* the anonymous reserve is all read-write by now (size ==
-		 * room), so the mapping is one piece, as mremap wants */
-		UNPOISON(m->base, m->size);
+	if (!m->base)
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
 		p = mremap(m->base, m->room, size, MREMAP_MAYMOVE);
-	}
-	if (p == MAP_FAILED) {
-		if (m->base)
-			POISON(m->base + m->len, m->size - m->len);
+	if (p == MAP_FAILED)
 		return -1;
-	}
-	madvise(p, size, MADV_DONTFORK);
 	m->base = p;
-	m->room = size;
-	POISON(m->base + m->len, m->size - m->len);
+	m->size = m->room = size;
 	return 0;
 }
 
-/* Grows what is accessible to at least need bytes (pages). */
+/* Maps the file with as much room as the address space gives, from
+ * m->want down to size; MAP_FAILED if not even size. */
+static void *map_file(struct fw_spillmap *m, size_t size, size_t *room)
+{
+	size_t r = m->want > size ? m->want : size;
+
+	for (;; r = r / 2 > size ? r / 2 : size) {
+		void *p = mmap(NULL, r, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       m->fd, 0);
+
+		if (p != MAP_FAILED) {
+			madvise(p, r, MADV_DONTFORK);
+			*room = r;
+			return p;
+		}
+		if (r == size)
+			return MAP_FAILED;
+	}
+}
+
+/*
+ * Moves an anonymous map into a new file, size bytes long: its bytes are
+ * written to the file (not copied through the new mapping, whose pages
+ * would then be resident).  Under maps_lock; 0, or -1 with the map as it
+ * was, still anonymous.
+ */
+static int to_file(struct fw_spillmap *m, size_t size)
+{
+	size_t room;
+	void *p;
+
+	m->fd = spill_fd();
+	if (m->fd < 0)
+		return -1;
+	if (ftruncate(m->fd, (off_t)size) ||
+	    (m->len && fw_pwrite_full(m->fd, m->base, m->len, 0)))
+		goto fail;
+	p = map_file(m, size, &room);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (m->base)
+		munmap(m->base, m->room);
+	m->base = p;
+	m->size = size;
+	m->room = room;
+	return 0;
+fail:
+	close(m->fd);
+	m->fd = -1;
+	return -1;
+}
+
+/* The file grown to size bytes, the mapping moved if it has no room. */
+static int file_resize(struct fw_spillmap *m, size_t size)
+{
+	void *p;
+
+	if (ftruncate(m->fd, (off_t)size))
+		return -1;
+	if (size > m->room) {
+		p = mremap(m->base, m->room, size, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED)
+			return -1;	/* the file longer: harmless */
+		madvise(p, size, MADV_DONTFORK);
+		m->base = p;
+		m->room = size;
+	}
+	m->size = size;
+	return 0;
+}
+
+/* Makes at least need bytes (pages) accessible, in large steps. */
 static int grow_size(struct fw_spillmap *m, size_t need)
 {
 	size_t size = m->size > SIZE_MAX / 2 ? need : m->size * 2;
@@ -214,25 +253,20 @@ static int grow_size(struct fw_spillmap *m, size_t need)
 		size = need;
 	if (size < STEP_MIN)
 		size = STEP_MIN;
-	if (need <= m->room && size > m->room)
+	if (m->fd >= 0 && need <= m->room && size > m->room)
 		size = m->room;
 	pthread_mutex_lock(&maps_lock);
-	if (size <= m->room) {
-		rc = open_up(m, size);
-	} else {
-		/* moving: anonymous memory must be all usable first */
-		if (m->fd < 0 && m->room > m->size)
-			rc = open_up(m, m->room);
-		else
-			rc = 0;
-		if (!rc)
-			m->size = m->room;
-		rc = rc ? rc : move_to(m, size);
-	}
-	if (!rc) {
-		POISON(m->base + m->size, size - m->size);
-		m->size = size;
-	}
+	unpoison_all(m);
+	if (m->fd < 0 && !m->no_file && size > FW_SPILL_AFTER &&
+	    to_file(m, size))
+		m->no_file = 1;
+	if (m->size >= size)
+		rc = 0;		/* to_file made it */
+	else if (m->fd >= 0)
+		rc = file_resize(m, size);
+	else
+		rc = anon_resize(m, size);
+	poison_tail(m);
 	pthread_mutex_unlock(&maps_lock);
 	return rc;
 }
@@ -288,10 +322,9 @@ void fw_spillmap_free(struct fw_spillmap *m)
 	if (m->next)
 		m->next->prev = m->prev;
 	pthread_mutex_unlock(&maps_lock);
-	if (m->base) {
-		UNPOISON(m->base, m->size);
+	unpoison_all(m);
+	if (m->base)
 		munmap(m->base, m->room);
-	}
 	if (m->fd >= 0)
 		close(m->fd);
 	free(m);

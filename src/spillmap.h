@@ -14,19 +14,25 @@
  * of a trim is the page faults that follow it: trim where the pages just
  * used will not be used again soon (after a pass, every N files).
  *
- * Growth: where the address space allows (64-bit), room for up to max
- * bytes is reserved when the map is made (address space only: no memory,
- * no file blocks), the file is extended with ftruncate as the map grows,
- * and the base does not move while the length stays within
- * fw_spillmap_room().  Past the room (32-bit, or a reservation refused)
- * the mapping moves, as realloc would: after fw_spillmap_grow, take the
- * base again unless the new length was within the room.  The bytes a map
- * grows by are zero.  Bytes past the length must not be touched: past the
- * file's end that is SIGBUS, and under ASan they are poisoned.
+ * Small maps cost no file: a map is anonymous memory until it grows past
+ * FW_SPILL_AFTER bytes, and then moves once into its file (a temporary
+ * file and a mapping cost about 0.1 ms, which a tiny image should not
+ * pay).  Before that, trim does nothing.
  *
- * Fallback: when no temporary file can be made, the map is anonymous
- * memory.  Everything works the same but for trim, which then does
- * nothing (the pages hold the only copy); fw_spillmap_spilled says which.
+ * Growth: once in its file, where the address space allows (64-bit), a
+ * map has room for up to max bytes reserved (address space only: no
+ * memory, no file blocks), the file is extended with ftruncate as the map
+ * grows, and the base does not move while the length stays within
+ * fw_spillmap_room().  Past the room (32-bit, a reservation refused, the
+ * anonymous start) the mapping moves, as realloc would: after
+ * fw_spillmap_grow, take the base again unless the new length was within
+ * the room.  The bytes a map grows by are zero.  Bytes past the length
+ * must not be touched: past the file's end that is SIGBUS, and under ASan
+ * they are poisoned.
+ *
+ * Fallback: when no temporary file can be made, the map stays anonymous
+ * memory: everything works the same but trim, which does nothing (the
+ * pages hold the only copy); fw_spillmap_spilled says which.
  *
  * Threads: the bytes are the caller's to guard.  grow and free must not
  * race with other users of the same map (like realloc); trim and
@@ -43,6 +49,9 @@
 #include <stddef.h>
 
 struct fw_spillmap;
+
+/* Anonymous up to here; past it, in a file (see above). */
+#define FW_SPILL_AFTER ((size_t)128 << 10)
 
 /* An empty map that will hold at most about max bytes (0: no bound
  * known; max only sizes the reservation).  NULL: out of memory. */
@@ -65,7 +74,7 @@ void fw_spillmap_trim(struct fw_spillmap *m);
 /* Trims every map the process has (the engine calls it as it goes, so
  * that a format's maps are trimmed without the engine knowing them). */
 void fw_spillmap_trim_all(void);
-/* 1 if backed by a file (trim gives pages back), 0 if anonymous. */
+/* 1 if in its file (trim gives pages back), 0 if anonymous. */
 int fw_spillmap_spilled(const struct fw_spillmap *m);
 /* Unmaps it and closes its file.  NULL is fine. */
 void fw_spillmap_free(struct fw_spillmap *m);

@@ -54,29 +54,35 @@ static size_t bad_bytes(const uint8_t *p, size_t from, size_t to,
 static void grow_small_steps(void)
 {
 	struct fw_spillmap *m = fw_spillmap_new(8 * MIB);
-	uint8_t *p = NULL, *first = NULL;
+	uint8_t *p = NULL, *filed = NULL;
 	size_t n = 3 * MIB + 17, zero_bad = 0, moved = 0;
 
-	CHECK(m && fw_spillmap_spilled(m), "no spilled map");
+	CHECK(m, "no map");
 	if (!m)
 		return;
 	CHECK(fw_spillmap_base(m) == NULL && fw_spillmap_len(m) == 0,
 	      "a new map is not empty");
-	CHECK(fw_spillmap_room(m) >= 8 * MIB || sizeof(void *) == 4,
-	      "room %zu on 64-bit", fw_spillmap_room(m));
 	for (size_t i = 0; i < n; i++) {
 		p = fw_spillmap_grow(m, i + 1);
 		if (!p)
 			break;
-		if (!first)
-			first = p;
-		moved += p != first;
+		/* small, it is anonymous; past FW_SPILL_AFTER in its file */
+		if (fw_spillmap_spilled(m) != (i >= FW_SPILL_AFTER)) {
+			CHECK(0, "spilled %d at %zu bytes",
+			      fw_spillmap_spilled(m), i + 1);
+			break;
+		}
+		if (!filed && fw_spillmap_spilled(m))
+			filed = p;
+		moved += filed && p != filed;
 		zero_bad += p[i] != 0;
 		p[i] = pat(i, 1);
 	}
 	CHECK(p && fw_spillmap_len(m) == n, "grew to %zu of %zu",
 	      fw_spillmap_len(m), n);
 	CHECK(!zero_bad, "%zu grown bytes not zero", zero_bad);
+	CHECK(fw_spillmap_room(m) >= 8 * MIB || sizeof(void *) == 4,
+	      "room %zu on 64-bit", fw_spillmap_room(m));
 	CHECK(!moved || n > fw_spillmap_room(m), "moved within the room");
 	CHECK(p && !bad_bytes(p, 0, n, 1), "data lost while growing");
 	fw_spillmap_trim(m);
