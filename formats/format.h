@@ -57,11 +57,14 @@ struct fw_xattr {
 };
 /* fw_xattrs_add and fw_xattrs_free: module.h. */
 
+struct fw_spillmap;		/* src/spillmap.h */
+
 struct fw_image {
 	const struct fw_format *fmt;
 	char *path;
-	struct fw_entry *ent;
+	struct fw_entry *ent;	/* in ent_map: its pages can be given back */
 	size_t n, cap;
+	struct fw_spillmap *ent_map;
 	struct fw_arena *names;	/* entries' paths and link targets */
 	void *priv;
 	char **warnings;	/* entries skipped or oddities; see fw_image_warn */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "../src/spillmap.h"
 
 static const struct fw_format *const builtin[] = {
 	&fw_format_dir,
@@ -145,15 +146,9 @@ int fw_image_open(const char *path, const struct fw_out_opts *will_write,
 		fw_image_close(img);
 		return rc;
 	}
-	/* The list is final: give back what doubling left unused. */
-	if (img->cap > img->n + 1) {
-		void *p = realloc(img->ent, (img->n + 1) * sizeof(*img->ent));
-
-		if (p) {
-			img->ent = p;
-			img->cap = img->n + 1;
-		}
-	}
+	/* The entries, their names and the format's tables are made: give
+	 * their pages back until they are used again. */
+	fw_spillmap_trim_all();
 	*out = img;
 	return FW_OK;
 }
@@ -176,31 +171,65 @@ void fw_image_warn(struct fw_image *img, const char *fmt, ...)
 	w[img->n_warnings++] = msg;
 }
 
-int fw_image_reserve(struct fw_image *img, size_t n)
+/* Room for cap entries in the entries' map (made on first use). */
+static int ent_grow(struct fw_image *img, size_t cap)
 {
 	void *p;
 
-	if (n <= img->cap)
-		return 0;
-	p = realloc(img->ent, n * sizeof(*img->ent));
+	if (cap > SIZE_MAX / sizeof(*img->ent))
+		return -1;
+	if (!img->ent_map && !(img->ent_map = fw_spillmap_new(0)))
+		return -1;
+	p = fw_spillmap_grow(img->ent_map, cap * sizeof(*img->ent));
 	if (!p)
 		return -1;
 	img->ent = p;
-	img->cap = n;
+	img->cap = cap;
 	return 0;
+}
+
+int fw_image_reserve(struct fw_image *img, size_t n)
+{
+	return n <= img->cap ? 0 : ent_grow(img, n);
 }
 
 /*
  * The image's strings, packed in big chunks freed together: no malloc
- * header and no rounding per path (issue #18).
+ * header and no rounding per path (issue #18).  Each chunk is a spill
+ * map that grows in place within its room; the first is small and
+ * anonymous (a small image makes no file), the next ones start past
+ * FW_SPILL_AFTER, in a file, with room for all the rest where the
+ * address space allows.
  */
 struct fw_arena {
 	struct fw_arena *next;
+	struct fw_spillmap *map;
+	char *data;
 	size_t used, cap;
-	char data[];
 };
 
 #define ARENA_CHUNK ((size_t)64 << 10)
+
+/* A chunk for at least len bytes in front of *a; NULL: no memory. */
+static struct fw_arena *arena_chunk(struct fw_arena **a, size_t len)
+{
+	struct fw_arena *c = calloc(1, sizeof(*c));
+	size_t cap = *a ? FW_SPILL_AFTER + 1 : ARENA_CHUNK;
+
+	if (cap < len)
+		cap = len;
+	if (!c || !(c->map = fw_spillmap_new(0)) ||
+	    !(c->data = fw_spillmap_grow(c->map, cap))) {
+		if (c)
+			fw_spillmap_free(c->map);
+		free(c);
+		return NULL;
+	}
+	c->cap = cap;
+	c->next = *a;
+	*a = c;
+	return c;
+}
 
 static char *arena_strdup(struct fw_arena **a, const char *s)
 {
@@ -208,28 +237,29 @@ static char *arena_strdup(struct fw_arena **a, const char *s)
 	struct fw_arena *c = *a;
 	char *p;
 
-	if (!c || c->cap - c->used < len) {
-		size_t cap = len > ARENA_CHUNK / 4 ? len : ARENA_CHUNK;
+	if (c && c->cap - c->used < len) {
+		/* grow in place, never past the room: names point in */
+		size_t room = fw_spillmap_room(c->map);
+		size_t cap = c->cap * 2 > room ? room : c->cap * 2;
 
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->used = 0;
-		c->cap = cap;
-		if (*a && cap != ARENA_CHUNK) {
-			/* a big one behind the current chunk, which goes on */
-			c->next = (*a)->next;
-			(*a)->next = c;
-		} else {
-			c->next = *a;
-			*a = c;
-		}
+		if (cap < c->used + len)
+			cap = c->used + len;
+		if (cap <= room && fw_spillmap_grow(c->map, cap) == c->data)
+			c->cap = cap;
 	}
+	if (!c || c->cap - c->used < len)
+		c = arena_chunk(a, len);
+	if (!c)
+		return NULL;
 	p = c->data + c->used;
 	memcpy(p, s, len);
 	c->used += len;
 	return p;
 }
+
+/* Every this many entries, the pages made so far are given back: an
+ * image being opened holds no more than that many entries' worth. */
+#define ADD_TRIM 4096
 
 int fw_image_add(struct fw_image *img, const char *path,
 		 const struct stat *st, const char *link_target,
@@ -237,15 +267,11 @@ int fw_image_add(struct fw_image *img, const char *path,
 {
 	struct fw_entry *e;
 
-	if (img->n == img->cap) {
-		size_t cap = img->cap ? img->cap * 2 : 64;
-		void *p = realloc(img->ent, cap * sizeof(*e));
-
-		if (!p)
-			return fw_error_set(err, FW_EIO, NULL, "out of memory");
-		img->ent = p;
-		img->cap = cap;
-	}
+	if (img->n == img->cap &&
+	    ent_grow(img, img->cap ? img->cap * 2 : 64))
+		return fw_error_set(err, FW_EIO, NULL, "out of memory");
+	if (img->n && img->n % ADD_TRIM == 0)
+		fw_spillmap_trim_all();
 	e = &img->ent[img->n];
 	memset(e, 0, sizeof(*e));
 	e->path = arena_strdup(&img->names, path);
@@ -358,9 +384,10 @@ void fw_image_close(struct fw_image *img)
 		struct fw_arena *c = img->names;
 
 		img->names = c->next;
+		fw_spillmap_free(c->map);
 		free(c);
 	}
-	free(img->ent);
+	fw_spillmap_free(img->ent_map);
 	for (size_t i = 0; i < img->n_warnings; i++)
 		free(img->warnings[i]);
 	free(img->warnings);

@@ -46,6 +46,7 @@
 #include "../src/bytes.h"
 #include "../src/fw_limits.h"
 #include "../src/signer_int.h"
+#include "../src/spillmap.h"
 
 
 /* ---------------------------------------------------------------- */
@@ -167,7 +168,7 @@ const char *sq_node_name(const struct sq_priv *p, size_t ino)
 {
 	uint32_t n;
 
-	if (!p->ino || !p->node || !p->names)
+	if (p->tree_parked || !p->ino || !p->node || !p->names)
 		return p->path;	/* parked by the writer */
 	n = p->ino[ino].first_node;
 	return n == SQ_NONE32 ? "?" : p->names + p->node[n].name;
@@ -258,64 +259,50 @@ void sq_slot_free(struct sq_slot *s)
 	free(s);
 }
 
-/* Under ASan, malloc, so that it still checks every access. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SQ_TAB_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SQ_TAB_MALLOC 1
-#endif
-#endif
-#define SQ_TAB_HDR 16	/* the bytes it holds (mapped: rounded to pages) */
+#define SQ_TAB_HDR 16	/* its spill map */
 
 void *sq_tab_realloc(void *t, size_t n)
 {
-	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
-	size_t have = 0, want;
+	struct fw_spillmap *m;
+	uint8_t *b;
 
 	if (n > SIZE_MAX / 2)
 		return NULL;
-	if (b)
-		memcpy(&have, b, sizeof(have));
-#ifdef SQ_TAB_MALLOC
-	want = n + SQ_TAB_HDR;
-	b = realloc(b, want);
-	if (!b)
+	if (t)
+		memcpy(&m, (uint8_t *)t - SQ_TAB_HDR, sizeof(m));
+	else if (!(m = fw_spillmap_new(0)))
 		return NULL;
-	if (want > (have ? have : SQ_TAB_HDR))
-		memset(b + (have ? have : SQ_TAB_HDR), 0,
-		       want - (have ? have : SQ_TAB_HDR));
-#else
-	{
-		size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-		want = (n + SQ_TAB_HDR + pg - 1) / pg * pg;
-		if (b && have == want)
-			return t;
-		b = b ? mremap(b, have, want, MREMAP_MAYMOVE)
-		      : mmap(NULL, want, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (b == MAP_FAILED)
-			return NULL;
+	b = fw_spillmap_grow(m, n + SQ_TAB_HDR);
+	if (!b) {
+		if (!t)
+			fw_spillmap_free(m);
+		return NULL;
 	}
-#endif
-	memcpy(b, &want, sizeof(want));
+	memcpy(b, &m, sizeof(m));
 	return b + SQ_TAB_HDR;
+}
+
+int sq_tab_trim(void *t)
+{
+	struct fw_spillmap *m;
+
+	if (!t)
+		return 0;
+	memcpy(&m, (uint8_t *)t - SQ_TAB_HDR, sizeof(m));
+	if (!fw_spillmap_spilled(m))
+		return 0;
+	fw_spillmap_trim(m);
+	return 1;
 }
 
 void sq_tab_free(void *t)
 {
-	uint8_t *b = t ? (uint8_t *)t - SQ_TAB_HDR : NULL;
-	size_t have;
+	struct fw_spillmap *m;
 
-	if (!b)
+	if (!t)
 		return;
-	memcpy(&have, b, sizeof(have));
-#ifdef SQ_TAB_MALLOC
-	free(b);
-#else
-	munmap(b, have);
-#endif
+	memcpy(&m, (uint8_t *)t - SQ_TAB_HDR, sizeof(m));
+	fw_spillmap_free(m);
 }
 
 void sq_drop_caches(struct sq_priv *p)

@@ -137,7 +137,9 @@ struct sq_priv {
 	size_t n_names, cap_names;
 	uint32_t *ino_of_ent;		/* fw entry -> inode */
 	/* while the writer has node and names (or ino) parked in its spill
-	 * file they are NULL, and sq_node_name gives the image's path */
+	 * file they are NULL (or, in spill maps, only trimmed), and
+	 * sq_node_name gives the image's path */
+	int tree_parked;
 
 	pthread_mutex_t lock;		/* guards slots and fc */
 	struct sq_slot *slots;
@@ -164,12 +166,17 @@ extern const struct fw_format fw_format_squashfs;
 #define SQ_STASH_MAX ((size_t)8 << 20)
 
 /* squashfs.c */
-/* The tables that grow with the number of inodes are mapped, not taken
- * from malloc: freed (or parked by the writer), their memory goes back to
- * the system at once, where malloc would keep it for later.  n bytes; the
- * bytes a table grows by are zero; NULL when out of memory. */
+/* The tables that grow with the number of inodes are spill maps
+ * (src/spillmap.h), not taken from malloc: freed (or parked by the
+ * writer), their memory goes back to the system at once, and in between
+ * fw_spillmap_trim_all gives back their pages.  n bytes; a table never
+ * shrinks (what it does not use is never touched, so costs nothing); the
+ * bytes it grows by are zero; NULL when out of memory. */
 void *sq_tab_realloc(void *t, size_t n);
 void sq_tab_free(void *t);
+/* Gives back a table's pages, keeping its bytes: 1, or 0 if it is
+ * anonymous memory (too small for a file, or no file could be made). */
+int sq_tab_trim(void *t);
 /* Frees the decompressed blocks kept for the engine's reads (once it has
  * read everything: the writer needs its own slot only). */
 void sq_drop_caches(struct sq_priv *p);

@@ -58,6 +58,7 @@
 #include "../src/io.h"
 #include "../src/bytes.h"
 #include "../src/cache_int.h"
+#include "../src/spillmap.h"
 
 /* A file's tail: none, in an input fragment block, at a packer serial,
  * or at its final fragment index. */
@@ -146,6 +147,7 @@ struct sq_out {
 	int copy_on;
 	uint64_t copy_pos;
 	size_t copy_ino;
+	size_t n_emitted;		/* inodes written */
 	struct piece *pieces;		/* the data, planned */
 	size_t n_pieces, cap_pieces;
 	/* metadata */
@@ -665,7 +667,7 @@ static struct piece *add_piece(struct sq_out *o, int kind,
 
 	if (o->n_pieces == o->cap_pieces) {
 		size_t cap = o->cap_pieces ? o->cap_pieces * 2 : 256;
-		void *q = realloc(o->pieces, cap * sizeof(*o->pieces));
+		void *q = sq_tab_realloc(o->pieces, cap * sizeof(*o->pieces));
 
 		if (!q) {
 			fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -764,11 +766,17 @@ static int unspill(struct sq_out *o, uint64_t at, uint8_t *buf, size_t n,
 	return FW_OK;
 }
 
-/* Moves a table to the spill file and frees it (*ptr becomes NULL). */
+/* Moves a table to the spill file and frees it (*ptr becomes NULL);
+ * a table in a spill map of its own only gives its pages back, and
+ * stays. */
 static int park(struct sq_out *o, void **ptr, size_t n, uint64_t *at,
 		struct fw_error *err)
 {
-	int rc = spill(o, *ptr, n, at, err);
+	int rc;
+
+	if (sq_tab_trim(*ptr))
+		return FW_OK;
+	rc = spill(o, *ptr, n, at, err);
 
 	if (!rc) {
 		sq_tab_free(*ptr);
@@ -1180,6 +1188,9 @@ static int zip_write(struct sq_out *o, struct fw_error *err)
 		}
 		rc = write_range(o, &z, i, j, err);
 		i = j;
+		/* the plan's pieces so far are done with (and whatever
+		 * per-inode table was touched since the last trim) */
+		fw_spillmap_trim_all();
 	}
 	pthread_mutex_lock(&z.lock);
 	z.quit = 1;
@@ -1211,7 +1222,7 @@ out:
 
 static void free_pieces(struct sq_out *o)
 {
-	free(o->pieces);
+	sq_tab_free(o->pieces);
 	o->pieces = NULL;
 	o->n_pieces = o->cap_pieces = 0;
 }
@@ -1901,6 +1912,9 @@ static int layout_data(struct sq_out *o, struct fw_error *err)
 	if (!rc)
 		rc = park(o, (void **)&o->w, p->n_ino * sizeof(*o->w), &o->w_at,
 			  err);
+	/* the layout touched every inode's tables: not needed while the
+	 * data is compressed */
+	fw_spillmap_trim_all();
 	if (!rc)
 		rc = zip_write(o, err);
 	if (!rc && !o->w)
@@ -2213,6 +2227,11 @@ static sqfs_inode_generic_t *build_leaf(struct sq_out *o, size_t ino,
 	return n;
 }
 
+/* Every this many inodes written, the per-inode tables give back their
+ * pages: the metadata is written in tree order, which is nearly their
+ * order. */
+#define EMIT_TRIM 256
+
 static int emit(struct sq_out *o, size_t ino, sqfs_inode_generic_t *n,
 		struct fw_error *err)
 {
@@ -2230,6 +2249,9 @@ static int emit(struct sq_out *o, size_t ino, sqfs_inode_generic_t *n,
 				    "squashfs: writing an inode failed (%d)", r);
 	o->w[ino].ref = (block << 16) | off;
 	o->w[ino].emitted = 1;
+	/* the tree is walked once: what it touched is done with */
+	if (++o->n_emitted % EMIT_TRIM == 0)
+		fw_spillmap_trim_all();
 	return FW_OK;
 }
 
@@ -2464,10 +2486,13 @@ static int write_metadata(struct sq_out *o, struct fw_error *err)
 	int rc, r;
 
 	/* the tree, parked since the writer began */
-	rc = unpark(o, (void **)&p->node, p->n_node * sizeof(*p->node),
-		    o->node_at, err);
-	if (!rc)
+	rc = p->node ? FW_OK
+		     : unpark(o, (void **)&p->node,
+			      p->n_node * sizeof(*p->node), o->node_at, err);
+	if (!rc && !p->names)
 		rc = unpark(o, (void **)&p->names, p->n_names, o->names_at, err);
+	if (!rc)
+		p->tree_parked = 0;
 	if (!rc)
 		rc = map_ids(o, err);
 	if (!rc)
@@ -2678,6 +2703,7 @@ int sq_out_begin(struct fw_image *img, const struct fw_out_opts *oo,
 		rc = park(o, (void **)&p->names, p->n_names, &o->names_at, err);
 	if (rc)
 		return rc;
+	p->tree_parked = 1;
 	o->file = sq_io_new(o->of.fd, 0, 0);
 	if (!o->file)
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
@@ -2719,6 +2745,7 @@ void sq_out_abort(void *ctx)
 		struct sq_priv *p = o->p;
 		struct fw_error e = { 0 };
 
+		p->tree_parked = 0;
 		if (!p->node && p->n_node)
 			unpark(o, (void **)&p->node,
 			       p->n_node * sizeof(*p->node), o->node_at, &e);

@@ -22,6 +22,7 @@
 #include "signer_int.h"
 #include "fw_limits.h"
 #include "recstore.h"
+#include "spillmap.h"
 #include "../formats/format.h"
 
 enum mode { MODE_SCAN, MODE_SIGN, MODE_VERIFY };
@@ -734,6 +735,14 @@ static void do_one(struct run *r, size_t idx, struct fw_scratch *scratch)
 	free(rec.msg);
 }
 
+/*
+ * Every this many files handed out, the spill maps (the entries, their
+ * names, a format's per-inode tables) give back their pages: what was
+ * used for the files before is not used again, so the resident part of
+ * those tables stays about this many files' worth.
+ */
+#define TRIM_EVERY 1024
+
 static void *worker(void *arg)
 {
 	struct run *r = arg;
@@ -745,6 +754,8 @@ static void *worker(void *arg)
 			ordered_throttle(r);
 		if (r->failed || (i = atomic_fetch_add(&r->next, 1)) >= r->n_work)
 			break;
+		if (i % TRIM_EVERY == TRIM_EVERY - 1)
+			fw_spillmap_trim_all();
 		do_one(r, r->work[i], &scratch);
 		size_t d = atomic_fetch_add(&r->done, 1) + 1;
 
@@ -903,6 +914,8 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		if (rc)
 			goto out;
 	}
+	/* the passes above touched every entry */
+	fw_spillmap_trim_all();
 	run_parallel(&r);
 	if (r.ready)
 		ordered_done(&r, FW_NO_LINK, 0, NULL, 0, NULL, 0);	/* after the last file */
@@ -940,8 +953,11 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 		if (r.out && !ordered)
 			rc = r.img->fmt->out_put(r.out, i, NULL, 0, err);
 	}
-	if (!rc && r.out)
+	if (!rc && r.out) {
+		/* the pass above touched every entry again */
+		fw_spillmap_trim_all();
 		rc = r.img->fmt->out_commit(r.out, err);
+	}
 out:
 	if (r.out)
 		r.img->fmt->out_abort(r.out);
