@@ -37,6 +37,7 @@ struct run {
 	uint32_t *work;		/* entry indices done in parallel */
 	size_t n_work;
 	uint32_t *rec_of;	/* entry index -> record index */
+	struct fw_spillmap *work_map, *rec_map;	/* where they lie */
 	/* Ordered formats (ordered set): an entry is ready once done; the
 	 * results that change something wait in held, a heap on the entry
 	 * index, until every entry before them is out; whoever completes
@@ -860,8 +861,12 @@ static int run(const struct fw_run_opts *o, enum mode mode,
 				  "entries", UINT32_MAX - 1);
 		goto out;
 	}
-	r.work = malloc((n_reg + 1) * sizeof(*r.work));
-	r.rec_of = malloc((r.img->n + 1) * sizeof(*r.rec_of));
+	r.work_map = fw_spillmap_new(0);
+	r.rec_map = fw_spillmap_new(0);
+	r.work = r.work_map ? fw_spillmap_grow(r.work_map, (n_reg + 1) *
+					       sizeof(*r.work)) : NULL;
+	r.rec_of = r.rec_map ? fw_spillmap_grow(r.rec_map, (r.img->n + 1) *
+					       sizeof(*r.rec_of)) : NULL;
 	if (!r.work || !r.rec_of) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
@@ -973,8 +978,8 @@ out:
 	free(r.heap);
 	free(r.ready);
 	fw_image_close(r.img);
-	free(r.work);
-	free(r.rec_of);
+	fw_spillmap_free(r.work_map);
+	fw_spillmap_free(r.rec_map);
 	pthread_cond_destroy(&r.drained);
 	pthread_mutex_destroy(&r.lock);
 	return rc;
