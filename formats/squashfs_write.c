@@ -230,6 +230,8 @@ static void comp_init(sqfs_compressor_t *c,
  * along with none, keeping the smallest; metadata blocks get no BCJ
  * filter and an 8 KiB dictionary (see xz_create for the exception).
  */
+#define XZ_KEEP 16
+
 struct sq_xz {
 	sqfs_compressor_t base;
 	uint32_t dict_size;
@@ -238,7 +240,64 @@ struct sq_xz {
 	size_t n_bcj;
 	uint8_t *tmp;
 	size_t tmp_len;
+	lzma_allocator alloc;	/* opaque: this */
+	uint8_t *keep[XZ_KEEP];	/* what the last encoder freed */
 };
+
+/*
+ * liblzma makes and frees an encoder for every block: a few MiB, its
+ * match finder's tables.  Through malloc they came, after the first
+ * free, from the threads' arenas (glibc raises its mmap threshold to the
+ * size of a big block freed), whose free space fragmented and grew with
+ * the number of blocks compressed (issue #18).  Each compressor (one per
+ * thread) keeps what an encoder freed for the next one, which asks for
+ * the same sizes: the memory is the same after the first block, and no
+ * block pays page faults for fresh tables.  A block's size is in the 16
+ * bytes before it.
+ */
+#define XZ_HDR 16
+
+static void *xz_alloc(void *opaque, size_t nmemb, size_t size)
+{
+	struct sq_xz *x = opaque;
+	size_t n, have;
+	uint8_t *p;
+
+	if (size && nmemb > (SIZE_MAX - XZ_HDR) / size)
+		return NULL;
+	n = nmemb * size;
+	for (int i = 0; i < XZ_KEEP; i++) {
+		if (!x->keep[i])
+			continue;
+		memcpy(&have, x->keep[i], sizeof(have));
+		if (have == n) {
+			p = x->keep[i];
+			x->keep[i] = NULL;
+			return p + XZ_HDR;
+		}
+	}
+	p = malloc(n + XZ_HDR);
+	if (!p)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + XZ_HDR;
+}
+
+static void xz_free(void *opaque, void *ptr)
+{
+	struct sq_xz *x = opaque;
+	uint8_t *p = ptr ? (uint8_t *)ptr - XZ_HDR : NULL;
+
+	if (!p)
+		return;
+	for (int i = 0; i < XZ_KEEP; i++) {
+		if (!x->keep[i]) {
+			x->keep[i] = p;
+			return;
+		}
+	}
+	free(p);
+}
 
 static sqfs_s32 xz_do_block(sqfs_compressor_t *c, const sqfs_u8 *in,
 			    sqfs_u32 size, sqfs_u8 *out, sqfs_u32 outsize)
@@ -267,8 +326,8 @@ static sqfs_s32 xz_do_block(sqfs_compressor_t *c, const sqfs_u8 *in,
 			f[k++] = (lzma_filter){ x->bcj[i], NULL };
 		f[k++] = (lzma_filter){ LZMA_FILTER_LZMA2, &opt };
 		f[k] = (lzma_filter){ LZMA_VLI_UNKNOWN, NULL };
-		r = lzma_stream_buffer_encode(f, LZMA_CHECK_CRC32, NULL, in,
-					      size, x->tmp, &pos, outsize);
+		r = lzma_stream_buffer_encode(f, LZMA_CHECK_CRC32, &x->alloc,
+					      in, size, x->tmp, &pos, outsize);
 		if (r == LZMA_BUF_ERROR)
 			continue;	/* does not fit: try the next */
 		if (r != LZMA_OK)
@@ -285,6 +344,8 @@ static void xz_destroy(sqfs_object_t *o)
 {
 	struct sq_xz *x = (struct sq_xz *)o;
 
+	for (int i = 0; i < XZ_KEEP; i++)
+		free(x->keep[i]);
 	free(x->tmp);
 	free(x);
 }
@@ -311,6 +372,7 @@ static sqfs_compressor_t *xz_create(const struct sq_priv *p, int data)
 	if (!x)
 		return NULL;
 	comp_init(&x->base, xz_destroy, xz_config, xz_do_block);
+	x->alloc = (lzma_allocator){ xz_alloc, xz_free, x };
 	/*
 	 * mksquashfs compresses metadata with an 8 KiB dictionary; the
 	 * kernel sizes its decoder from the stored option, so when that
