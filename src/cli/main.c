@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* fwsign: the command table is the map of the tool. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +76,17 @@ int main(int argc, char **argv)
 		printf("fwsign %s\n", FWSIGN_VERSION);
 		return 0;
 	}
+#ifdef __GLIBC__
+	/*
+	 * Big blocks mapped, always: by default glibc raises its mmap
+	 * threshold to the size of each big block freed (up to 32 MiB),
+	 * and from then on such blocks (an xz encoder's tables, made and
+	 * freed for every block compressed) come from the threads' arenas,
+	 * whose free space fragments and only grows: peak memory then grew
+	 * with the number of blocks an image has (issue #18).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+#endif
 	/* A closed pipe is an error to report (EPIPE), not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
