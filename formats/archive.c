@@ -1806,17 +1806,123 @@ static int ar_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return FW_OK;
 }
 
-/* The data mapped from the archive file (only while it is in use: the
+/*
+ * A big ELF file, when the caller only signs: a sparse view (its headers
+ * and end, fw_elf_fill) and its content as one segment that ar_feed reads
+ * AR_FEED bytes at a time as it is hashed.  Mapped whole, every page of
+ * the file the hash had passed stayed resident until the file was done:
+ * two jobs hashing 16 MiB libraries held 32 MiB, and the peak depended on
+ * which files happened to meet.  Read, the page cache keeps them, not us.
+ */
+#define AR_SPARSE_MIN ((size_t)256 << 10)	/* smaller files: below */
+#define AR_FEED ((size_t)256 << 10)
+
+/* The segment and what its feed reads, one block: fw_bytes_release
+ * frees it as the segment. */
+struct ar_stream {
+	struct fw_seg seg;
+	int fd;
+	uint64_t off;		/* the file's first byte in fd */
+	size_t len;
+	const char *path;	/* the archive, for errors */
+	struct fw_error err;	/* why a feed failed */
+};
+
+static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+{
+	struct ar_stream *st = ctx;
+
+	if (off > st->len || n > st->len - off) {
+		fw_error_set(&st->err, FW_EINPUT, st->path,
+			     "read outside an entry");
+		return -1;
+	}
+	if (pread_all(st->fd, buf, n, st->off + off) < 0) {
+		fw_error_set(&st->err, FW_EIO, st->path, "cannot read: %s",
+			     strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* fw_feed_fn: the first n bytes of the file, AR_FEED at a time. */
+static int ar_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	struct ar_stream *st = ctx;
+	size_t cap = n < AR_FEED ? (size_t)n : AR_FEED;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf) {
+		fw_error_set(&st->err, FW_EIO, NULL, "out of memory");
+		return -1;
+	}
+	for (uint64_t at = 0; at < n && !rc; at += cap) {
+		if (n - at < cap)
+			cap = (size_t)(n - at);
+		rc = stream_read_at(st, at, buf, cap) < 0 ||
+		     put(put_ctx, buf, cap) ? -1 : 0;
+	}
+	free(buf);
+	return rc;
+}
+
+/* 0: b holds the sparse view; 1: not worth it or not ELF (map or read
+ * it); -1: a read failed (err). */
+static int sparse_view(const struct fw_image *img, const struct aent *e,
+		       struct fw_bytes *b, struct fw_error *err)
+{
+	struct ar_stream *st;
+	uint8_t *view;
+	int rc;
+
+	if (!b->sparse_ok || e->len < AR_SPARSE_MIN)
+		return 1;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return 1;
+	*st = (struct ar_stream){ .fd = afd(img->priv, e), .off = e->off,
+				  .len = e->len, .path = img->path };
+	fw_error_clear(&st->err);
+	view = mmap(NULL, e->len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rc = view == MAP_FAILED ? 1 : fw_elf_fill(view, e->len,
+						  stream_read_at, st);
+	if (rc) {
+		if (rc < 0)
+			*err = st->err;
+		if (view != MAP_FAILED)
+			munmap(view, e->len);
+		free(st);
+		return rc;
+	}
+	st->seg = (struct fw_seg){ NULL, e->len, ar_feed, st };
+	b->p = view;
+	b->len = e->len;
+	b->mapped = view;
+	b->map_len = e->len;
+	b->seg = &st->seg;
+	b->n_seg = 1;
+	b->feed_err = &st->err;
+	return 0;
+}
+
+/* A big ELF file to be signed: a sparse view and a stream (above).  Else
+ * the data mapped from the archive file (only while it is in use: the
  * memory is the page cache's), or read when it is small. */
 static int ar_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		  struct fw_error *err)
 {
 	const struct aent *e = data_of(img, idx, err);
 	long page = sysconf(_SC_PAGESIZE);
+	int rc;
 
 	if (!e)
 		return err->code;
 	fw_bytes_init(b);
+	rc = sparse_view(img, e, b, err);
+	if (rc <= 0)
+		return rc ? err->code : FW_OK;
 	if (e->len >= AR_MAP_MIN && page > 0) {
 		uint64_t start = e->off - e->off % (uint64_t)page;
 		size_t skip = (size_t)(e->off - start);
