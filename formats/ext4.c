@@ -901,100 +901,113 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 }
 
 #define SPARSE_MIN ((uint64_t)256 << 10)	/* smaller files are read */
+#define SPARSE_FEED ((size_t)256 << 10)	/* bytes hashed at once */
 
-struct read_at {
-	const struct xmap *m;
+/*
+ * A big ELF file, when the caller only signs: a sparse view (its headers
+ * and end, fw_elf_fill) and its content as one segment that ext_feed
+ * reads from the image SPARSE_FEED bytes at a time as it is hashed.
+ * Mapped instead, every page the hash had passed stayed resident until
+ * the file was done (two jobs, 16 MiB libraries: 32 MiB, depending on
+ * which files met); read, the page cache keeps them, not us.
+ */
+struct ext_stream {
+	struct fw_seg seg;	/* first: fw_bytes_release frees the block */
+	struct xmap m;		/* the file's runs, in v below */
 	int fd;
+	const char *path, *image;	/* for errors */
 	errcode_t ec;		/* of the read that failed */
+	struct fw_error err;	/* the same, for the engine */
+	struct xrun v[];
 };
 
-static int xmap_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 {
-	struct read_at *r = ctx;
+	struct ext_stream *st = ctx;
+	st->ec = xmap_read(&st->m, st->fd, off, buf, n);
+	if (st->ec)
+		fw_error_set(&st->err, FW_EINPUT, st->path,
+			     "cannot read from %s: %s", st->image,
+			     ext_err(st->ec));
+	return st->ec ? -1 : 0;
+}
 
-	r->ec = xmap_read(r->m, r->fd, off, buf, n);
-	return r->ec ? -1 : 0;
+/* fw_feed_fn: the first n bytes of the file, SPARSE_FEED at a time. */
+static int ext_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	struct ext_stream *st = ctx;
+	size_t cap = n < SPARSE_FEED ? (size_t)n : SPARSE_FEED;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf) {
+		fw_error_set(&st->err, FW_EIO, NULL, "out of memory");
+		return -1;
+	}
+	for (uint64_t at = 0; at < n && !rc; at += cap) {
+		if (n - at < cap)
+			cap = (size_t)(n - at);
+		rc = stream_read_at(st, at, buf, cap) < 0 ||
+		     put(put_ctx, buf, cap) ? -1 : 0;
+	}
+	free(buf);
+	return rc;
 }
 
 /*
- * A big ELF file as a sparse view (its headers and end, fw_elf_fill) and
- * its content as segments of the image, mapped from its first to its last
- * block: nothing copied.  1: not an ELF file or not worth it, read it
- * instead; -1: a read failed (*ec).
+ * The sparse view and the stream of a mapped file (m, whose runs are
+ * copied): 0.  1: not an ELF file or not worth it, read it instead; -1: a
+ * read failed (*ec).
  */
-static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
-		       struct fw_bytes *b, errcode_t *ec)
+static int sparse_view(const struct fw_image *img, size_t idx,
+		       const struct xmap *m, struct fw_bytes *b,
+		       errcode_t *ec)
 {
-	struct read_at r = { m, p->fd, 0 };
-	uint64_t bs = m->fs->blocksize, at = 0, lo = UINT64_MAX, hi = 0;
-	long page = sysconf(_SC_PAGESIZE);
-	struct fw_seg *seg = NULL;
-	uint8_t *view, *area;
-	size_t n = 0, area_len;
+	const struct ext4_priv *p = img->priv;
+	struct ext_stream *st;
+	uint8_t *view;
 	int rc;
 
-	if (page <= 0 || m->size < SPARSE_MIN || m->size > SIZE_MAX ||
-	    m->n > MAP_MAX_RUNS)
+	if (m->size < SPARSE_MIN || m->size > SIZE_MAX)
 		return 1;
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->v[i].zero)
-			continue;
-		if (m->v[i].pblk < lo)
-			lo = m->v[i].pblk;
-		if (m->v[i].pblk + m->v[i].n > hi)
-			hi = m->v[i].pblk + m->v[i].n;
-	}
-	/* blocks far apart: the mapping would be mostly other files */
-	if (hi <= lo || (hi - lo) * bs > 2 * m->size + ((uint64_t)1 << 20))
+	st = malloc(sizeof(*st) + m->n * sizeof(st->v[0]));
+	if (!st)
 		return 1;
-	lo = lo * bs - lo * bs % (uint64_t)page;	/* now in bytes */
-	area_len = (size_t)(hi * bs - lo);
-	area = mmap(NULL, area_len, PROT_READ, MAP_SHARED, p->fd, (off_t)lo);
-	if (area == MAP_FAILED)
-		return 1;
+	*st = (struct ext_stream){ .m = *m, .fd = p->fd,
+				   .path = img->ent[idx].path,
+				   .image = img->path };
+	memcpy(st->v, m->v, m->n * sizeof(st->v[0]));
+	st->m.v = st->v;
+	st->m.cap = m->n;
+	fw_error_clear(&st->err);
 	view = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	rc = view == MAP_FAILED ? 1
-				: fw_elf_fill(view, m->size, xmap_read_at, &r);
-	*ec = r.ec;
-	if (!rc)
-		seg = malloc((2 * m->n + 1) * sizeof(*seg));
-	if (!seg) {
+				: fw_elf_fill(view, m->size, stream_read_at, st);
+	if (rc) {
+		if (rc < 0)
+			*ec = st->ec;
 		if (view != MAP_FAILED)
 			munmap(view, (size_t)m->size);
-		munmap(area, area_len);
-		return rc < 0 ? -1 : 1;
+		free(st);
+		return rc;
 	}
-	for (size_t i = 0; i < m->n && at < m->size; i++) {
-		const struct xrun *x = &m->v[i];
-		uint64_t start = x->lblk * bs, len = x->n * bs;
-
-		if (start > at)
-			seg[n++] = (struct fw_seg){ .len = (size_t)(start - at) };
-		if (len > m->size - start)
-			len = m->size - start;
-		seg[n++] = (struct fw_seg){
-			.p = x->zero ? NULL : area + (x->pblk * bs - lo),
-			.len = (size_t)len };
-		at = start + len;
-	}
-	if (at < m->size)
-		seg[n++] = (struct fw_seg){ .len = (size_t)(m->size - at) };
+	st->seg = (struct fw_seg){ NULL, (size_t)m->size, ext_feed, st };
 	b->p = view;
 	b->len = (size_t)m->size;
 	b->mapped = view;
 	b->map_len = (size_t)m->size;
-	b->seg = seg;
-	b->n_seg = n;
-	b->seg_map = area;
-	b->seg_map_len = area_len;
+	b->seg = &st->seg;
+	b->n_seg = 1;
+	b->feed_err = &st->err;
 	return 0;
 }
 
 /*
- * The bytes of a file: mapped from the image where its blocks allow and
- * may_map, a sparse view and segments where the caller only signs, else
- * read outside the lock in big runs (inline data: through libext2fs).
+ * The bytes of a file: a sparse view and a stream where the caller only
+ * signs a big ELF file, else mapped from the image where its blocks allow
+ * and may_map, else read outside the lock in big runs (inline data:
+ * through libext2fs).
  */
 static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		     int may_map, struct fw_error *err)
@@ -1018,15 +1031,15 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		b->p = b->owned;
 	} else if (!ec && m.size > FW_READ_MAX) {
 		too_big = 1;
+	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
+		   sparse_view(img, idx, &m, b, &ec) <= 0) {
+		/* ec: set if a read failed */
 	} else if (!ec && may_map && m.size == (uint64_t)e->st.st_size &&
 		   xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
 		b->mapped = area;
 		b->map_len = area_len;
 		b->p = area + skip;
 		b->len = (size_t)m.size;
-	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
-		   sparse_view(p, &m, b, &ec) <= 0) {
-		/* ec: set if a read failed */
 	} else if (!ec) {
 		uint8_t *buf = fw_bytes_alloc(b, (size_t)m.size);
 
