@@ -54,8 +54,6 @@ struct ext4_priv {
 				 * entry_inode */
 	int fd;			/* the input, kept open for the copy */
 	struct stat st;		/* of the input when it was opened */
-	struct ext2_inode *inode;	/* of each regular file, by entry */
-	size_t n_inode;
 	void *early;		/* the output, begun by open (will_write) */
 };
 
@@ -472,64 +470,68 @@ static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
 }
 
 /*
- * The inode of entry idx when its extents are all in it: libext2fs then
- * maps the file from a copy of it without reading anything, so no lock is
- * needed.  NULL: take the lock and let libext2fs read.
+ * Regular file ino's inode as the image holds it, read where its group's
+ * inode table lies without libext2fs, so without the lock: the walk read
+ * it through libext2fs already (checksum and all), and the input does not
+ * change.  A copy of each kept from the walk cost 128 bytes an inode
+ * (issue 18).  0, or -1: let libext2fs read it.
  */
-static const struct ext2_inode *entry_inode(const struct ext4_priv *p,
-					    size_t idx)
+static int raw_inode(const struct ext4_priv *p, ext2_ino_t ino,
+		     struct ext2_inode *in)
 {
-	const struct ext2_inode *in;
+	const struct ext2_super_block *sb = p->fs->super;
+	uint32_t ipg = sb->s_inodes_per_group;
+	blk64_t tbl;
+	uint64_t off;
+
+	if (!ino || ino > sb->s_inodes_count || !ipg)
+		return -1;
+	tbl = ext2fs_inode_table_loc(p->fs, (dgrp_t)((ino - 1) / ipg));
+	if (!tbl || tbl >= ext2fs_blocks_count(p->fs->super))
+		return -1;
+	off = tbl * (uint64_t)p->fs->blocksize +
+	      (uint64_t)((ino - 1) % ipg) * EXT2_INODE_SIZE(sb);
+	if (fw_pread_full(p->fd, in, sizeof(*in), off) != (ssize_t)sizeof(*in))
+		return -1;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	ext2fs_swap_inode(p->fs, in, in, 0);
+#endif
+	return 0;
+}
+
+/*
+ * Regular file ino's inode when its extents are all in it: libext2fs then
+ * maps the file from it without reading anything, so no lock is needed.
+ * -1: take the lock and let libext2fs read.
+ */
+static int entry_inode(const struct ext4_priv *p, ext2_ino_t ino,
+		       struct ext2_inode *in)
+{
 	const struct ext3_extent_header *eh;
 
-	if (idx >= p->n_inode)
-		return NULL;
-	in = &p->inode[idx];
+	if (raw_inode(p, ino, in) < 0)
+		return -1;
 	eh = (const struct ext3_extent_header *)in->i_block;
 	if (!LINUX_S_ISREG(in->i_mode) || !(in->i_flags & EXT4_EXTENTS_FL) ||
 	    (in->i_flags & EXT4_INLINE_DATA_FL) ||
 	    ext2fs_le16_to_cpu(eh->eh_depth) != 0)
-		return NULL;
-	return in;
+		return -1;
+	return 0;
 }
 
-/* xmap_file for entry idx, taking the lock only when it must. */
-static errcode_t xmap_entry(struct ext4_priv *p, size_t idx, ext2_ino_t ino,
+/* xmap_file for regular file ino, taking the lock only when it must. */
+static errcode_t xmap_entry(struct ext4_priv *p, ext2_ino_t ino,
 			    uint64_t limit, struct xmap *m)
 {
-	const struct ext2_inode *in = entry_inode(p, idx);
-	struct ext2_inode copy;
+	struct ext2_inode in;
 	errcode_t ec;
 
-	if (in) {
-		copy = *in;
-		return xmap_file(p->fs, ino, &copy, limit, m);
-	}
+	if (entry_inode(p, ino, &in) == 0)
+		return xmap_file(p->fs, ino, &in, limit, m);
 	pthread_mutex_lock(&p->lock);
 	ec = xmap_file(p->fs, ino, NULL, limit, m);
 	pthread_mutex_unlock(&p->lock);
 	return ec;
-}
-
-/* Keeps the inode of the entry just added, for entry_inode. */
-static int keep_inode(struct ext4_priv *p, size_t idx,
-		      const struct ext2_inode_large *in)
-{
-	if (idx >= p->n_inode) {
-		size_t n = p->n_inode ? p->n_inode * 2 : 256;
-		struct ext2_inode *v;
-
-		while (n <= idx)
-			n *= 2;
-		v = realloc(p->inode, n * sizeof(*v));
-		if (!v)
-			return -1;
-		memset(v + p->n_inode, 0, (n - p->n_inode) * sizeof(*v));
-		p->inode = v;
-		p->n_inode = n;
-	}
-	memcpy(&p->inode[idx], in, sizeof(p->inode[idx]));
-	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -785,9 +787,6 @@ static int walk_dir(struct walk *w, ext2_ino_t dir,
 		}
 		rc = fw_image_add(w->img, clean, &st, target, w->err);
 		free(target);
-		if (!rc && LINUX_S_ISREG(in.i_mode) &&
-		    keep_inode(w->p, w->img->n - 1, &in) < 0)
-			rc = fw_error_set(w->err, FW_EIO, NULL, "out of memory");
 		if (rc || !LINUX_S_ISDIR(in.i_mode))
 			continue;
 		if (in.i_flags & EXT4_ENCRYPT_FL) {
@@ -823,9 +822,6 @@ static int reserve(struct fw_image *img, struct ext4_priv *p)
 		used = fit;
 	if (used > ((uint64_t)1 << 20))
 		used = (uint64_t)1 << 20;
-	p->inode = calloc((size_t)used + 16, sizeof(*p->inode));
-	if (p->inode)
-		p->n_inode = (size_t)used + 16;
 	return fw_image_reserve(img, (size_t)used + 16);
 }
 
@@ -1022,7 +1018,7 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	int too_big = 0;
 
 	fw_bytes_init(b);
-	ec = xmap_entry(p, idx, ino, FW_READ_MAX, &m);
+	ec = xmap_entry(p, ino, FW_READ_MAX, &m);
 	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE) {
 		pthread_mutex_lock(&p->lock);
 		ec = read_data(p->fs, ino, FW_READ_MAX, &b->owned, &b->len,
@@ -1101,7 +1097,7 @@ static ssize_t ext_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 	errcode_t ec;
 	int inl;
 
-	ec = xmap_entry(p, idx, ino, n, &m);
+	ec = xmap_entry(p, ino, n, &m);
 	inl = ec == EXT2_ET_INLINE_DATA_CANT_ITERATE;
 	if (inl) {
 		ext2_file_t f;
@@ -2205,7 +2201,6 @@ static void ext_close(struct fw_image *img)
 	if (p->fd >= 0)
 		close(p->fd);
 	pthread_mutex_destroy(&p->lock);
-	free(p->inode);
 	free(p);
 }
 
