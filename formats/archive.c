@@ -1469,12 +1469,35 @@ static void later_add(struct later *l, const char *fmt, ...)
 }
 
 /*
+ * Each cleaned path's latest entry, for hard links to look up the name
+ * they give.  Made at the first hard link, from the engine entries before
+ * it, so that an archive without any never holds it (32 to 64 bytes an
+ * entry, issue 18); then kept up to date entry by entry.
+ */
+struct paths {
+	struct fw_hmap map;
+	int live;
+};
+
+/* The map of the aents before upto: 0 or -1 (no memory). */
+static int paths_start(const struct fw_image *img, const struct ar_priv *p,
+		       size_t upto, struct paths *m)
+{
+	for (size_t k = 0; k < upto; k++)
+		if (p->a[k].fw != AR_NONE &&
+		    fw_hmap_put(&m->map, path_key(img->ent[p->a[k].fw].path), k))
+			return -1;
+	m->live = 1;
+	return 0;
+}
+
+/*
  * An entry as the engine sees it (aent i, header ae): a safe name is one
  * engine entry, a hard link joins its inode's group; unsafe ones are
  * copied through.
  */
 static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
-		     struct archive_entry *ae, struct fw_hmap *map,
+		     struct archive_entry *ae, struct paths *map,
 		     size_t *next_ino, struct later *w, struct fw_error *err)
 {
 	struct aent *e = &p->a[i];
@@ -1499,9 +1522,12 @@ static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
 	}
 	if (hl && type != AE_IFDIR) {
 		char ct[PATH_MAX * 2];
-		size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
-			   hl[0] != '/' ? fw_hmap_get(map, path_key(ct))
-					: FW_HMAP_NONE;
+		size_t t;
+
+		if (!map->live && paths_start(img, p, i, map) < 0)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		t = fw_path_clean(hl, ct, sizeof(ct)) == 0 && hl[0] != '/' ?
+		    fw_hmap_get(&map->map, path_key(ct)) : FW_HMAP_NONE;
 
 		if (t != FW_HMAP_NONE &&
 		    strcmp(img->ent[p->a[t].fw].path, ct))
@@ -1525,7 +1551,7 @@ static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
 	rc = expose(img, p, i, ae, clean, next_ino, err);
 	if (rc)
 		return rc;
-	if (fw_hmap_put(map, path_key(clean), i))
+	if (map->live && fw_hmap_put(&map->map, path_key(clean), i))
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	return FW_OK;
 }
@@ -1540,7 +1566,7 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae, *c = NULL;
-	struct fw_hmap map = { 0 };	/* each cleaned path's latest entry */
+	struct paths map = { 0 };
 	struct rd rd = { 0 };
 	struct later w = { 0 };
 	char v1[256];
@@ -1716,7 +1742,7 @@ out:
 	for (size_t k = 0; k < w.n; k++)
 		free(w.v[k]);
 	free(w.v);
-	fw_hmap_free(&map);
+	fw_hmap_free(&map.map);
 	archive_read_free(a);
 	free(rd.buf);
 	return rc;
