@@ -808,8 +808,8 @@ static void ext_out_abort(void *ctx);
 
 /*
  * Room for every inode in use (more names only with hard links): no
- * growing during the walk, and calloc's fresh pages need no clearing.  The
- * superblock's counts are a hint: what fits in the image at most.
+ * growing during the walk.  The superblock's counts are a hint: what fits
+ * in the image at most.
  */
 static int reserve(struct fw_image *img, struct ext4_priv *p)
 {
@@ -920,6 +920,7 @@ struct ext_stream {
 static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 {
 	struct ext_stream *st = ctx;
+
 	st->ec = xmap_read(&st->m, st->fd, off, buf, n);
 	if (st->ec)
 		fw_error_set(&st->err, FW_EINPUT, st->path,
