@@ -1469,12 +1469,35 @@ static void later_add(struct later *l, const char *fmt, ...)
 }
 
 /*
+ * Each cleaned path's latest entry, for hard links to look up the name
+ * they give.  Made at the first hard link, from the engine entries before
+ * it, so that an archive without any never holds it (32 to 64 bytes an
+ * entry, issue 18); then kept up to date entry by entry.
+ */
+struct paths {
+	struct fw_hmap map;
+	int live;
+};
+
+/* The map of the aents before upto: 0 or -1 (no memory). */
+static int paths_start(const struct fw_image *img, const struct ar_priv *p,
+		       size_t upto, struct paths *m)
+{
+	for (size_t k = 0; k < upto; k++)
+		if (p->a[k].fw != AR_NONE &&
+		    fw_hmap_put(&m->map, path_key(img->ent[p->a[k].fw].path), k))
+			return -1;
+	m->live = 1;
+	return 0;
+}
+
+/*
  * An entry as the engine sees it (aent i, header ae): a safe name is one
  * engine entry, a hard link joins its inode's group; unsafe ones are
  * copied through.
  */
 static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
-		     struct archive_entry *ae, struct fw_hmap *map,
+		     struct archive_entry *ae, struct paths *map,
 		     size_t *next_ino, struct later *w, struct fw_error *err)
 {
 	struct aent *e = &p->a[i];
@@ -1499,9 +1522,12 @@ static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
 	}
 	if (hl && type != AE_IFDIR) {
 		char ct[PATH_MAX * 2];
-		size_t t = fw_path_clean(hl, ct, sizeof(ct)) == 0 &&
-			   hl[0] != '/' ? fw_hmap_get(map, path_key(ct))
-					: FW_HMAP_NONE;
+		size_t t;
+
+		if (!map->live && paths_start(img, p, i, map) < 0)
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		t = fw_path_clean(hl, ct, sizeof(ct)) == 0 && hl[0] != '/' ?
+		    fw_hmap_get(&map->map, path_key(ct)) : FW_HMAP_NONE;
 
 		if (t != FW_HMAP_NONE &&
 		    strcmp(img->ent[p->a[t].fw].path, ct))
@@ -1525,7 +1551,7 @@ static int add_entry(struct fw_image *img, struct ar_priv *p, size_t i,
 	rc = expose(img, p, i, ae, clean, next_ino, err);
 	if (rc)
 		return rc;
-	if (fw_hmap_put(map, path_key(clean), i))
+	if (map->live && fw_hmap_put(&map->map, path_key(clean), i))
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	return FW_OK;
 }
@@ -1540,7 +1566,7 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae, *c = NULL;
-	struct fw_hmap map = { 0 };	/* each cleaned path's latest entry */
+	struct paths map = { 0 };
 	struct rd rd = { 0 };
 	struct later w = { 0 };
 	char v1[256];
@@ -1716,7 +1742,7 @@ out:
 	for (size_t k = 0; k < w.n; k++)
 		free(w.v[k]);
 	free(w.v);
-	fw_hmap_free(&map);
+	fw_hmap_free(&map.map);
 	archive_read_free(a);
 	free(rd.buf);
 	return rc;
@@ -1806,17 +1832,123 @@ static int ar_read(struct fw_image *img, size_t idx, uint8_t **buf,
 	return FW_OK;
 }
 
-/* The data mapped from the archive file (only while it is in use: the
+/*
+ * A big ELF file, when the caller only signs: a sparse view (its headers
+ * and end, fw_elf_fill) and its content as one segment that ar_feed reads
+ * AR_FEED bytes at a time as it is hashed.  Mapped whole, every page of
+ * the file the hash had passed stayed resident until the file was done:
+ * two jobs hashing 16 MiB libraries held 32 MiB, and the peak depended on
+ * which files happened to meet.  Read, the page cache keeps them, not us.
+ */
+#define AR_SPARSE_MIN ((size_t)256 << 10)	/* smaller files: below */
+#define AR_FEED ((size_t)256 << 10)
+
+/* The segment and what its feed reads, one block: fw_bytes_release
+ * frees it as the segment. */
+struct ar_stream {
+	struct fw_seg seg;
+	int fd;
+	uint64_t off;		/* the file's first byte in fd */
+	size_t len;
+	const char *path;	/* the archive, for errors */
+	struct fw_error err;	/* why a feed failed */
+};
+
+static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+{
+	struct ar_stream *st = ctx;
+
+	if (off > st->len || n > st->len - off) {
+		fw_error_set(&st->err, FW_EINPUT, st->path,
+			     "read outside an entry");
+		return -1;
+	}
+	if (pread_all(st->fd, buf, n, st->off + off) < 0) {
+		fw_error_set(&st->err, FW_EIO, st->path, "cannot read: %s",
+			     strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* fw_feed_fn: the first n bytes of the file, AR_FEED at a time. */
+static int ar_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	struct ar_stream *st = ctx;
+	size_t cap = n < AR_FEED ? (size_t)n : AR_FEED;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf) {
+		fw_error_set(&st->err, FW_EIO, NULL, "out of memory");
+		return -1;
+	}
+	for (uint64_t at = 0; at < n && !rc; at += cap) {
+		if (n - at < cap)
+			cap = (size_t)(n - at);
+		rc = stream_read_at(st, at, buf, cap) < 0 ||
+		     put(put_ctx, buf, cap) ? -1 : 0;
+	}
+	free(buf);
+	return rc;
+}
+
+/* 0: b holds the sparse view; 1: not worth it or not ELF (map or read
+ * it); -1: a read failed (err). */
+static int sparse_view(const struct fw_image *img, const struct aent *e,
+		       struct fw_bytes *b, struct fw_error *err)
+{
+	struct ar_stream *st;
+	uint8_t *view;
+	int rc;
+
+	if (!b->sparse_ok || e->len < AR_SPARSE_MIN)
+		return 1;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return 1;
+	*st = (struct ar_stream){ .fd = afd(img->priv, e), .off = e->off,
+				  .len = e->len, .path = img->path };
+	fw_error_clear(&st->err);
+	view = mmap(NULL, e->len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rc = view == MAP_FAILED ? 1 : fw_elf_fill(view, e->len,
+						  stream_read_at, st);
+	if (rc) {
+		if (rc < 0)
+			*err = st->err;
+		if (view != MAP_FAILED)
+			munmap(view, e->len);
+		free(st);
+		return rc;
+	}
+	st->seg = (struct fw_seg){ NULL, e->len, ar_feed, st };
+	b->p = view;
+	b->len = e->len;
+	b->mapped = view;
+	b->map_len = e->len;
+	b->seg = &st->seg;
+	b->n_seg = 1;
+	b->feed_err = &st->err;
+	return 0;
+}
+
+/* A big ELF file to be signed: a sparse view and a stream (above).  Else
+ * the data mapped from the archive file (only while it is in use: the
  * memory is the page cache's), or read when it is small. */
 static int ar_map(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		  struct fw_error *err)
 {
 	const struct aent *e = data_of(img, idx, err);
 	long page = sysconf(_SC_PAGESIZE);
+	int rc;
 
 	if (!e)
 		return err->code;
 	fw_bytes_init(b);
+	rc = sparse_view(img, e, b, err);
+	if (rc <= 0)
+		return rc ? err->code : FW_OK;
 	if (e->len >= AR_MAP_MIN && page > 0) {
 		uint64_t start = e->off - e->off % (uint64_t)page;
 		size_t skip = (size_t)(e->off - start);

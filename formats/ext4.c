@@ -54,8 +54,6 @@ struct ext4_priv {
 				 * entry_inode */
 	int fd;			/* the input, kept open for the copy */
 	struct stat st;		/* of the input when it was opened */
-	struct ext2_inode *inode;	/* of each regular file, by entry */
-	size_t n_inode;
 	void *early;		/* the output, begun by open (will_write) */
 };
 
@@ -472,64 +470,68 @@ static int xmap_mmap(const struct xmap *m, int fd, uint8_t **area,
 }
 
 /*
- * The inode of entry idx when its extents are all in it: libext2fs then
- * maps the file from a copy of it without reading anything, so no lock is
- * needed.  NULL: take the lock and let libext2fs read.
+ * Regular file ino's inode as the image holds it, read where its group's
+ * inode table lies without libext2fs, so without the lock: the walk read
+ * it through libext2fs already (checksum and all), and the input does not
+ * change.  A copy of each kept from the walk cost 128 bytes an inode
+ * (issue 18).  0, or -1: let libext2fs read it.
  */
-static const struct ext2_inode *entry_inode(const struct ext4_priv *p,
-					    size_t idx)
+static int raw_inode(const struct ext4_priv *p, ext2_ino_t ino,
+		     struct ext2_inode *in)
 {
-	const struct ext2_inode *in;
+	const struct ext2_super_block *sb = p->fs->super;
+	uint32_t ipg = sb->s_inodes_per_group;
+	blk64_t tbl;
+	uint64_t off;
+
+	if (!ino || ino > sb->s_inodes_count || !ipg)
+		return -1;
+	tbl = ext2fs_inode_table_loc(p->fs, (dgrp_t)((ino - 1) / ipg));
+	if (!tbl || tbl >= ext2fs_blocks_count(p->fs->super))
+		return -1;
+	off = tbl * (uint64_t)p->fs->blocksize +
+	      (uint64_t)((ino - 1) % ipg) * EXT2_INODE_SIZE(sb);
+	if (fw_pread_full(p->fd, in, sizeof(*in), off) != (ssize_t)sizeof(*in))
+		return -1;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	ext2fs_swap_inode(p->fs, in, in, 0);
+#endif
+	return 0;
+}
+
+/*
+ * Regular file ino's inode when its extents are all in it: libext2fs then
+ * maps the file from it without reading anything, so no lock is needed.
+ * -1: take the lock and let libext2fs read.
+ */
+static int entry_inode(const struct ext4_priv *p, ext2_ino_t ino,
+		       struct ext2_inode *in)
+{
 	const struct ext3_extent_header *eh;
 
-	if (idx >= p->n_inode)
-		return NULL;
-	in = &p->inode[idx];
+	if (raw_inode(p, ino, in) < 0)
+		return -1;
 	eh = (const struct ext3_extent_header *)in->i_block;
 	if (!LINUX_S_ISREG(in->i_mode) || !(in->i_flags & EXT4_EXTENTS_FL) ||
 	    (in->i_flags & EXT4_INLINE_DATA_FL) ||
 	    ext2fs_le16_to_cpu(eh->eh_depth) != 0)
-		return NULL;
-	return in;
+		return -1;
+	return 0;
 }
 
-/* xmap_file for entry idx, taking the lock only when it must. */
-static errcode_t xmap_entry(struct ext4_priv *p, size_t idx, ext2_ino_t ino,
+/* xmap_file for regular file ino, taking the lock only when it must. */
+static errcode_t xmap_entry(struct ext4_priv *p, ext2_ino_t ino,
 			    uint64_t limit, struct xmap *m)
 {
-	const struct ext2_inode *in = entry_inode(p, idx);
-	struct ext2_inode copy;
+	struct ext2_inode in;
 	errcode_t ec;
 
-	if (in) {
-		copy = *in;
-		return xmap_file(p->fs, ino, &copy, limit, m);
-	}
+	if (entry_inode(p, ino, &in) == 0)
+		return xmap_file(p->fs, ino, &in, limit, m);
 	pthread_mutex_lock(&p->lock);
 	ec = xmap_file(p->fs, ino, NULL, limit, m);
 	pthread_mutex_unlock(&p->lock);
 	return ec;
-}
-
-/* Keeps the inode of the entry just added, for entry_inode. */
-static int keep_inode(struct ext4_priv *p, size_t idx,
-		      const struct ext2_inode_large *in)
-{
-	if (idx >= p->n_inode) {
-		size_t n = p->n_inode ? p->n_inode * 2 : 256;
-		struct ext2_inode *v;
-
-		while (n <= idx)
-			n *= 2;
-		v = realloc(p->inode, n * sizeof(*v));
-		if (!v)
-			return -1;
-		memset(v + p->n_inode, 0, (n - p->n_inode) * sizeof(*v));
-		p->inode = v;
-		p->n_inode = n;
-	}
-	memcpy(&p->inode[idx], in, sizeof(p->inode[idx]));
-	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -785,9 +787,6 @@ static int walk_dir(struct walk *w, ext2_ino_t dir,
 		}
 		rc = fw_image_add(w->img, clean, &st, target, w->err);
 		free(target);
-		if (!rc && LINUX_S_ISREG(in.i_mode) &&
-		    keep_inode(w->p, w->img->n - 1, &in) < 0)
-			rc = fw_error_set(w->err, FW_EIO, NULL, "out of memory");
 		if (rc || !LINUX_S_ISDIR(in.i_mode))
 			continue;
 		if (in.i_flags & EXT4_ENCRYPT_FL) {
@@ -809,8 +808,8 @@ static void ext_out_abort(void *ctx);
 
 /*
  * Room for every inode in use (more names only with hard links): no
- * growing during the walk, and calloc's fresh pages need no clearing.  The
- * superblock's counts are a hint: what fits in the image at most.
+ * growing during the walk.  The superblock's counts are a hint: what fits
+ * in the image at most.
  */
 static int reserve(struct fw_image *img, struct ext4_priv *p)
 {
@@ -823,9 +822,6 @@ static int reserve(struct fw_image *img, struct ext4_priv *p)
 		used = fit;
 	if (used > ((uint64_t)1 << 20))
 		used = (uint64_t)1 << 20;
-	p->inode = calloc((size_t)used + 16, sizeof(*p->inode));
-	if (p->inode)
-		p->n_inode = (size_t)used + 16;
 	return fw_image_reserve(img, (size_t)used + 16);
 }
 
@@ -901,100 +897,114 @@ static int ext_open(struct fw_image *img, struct fw_error *err)
 }
 
 #define SPARSE_MIN ((uint64_t)256 << 10)	/* smaller files are read */
+#define SPARSE_FEED ((size_t)256 << 10)	/* bytes hashed at once */
 
-struct read_at {
-	const struct xmap *m;
+/*
+ * A big ELF file, when the caller only signs: a sparse view (its headers
+ * and end, fw_elf_fill) and its content as one segment that ext_feed
+ * reads from the image SPARSE_FEED bytes at a time as it is hashed.
+ * Mapped instead, every page the hash had passed stayed resident until
+ * the file was done (two jobs, 16 MiB libraries: 32 MiB, depending on
+ * which files met); read, the page cache keeps them, not us.
+ */
+struct ext_stream {
+	struct fw_seg seg;	/* first: fw_bytes_release frees the block */
+	struct xmap m;		/* the file's runs, in v below */
 	int fd;
+	const char *path, *image;	/* for errors */
 	errcode_t ec;		/* of the read that failed */
+	struct fw_error err;	/* the same, for the engine */
+	struct xrun v[];
 };
 
-static int xmap_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
+static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 {
-	struct read_at *r = ctx;
+	struct ext_stream *st = ctx;
 
-	r->ec = xmap_read(r->m, r->fd, off, buf, n);
-	return r->ec ? -1 : 0;
+	st->ec = xmap_read(&st->m, st->fd, off, buf, n);
+	if (st->ec)
+		fw_error_set(&st->err, FW_EINPUT, st->path,
+			     "cannot read from %s: %s", st->image,
+			     ext_err(st->ec));
+	return st->ec ? -1 : 0;
+}
+
+/* fw_feed_fn: the first n bytes of the file, SPARSE_FEED at a time. */
+static int ext_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
+{
+	struct ext_stream *st = ctx;
+	size_t cap = n < SPARSE_FEED ? (size_t)n : SPARSE_FEED;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf) {
+		fw_error_set(&st->err, FW_EIO, NULL, "out of memory");
+		return -1;
+	}
+	for (uint64_t at = 0; at < n && !rc; at += cap) {
+		if (n - at < cap)
+			cap = (size_t)(n - at);
+		rc = stream_read_at(st, at, buf, cap) < 0 ||
+		     put(put_ctx, buf, cap) ? -1 : 0;
+	}
+	free(buf);
+	return rc;
 }
 
 /*
- * A big ELF file as a sparse view (its headers and end, fw_elf_fill) and
- * its content as segments of the image, mapped from its first to its last
- * block: nothing copied.  1: not an ELF file or not worth it, read it
- * instead; -1: a read failed (*ec).
+ * The sparse view and the stream of a mapped file (m, whose runs are
+ * copied): 0.  1: not an ELF file or not worth it, read it instead; -1: a
+ * read failed (*ec).
  */
-static int sparse_view(const struct ext4_priv *p, const struct xmap *m,
-		       struct fw_bytes *b, errcode_t *ec)
+static int sparse_view(const struct fw_image *img, size_t idx,
+		       const struct xmap *m, struct fw_bytes *b,
+		       errcode_t *ec)
 {
-	struct read_at r = { m, p->fd, 0 };
-	uint64_t bs = m->fs->blocksize, at = 0, lo = UINT64_MAX, hi = 0;
-	long page = sysconf(_SC_PAGESIZE);
-	struct fw_seg *seg = NULL;
-	uint8_t *view, *area;
-	size_t n = 0, area_len;
+	const struct ext4_priv *p = img->priv;
+	struct ext_stream *st;
+	uint8_t *view;
 	int rc;
 
-	if (page <= 0 || m->size < SPARSE_MIN || m->size > SIZE_MAX ||
-	    m->n > MAP_MAX_RUNS)
+	if (m->size < SPARSE_MIN || m->size > SIZE_MAX)
 		return 1;
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->v[i].zero)
-			continue;
-		if (m->v[i].pblk < lo)
-			lo = m->v[i].pblk;
-		if (m->v[i].pblk + m->v[i].n > hi)
-			hi = m->v[i].pblk + m->v[i].n;
-	}
-	/* blocks far apart: the mapping would be mostly other files */
-	if (hi <= lo || (hi - lo) * bs > 2 * m->size + ((uint64_t)1 << 20))
+	st = malloc(sizeof(*st) + m->n * sizeof(st->v[0]));
+	if (!st)
 		return 1;
-	lo = lo * bs - lo * bs % (uint64_t)page;	/* now in bytes */
-	area_len = (size_t)(hi * bs - lo);
-	area = mmap(NULL, area_len, PROT_READ, MAP_SHARED, p->fd, (off_t)lo);
-	if (area == MAP_FAILED)
-		return 1;
+	*st = (struct ext_stream){ .m = *m, .fd = p->fd,
+				   .path = img->ent[idx].path,
+				   .image = img->path };
+	memcpy(st->v, m->v, m->n * sizeof(st->v[0]));
+	st->m.v = st->v;
+	st->m.cap = m->n;
+	fw_error_clear(&st->err);
 	view = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	rc = view == MAP_FAILED ? 1
-				: fw_elf_fill(view, m->size, xmap_read_at, &r);
-	*ec = r.ec;
-	if (!rc)
-		seg = malloc((2 * m->n + 1) * sizeof(*seg));
-	if (!seg) {
+				: fw_elf_fill(view, m->size, stream_read_at, st);
+	if (rc) {
+		if (rc < 0)
+			*ec = st->ec;
 		if (view != MAP_FAILED)
 			munmap(view, (size_t)m->size);
-		munmap(area, area_len);
-		return rc < 0 ? -1 : 1;
+		free(st);
+		return rc;
 	}
-	for (size_t i = 0; i < m->n && at < m->size; i++) {
-		const struct xrun *x = &m->v[i];
-		uint64_t start = x->lblk * bs, len = x->n * bs;
-
-		if (start > at)
-			seg[n++] = (struct fw_seg){ .len = (size_t)(start - at) };
-		if (len > m->size - start)
-			len = m->size - start;
-		seg[n++] = (struct fw_seg){
-			.p = x->zero ? NULL : area + (x->pblk * bs - lo),
-			.len = (size_t)len };
-		at = start + len;
-	}
-	if (at < m->size)
-		seg[n++] = (struct fw_seg){ .len = (size_t)(m->size - at) };
+	st->seg = (struct fw_seg){ NULL, (size_t)m->size, ext_feed, st };
 	b->p = view;
 	b->len = (size_t)m->size;
 	b->mapped = view;
 	b->map_len = (size_t)m->size;
-	b->seg = seg;
-	b->n_seg = n;
-	b->seg_map = area;
-	b->seg_map_len = area_len;
+	b->seg = &st->seg;
+	b->n_seg = 1;
+	b->feed_err = &st->err;
 	return 0;
 }
 
 /*
- * The bytes of a file: mapped from the image where its blocks allow and
- * may_map, a sparse view and segments where the caller only signs, else
- * read outside the lock in big runs (inline data: through libext2fs).
+ * The bytes of a file: a sparse view and a stream where the caller only
+ * signs a big ELF file, else mapped from the image where its blocks allow
+ * and may_map, else read outside the lock in big runs (inline data:
+ * through libext2fs).
  */
 static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		     int may_map, struct fw_error *err)
@@ -1009,7 +1019,7 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 	int too_big = 0;
 
 	fw_bytes_init(b);
-	ec = xmap_entry(p, idx, ino, FW_READ_MAX, &m);
+	ec = xmap_entry(p, ino, FW_READ_MAX, &m);
 	if (ec == EXT2_ET_INLINE_DATA_CANT_ITERATE) {
 		pthread_mutex_lock(&p->lock);
 		ec = read_data(p->fs, ino, FW_READ_MAX, &b->owned, &b->len,
@@ -1018,15 +1028,15 @@ static int ext_bytes(struct fw_image *img, size_t idx, struct fw_bytes *b,
 		b->p = b->owned;
 	} else if (!ec && m.size > FW_READ_MAX) {
 		too_big = 1;
+	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
+		   sparse_view(img, idx, &m, b, &ec) <= 0) {
+		/* ec: set if a read failed */
 	} else if (!ec && may_map && m.size == (uint64_t)e->st.st_size &&
 		   xmap_mmap(&m, p->fd, &area, &area_len, &skip) == 0) {
 		b->mapped = area;
 		b->map_len = area_len;
 		b->p = area + skip;
 		b->len = (size_t)m.size;
-	} else if (!ec && b->sparse_ok && m.size == (uint64_t)e->st.st_size &&
-		   sparse_view(p, &m, b, &ec) <= 0) {
-		/* ec: set if a read failed */
 	} else if (!ec) {
 		uint8_t *buf = fw_bytes_alloc(b, (size_t)m.size);
 
@@ -1088,7 +1098,7 @@ static ssize_t ext_peek(struct fw_image *img, size_t idx, uint8_t *buf,
 	errcode_t ec;
 	int inl;
 
-	ec = xmap_entry(p, idx, ino, n, &m);
+	ec = xmap_entry(p, ino, n, &m);
 	inl = ec == EXT2_ET_INLINE_DATA_CANT_ITERATE;
 	if (inl) {
 		ext2_file_t f;
@@ -2192,7 +2202,6 @@ static void ext_close(struct fw_image *img)
 	if (p->fd >= 0)
 		close(p->fd);
 	pthread_mutex_destroy(&p->lock);
-	free(p->inode);
 	free(p);
 }
 

@@ -70,6 +70,38 @@ FW_MODULE_API int fw_outfile_commit(struct fw_outfile *o, uint64_t max_size,
 FW_MODULE_API void fw_outfile_abort(struct fw_outfile *o);
 FW_MODULE_API int fw_write_all(int fd, const void *buf, size_t len);
 
+/*
+ * elfview.c: a big file handed out to be signed where it lies, never all
+ * in memory (struct fw_bytes's sparse_ok, format.h).
+ */
+
+/* Reads n bytes at off of a file into buf; 0 or -1. */
+typedef int (*fw_read_at)(void *ctx, uint64_t off, uint8_t *buf, size_t n);
+
+/* fw_seg's feed: hands put the first n bytes of ctx's stream, in order
+ * and in pieces; 0, or -1 (put failed, or the bytes cannot be read). */
+typedef int (*fw_put_fn)(void *put_ctx, const void *p, size_t n);
+typedef int (*fw_feed_fn)(void *ctx, uint64_t n, fw_put_fn put,
+			  void *put_ctx);
+
+/* A piece of a file's content: len bytes at p, or len zeros (p NULL and
+ * no feed), or streamed by feed (a format that reads or decodes the
+ * content piece by piece: it is never all in memory). */
+struct fw_seg {
+	const uint8_t *p;
+	size_t len;
+	fw_feed_fn feed;
+	void *ctx;
+};
+
+/*
+ * Fills what fw_elf_classify and fw_modsig_find read of an ELF file of len
+ * bytes into view (len bytes of zeros): 0.  1: not an ELF file or tables
+ * too odd or big, read it whole instead.  -1: rd failed.
+ */
+FW_MODULE_API int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd,
+			      void *ctx);
+
 /* compress.c: recognising a compressed start (the rest of codec.h is the
  * library's). */
 enum fw_codec { FW_CODEC_NONE = 0, FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD,

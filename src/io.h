@@ -30,8 +30,7 @@ struct fw_bytes;
 int fw_map_fd(int fd, struct fw_bytes *b, size_t limit);
 char *fw_strdup(const char *s);
 
-/* Reads n bytes at off of a file into buf; 0 or -1. */
-typedef int (*fw_read_at)(void *ctx, uint64_t off, uint8_t *buf, size_t n);
+/* fw_read_at: module.h. */
 
 /*
  * Temporaries: every one fwsign makes is named .BASE.fwsign-XXXXXX (or

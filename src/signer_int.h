@@ -61,21 +61,8 @@ void fw_ima_check(struct fw_verifier *v, const uint8_t *val, size_t len,
 		  const uint8_t *file, size_t file_len, struct fw_record *rec);
 int fw_ima_wanted(enum fw_kind kind, int modules);
 
-/* fw_seg's feed: hands put the first n bytes of ctx's stream, in order
- * and in pieces; 0, or -1 (put failed, or the bytes cannot be read). */
-typedef int (*fw_put_fn)(void *put_ctx, const void *p, size_t n);
-typedef int (*fw_feed_fn)(void *ctx, uint64_t n, fw_put_fn put,
-			  void *put_ctx);
-
-/* A piece of a file's content: len bytes at p, or len zeros (p NULL and
- * no feed), or streamed by feed (a format that decodes the content piece
- * by piece: it is never all in memory). */
-struct fw_seg {
-	const uint8_t *p;
-	size_t len;
-	fw_feed_fn feed;
-	void *ctx;
-};
+/* struct fw_seg, fw_put_fn and fw_feed_fn: module.h (the tar/cpio module
+ * hands out segments too). */
 /* Hands the first len bytes of the segments to put (signer.c). */
 int fw_feed_segs(const struct fw_seg *seg, size_t n_seg, size_t len,
 		 fw_put_fn put, void *put_ctx);
@@ -147,11 +134,6 @@ int fw_run_image_kernels(const struct fw_run_opts *o, int what,
 			 struct fw_kernel_files *kf, struct fw_report *rep,
 			 struct fw_error *err);
 
-/*
- * Fills what fw_elf_classify and fw_modsig_find read of an ELF file of len
- * bytes into view (len bytes of zeros): 0.  1: not an ELF file or tables
- * too odd or big, read it whole instead.  -1: rd failed.  (elfview.c)
- */
-int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd, void *ctx);
+/* fw_elf_fill (elfview.c): module.h. */
 
 #endif

@@ -108,6 +108,22 @@ static void fuzz_check_output(const struct fw_format *f, const char *out,
 	fw_image_close(img);
 }
 
+/* fw_put_fn: a segment's feed must hand out the bytes read, in order. */
+struct fuzz_cmp {
+	const uint8_t *want;
+	size_t len, at;
+};
+
+static int fuzz_put_cmp(void *ctx, const void *p, size_t n)
+{
+	struct fuzz_cmp *c = ctx;
+
+	if (n > c->len - c->at || memcmp(p, c->want + c->at, n))
+		return -1;
+	c->at += n;
+	return 0;
+}
+
 static void fuzz_format(const struct fw_format *f, const char *tag,
 			unsigned flags, const char *path,
 			const struct stat *st, const uint8_t *data,
@@ -166,10 +182,16 @@ static void fuzz_format(const struct fw_format *f, const char *tag,
 
 					for (size_t k = 0; k < b.n_seg; k++) {
 						const struct fw_seg *g = &b.seg[k];
+						struct fuzz_cmp c = { buf + at, g->len, 0 };
 
 						if (g->len > len - at)
 							abort();
-						for (size_t j = 0; !g->p && j < g->len; j++)
+						if (g->feed &&
+						    (g->feed(g->ctx, g->len, fuzz_put_cmp,
+							     &c) || c.at != g->len))
+							abort();
+						for (size_t j = 0; !g->p && !g->feed &&
+								   j < g->len; j++)
 							if (buf[at + j])
 								abort();
 						if (g->p && memcmp(g->p, buf + at, g->len))
