@@ -36,7 +36,7 @@ echo "BLOB-BOOT unsigned rc=$?"
 echo "BLOB-BOOT stats $(cat /sys/module/elfsig/parameters/stats)"
 echo "BLOB-BOOT done"
 sync
-reboot -f
+poweroff -f
 EOF
 chmod 755 $R/etc/rc
 mksquashfs $R root.sqfs -comp xz -noappend -all-root -quiet >/dev/null

@@ -84,7 +84,7 @@ for m in unsigned other signed; do
 done
 /bin/busybox grep -q '^fwsign_e2e ' /proc/modules && echo "FWSIGN-LISTED"
 echo "FWSIGN-DONE"
-/bin/busybox reboot -f
+/bin/busybox poweroff -f
 EOF
 chmod 755 ir/init
 (cd ir && find . | cpio -o -H newc 2>/dev/null | gzip -1) >init.cpio.gz

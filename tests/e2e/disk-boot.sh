@@ -50,7 +50,7 @@ echo "DISK-BOOT unsigned rc=$?"
 echo "DISK-BOOT stats $(cat /sys/module/elfsig/parameters/stats)"
 echo "DISK-BOOT done"
 sync
-reboot -f
+poweroff -f
 EOF
 chmod 755 $R/etc/rc
 mke2fs -q -F -t ext4 -d $R -U 11111111-2222-3333-4444-555555555555 root.ext4 48M

@@ -42,14 +42,13 @@ vendor_key() {
 
 # busybox_root DIR [APPLET...]: a root with bin sbin etc proc sys dev
 # tmp, BUSYBOX as bin/busybox and the applets init uses (sh mount cat
-# echo gzip chmod sync reboot grep, and those given; `reboot -f`
-# ends QEMU: -no-reboot, and the test kernels have no ACPI to power off)
+# echo gzip chmod sync poweroff grep, and those given)
 busybox_root() {
 	local r=$1 a
 	shift
 	mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp}
 	cp "$BUSYBOX" "$r/bin/busybox"
-	for a in sh mount cat echo gzip chmod sync reboot grep "$@"; do
+	for a in sh mount cat echo gzip chmod sync poweroff grep "$@"; do
 		ln -s busybox "$r/bin/$a"
 	done
 }

@@ -105,7 +105,7 @@ dd if=/dev/ubi0_1 of=/dev/vdc bs=$LEB count=128 2>/dev/null && echo "NAND-BOOT v
 echo "NAND-BOOT stats \$(cat /sys/module/elfsig/parameters/stats)"
 echo "NAND-BOOT done"
 sync
-reboot -f
+poweroff -f
 EOF
 chmod 755 $R/etc/rc
 mksquashfs $R boot.sqfs -comp xz -noappend -all-root -quiet >/dev/null

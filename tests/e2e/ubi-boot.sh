@@ -60,7 +60,7 @@ umount /mnt && mount -t ubifs ubi0:data /mnt && echo "UBI-BOOT ubifs remounted"
 echo "UBI-BOOT stats $(cat /sys/module/elfsig/parameters/stats)"
 echo "UBI-BOOT done"
 sync
-reboot -f
+poweroff -f
 EOF
 chmod 755 $R/etc/rc
 mksquashfs $R root.sqfs -comp xz -noappend -all-root -quiet >/dev/null

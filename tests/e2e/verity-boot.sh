@@ -90,7 +90,7 @@ if dmverity vbad /root.p7s "bad:${VERITY_SIG_KEY_DESC#fwsign:}" "$t"; then
 fi
 echo "VERITY-BOOT denials $(dmesg | grep -c 'ipe_op=EXECUTE.*action=DENY')"
 echo "VERITY-BOOT done"
-reboot -f
+poweroff -f
 EOF
 	chmod 755 $I/init
 	(cd $I && find . | sort | cpio -o -H newc --quiet | gzip -9n) >$1.cpio.gz
