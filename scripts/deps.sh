@@ -38,6 +38,9 @@ PKGS=(
 	# IMA mode: evmctl makes the reference security.ima values
 	# (tests/cli/ima.sh, tests/e2e/ima-boot.sh)
 	ima-evm-utils
+	# dm-verity: veritysetup writes and checks the reference trees
+	# (tests/cli/verity.sh)
+	cryptsetup-bin
 	clang lld llvm
 	# ARM32 zImage: the test kernel cross-built for ARCH=arm
 	# (tests/e2e/build-kernel-arm.sh) and booted in qemu -M virt
