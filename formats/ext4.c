@@ -933,22 +933,11 @@ static int stream_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t n)
 static int ext_feed(void *ctx, uint64_t n, fw_put_fn put, void *put_ctx)
 {
 	struct ext_stream *st = ctx;
-	size_t cap = n < SPARSE_FEED ? (size_t)n : SPARSE_FEED;
-	uint8_t *buf = malloc(cap ? cap : 1);
-	int rc = 0;
+	int rc = fw_feed_reads(n, SPARSE_FEED, stream_read_at, st, put, put_ctx);
 
-	if (!buf) {
+	if (rc == -2)
 		fw_error_set(&st->err, FW_EIO, NULL, "out of memory");
-		return -1;
-	}
-	for (uint64_t at = 0; at < n && !rc; at += cap) {
-		if (n - at < cap)
-			cap = (size_t)(n - at);
-		rc = stream_read_at(st, at, buf, cap) < 0 ||
-		     put(put_ctx, buf, cap) ? -1 : 0;
-	}
-	free(buf);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /*

@@ -102,6 +102,13 @@ struct fw_seg {
 FW_MODULE_API int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd,
 			      void *ctx);
 
+/*
+ * A fw_feed_fn's body: bytes [0, n) read with rd, chunk at a time, each
+ * handed to put.  0; -1 rd or put failed; -2 no memory for the buffer.
+ */
+FW_MODULE_API int fw_feed_reads(uint64_t n, size_t chunk, fw_read_at rd,
+				void *ctx, fw_put_fn put, void *put_ctx);
+
 /* compress.c: recognising a compressed start (the rest of codec.h is the
  * library's). */
 enum fw_codec { FW_CODEC_NONE = 0, FW_CODEC_GZIP, FW_CODEC_XZ, FW_CODEC_ZSTD,

@@ -11,6 +11,7 @@
  * classes and byte orders; libelf still does all the checking, on the
  * view.  tests/unit/test_elf.c classifies every fixture both ways.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "io.h"
@@ -56,6 +57,24 @@ static int field(const struct view *v, uint64_t off, int n, uint64_t *x)
 		return -1;
 	*x = num(v, off, n);
 	return 0;
+}
+
+int fw_feed_reads(uint64_t n, size_t chunk, fw_read_at rd, void *ctx,
+		  fw_put_fn put, void *put_ctx)
+{
+	size_t cap = n < chunk ? (size_t)n : chunk;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf)
+		return -2;
+	for (uint64_t at = 0; at < n && !rc; at += cap) {
+		if (n - at < cap)
+			cap = (size_t)(n - at);
+		rc = rd(ctx, at, buf, cap) < 0 || put(put_ctx, buf, cap) ? -1 : 0;
+	}
+	free(buf);
+	return rc;
 }
 
 int fw_elf_fill(uint8_t *p, uint64_t len, fw_read_at rd, void *ctx)

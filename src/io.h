@@ -40,6 +40,9 @@ char *fw_strdup(const char *s);
  * inside a tree (a killed in-place run's).  Both return how many.
  */
 int fw_tmp_lock(int fd);
+/* A nameless read-write file in $TMPDIR, else /tmp (O_TMPFILE, or a
+ * name made from stem and removed at once): its fd, or -1. */
+int fw_tmp_anon_fd(const char *stem);
 int fw_tmp_sweep(const char *final);
 /* Removes the tree at path (directories made writable first), never
  * following a link. */

@@ -51,26 +51,6 @@ struct fw_recstore {
 	struct fw_record bad;	/* what an unreadable record reads as */
 };
 
-static int tmp_fd(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *path = NULL;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (asprintf(&path, "%s/fwsign-report.XXXXXX", dir) < 0)
-		return -1;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-	free(path);
-	return fd;
-}
-
 int fw_recstore_ensure(struct fw_report *rep, struct fw_error *err)
 {
 	struct fw_recstore *s;
@@ -82,8 +62,8 @@ int fw_recstore_ensure(struct fw_report *rep, struct fw_error *err)
 		free(s);
 		return fw_error_set(err, FW_EIO, NULL, "out of memory");
 	}
-	s->slot_fd = tmp_fd();
-	s->str_fd = s->slot_fd >= 0 ? tmp_fd() : -1;
+	s->slot_fd = fw_tmp_anon_fd("fwsign-report");
+	s->str_fd = s->slot_fd >= 0 ? fw_tmp_anon_fd("fwsign-report") : -1;
 	if (s->str_fd < 0) {
 		int e = errno;
 

@@ -81,28 +81,6 @@ static size_t pages(size_t n)
 	return n > SIZE_MAX - pg ? 0 : (n + pg - 1) / pg * pg;
 }
 
-/* The temporary file: $TMPDIR, else /tmp, nameless; -1 if none. */
-static int spill_fd(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *path = NULL;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	/* a file system without O_TMPFILE: a name, removed at once */
-	if (asprintf(&path, "%s/fwsign-spill.XXXXXX", dir) < 0)
-		return -1;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-	free(path);
-	return fd;
-}
-
 struct fw_spillmap *fw_spillmap_new(size_t max)
 {
 	struct fw_spillmap *m = calloc(1, sizeof(*m));
@@ -203,7 +181,7 @@ static int to_file(struct fw_spillmap *m, size_t size)
 	size_t room;
 	void *p;
 
-	m->fd = spill_fd();
+	m->fd = fw_tmp_anon_fd("fwsign-spill");
 	if (m->fd < 0)
 		return -1;
 	if (ftruncate(m->fd, (off_t)size) ||

@@ -293,6 +293,27 @@ int fw_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
 /* ------------------------------------------------------------------ */
 /* Temporaries                                                         */
 
+int fw_tmp_anon_fd(const char *stem)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = NULL;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	/* a file system without O_TMPFILE: a name, removed at once */
+	if (asprintf(&path, "%s/%s.XXXXXX", dir, stem) < 0)
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return fd;
+}
+
 int fw_tmp_lock(int fd)
 {
 	return flock(fd, LOCK_EX | LOCK_NB);
