@@ -175,6 +175,9 @@ struct ar_priv {
 	struct aent *a;
 	size_t n, cap;
 	uint32_t *fw2a;		/* engine entry -> aent, AR_NONE: root */
+	/* where a and fw2a lie: spill maps, given back to the system as
+	 * the engine goes (issue #18: 52 bytes an entry) */
+	struct fw_spillmap *a_map, *fw2a_map;
 	struct ar_comp comp;
 	mode_t mode;		/* of the input file */
 	int xattr_both;		/* pax xattrs were LIBARCHIVE + SCHILY */
@@ -1397,13 +1400,17 @@ static int add_aent(struct ar_priv *p, struct fw_error *err)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 256;
-		void *np = realloc(p->a, cap * sizeof(*p->a));
+		void *np;
 
+		if ((!p->a_map && !(p->a_map = fw_spillmap_new(0))) ||
+		    (!p->fw2a_map && !(p->fw2a_map = fw_spillmap_new(0))))
+			return fw_error_set(err, FW_EIO, NULL, "out of memory");
+		np = fw_spillmap_grow(p->a_map, cap * sizeof(*p->a));
 		if (!np)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		p->a = np;
 		/* engine entries: a made-up root and the entries */
-		np = realloc(p->fw2a, (cap + 1) * sizeof(*p->fw2a));
+		np = fw_spillmap_grow(p->fw2a_map, (cap + 1) * sizeof(*p->fw2a));
 		if (!np)
 			return fw_error_set(err, FW_EIO, NULL, "out of memory");
 		p->fw2a = np;
@@ -1710,7 +1717,9 @@ static int ar_parse(struct fw_image *img, struct ar_priv *p,
 	for (size_t k = 0; k < w.n; k++)
 		fw_image_warn(img, "%s", w.v[k]);
 	p->wformat = writer_format(p->kind, rank, cpio_fmt);
-	if (!p->fw2a && !(p->fw2a = malloc(sizeof(*p->fw2a)))) {
+	if (!p->fw2a && ((!p->fw2a_map && !(p->fw2a_map = fw_spillmap_new(0))) ||
+			 !(p->fw2a = fw_spillmap_grow(p->fw2a_map,
+						      sizeof(*p->fw2a))))) {
 		rc = fw_error_set(err, FW_EIO, NULL, "out of memory");
 		goto out;
 	}
@@ -1756,8 +1765,8 @@ static void ar_close(struct fw_image *img)
 		return;
 	for (size_t i = 0; i < p->n; i++)
 		aside_free(p->a[i].x);
-	free(p->a);
-	free(p->fw2a);
+	fw_spillmap_free(p->a_map);
+	fw_spillmap_free(p->fw2a_map);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->spill_fd >= 0)

@@ -103,6 +103,22 @@ FW_MODULE_API int fw_elf_fill(uint8_t *view, uint64_t len, fw_read_at rd,
 			      void *ctx);
 
 /*
+ * Spill maps (src/spillmap.h, where the rest is): growable memory whose
+ * pages the engine gives back to the system as it goes without losing
+ * what they hold, for tables that grow with the entry count.
+ * fw_spillmap_new: an empty map that will hold at most about max bytes
+ * (0: no bound known); NULL: out of memory.  fw_spillmap_grow: at least
+ * len bytes, zeros past the old length, never shrinks; returns the base,
+ * which may move (take it again, as after realloc); NULL when out of
+ * memory or file space (the map is then as it was).  fw_spillmap_free:
+ * unmaps it and closes its file; NULL is fine.
+ */
+struct fw_spillmap;
+FW_MODULE_API struct fw_spillmap *fw_spillmap_new(size_t max);
+FW_MODULE_API void *fw_spillmap_grow(struct fw_spillmap *m, size_t len);
+FW_MODULE_API void fw_spillmap_free(struct fw_spillmap *m);
+
+/*
  * A fw_feed_fn's body: bytes [0, n) read with rd, chunk at a time, each
  * handed to put.  0; -1 rd or put failed; -2 no memory for the buffer.
  */

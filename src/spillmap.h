@@ -53,22 +53,15 @@ struct fw_spillmap;
 /* Anonymous up to here; past it, in a file (see above). */
 #define FW_SPILL_AFTER ((size_t)128 << 10)
 
-/* An empty map that will hold at most about max bytes (0: no bound
- * known; max only sizes the reservation).  NULL: out of memory. */
-struct fw_spillmap *fw_spillmap_new(size_t max);
+/* fw_spillmap_new, fw_spillmap_grow, fw_spillmap_free: formats/module.h
+ * (the tar/cpio module keeps its entries in a map too). */
+#include "../formats/module.h"
 /* The first byte (NULL while the map has never grown). */
 void *fw_spillmap_base(const struct fw_spillmap *m);
 /* The bytes the caller may use: the largest length asked of grow. */
 size_t fw_spillmap_len(const struct fw_spillmap *m);
 /* How long the map may grow without its base moving. */
 size_t fw_spillmap_room(const struct fw_spillmap *m);
-/*
- * At least len bytes (never shrinks).  Returns the base, which may have
- * moved if len is over fw_spillmap_room; NULL when out of memory or
- * file space (the map is then as it was).  Cheap when len is within
- * what an earlier grow made: the file grows in large steps.
- */
-void *fw_spillmap_grow(struct fw_spillmap *m, size_t len);
 /* Gives back the map's resident pages; the bytes stay.  NULL is fine. */
 void fw_spillmap_trim(struct fw_spillmap *m);
 /* Trims every map the process has (the engine calls it as it goes, so
@@ -76,7 +69,5 @@ void fw_spillmap_trim(struct fw_spillmap *m);
 void fw_spillmap_trim_all(void);
 /* 1 if in its file (trim gives pages back), 0 if anonymous. */
 int fw_spillmap_spilled(const struct fw_spillmap *m);
-/* Unmaps it and closes its file.  NULL is fine. */
-void fw_spillmap_free(struct fw_spillmap *m);
 
 #endif
