@@ -80,19 +80,49 @@ mk_plain() {
 	chown 3:4 "$t/share/f1"
 	setfattr -n user.a -v b "$t/share/f2"
 	setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= "$t/share/f4"
+	# fixed times, so that its images come from the test cache (mk_image_cached)
+	find "$t" -depth ! -path "$t/share/f5" -exec touch -h -d '2020-02-02 02:02:02' {} +
 	touch -d '2015-05-05 05:05:05' "$t/share/f5"
+}
+
+# Everything of a tree that mksquashfs reads, hashed: names, types, modes,
+# owners, times, sizes, link targets, device numbers, which names are
+# hard links of each other (not the inode numbers: they change from run
+# to run), file bytes and xattrs.
+tree_key() {	# tree_key DIR
+	(cd "$1" && find . -printf '%y %m %U:%G %T@ %s %n %l %p\n' | sort &&
+		find . \( -type b -o -type c \) -print0 | sort -z |
+			xargs -0r stat -c '%t:%T %n' &&
+		find . ! -type d -links +1 -printf '%i %p\n' | sort -n |
+			awk '{ i = $1; sub(/^[0-9]+ /, ""); if (i != last) printf "\n"; printf "%s|", $0; last = i }' &&
+		find . -type f -print0 | sort -z | xargs -0 sha256sum &&
+		find . -print0 | sort -z | xargs -0 getfattr -h -d -m - -e hex 2>/dev/null) |
+		sha256sum
 }
 
 # mksquashfs 4.5.1 now and then writes a broken image with
 # -always-use-fragments and small blocks; only judge what it got right.
-mk_image() {	# mk_image TREE OUT options...
-	local tree=$1 out=$2 try; shift 2
+mk_image() {	# mk_image TREE OUT options... (TREE in $WORK)
+	local tree=$1 out=$2; shift 2
+	mk_image_out "$(basename "$tree")" "$@" >"$out"
+}
+# The same, the image kept in the test cache (keyed by tree_key and the
+# options): the ASan+UBSan pass and later runs make none (mksquashfs was
+# 60% of this test's CPU).  For the trees made the same every run (t, p),
+# not those with random bytes or fresh times (their keys never recur).
+mk_image_cached() {	# mk_image_cached TREE OUT options...
+	local tree=$1 out=$2; shift 2
+	cached "$out" "$(tree_key "$tree")" mk_image_out "$(basename "$tree")" "$@"
+}
+mk_image_out() {	# mk_image_out NAME options...: an image of $WORK/NAME on stdout
+	local name=$1 try; shift
 	for try in 1 2 3 4; do
-		rm -f "$out"
-		mksquashfs "$tree" "$out" -noappend -quiet -no-progress \
+		rm -f "$WORK/mk.sqfs"
+		mksquashfs "$WORK/$name" "$WORK/mk.sqfs" -noappend -quiet -no-progress \
 			-mkfs-time 1700000000 "$@" >/dev/null || return 1
 		rm -rf "$WORK/probe"
-		unsquashfs -d "$WORK/probe" "$out" >/dev/null 2>&1 && return 0
+		unsquashfs -d "$WORK/probe" "$WORK/mk.sqfs" >/dev/null 2>&1 &&
+			cat "$WORK/mk.sqfs" && return 0
 	done
 	return 1
 }
@@ -189,7 +219,7 @@ while IFS='|' read -r name same opts; do
 	i=$((i + 1))
 	img=$WORK/in$i.sqfs out=$WORK/out$i.sqfs
 	# shellcheck disable=SC2086
-	if ! mk_image "$WORK/t" "$img" $opts; then
+	if ! mk_image_cached "$WORK/t" "$img" $opts; then
 		fail "$name: mksquashfs $opts failed"
 		continue
 	fi
@@ -211,7 +241,7 @@ while IFS='|' read -r name same opts; do
 	# nothing to sign: the very same bytes (but where mksquashfs's own
 	# image would not mount, see xz_create)
 	# shellcheck disable=SC2086
-	if [ "$same" = same ] && mk_image "$WORK/p" "$WORK/plain.sqfs" $opts; then
+	if [ "$same" = same ] && mk_image_cached "$WORK/p" "$WORK/plain.sqfs" $opts; then
 		rm -f "$WORK/plain-out.sqfs"
 		expect_exit 0 "$name: sign a plain image" "$FWSIGN" sign "$WORK/plain.sqfs" \
 			-o "$WORK/plain-out.sqfs" --key $K.key --cert $K.crt
@@ -232,7 +262,7 @@ gzip uncompressed tables|same|-comp gzip -noI -noD -noF -noX -Xcompression-level
 EOF
 
 # --max-size is honoured before anything appears; --in-place is refused.
-mk_image "$WORK/t" "$WORK/m.sqfs" -comp zstd
+mk_image_cached "$WORK/t" "$WORK/m.sqfs" -comp zstd
 size=$(stat -c %s "$WORK/m.sqfs")
 expect_exit 3 "max-size" "$FWSIGN" sign "$WORK/m.sqfs" -o "$WORK/m-out.sqfs" --key $K.key --cert $K.crt --max-size "$size"
 check "max-size: says so" grep -q 'exceeds the size limit .*(see --max-size)' "$WORK/err.txt"
@@ -244,7 +274,7 @@ check "max-size: no temporary" [ -z "$(ls -A "$WORK" | grep '\.fwsign-')" ]
 # to compress (4 KiB): --jobs 1 and 3 agree (the window of blocks
 # compressed at once is passed many times), and nothing is left beside
 # the output (what waits for commit waits in a nameless file).
-mk_image "$WORK/t" "$WORK/rs.sqfs" -comp gzip -b 4K
+mk_image_cached "$WORK/t" "$WORK/rs.sqfs" -comp gzip -b 4K
 mkdir "$WORK/rs"
 expect_exit 0 "re-sign: sign" "$FWSIGN" sign "$WORK/rs.sqfs" -o "$WORK/rs/1.sqfs" --key $K.key --cert $K.crt --jobs 3
 expect_exit 0 "re-sign: again" "$FWSIGN" sign "$WORK/rs/1.sqfs" -o "$WORK/rs/2.sqfs" --key $K.key --cert $K.crt
@@ -265,7 +295,7 @@ bad() {	# bad NAME IMAGE [pattern]
 	check "$n: no output" [ ! -e "$WORK/bad-out.sqfs" ]
 	check "$n: no temporary" [ -z "$(ls -A "$WORK" | grep '\.fwsign-')" ]
 }
-mk_image "$WORK/p" "$WORK/g.sqfs" -comp gzip -b 4K
+mk_image_cached "$WORK/p" "$WORK/g.sqfs" -comp gzip -b 4K
 gsize=$(stat -c %s "$WORK/g.sqfs")
 head -c $((gsize / 2)) "$WORK/g.sqfs" >"$WORK/trunc.sqfs"
 bad truncated "$WORK/trunc.sqfs" truncated
